@@ -1,0 +1,59 @@
+// The `proofstream` command.
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config.js';
+import { Store } from '../store/index.js';
+import { SCOPES, Tenancy } from '../ledger/tenancy.js';
+
+const USAGE = `usage: proofstream <command>
+
+  serve                                   run the ledger (HOST, PORT, PROOFSTREAM_* env; see README)
+  keys create --tenant <t> --system <s> [--scopes a,b,…]
+                                          create a system key and print it once
+                                          (scopes: ${SCOPES.join(', ')}; default all)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, sub, ...rest] = argv;
+  if (cmd === 'serve') {
+    const { serveCommand } = await import('./serve.js');
+    await serveCommand();
+    return -1; // keep running
+  }
+  if (cmd === 'keys' && sub === 'create') {
+    const { values } = parseArgs({
+      args: rest,
+      options: { tenant: { type: 'string' }, system: { type: 'string' }, scopes: { type: 'string' }, json: { type: 'boolean' } },
+    });
+    if (!values.tenant || !values.system) {
+      process.stderr.write(USAGE);
+      return 2;
+    }
+    const scopes = values.scopes ? values.scopes.split(',').map((s) => s.trim()).filter(Boolean) : [...SCOPES];
+    const store = Store.open(loadConfig().dbPath);
+    try {
+      const r = new Tenancy(store).createKey(values.tenant, values.system, scopes);
+      if (values.json) {
+        console.log(JSON.stringify({ key: r.key, key_id: r.row.id, tenant_id: r.tenant.id, system_id: r.system.id, scopes }));
+      } else {
+        console.log(r.key);
+        console.error(`created ${r.row.id} for tenant ${r.tenant.name} (${r.tenant.id}), system ${r.system.name} (${r.system.id}), scopes ${scopes.join(',')}`);
+        console.error('this key is shown once and stored only as a hash');
+      }
+    } finally {
+      store.close();
+    }
+    return 0;
+  }
+  process.stderr.write(USAGE);
+  return cmd === undefined || cmd === 'help' || cmd === '--help' ? 0 : 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (e) => {
+    console.error(`proofstream: ${(e as Error).message}`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,28 @@
+import { serve } from '@hono/node-server';
+import { loadConfig } from '../config.js';
+import { createApp } from '../http/app.js';
+import { Ledger } from '../ledger/ledger.js';
+
+export async function serveCommand(): Promise<void> {
+  const config = loadConfig();
+  const ledger = Ledger.open(config);
+  const app = createApp(ledger);
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+    // One machine-readable line: tests and scripts wait for it.
+    console.log(`proofstream listening on http://${info.address}:${info.port} (db ${config.dbPath}, kid ${ledger.signer.kid})`);
+    if (!ledger.store.tenancy.hasAnyKey()) {
+      console.log('no API keys yet: run `npx proofstream keys create --tenant <t> --system <s>` or set PROOFSTREAM_BOOTSTRAP_KEY');
+    }
+  });
+  const stop = () => {
+    // Stop taking requests, let queued appends commit, then close the database cleanly.
+    server.close(() => {
+      ledger.appender.flush();
+      ledger.close();
+      process.exit(0);
+    });
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}

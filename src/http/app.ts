@@ -1,0 +1,67 @@
+// The Hono application: middleware order is request id → error model → routes (auth, limits, idempotency per route).
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { requestId } from 'hono/request-id';
+import { newId } from '../ledger/ids.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Deps } from './deps.js';
+import type { AppEnv } from './env.js';
+import { onError, onNotFound, validationHook } from './errors.js';
+import { authMiddleware } from './middleware/auth.js';
+import { jsonBody } from './middleware/body.js';
+import { idempotencyMiddleware } from './middleware/idempotency.js';
+import { rateLimit } from './middleware/rate-limit.js';
+import { json } from './schemas.js';
+import { eventRoutes } from './v2/events.js';
+import { keyRoutes } from './v2/keys.js';
+import { streamRoutes } from './v2/streams.js';
+
+export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.use('*', requestId({ generator: () => newId('req') }));
+  app.onError(onError);
+  app.notFound(onNotFound);
+
+  const cfg = ledger.config;
+  const deps: Deps = {
+    ledger,
+    auth: authMiddleware(ledger.tenancy),
+    idempotency: idempotencyMiddleware(ledger.idempotency, cfg.idempotencyTtlMs),
+    body: jsonBody,
+    rateLimit: rateLimit(cfg.rateLimitRps, cfg.rateLimitBurst),
+  };
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/health',
+      tags: ['system'],
+      summary: 'Liveness and database reachability (no auth)',
+      responses: {
+        200: json(z.object({ status: z.literal('ok'), db: z.literal('ok'), kid: z.string() }), 'healthy'),
+        503: json(z.object({ status: z.literal('degraded'), db: z.literal('unreachable') }), 'database unreachable'),
+      },
+    }),
+    (c) => {
+      let ok = false;
+      try {
+        ok = ledger.store.ping();
+      } catch {
+        ok = false;
+      }
+      return ok
+        ? c.json({ status: 'ok' as const, db: 'ok' as const, kid: ledger.signer.kid }, 200)
+        : c.json({ status: 'degraded' as const, db: 'unreachable' as const }, 503);
+    },
+  );
+
+  streamRoutes(app, deps);
+  eventRoutes(app, deps);
+  keyRoutes(app, deps);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Proofstream', version: '0.1.0', description: 'Append-only evidence ledger. See docs/api.md.' },
+  });
+  return app;
+}

@@ -1,0 +1,58 @@
+// One error model: every failure leaves as {"error":{code,message,details,request_id}}, never a stack trace.
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ZodError } from 'zod';
+import { ApiError, type ErrorCode } from '../ledger/errors.js';
+import type { AppEnv } from './env.js';
+
+export function envelope(c: Context<AppEnv>, code: ErrorCode | string, status: number, message: string, details: unknown) {
+  return c.json(
+    { error: { code, message, details: details ?? null, request_id: c.get('requestId') ?? null } },
+    status as ContentfulStatusCode,
+  );
+}
+
+const HTTP_CODES: Record<number, ErrorCode> = {
+  400: 'MALFORMED_JSON',
+  401: 'AUTHENTICATION_FAILED',
+  403: 'AUTHORIZATION_FAILED',
+  404: 'RESOURCE_NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+export const onError: ErrorHandler<AppEnv> = (err, c) => {
+  if (err instanceof ApiError) return envelope(c, err.code, err.status, err.message, err.details);
+  if (err instanceof HTTPException && err.status < 500) {
+    const code = HTTP_CODES[err.status] ?? 'VALIDATION_ERROR';
+    return envelope(c, code, err.status, err.message || code, null);
+  }
+  // Log for the operator with the request id; the client gets the id and nothing internal.
+  console.error(`[${c.get('requestId')}] ${c.req.method} ${c.req.path}:`, err);
+  return envelope(c, 'INTERNAL_ERROR', 500, 'internal error; retry with the same Idempotency-Key', null);
+};
+
+export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
+  envelope(c, 'RESOURCE_NOT_FOUND', 404, `no route for ${c.req.method} ${c.req.path}`, null);
+
+/** zod issues → JSON-pointer paths; for batches the first bad item's index is named. */
+export function zodDetails(error: ZodError, target: string) {
+  const issues = error.issues.map((i) => ({
+    path: '/' + i.path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/'),
+    code: i.code,
+    message: i.message,
+  }));
+  const first = error.issues[0]?.path;
+  const index = target === 'json' && first?.[0] === 'events' && typeof first[1] === 'number' ? first[1] : undefined;
+  return { target, issues, ...(index !== undefined ? { index } : {}) };
+}
+
+export function validationHook(result: { success: boolean; error?: ZodError; target: string }) {
+  if (result.success) return;
+  const details = zodDetails(result.error!, result.target);
+  const where = details.index !== undefined ? ` (events[${details.index}])` : '';
+  // A body that parses but breaks the contract is 422; a bad query or path parameter is a malformed request.
+  const status = result.target === 'json' ? 422 : 400;
+  throw new ApiError('VALIDATION_ERROR', `request ${result.target} is invalid${where}: ${details.issues[0]?.path} ${details.issues[0]?.message}`, details, status);
+}

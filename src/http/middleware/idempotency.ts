@@ -1,0 +1,41 @@
+// Idempotency-Key on write routes: replay the original answer, refuse a changed body (409), and wait for an
+// in-flight original rather than run twice. The record itself is written by the route's own transaction.
+import { createMiddleware } from 'hono/factory';
+import { ApiError } from '../../ledger/errors.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH, requestFingerprint, type IdempotencyGate } from '../../ledger/idempotency.js';
+import type { AppEnv } from '../env.js';
+
+export const idempotencyMiddleware = (gate: IdempotencyGate, ttlMs: number) => (required: boolean) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const key = c.req.header('idempotency-key');
+    if (key === undefined) {
+      if (required) throw new ApiError('IDEMPOTENCY_KEY_REQUIRED', 'this route requires an Idempotency-Key header');
+      c.set('idempotency', undefined);
+      return next();
+    }
+    if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+      throw new ApiError('IDEMPOTENCY_KEY_INVALID', `Idempotency-Key must be 1–${MAX_IDEMPOTENCY_KEY_LENGTH} characters`, {
+        length: key.length,
+      });
+    }
+    const { tenantId } = c.get('principal');
+    let fingerprint: string;
+    try {
+      fingerprint = requestFingerprint(c.req.method, c.req.path, await c.req.json());
+    } catch (e) {
+      throw new ApiError('NOT_CANONICALIZABLE', `request body cannot be canonicalized (RFC 8785): ${(e as Error).message}`);
+    }
+    const decision = await gate.enter(tenantId, key, fingerprint);
+    if (decision.kind === 'replay') {
+      return c.body(decision.bodyText, decision.status as 201, {
+        'Content-Type': 'application/json',
+        'Idempotent-Replayed': 'true',
+      });
+    }
+    c.set('idempotency', { tenantId, key, fingerprint, ttlMs });
+    try {
+      await next();
+    } finally {
+      decision.release();
+    }
+  });

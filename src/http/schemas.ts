@@ -1,0 +1,136 @@
+// Request and response schemas: the same objects validate traffic and generate /openapi.json.
+import { z } from '@hono/zod-openapi';
+
+export const Hex32 = z.string().regex(/^[0-9a-f]{64}$/).openapi({ description: 'lowercase hex SHA-256' });
+
+const JsonValue = z
+  .unknown()
+  .refine((v) => v !== undefined, { message: 'required' })
+  .openapi({ description: 'any JSON value; committed as RFC 8785 JCS with a per-event salt' });
+
+export const EventInput = z
+  .object({
+    source_ref: z.string().min(1).max(512).openapi({ example: 'case-2026-0001:decision-1' }),
+    event_type: z.string().min(1).max(128).openapi({ example: 'ai.decision' }),
+    payload: JsonValue,
+    occurred_at: z.iso.datetime({ offset: true }).nullable().optional().openapi({ example: '2026-06-07T12:00:00Z' }),
+  })
+  .strict()
+  .openapi('EventInput');
+
+export const BatchInput = z.object({ events: z.array(EventInput).min(1).max(1000) }).strict().openapi('BatchInput');
+
+export const ReceiptSignature = z
+  .object({ protocol: z.string(), alg: z.literal('Ed25519'), kid: z.string(), signature: z.string() })
+  .openapi('ReceiptSignature');
+
+export const Receipt = z
+  .object({
+    stream_event_id: z.string(),
+    stream_id: z.string(),
+    seq_no: z.number().int().min(1),
+    event_hash: Hex32,
+    previous_event_hash: Hex32,
+    stream_head_hash: Hex32,
+    received_at: z.string(),
+    receipt: ReceiptSignature,
+  })
+  .openapi('Receipt');
+
+export const BatchReceipts = z.object({ stream_id: z.string(), receipts: z.array(Receipt) }).openapi('BatchReceipts');
+
+export const StoredEvent = Receipt.extend({
+  source_ref: z.string(),
+  event_type: z.string(),
+  occurred_at: z.string().nullable(),
+  payload: z.unknown(),
+  salt: z.string().nullable(),
+  payload_commitment: Hex32,
+}).openapi('StoredEvent');
+
+export const WindowPolicy = z
+  .object({
+    max_events: z.number().int().min(1).max(100_000).optional(),
+    max_age_ms: z.number().int().min(10).max(86_400_000).optional(),
+  })
+  .strict()
+  .openapi('WindowPolicy');
+
+export const StreamInput = z
+  .object({
+    system_id: z.string().min(1).max(64).optional(),
+    use_case: z.string().min(1).max(256),
+    policy_id: z.string().min(1).max(256).nullable().optional(),
+    metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+    window_policy: WindowPolicy.nullable().optional(),
+  })
+  .strict()
+  .openapi('StreamInput');
+
+export const Stream = z
+  .object({
+    stream_id: z.string(),
+    tenant_id: z.string(),
+    system_id: z.string(),
+    use_case: z.string(),
+    policy_id: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    window_policy: WindowPolicy.nullable(),
+    created_at: z.string(),
+    head_seq_no: z.number().int(),
+    stream_head_hash: Hex32,
+  })
+  .openapi('Stream');
+
+export const ErrorEnvelope = z
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      details: z.unknown(),
+      request_id: z.string().nullable(),
+    }),
+  })
+  .openapi('Error');
+
+export const PublicKey = z
+  .object({
+    kid: z.string(),
+    alg: z.string(),
+    public_key: z.string(),
+    public_key_format: z.literal('raw-hex'),
+    created_at: z.string(),
+    retired_at: z.string().nullable(),
+    current: z.boolean(),
+  })
+  .openapi('PublicKey');
+
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ErrorEnvelope } } });
+
+/** The error statuses every authenticated route can answer. */
+export const authErrors = {
+  400: errorResponse('malformed request'),
+  401: errorResponse('missing or invalid system key'),
+  403: errorResponse('key lacks the scope'),
+  404: errorResponse('not found, or not visible to this tenant'),
+  429: errorResponse('rate limited'),
+} as const;
+
+export const writeErrors = {
+  ...authErrors,
+  409: errorResponse('Idempotency-Key conflict or in progress'),
+  413: errorResponse('body too large'),
+  415: errorResponse('not application/json'),
+  422: errorResponse('valid JSON that breaks the contract'),
+} as const;
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+export const IdempotencyHeader = z.object({
+  'idempotency-key': z.string().optional().openapi({ description: '1–255 characters; required on append routes' }),
+});
+
+export const StreamIdParam = z.object({ streamId: z.string().min(1).max(64) });

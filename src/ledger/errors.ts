@@ -1,0 +1,48 @@
+// Typed errors with stable codes. The HTTP layer turns them into the error envelope; nothing else does.
+export type ErrorCode =
+  | 'VALIDATION_ERROR'
+  | 'MALFORMED_JSON'
+  | 'AUTHENTICATION_FAILED'
+  | 'AUTHORIZATION_FAILED'
+  | 'RESOURCE_NOT_FOUND'
+  | 'IDEMPOTENCY_KEY_REQUIRED'
+  | 'IDEMPOTENCY_KEY_INVALID'
+  | 'IDEMPOTENCY_CONFLICT'
+  | 'IDEMPOTENCY_IN_PROGRESS'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'NOT_CANONICALIZABLE'
+  | 'RATE_LIMITED'
+  | 'INTERNAL_ERROR';
+
+export const STATUS_OF: Record<ErrorCode, number> = {
+  VALIDATION_ERROR: 422,
+  MALFORMED_JSON: 400,
+  AUTHENTICATION_FAILED: 401,
+  AUTHORIZATION_FAILED: 403,
+  RESOURCE_NOT_FOUND: 404,
+  IDEMPOTENCY_KEY_REQUIRED: 400,
+  IDEMPOTENCY_KEY_INVALID: 400,
+  IDEMPOTENCY_CONFLICT: 409,
+  IDEMPOTENCY_IN_PROGRESS: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  NOT_CANONICALIZABLE: 422,
+  RATE_LIMITED: 429,
+  INTERNAL_ERROR: 500,
+};
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: unknown = null,
+    status?: number,
+  ) {
+    super(message);
+    this.status = status ?? STATUS_OF[code];
+  }
+}
+
+export const notFound = (what: string) => new ApiError('RESOURCE_NOT_FOUND', `${what} not found`);

@@ -1,0 +1,74 @@
+// Idempotency-Key semantics shared by every write route. The durable record is written by the write's own
+// transaction (see Appender); this gate adds the in-flight view a single process needs: a duplicate that
+// arrives while the original is running waits (bounded) for its outcome instead of executing twice.
+import { bytesToHex, utf8ToBytes } from '../protocol/bytes.js';
+import { sha256 } from '../protocol/hash.js';
+import { canonicalize } from '../protocol/jcs.js';
+import type { Store } from '../store/index.js';
+import { ApiError } from './errors.js';
+
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/** Same method, path and JCS body ⇔ same fingerprint. */
+export function requestFingerprint(method: string, path: string, body: unknown): string {
+  return bytesToHex(sha256(utf8ToBytes(`${method.toUpperCase()} ${path}\n${canonicalize(body ?? null)}`)));
+}
+
+export type GateDecision =
+  | { kind: 'replay'; status: number; bodyText: string }
+  | { kind: 'proceed'; release: () => void };
+
+interface InFlight {
+  fingerprint: string;
+  done: Promise<void>;
+}
+
+export class IdempotencyGate {
+  private readonly inFlight = new Map<string, InFlight>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly waitMs: number,
+  ) {}
+
+  async enter(tenantId: string, key: string, fingerprint: string): Promise<GateDecision> {
+    const slot = `${tenantId}\u0000${key}`;
+    for (;;) {
+      const rec = this.store.idempotency.get(tenantId, key, Date.now());
+      if (rec) {
+        if (rec.fingerprint !== fingerprint) throw conflict();
+        return { kind: 'replay', status: rec.status, bodyText: rec.responseBody };
+      }
+      const running = this.inFlight.get(slot);
+      if (!running) break;
+      if (running.fingerprint !== fingerprint) throw conflict();
+      const finished = await Promise.race([running.done.then(() => true), delay(this.waitMs).then(() => false)]);
+      if (!finished) {
+        throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still being processed; retry later', {
+          retry_after_ms: 1000,
+        });
+      }
+      // The original finished: loop to replay its record, or (if it failed and left none) to run ourselves.
+    }
+    let release!: () => void;
+    const done = new Promise<void>((r) => (release = r));
+    this.inFlight.set(slot, { fingerprint, done });
+    return {
+      kind: 'proceed',
+      release: () => {
+        this.inFlight.delete(slot);
+        release();
+      },
+    };
+  }
+}
+
+const conflict = () =>
+  new ApiError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was already used with a different request', null);
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => {
+    const t = setTimeout(r, ms);
+    t.unref?.();
+  });
+}

@@ -1,0 +1,237 @@
+// The engine behind every route: one object owning the store, the signing key and the group committer.
+import { bytesToHex } from '../protocol/bytes.js';
+import { RECEIPT_ALG } from '../protocol/receipt.js';
+import type { Config } from '../config.js';
+import { Store } from '../store/index.js';
+import type { EventRow } from '../store/events.js';
+import type { StreamRow } from '../store/streams.js';
+import { Appender, initialHead, type AppendResult, type EventInput, type IdempotencyWrite, type ReceiptView } from './appender.js';
+import { ApiError, notFound } from './errors.js';
+import { IdempotencyGate } from './idempotency.js';
+import { newId } from './ids.js';
+import { loadOrCreateSigner, type Signer } from './signer.js';
+import { SCOPES, Tenancy, type Principal } from './tenancy.js';
+
+export interface StreamInput {
+  system_id?: string | undefined;
+  use_case: string;
+  policy_id?: string | null | undefined;
+  metadata?: Record<string, unknown> | null | undefined;
+  window_policy?: { max_events?: number | undefined; max_age_ms?: number | undefined } | null | undefined;
+}
+
+export interface StreamView {
+  stream_id: string;
+  tenant_id: string;
+  system_id: string;
+  use_case: string;
+  policy_id: string | null;
+  metadata: Record<string, unknown> | null;
+  window_policy: { max_events?: number; max_age_ms?: number } | null;
+  created_at: string;
+  head_seq_no: number;
+  stream_head_hash: string;
+}
+
+export interface EventView extends ReceiptView {
+  source_ref: string;
+  event_type: string;
+  occurred_at: string | null;
+  payload: unknown;
+  salt: string | null;
+  payload_commitment: string;
+}
+
+export class Ledger {
+  readonly tenancy: Tenancy;
+  readonly appender: Appender;
+  readonly idempotency: IdempotencyGate;
+  private purgeTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly config: Config,
+    readonly store: Store,
+    readonly signer: Signer,
+  ) {
+    this.tenancy = new Tenancy(store);
+    this.appender = new Appender(store, signer, config.commitDelayMs);
+    this.idempotency = new IdempotencyGate(store, config.idempotencyWaitMs);
+  }
+
+  static open(config: Config): Ledger {
+    const store = Store.open(config.dbPath);
+    const signer = loadOrCreateSigner(config.signingKeyPath);
+    store.ledgerKeys.register({
+      kid: signer.kid,
+      alg: RECEIPT_ALG,
+      publicKey: bytesToHex(signer.publicKey),
+      createdAt: new Date().toISOString(),
+    });
+    const ledger = new Ledger(config, store, signer);
+    if (config.bootstrapKey) ledger.tenancy.createKey('default', 'default', SCOPES, config.bootstrapKey);
+    ledger.purgeTimer = setInterval(() => store.idempotency.purgeExpired(Date.now()), 60_000);
+    ledger.purgeTimer.unref();
+    return ledger;
+  }
+
+  close(): void {
+    clearInterval(this.purgeTimer);
+    this.store.close();
+  }
+
+  // ---- streams ----
+
+  createStream(p: Principal, input: StreamInput, idem: IdempotencyWrite | undefined): { bodyText: string; view: StreamView } {
+    const systemId = input.system_id ?? p.systemId;
+    const system = this.store.tenancy.systemById(systemId);
+    if (!system || system.tenantId !== p.tenantId) throw notFound('system');
+    const id = newId('str');
+    const head = initialHead(id);
+    return this.store.write(() => {
+      const row: StreamRow = {
+        id,
+        tenantId: p.tenantId,
+        systemId,
+        useCase: input.use_case,
+        policyId: input.policy_id ?? null,
+        metadata: input.metadata ?? null,
+        windowPolicy: stripUndefined(input.window_policy),
+        kind: 'v2',
+        createdAt: new Date().toISOString(),
+        headSeqNo: head.seqNo,
+        headHash: head.headHash,
+        lastEventHash: head.lastEventHash,
+        frontier: head.frontier,
+      };
+      this.store.streams.insert(row);
+      const view = streamView(row);
+      const bodyText = JSON.stringify(view);
+      if (idem) this.recordIdempotent(idem, 201, bodyText);
+      return { bodyText, view };
+    });
+  }
+
+  private recordIdempotent(idem: IdempotencyWrite, status: number, bodyText: string): void {
+    const now = Date.now();
+    const fresh = this.store.idempotency.insert({ ...idem, status, responseBody: bodyText, createdAt: now, expiresAt: now + idem.ttlMs });
+    if (!fresh) throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'this Idempotency-Key was used concurrently; retry');
+  }
+
+  /** A stream the caller's tenant owns; anything else is "not found" so existence never leaks across tenants. */
+  streamFor(p: Principal, id: string): StreamRow {
+    const row = this.store.streams.get(id);
+    if (!row || row.tenantId !== p.tenantId) throw notFound('stream');
+    return row;
+  }
+
+  getStream(p: Principal, id: string): StreamView {
+    return streamView(this.streamFor(p, id));
+  }
+
+  listStreams(p: Principal, cursor: string | undefined, limit: number): { streams: StreamView[]; next_cursor: string | null } {
+    let after: { createdAt: string; id: string } | undefined;
+    if (cursor) {
+      try {
+        const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+        if (typeof createdAt !== 'string' || typeof id !== 'string') throw new Error();
+        after = { createdAt, id };
+      } catch {
+        throw new ApiError('VALIDATION_ERROR', 'cursor is not one this server issued', { path: 'cursor' });
+      }
+    }
+    const rows = this.store.streams.list(p.tenantId, after, limit + 1);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      streams: page.map(streamView),
+      next_cursor: rows.length > limit && last ? Buffer.from(JSON.stringify([last.createdAt, last.id])).toString('base64url') : null,
+    };
+  }
+
+  // ---- events ----
+
+  append(
+    p: Principal,
+    streamId: string,
+    inputs: readonly EventInput[],
+    idem: IdempotencyWrite | undefined,
+    render: (r: ReceiptView[]) => unknown,
+  ): Promise<AppendResult> {
+    this.streamFor(p, streamId);
+    return this.appender.append(streamId, inputs, idem, render);
+  }
+
+  getReceipt(p: Principal, eventId: string): ReceiptView {
+    const ev = this.store.events.get(eventId);
+    if (!ev) throw notFound('event');
+    this.streamFor(p, ev.streamId);
+    return receiptView(ev);
+  }
+
+  listEvents(p: Principal, streamId: string, fromSeqNo: number, limit: number): { events: EventView[]; next_from_seq_no: number | null } {
+    const stream = this.streamFor(p, streamId);
+    const rows = this.store.events.list(streamId, fromSeqNo, limit);
+    const last = rows[rows.length - 1];
+    return {
+      events: rows.map(eventView),
+      next_from_seq_no: last && last.seqNo < stream.headSeqNo ? last.seqNo + 1 : null,
+    };
+  }
+
+  publicKeys() {
+    return this.store.ledgerKeys.list().map((k) => ({
+      kid: k.kid,
+      alg: k.alg,
+      public_key: k.publicKey,
+      public_key_format: 'raw-hex' as const,
+      created_at: k.createdAt,
+      retired_at: k.retiredAt,
+      current: k.kid === this.signer.kid,
+    }));
+  }
+}
+
+function stripUndefined<T extends object>(o: T | null | undefined): T | null {
+  if (!o) return null;
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+export function streamView(r: StreamRow): StreamView {
+  return {
+    stream_id: r.id,
+    tenant_id: r.tenantId,
+    system_id: r.systemId,
+    use_case: r.useCase,
+    policy_id: r.policyId,
+    metadata: r.metadata,
+    window_policy: r.windowPolicy,
+    created_at: r.createdAt,
+    head_seq_no: r.headSeqNo,
+    stream_head_hash: r.headHash,
+  };
+}
+
+export function receiptView(ev: EventRow): ReceiptView {
+  return {
+    stream_event_id: ev.id,
+    stream_id: ev.streamId,
+    seq_no: ev.seqNo,
+    event_hash: ev.eventHash,
+    previous_event_hash: ev.previousEventHash,
+    stream_head_hash: ev.streamHeadHash,
+    received_at: ev.receivedAt,
+    receipt: { protocol: ev.protocol, alg: RECEIPT_ALG, kid: ev.kid, signature: ev.signature },
+  };
+}
+
+function eventView(ev: EventRow): EventView {
+  return {
+    ...receiptView(ev),
+    source_ref: ev.sourceRef,
+    event_type: ev.eventType,
+    occurred_at: ev.occurredAt,
+    payload: ev.payload === null ? null : JSON.parse(ev.payload),
+    salt: ev.salt,
+    payload_commitment: ev.payloadCommitment,
+  };
+}

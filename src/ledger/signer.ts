@@ -1,0 +1,44 @@
+// The ledger's Ed25519 key: created on first start (mode 0600), used through node:crypto's native signer.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { bytesToHex } from '../protocol/bytes.js';
+import { sha256 } from '../protocol/hash.js';
+
+export interface Signer {
+  kid: string;
+  alg: 'Ed25519';
+  publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
+}
+
+/** kid = "ps-ed25519-" + first 8 bytes of SHA-256(public key), hex: stable, derived, collision-resistant enough to index. */
+export const kidFor = (publicKey: Uint8Array): string => `ps-ed25519-${bytesToHex(sha256(publicKey).subarray(0, 8))}`;
+
+export function signerFromKeyObject(priv: KeyObject): Signer {
+  const jwk = createPublicKey(priv).export({ format: 'jwk' });
+  const publicKey = new Uint8Array(Buffer.from(jwk.x!, 'base64url'));
+  return {
+    kid: kidFor(publicKey),
+    alg: 'Ed25519',
+    publicKey,
+    sign: (message) => new Uint8Array(sign(null, message, priv)),
+  };
+}
+
+export function loadOrCreateSigner(file: string): Signer {
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' });
+    // 'wx' fails if another process created it meanwhile; then we read theirs.
+    try {
+      fs.writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  const key = createPrivateKey(fs.readFileSync(file));
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${file} is not an Ed25519 private key`);
+  return signerFromKeyObject(key);
+}

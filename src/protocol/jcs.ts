@@ -1,0 +1,92 @@
+// RFC 8785 JSON Canonicalization Scheme. ECMAScript's Number->String and JSON string escaping are exactly
+// what JCS specifies, so the work here is ordering keys by UTF-16 code units and refusing what I-JSON forbids.
+
+export class CanonicalizationError extends Error {
+  readonly code = 'NOT_CANONICALIZABLE';
+  constructor(message: string, readonly path: string) {
+    super(message);
+  }
+}
+
+/** Canonical JSON text of a JSON value; throws CanonicalizationError on values JCS cannot represent. */
+export function canonicalize(value: unknown): string {
+  const out: string[] = [];
+  write(value, '', out);
+  return out.join('');
+}
+
+const encoder = new TextEncoder();
+export const canonicalBytes = (value: unknown): Uint8Array => encoder.encode(canonicalize(value));
+
+function write(v: unknown, path: string, out: string[]): void {
+  switch (typeof v) {
+    case 'string':
+      if (!v.isWellFormed()) throw new CanonicalizationError('string contains a lone surrogate', path);
+      out.push(JSON.stringify(v));
+      return;
+    case 'number':
+      if (!Number.isFinite(v)) throw new CanonicalizationError('number is not finite', path);
+      out.push(Object.is(v, -0) ? '0' : String(v));
+      return;
+    case 'boolean':
+      out.push(v ? 'true' : 'false');
+      return;
+    case 'object':
+      if (v === null) {
+        out.push('null');
+      } else if (Array.isArray(v)) {
+        out.push('[');
+        for (let i = 0; i < v.length; i++) {
+          if (i) out.push(',');
+          write(v[i], `${path}/${i}`, out);
+        }
+        out.push(']');
+      } else {
+        const proto = Object.getPrototypeOf(v);
+        if (proto !== Object.prototype && proto !== null) {
+          throw new CanonicalizationError('not a plain JSON object', path);
+        }
+        // Default sort compares UTF-16 code units, which is the order RFC 8785 §3.2.3 requires.
+        const keys = Object.keys(v).sort();
+        out.push('{');
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i]!;
+          if (!k.isWellFormed()) throw new CanonicalizationError('key contains a lone surrogate', path);
+          if (i) out.push(',');
+          out.push(JSON.stringify(k), ':');
+          write((v as Record<string, unknown>)[k], `${path}/${escapePointer(k)}`, out);
+        }
+        out.push('}');
+      }
+      return;
+    default:
+      throw new CanonicalizationError(`${typeof v} is not a JSON value`, path);
+  }
+}
+
+const escapePointer = (k: string) => k.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/**
+ * Ingestion policy on top of JCS: integers beyond ±(2^53−1) cannot round-trip through I-JSON parsers, so a
+ * ledger that commits to them would commit to something other readers see differently. Returns the JSON
+ * pointer of the first offending value, or null.
+ */
+export function findUnsafeNumber(v: unknown, path = ''): string | null {
+  if (typeof v === 'number') {
+    return !Number.isFinite(v) || (Number.isInteger(v) && !Number.isSafeInteger(v)) ? path : null;
+  }
+  if (v && typeof v === 'object') {
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const p = findUnsafeNumber(v[i], `${path}/${i}`);
+        if (p !== null) return p;
+      }
+    } else {
+      for (const k of Object.keys(v)) {
+        const p = findUnsafeNumber((v as Record<string, unknown>)[k], `${path}/${escapePointer(k)}`);
+        if (p !== null) return p;
+      }
+    }
+  }
+  return null;
+}

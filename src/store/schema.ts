@@ -1,0 +1,119 @@
+// The relational layout. Hashes are lowercase hex text (what the API speaks); Merkle nodes are raw blobs
+// because only the prover reads them. See docs/architecture.md for why each table exists.
+
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+export const tenants = sqliteTable('tenants', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  createdAt: text('created_at').notNull(),
+});
+
+export const systems = sqliteTable(
+  'systems',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    name: text('name').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('systems_tenant_name').on(t.tenantId, t.name)],
+);
+
+export const apiKeys = sqliteTable('api_keys', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull().references(() => tenants.id),
+  systemId: text('system_id').notNull().references(() => systems.id),
+  /** SHA-256 hex of the whole key: the key itself is never stored. */
+  keyHash: text('key_hash').notNull().unique(),
+  /** first characters, so an operator can tell keys apart in listings */
+  prefix: text('prefix').notNull(),
+  scopes: text('scopes', { mode: 'json' }).$type<string[]>().notNull(),
+  createdAt: text('created_at').notNull(),
+  revokedAt: text('revoked_at'),
+});
+
+export const streams = sqliteTable(
+  'streams',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    systemId: text('system_id').notNull().references(() => systems.id),
+    useCase: text('use_case').notNull(),
+    policyId: text('policy_id'),
+    metadata: text('metadata', { mode: 'json' }).$type<Record<string, unknown>>(),
+    windowPolicy: text('window_policy', { mode: 'json' }).$type<{ max_events?: number; max_age_ms?: number }>(),
+    /** 'v2' for streams made through /v2/streams, 'v1' for the per-system stream behind /v1/sdk/events */
+    kind: text('kind').notNull().default('v2'),
+    createdAt: text('created_at').notNull(),
+    // The head, kept on the row so an append reads one row instead of scanning events.
+    headSeqNo: integer('head_seq_no').notNull().default(0),
+    headHash: text('head_hash').notNull(),
+    lastEventHash: text('last_event_hash').notNull(),
+    /** perfect-subtree roots covering [0, head_seq_no): the Merkle frontier, 32-byte hashes concatenated */
+    frontier: blob('frontier', { mode: 'buffer' }).notNull(),
+  },
+  (t) => [index('streams_tenant_created').on(t.tenantId, t.createdAt, t.id)],
+);
+
+export const events = sqliteTable(
+  'events',
+  {
+    id: text('id').primaryKey(),
+    streamId: text('stream_id').notNull().references(() => streams.id),
+    seqNo: integer('seq_no').notNull(),
+    sourceRef: text('source_ref').notNull(),
+    eventType: text('event_type').notNull(),
+    occurredAt: text('occurred_at'),
+    receivedAt: text('received_at').notNull(),
+    /** JCS text of the payload; null once erased */
+    payload: text('payload'),
+    /** hex salt; null once erased */
+    salt: text('salt'),
+    payloadCommitment: text('payload_commitment').notNull(),
+    eventHash: text('event_hash').notNull(),
+    previousEventHash: text('previous_event_hash').notNull(),
+    streamHeadHash: text('stream_head_hash').notNull(),
+    protocol: text('protocol').notNull(),
+    kid: text('kid').notNull(),
+    signature: text('signature').notNull(),
+  },
+  (t) => [uniqueIndex('events_stream_seq').on(t.streamId, t.seqNo)],
+);
+
+/** Hashes of perfect Merkle subtrees at level ≥ 1 (level 0 is events.event_hash). */
+export const merkleNodes = sqliteTable(
+  'merkle_nodes',
+  {
+    streamId: text('stream_id').notNull(),
+    level: integer('level').notNull(),
+    idx: integer('idx').notNull(),
+    hash: blob('hash', { mode: 'buffer' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.streamId, t.level, t.idx] })],
+);
+
+export const idempotencyRecords = sqliteTable(
+  'idempotency_records',
+  {
+    tenantId: text('tenant_id').notNull(),
+    key: text('key').notNull(),
+    /** SHA-256 hex of method, path and JCS body */
+    fingerprint: text('fingerprint').notNull(),
+    status: integer('status').notNull(),
+    responseBody: text('response_body').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] }), index('idempotency_expires').on(t.expiresAt)],
+);
+
+/** Every signing key the ledger has used, so receipts signed before a rotation stay verifiable. */
+export const ledgerKeys = sqliteTable('ledger_keys', {
+  kid: text('kid').primaryKey(),
+  alg: text('alg').notNull(),
+  publicKey: text('public_key').notNull(),
+  createdAt: text('created_at').notNull(),
+  retiredAt: text('retired_at'),
+});
+

@@ -1,0 +1,51 @@
+// Tenants, systems and API keys.
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import type { Db } from './db.js';
+import { apiKeys, systems, tenants } from './schema.js';
+
+export type Tenant = typeof tenants.$inferSelect;
+export type System = typeof systems.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+export class TenancyRepo {
+  private readonly byHash;
+  constructor(private readonly db: Db) {
+    this.byHash = db
+      .select()
+      .from(apiKeys)
+      .where(and(eq(apiKeys.keyHash, sql.placeholder('h')), isNull(apiKeys.revokedAt)))
+      .prepare();
+  }
+
+  tenantByName(name: string): Tenant | undefined {
+    return this.db.select().from(tenants).where(eq(tenants.name, name)).get();
+  }
+
+  insertTenant(t: Tenant): void {
+    this.db.insert(tenants).values(t).run();
+  }
+
+  systemByName(tenantId: string, name: string): System | undefined {
+    return this.db.select().from(systems).where(and(eq(systems.tenantId, tenantId), eq(systems.name, name))).get();
+  }
+
+  systemById(id: string): System | undefined {
+    return this.db.select().from(systems).where(eq(systems.id, id)).get();
+  }
+
+  insertSystem(s: System): void {
+    this.db.insert(systems).values(s).run();
+  }
+
+  insertApiKey(k: ApiKeyRow): void {
+    this.db.insert(apiKeys).values(k).run();
+  }
+
+  activeKeyByHash(keyHash: string): ApiKeyRow | undefined {
+    return this.byHash.get({ h: keyHash });
+  }
+
+  hasAnyKey(): boolean {
+    return this.db.select({ id: apiKeys.id }).from(apiKeys).limit(1).get() !== undefined;
+  }
+}
