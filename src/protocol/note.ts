@@ -88,9 +88,13 @@ export function encodeVerifierKey(name: string, pubkey: Uint8Array, type: number
  */
 export function parseVerifierKey(vkey: string): VerifierKey {
   if (typeof vkey !== 'string') throw new NoteError('VKEY_MALFORMED', 'verifier key must be a string');
-  const parts = vkey.split('+');
-  if (parts.length !== 3) throw new NoteError('VKEY_MALFORMED', 'verifier key must be name+keyid+key');
-  const [name, idHex, keyB64] = parts as [string, string, string];
+  // Names contain no '+', so the first two '+' delimit the fields; the base64 key may contain '+' itself.
+  const p1 = vkey.indexOf('+');
+  const p2 = p1 < 0 ? -1 : vkey.indexOf('+', p1 + 1);
+  if (p2 < 0) throw new NoteError('VKEY_MALFORMED', 'verifier key must be name+keyid+key');
+  const name = vkey.slice(0, p1);
+  const idHex = vkey.slice(p1 + 1, p2);
+  const keyB64 = vkey.slice(p2 + 1);
   if (!isValidKeyName(name)) throw new NoteError('VKEY_MALFORMED', 'invalid key name');
   if (!/^[0-9a-f]{8}$/.test(idHex)) throw new NoteError('VKEY_MALFORMED', 'key ID must be 8 lowercase hex digits');
   let data: Uint8Array;
