@@ -19,6 +19,10 @@ export interface Config {
   /** requests per second per API key; 0 disables the limiter */
   rateLimitRps: number;
   rateLimitBurst: number;
+  /** a window is sealed when it holds this many events… */
+  windowMaxEvents: number;
+  /** …or when its oldest event is this old, whichever comes first */
+  windowMaxAgeMs: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
@@ -47,6 +51,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     commitDelayMs: int(env, 'PROOFSTREAM_COMMIT_DELAY_MS', 0),
     rateLimitRps: int(env, 'PROOFSTREAM_RATE_LIMIT_RPS', 0),
     rateLimitBurst: int(env, 'PROOFSTREAM_RATE_LIMIT_BURST', 0),
+    windowMaxEvents: int(env, 'PROOFSTREAM_WINDOW_MAX_EVENTS', 1000),
+    windowMaxAgeMs: int(env, 'PROOFSTREAM_WINDOW_MAX_AGE_MS', 1000),
   };
   return { ...cfg, ...overrides };
 }

@@ -18,6 +18,7 @@ export async function serveCommand(): Promise<void> {
     // Stop taking requests, let queued appends commit, then close the database cleanly.
     server.close(() => {
       ledger.appender.flush();
+      ledger.sealer.runDue();
       ledger.close();
       process.exit(0);
     });

@@ -11,6 +11,7 @@ import { jsonBody } from './middleware/body.js';
 import { idempotencyMiddleware } from './middleware/idempotency.js';
 import { rateLimit } from './middleware/rate-limit.js';
 import { json } from './schemas.js';
+import { checkpointRoutes } from './v2/checkpoints.js';
 import { eventRoutes } from './v2/events.js';
 import { keyRoutes } from './v2/keys.js';
 import { streamRoutes } from './v2/streams.js';
@@ -57,6 +58,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   streamRoutes(app, deps);
   eventRoutes(app, deps);
   keyRoutes(app, deps);
+  checkpointRoutes(app, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -134,3 +134,64 @@ export const IdempotencyHeader = z.object({
 });
 
 export const StreamIdParam = z.object({ streamId: z.string().min(1).max(64) });
+
+export const Checkpoint = z
+  .object({
+    checkpoint_id: z.string(),
+    stream_id: z.string(),
+    tree_size: z.number().int(),
+    root_hash: Hex32,
+    note: z.string().openapi({ description: 'C2SP tlog-checkpoint signed note' }),
+    signer_vkey: z.string().openapi({ description: 'C2SP verifier key: name+hex(keyID)+base64(0x01‖pubkey)' }),
+    window_id: z.string(),
+    previous_checkpoint_id: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .openapi('Checkpoint');
+
+export const Inclusion = z
+  .object({
+    leaf_index: z.number().int(),
+    tree_size: z.number().int(),
+    checkpoint_id: z.string().nullable(),
+    root_hash: Hex32,
+    proof: z.array(Hex32),
+  })
+  .openapi('Inclusion');
+
+export const StoredReceipt = Receipt.extend({ inclusion: Inclusion.nullable() }).openapi('StoredReceipt');
+
+export const Consistency = z
+  .object({
+    from_checkpoint_id: z.string(),
+    to_checkpoint_id: z.string(),
+    from_tree_size: z.number().int(),
+    to_tree_size: z.number().int(),
+    from_root: Hex32,
+    to_root: Hex32,
+    proof: z.array(Hex32),
+  })
+  .openapi('Consistency');
+
+export const Window = z
+  .object({
+    window_id: z.string(),
+    stream_id: z.string(),
+    from_seq_no: z.number().int(),
+    to_seq_no: z.number().int(),
+    event_count: z.number().int(),
+    window_root: Hex32,
+    trigger: z.string(),
+    sealed_at: z.string(),
+    checkpoint: Checkpoint,
+    events: z.array(
+      z.object({
+        stream_event_id: z.string(),
+        seq_no: z.number().int(),
+        event_hash: Hex32,
+        leaf_index: z.number().int(),
+        inclusion_proof: z.array(Hex32),
+      }),
+    ),
+  })
+  .openapi('Window');

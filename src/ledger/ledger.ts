@@ -9,6 +9,8 @@ import { Appender, initialHead, type AppendResult, type EventInput, type Idempot
 import { ApiError, notFound } from './errors.js';
 import { IdempotencyGate } from './idempotency.js';
 import { newId } from './ids.js';
+import { Proofs, type InclusionView } from './proofs.js';
+import { Sealer } from './sealer.js';
 import { loadOrCreateSigner, type Signer } from './signer.js';
 import { SCOPES, Tenancy, type Principal } from './tenancy.js';
 
@@ -46,6 +48,8 @@ export class Ledger {
   readonly tenancy: Tenancy;
   readonly appender: Appender;
   readonly idempotency: IdempotencyGate;
+  readonly sealer: Sealer;
+  readonly proofs: Proofs;
   private purgeTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -56,6 +60,9 @@ export class Ledger {
     this.tenancy = new Tenancy(store);
     this.appender = new Appender(store, signer, config.commitDelayMs);
     this.idempotency = new IdempotencyGate(store, config.idempotencyWaitMs);
+    this.sealer = new Sealer(store, signer, config.origin, { maxEvents: config.windowMaxEvents, maxAgeMs: config.windowMaxAgeMs });
+    this.appender.onCommit((streamId, head) => this.sealer.onCommit(streamId, head.seqNo));
+    this.proofs = new Proofs(store, (p, id) => this.streamFor(p, id));
   }
 
   static open(config: Config): Ledger {
@@ -69,6 +76,7 @@ export class Ledger {
     });
     const ledger = new Ledger(config, store, signer);
     if (config.bootstrapKey) ledger.tenancy.createKey('default', 'default', SCOPES, config.bootstrapKey);
+    ledger.sealer.start();
     ledger.purgeTimer = setInterval(() => store.idempotency.purgeExpired(Date.now()), 60_000);
     ledger.purgeTimer.unref();
     return ledger;
@@ -76,6 +84,7 @@ export class Ledger {
 
   close(): void {
     clearInterval(this.purgeTimer);
+    this.sealer.stop();
     this.store.close();
   }
 
@@ -102,6 +111,8 @@ export class Ledger {
         headHash: head.headHash,
         lastEventHash: head.lastEventHash,
         frontier: head.frontier,
+        sealedSeqNo: 0,
+        lastCheckpointId: null,
       };
       this.store.streams.insert(row);
       const view = streamView(row);
@@ -161,11 +172,12 @@ export class Ledger {
     return this.appender.append(streamId, inputs, idem, render);
   }
 
-  getReceipt(p: Principal, eventId: string): ReceiptView {
+  /** The stored receipt, plus (once sealed) its inclusion proof against the first checkpoint covering it. */
+  getReceipt(p: Principal, eventId: string): ReceiptView & { inclusion: InclusionView | null } {
     const ev = this.store.events.get(eventId);
     if (!ev) throw notFound('event');
     this.streamFor(p, ev.streamId);
-    return receiptView(ev);
+    return { ...receiptView(ev), inclusion: this.proofs.firstInclusion(ev.streamId, ev.seqNo) };
   }
 
   listEvents(p: Principal, streamId: string, fromSeqNo: number, limit: number): { events: EventView[]; next_from_seq_no: number | null } {

@@ -1,4 +1,5 @@
 // The store: every repository over one connection, plus the transaction primitive the ledger builds on.
+import { CheckpointsRepo } from './checkpoints.js';
 import { openDatabase, type Handle } from './db.js';
 import { EventsRepo } from './events.js';
 import { IdempotencyRepo } from './idempotency.js';
@@ -12,6 +13,7 @@ export class Store {
   readonly events: EventsRepo;
   readonly idempotency: IdempotencyRepo;
   readonly ledgerKeys: LedgerKeysRepo;
+  readonly checkpoints: CheckpointsRepo;
 
   private constructor(private readonly h: Handle) {
     this.tenancy = new TenancyRepo(h.db);
@@ -19,6 +21,7 @@ export class Store {
     this.events = new EventsRepo(h.db);
     this.idempotency = new IdempotencyRepo(h.db);
     this.ledgerKeys = new LedgerKeysRepo(h.db);
+    this.checkpoints = new CheckpointsRepo(h.db);
   }
 
   static open(file: string): Store {

@@ -52,6 +52,9 @@ export const streams = sqliteTable(
     lastEventHash: text('last_event_hash').notNull(),
     /** perfect-subtree roots covering [0, head_seq_no): the Merkle frontier, 32-byte hashes concatenated */
     frontier: blob('frontier', { mode: 'buffer' }).notNull(),
+    /** events 1..sealed_seq_no are in sealed windows */
+    sealedSeqNo: integer('sealed_seq_no').notNull().default(0),
+    lastCheckpointId: text('last_checkpoint_id'),
   },
   (t) => [index('streams_tenant_created').on(t.tenantId, t.createdAt, t.id)],
 );
@@ -117,3 +120,38 @@ export const ledgerKeys = sqliteTable('ledger_keys', {
   retiredAt: text('retired_at'),
 });
 
+
+/** A sealed, closed range of one stream, and the checkpoint signed when it was sealed. */
+export const windows = sqliteTable(
+  'windows',
+  {
+    id: text('id').primaryKey(),
+    streamId: text('stream_id').notNull().references(() => streams.id),
+    fromSeqNo: integer('from_seq_no').notNull(),
+    toSeqNo: integer('to_seq_no').notNull(),
+    /** RFC 9162 root of the window's own event hashes, hex */
+    windowRoot: text('window_root').notNull(),
+    checkpointId: text('checkpoint_id').notNull(),
+    /** 'size' or 'age': what sealed it */
+    trigger: text('trigger').notNull(),
+    sealedAt: text('sealed_at').notNull(),
+  },
+  (t) => [uniqueIndex('windows_stream_from').on(t.streamId, t.fromSeqNo)],
+);
+
+/** Signed C2SP checkpoints (tlog-checkpoint notes); at most one per (stream, tree size). */
+export const checkpoints = sqliteTable(
+  'checkpoints',
+  {
+    id: text('id').primaryKey(),
+    streamId: text('stream_id').notNull().references(() => streams.id),
+    treeSize: integer('tree_size').notNull(),
+    rootHash: text('root_hash').notNull(),
+    note: text('note').notNull(),
+    signerVkey: text('signer_vkey').notNull(),
+    windowId: text('window_id').notNull(),
+    previousCheckpointId: text('previous_checkpoint_id'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('checkpoints_stream_size').on(t.streamId, t.treeSize)],
+);

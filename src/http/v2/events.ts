@@ -3,7 +3,7 @@ import { ApiError } from '../../ledger/errors.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { jsonText } from '../reply.js';
-import { authErrors, BatchInput, BatchReceipts, EventInput, IdempotencyHeader, json, Receipt, StreamIdParam, writeErrors } from '../schemas.js';
+import { authErrors, BatchInput, BatchReceipts, EventInput, IdempotencyHeader, json, Receipt, StoredReceipt, StreamIdParam, writeErrors } from '../schemas.js';
 
 export function eventRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
   const { ledger } = d;
@@ -81,7 +81,7 @@ export function eventRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
       security: [{ bearer: [] }],
       middleware: [d.auth('read'), d.rateLimit] as const,
       request: { params: z.object({ eventId: z.string().min(1).max(64) }) },
-      responses: { 200: json(Receipt, 'the receipt'), ...authErrors },
+      responses: { 200: json(StoredReceipt, 'the receipt, with its inclusion proof once sealed'), ...authErrors },
     }),
     (c) => c.json(ledger.getReceipt(c.get('principal'), c.req.valid('param').eventId), 200),
   );

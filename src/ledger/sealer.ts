@@ -1,0 +1,212 @@
+// Sealing: closes windows of a stream (by size or age) and signs a C2SP checkpoint for each. Runs off the
+// append path: appends only tell it what committed; it seals on its own event-loop turns, in bounded slices.
+import { bytesToHex, hexToBytes, utf8ToBytes } from '../protocol/bytes.js';
+import { formatCheckpoint } from '../protocol/checkpoint.js';
+import { consistencyProof, rootAt, rootFromLeaves, verifyConsistency } from '../protocol/merkle.js';
+import { ED25519_TYPE, encodeVerifierKey, formatNote, keyId } from '../protocol/note.js';
+import type { Store } from '../store/index.js';
+import type { CheckpointRow } from '../store/checkpoints.js';
+import { newId } from './ids.js';
+import type { Signer } from './signer.js';
+
+export interface WindowPolicy {
+  maxEvents: number;
+  maxAgeMs: number;
+}
+
+interface StreamState {
+  policy: WindowPolicy;
+  sealed: number;
+  head: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** At most this many windows are sealed per turn, so a large backlog never holds the event loop for long. */
+const MAX_WINDOWS_PER_TURN = 32;
+
+export class SealError extends Error {
+  readonly code = 'INCONSISTENT_CHECKPOINT';
+}
+
+export class Sealer {
+  private readonly state = new Map<string, StreamState>();
+  private readonly due = new Map<string, 'size' | 'age'>();
+  private scheduled = false;
+  private stopped = false;
+  /** Streams whose sealing failed a safety check: they stop getting checkpoints until an operator looks. */
+  readonly halted = new Map<string, string>();
+  readonly stats = { windows: 0, turns: 0 };
+
+  constructor(
+    private readonly store: Store,
+    private readonly signer: Signer,
+    private readonly origin: string,
+    private readonly defaults: WindowPolicy,
+  ) {}
+
+  /** The checkpoint origin (and note key name) of a stream. */
+  originOf(streamId: string): string {
+    return `${this.origin}/${streamId}`;
+  }
+
+  /** Resume after a restart: whatever was appended but not sealed is sealed now. */
+  start(): void {
+    for (const s of this.store.checkpoints.unsealedStreams()) {
+      const st = this.stateOf(s.id);
+      st.head = s.headSeqNo;
+      this.markDue(s.id, 'age');
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const st of this.state.values()) clearTimeout(st.timer);
+  }
+
+  /** Called by the appender after each commit. */
+  onCommit(streamId: string, headSeqNo: number): void {
+    if (this.stopped) return;
+    const st = this.stateOf(streamId);
+    st.head = headSeqNo;
+    if (st.head - st.sealed >= st.policy.maxEvents) this.markDue(streamId, 'size');
+    else if (!st.timer && st.head > st.sealed) this.armAgeTimer(streamId, st);
+  }
+
+  private stateOf(streamId: string): StreamState {
+    let st = this.state.get(streamId);
+    if (!st) {
+      const row = this.store.streams.get(streamId)!;
+      st = {
+        policy: {
+          maxEvents: row.windowPolicy?.max_events ?? this.defaults.maxEvents,
+          maxAgeMs: row.windowPolicy?.max_age_ms ?? this.defaults.maxAgeMs,
+        },
+        sealed: row.sealedSeqNo,
+        head: row.headSeqNo,
+        timer: undefined,
+      };
+      this.state.set(streamId, st);
+    }
+    return st;
+  }
+
+  private armAgeTimer(streamId: string, st: StreamState): void {
+    st.timer = setTimeout(() => {
+      st.timer = undefined;
+      this.markDue(streamId, 'age');
+    }, st.policy.maxAgeMs);
+    st.timer.unref();
+  }
+
+  private markDue(streamId: string, trigger: 'size' | 'age'): void {
+    if (this.halted.has(streamId)) return;
+    if (this.due.get(streamId) !== 'age') this.due.set(streamId, trigger);
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.runDue();
+    });
+  }
+
+  /** Seals what is due, in one transaction per turn (one fsync however many streams). */
+  runDue(): void {
+    if (this.stopped || this.due.size === 0) return;
+    const batch = [...this.due];
+    this.due.clear();
+    let budget = MAX_WINDOWS_PER_TURN;
+    const results: Array<{ streamId: string; trigger: 'size' | 'age'; sealed: number; head: number }> = [];
+    try {
+      this.store.write(() => {
+        for (const [streamId, trigger] of batch) {
+          if (budget <= 0) {
+            this.due.set(streamId, trigger);
+            continue;
+          }
+          try {
+            const r = this.store.savepoint(() => this.sealStream(streamId, trigger, budget));
+            budget -= r.windows;
+            results.push({ streamId, trigger, sealed: r.sealed, head: r.head });
+          } catch (e) {
+            this.halted.set(streamId, (e as Error).message);
+            console.error(`sealing halted for ${streamId}: ${(e as Error).message}`);
+          }
+        }
+      });
+    } catch (e) {
+      // The commit failed: nothing was sealed; try again later.
+      console.error('sealing transaction failed; will retry:', (e as Error).message);
+      for (const [id, t] of batch) this.due.set(id, t);
+    }
+    this.stats.turns++;
+    for (const r of results) {
+      const st = this.stateOf(r.streamId);
+      st.sealed = r.sealed;
+      st.head = Math.max(st.head, r.head);
+      const left = st.head - st.sealed;
+      if (left >= st.policy.maxEvents || (r.trigger === 'age' && left > 0 && budget <= 0)) this.due.set(r.streamId, r.trigger);
+      else if (left > 0 && !st.timer) this.armAgeTimer(r.streamId, st);
+    }
+    if (this.due.size) this.markDue(this.due.keys().next().value!, this.due.values().next().value!);
+  }
+
+  /** Seals full windows (and, when the age trigger fired, the partial remainder) of one stream. */
+  private sealStream(streamId: string, trigger: 'size' | 'age', budget: number): { windows: number; sealed: number; head: number } {
+    const row = this.store.streams.get(streamId)!;
+    const policy = this.stateOf(streamId).policy;
+    const src = this.store.checkpoints.nodeSource(streamId);
+    let sealed = row.sealedSeqNo;
+    let prev: CheckpointRow | undefined = row.lastCheckpointId ? this.store.checkpoints.checkpoint(row.lastCheckpointId) : undefined;
+    let n = 0;
+    const origin = this.originOf(streamId);
+    const vkey = encodeVerifierKey(origin, this.signer.publicKey);
+    const kid = keyId(origin, ED25519_TYPE, this.signer.publicKey);
+    while (n < budget && (row.headSeqNo - sealed >= policy.maxEvents || (trigger === 'age' && row.headSeqNo > sealed))) {
+      const from = sealed + 1;
+      const to = Math.min(sealed + policy.maxEvents, row.headSeqNo);
+      const leaves = this.store.checkpoints.leaves(streamId, from, to);
+      if (leaves.length !== to - from + 1) throw new SealError(`events ${from}..${to} are not all stored`);
+      const windowRoot = rootFromLeaves(leaves.map((l) => hexToBytes(l.h)));
+      const root = rootAt(src, to);
+      // Never sign a checkpoint that contradicts one already signed for this origin.
+      if (prev) {
+        const proof = consistencyProof(src, prev.treeSize, to);
+        if (!verifyConsistency(prev.treeSize, to, proof, hexToBytes(prev.rootHash), root)) {
+          throw new SealError(`tree at size ${to} is not consistent with ${prev.id} (size ${prev.treeSize}); refusing to sign`);
+        }
+      }
+      const text = formatCheckpoint({ origin, size: to, rootHash: root });
+      const note = formatNote(text, [{ name: origin, keyId: kid, signature: this.signer.sign(utf8ToBytes(text)) }]);
+      const now = new Date().toISOString();
+      const windowId = newId('win');
+      const cp: CheckpointRow = {
+        id: newId('chk'),
+        streamId,
+        treeSize: to,
+        rootHash: bytesToHex(root),
+        note,
+        signerVkey: vkey,
+        windowId,
+        previousCheckpointId: prev?.id ?? null,
+        createdAt: now,
+      };
+      this.store.checkpoints.insertWindow({
+        id: windowId,
+        streamId,
+        fromSeqNo: from,
+        toSeqNo: to,
+        windowRoot: bytesToHex(windowRoot),
+        checkpointId: cp.id,
+        trigger: row.headSeqNo - sealed >= policy.maxEvents ? 'size' : 'age',
+        sealedAt: now,
+      });
+      this.store.checkpoints.insertCheckpoint(cp);
+      prev = cp;
+      sealed = to;
+      n++;
+    }
+    if (prev && sealed !== row.sealedSeqNo) this.store.checkpoints.markSealed(streamId, sealed, prev.id);
+    this.stats.windows += n;
+    return { windows: n, sealed, head: row.headSeqNo };
+  }
+}
