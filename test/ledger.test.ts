@@ -98,3 +98,41 @@ describe('ledger engine', () => {
     expect(ledger.getStream(principal, streamId).head_seq_no).toBe(0);
   });
 });
+
+describe('sealer safety', () => {
+  it('refuses to sign a checkpoint inconsistent with one already signed, and halts only that stream', async () => {
+    const dataDir = tempDir('ps-seal-');
+    const ledger = Ledger.open(
+      loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 4, windowMaxAgeMs: 60_000 }),
+    );
+    open.push(ledger);
+    const { row } = ledger.tenancy.createKey('t', 's', SCOPES);
+    const p = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set<string>(SCOPES) };
+    const a = ledger.createStream(p, { use_case: 'a' }, undefined).view.stream_id;
+    const b = ledger.createStream(p, { use_case: 'b' }, undefined).view.stream_id;
+    await ledger.append(p, a, [ev(1), ev(2), ev(3), ev(4)], undefined, (r) => r);
+    await new Promise((r) => setImmediate(r)); // the size trigger seals on its own turn
+    expect(ledger.proofs.latest(p, a).tree_size).toBe(4);
+
+    // History rewritten under the ledger: the stored tree no longer extends the root it signed at size 4.
+    const db = new Database(path.join(dataDir, 'l.db'));
+    db.prepare("UPDATE checkpoints SET root_hash = ? WHERE stream_id = ?").run('ab'.repeat(32), a);
+    db.close();
+
+    const errors: string[] = [];
+    const orig = console.error;
+    console.error = (...m: unknown[]) => void errors.push(m.join(' '));
+    try {
+      await ledger.append(p, a, [ev(5), ev(6), ev(7), ev(8)], undefined, (r) => r);
+      await ledger.append(p, b, [ev(1), ev(2), ev(3), ev(4)], undefined, (r) => r);
+      await new Promise((r) => setImmediate(r));
+      ledger.sealer.runDue();
+    } finally {
+      console.error = orig;
+    }
+    expect(ledger.proofs.latest(p, a).tree_size).toBe(4); // nothing new signed for the tampered stream
+    expect(ledger.sealer.halted.get(a)).toMatch(/not consistent/);
+    expect(ledger.proofs.latest(p, b).tree_size).toBe(4); // other streams keep sealing
+    expect(errors.join('\n')).toMatch(/sealing halted/);
+  });
+});
