@@ -9,7 +9,7 @@ import { onError, onNotFound, validationHook } from './errors.js';
 import { authMiddleware } from './middleware/auth.js';
 import { jsonBody } from './middleware/body.js';
 import { idempotencyMiddleware } from './middleware/idempotency.js';
-import { rateLimit } from './middleware/rate-limit.js';
+import { rateLimit, TokenBuckets } from './middleware/rate-limit.js';
 import { json } from './schemas.js';
 import { checkpointRoutes } from './v2/checkpoints.js';
 import { eventRoutes } from './v2/events.js';
@@ -23,12 +23,13 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   app.notFound(onNotFound);
 
   const cfg = ledger.config;
+  const buckets = new TokenBuckets(cfg.rateLimitRps, cfg.rateLimitBurst);
   const deps: Deps = {
     ledger,
-    auth: authMiddleware(ledger.tenancy),
+    auth: authMiddleware(ledger.tenancy, buckets),
     idempotency: idempotencyMiddleware(ledger.idempotency, cfg.idempotencyTtlMs),
     body: jsonBody,
-    rateLimit: rateLimit(cfg.rateLimitRps, cfg.rateLimitBurst),
+    rateLimit: rateLimit(buckets),
   };
 
   app.openapi(

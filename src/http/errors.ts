@@ -23,7 +23,11 @@ const HTTP_CODES: Record<number, ErrorCode> = {
 };
 
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
-  if (err instanceof ApiError) return envelope(c, err.code, err.status, err.message, err.details);
+  if (err instanceof ApiError) {
+    // RFC 6750 §3: tell the client which scheme to use.
+    if (err.status === 401) c.header('WWW-Authenticate', 'Bearer realm="proofstream"');
+    return envelope(c, err.code, err.status, err.message, err.details);
+  }
   if (err instanceof HTTPException && err.status < 500) {
     const code = HTTP_CODES[err.status] ?? 'VALIDATION_ERROR';
     return envelope(c, code, err.status, err.message || code, null);

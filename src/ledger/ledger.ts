@@ -62,7 +62,7 @@ export class Ledger {
     this.idempotency = new IdempotencyGate(store, config.idempotencyWaitMs);
     this.sealer = new Sealer(store, signer, config.origin, { maxEvents: config.windowMaxEvents, maxAgeMs: config.windowMaxAgeMs });
     this.appender.onCommit((streamId, head) => this.sealer.onCommit(streamId, head.seqNo));
-    this.proofs = new Proofs(store, (p, id) => this.streamFor(p, id));
+    this.proofs = new Proofs(store, (p, id, what) => this.streamFor(p, id, what));
   }
 
   static open(config: Config): Ledger {
@@ -128,10 +128,13 @@ export class Ledger {
     if (!fresh) throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'this Idempotency-Key was used concurrently; retry');
   }
 
-  /** A stream the caller's tenant owns; anything else is "not found" so existence never leaks across tenants. */
-  streamFor(p: Principal, id: string): StreamRow {
+  /**
+   * A stream the caller's tenant owns; anything else is "not found" so existence never leaks across tenants.
+   * `what` names the object the caller asked for, so another tenant's event reads exactly like a missing one.
+   */
+  streamFor(p: Principal, id: string, what = 'stream'): StreamRow {
     const row = this.store.streams.get(id);
-    if (!row || row.tenantId !== p.tenantId) throw notFound('stream');
+    if (!row || row.tenantId !== p.tenantId) throw notFound(what);
     return row;
   }
 
@@ -176,7 +179,7 @@ export class Ledger {
   getReceipt(p: Principal, eventId: string): ReceiptView & { inclusion: InclusionView | null } {
     const ev = this.store.events.get(eventId);
     if (!ev) throw notFound('event');
-    this.streamFor(p, ev.streamId);
+    this.streamFor(p, ev.streamId, 'event');
     return { ...receiptView(ev), inclusion: this.proofs.firstInclusion(ev.streamId, ev.seqNo) };
   }
 

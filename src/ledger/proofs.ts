@@ -44,13 +44,13 @@ const hexAll = (a: Uint8Array[]) => a.map(bytesToHex);
 export class Proofs {
   constructor(
     private readonly store: Store,
-    private readonly streamFor: (p: Principal, id: string) => StreamRow,
+    private readonly streamFor: (p: Principal, id: string, what?: string) => StreamRow,
   ) {}
 
   private checkpointFor(p: Principal, id: string): CheckpointRow {
     const c = this.store.checkpoints.checkpoint(id);
     if (!c) throw notFound('checkpoint');
-    this.streamFor(p, c.streamId);
+    this.streamFor(p, c.streamId, 'checkpoint');
     return c;
   }
 
@@ -140,7 +140,7 @@ export class Proofs {
   window(p: Principal, windowId: string) {
     const w = this.store.checkpoints.window(windowId);
     if (!w) throw notFound('window');
-    this.streamFor(p, w.streamId);
+    this.streamFor(p, w.streamId, 'window');
     const c = this.store.checkpoints.checkpoint(w.checkpointId)!;
     const src = this.store.checkpoints.nodeSource(w.streamId);
     return {

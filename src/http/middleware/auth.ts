@@ -1,16 +1,30 @@
-// Bearer system keys: missing/unknown → 401, known but lacking the scope → 403.
+// Bearer system keys: missing/unknown → 401, known but lacking the scope → 403. Failed attempts are
+// rate-limited per client address when the limiter is on, so keys cannot be guessed at line speed.
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { ApiError } from '../../ledger/errors.js';
 import type { Scope, Tenancy } from '../../ledger/tenancy.js';
 import type { AppEnv } from '../env.js';
+import type { TokenBuckets } from './rate-limit.js';
 
-export const authMiddleware = (tenancy: Tenancy) => (scope: Scope) =>
+function clientAddress(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown'; // not running under the Node server (in-process tests)
+  }
+}
+
+export const authMiddleware = (tenancy: Tenancy, limiter: TokenBuckets) => (scope: Scope) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const h = c.req.header('authorization');
     const m = h ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
-    if (!m) throw new ApiError('AUTHENTICATION_FAILED', 'missing Authorization: Bearer <system key>');
-    const principal = tenancy.authenticate(m[1]!);
-    if (!principal) throw new ApiError('AUTHENTICATION_FAILED', 'invalid or revoked system key');
+    const principal = m ? tenancy.authenticate(m[1]!) : undefined;
+    if (!principal) {
+      limiter.take(c, `addr:${clientAddress(c)}`);
+      throw new ApiError('AUTHENTICATION_FAILED', m ? 'invalid or revoked system key' : 'missing Authorization: Bearer <system key>');
+    }
     if (!principal.scopes.has(scope)) {
       throw new ApiError('AUTHORIZATION_FAILED', `this key lacks the scope "${scope}"`, { required_scope: scope });
     }

@@ -23,7 +23,10 @@ export const idempotencyMiddleware = (gate: IdempotencyGate, ttlMs: number) => (
     try {
       fingerprint = requestFingerprint(c.req.method, c.req.path, await c.req.json());
     } catch (e) {
-      throw new ApiError('NOT_CANONICALIZABLE', `request body cannot be canonicalized (RFC 8785): ${(e as Error).message}`);
+      const path = (e as { path?: string }).path;
+      throw new ApiError('NOT_CANONICALIZABLE', `request body cannot be canonicalized (RFC 8785): ${(e as Error).message}`, {
+        path: path ?? null,
+      });
     }
     const decision = await gate.enter(tenantId, key, fingerprint);
     if (decision.kind === 'replay') {

@@ -1,27 +1,51 @@
-// Token bucket per API key (per client address before auth). Off unless PROOFSTREAM_RATE_LIMIT_RPS is set.
+// Token buckets: per API key for authenticated traffic, per client address for failed authentication (so key
+// guessing is throttled too). Off unless PROOFSTREAM_RATE_LIMIT_RPS is set.
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { ApiError } from '../../ledger/errors.js';
 import type { AppEnv } from '../env.js';
 
-export function rateLimit(rps: number, burst: number) {
-  const capacity = Math.max(burst, rps);
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  return createMiddleware<AppEnv>(async (c, next) => {
-    if (rps <= 0) return next();
-    const who = c.get('principal')?.keyId ?? 'anonymous';
+export class TokenBuckets {
+  private readonly capacity: number;
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(
+    readonly rps: number,
+    burst: number,
+  ) {
+    this.capacity = Math.max(burst, rps);
+  }
+
+  get enabled(): boolean {
+    return this.rps > 0;
+  }
+
+  /** Takes one token for `who`; throws 429 RATE_LIMITED (with Retry-After) when there is none. */
+  take(c: Context, who: string): void {
+    if (!this.enabled) return;
     const now = Date.now();
-    const b = buckets.get(who) ?? { tokens: capacity, at: now };
-    b.tokens = Math.min(capacity, b.tokens + ((now - b.at) / 1000) * rps);
+    const b = this.buckets.get(who) ?? { tokens: this.capacity, at: now };
+    b.tokens = Math.min(this.capacity, b.tokens + ((now - b.at) / 1000) * this.rps);
     b.at = now;
-    buckets.set(who, b);
+    this.buckets.set(who, b);
+    if (this.buckets.size > 100_000) this.sweep(now);
     if (b.tokens < 1) {
-      const retryAfter = Math.ceil((1 - b.tokens) / rps);
+      const retryAfter = Math.ceil((1 - b.tokens) / this.rps);
       c.header('Retry-After', String(retryAfter));
       throw new ApiError('RATE_LIMITED', 'rate limit exceeded; back off and retry with the same Idempotency-Key', {
         retry_after_s: retryAfter,
       });
     }
     b.tokens -= 1;
+  }
+
+  /** Forget full buckets so a flood of distinct clients cannot grow the map without bound. */
+  private sweep(now: number): void {
+    for (const [k, b] of this.buckets) if (b.tokens + ((now - b.at) / 1000) * this.rps >= this.capacity) this.buckets.delete(k);
+  }
+}
+
+export const rateLimit = (buckets: TokenBuckets) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    buckets.take(c, `key:${c.get('principal').keyId}`);
     await next();
   });
-}
