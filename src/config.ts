@@ -12,6 +12,8 @@ export interface Config {
   maxEventBytes: number;
   maxBatchBytes: number;
   maxBatchEvents: number;
+  /** max body of POST /v2/verify (a whole audit bundle) */
+  maxVerifyBytes: number;
   idempotencyTtlMs: number;
   idempotencyWaitMs: number;
   /** extra time a group commit waits to gather appends (0 = commit on the next event-loop turn) */
@@ -46,6 +48,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxEventBytes: int(env, 'PROOFSTREAM_MAX_EVENT_BYTES', 64 * 1024),
     maxBatchBytes: int(env, 'PROOFSTREAM_MAX_BATCH_BYTES', 8 * 1024 * 1024),
     maxBatchEvents: 1000,
+    maxVerifyBytes: int(env, 'PROOFSTREAM_MAX_VERIFY_BYTES', 64 * 1024 * 1024),
     idempotencyTtlMs: int(env, 'PROOFSTREAM_IDEMPOTENCY_TTL_MS', 24 * 3600 * 1000),
     idempotencyWaitMs: int(env, 'PROOFSTREAM_IDEMPOTENCY_WAIT_MS', 10_000),
     commitDelayMs: int(env, 'PROOFSTREAM_COMMIT_DELAY_MS', 0),

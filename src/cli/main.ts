@@ -10,10 +10,18 @@ const USAGE = `usage: proofstream <command>
   keys create --tenant <t> --system <s> [--scopes a,b,…]
                                           create a system key and print it once
                                           (scopes: ${SCOPES.join(', ')}; default all)
+  verify <file> [--trust keys.json] [--json]
+                                          verify a bundle, receipt, stream, checkpoint, consistency
+                                          proof or fork evidence offline (exit 0 valid, 1 invalid,
+                                          2 unreadable/bad usage; see docs/verify.md)
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
+  if (cmd === 'verify') {
+    const { verifyCommand } = await import('./verify.js');
+    return verifyCommand(argv.slice(1));
+  }
   if (cmd === 'serve') {
     const { serveCommand } = await import('./serve.js');
     await serveCommand();

@@ -1,0 +1,142 @@
+// `proofstream verify <file> [--trust keys.json] [--json]`: the offline verifier on a file. No network, no
+// database. Exit 0 valid, 1 invalid, 2 unreadable file or bad usage. `--json` prints exactly the report
+// POST /v2/verify returns for the same object and trust.
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  BUNDLE_KEYS_TRUST_CHECK,
+  detectKind,
+  isVerifyRequest,
+  IVC_KIND,
+  trustedKeysFromJson,
+  verify,
+  type Report,
+  type TrustedKey,
+} from '../verify/index.js';
+
+export const VERIFY_USAGE = `usage: proofstream verify <file> [--trust keys.json] [--json]
+
+  <file>        a bundle (audit pack), a receipt, a stream {stream_id, events}, a checkpoint,
+                a consistency proof {from, to, proof}, fork evidence, or a POST /v2/verify body
+                {kind?, object, trusted_keys?}
+  --trust F     trust the keys in F: the GET /v2/keys response, or an array of {kid, alg, public_key}
+                (without it, a bundle is checked against its own keys, and the report says so)
+  --json        print the JSON report (the same object POST /v2/verify returns)
+
+  exit status: 0 valid, 1 invalid, 2 unreadable file or bad usage
+`;
+
+const BUNDLE_KEYS_WARNING =
+  'WARNING: no --trust given: the keys were taken from the bundle itself. This shows the bundle is internally ' +
+  "consistent, not that a ledger you trust issued it. Pass --trust keys.json (the ledger's GET /v2/keys) for that.";
+const NO_TRUST_HINT = 'hint: no trusted keys were given; pass --trust keys.json (the ledger\'s GET /v2/keys).';
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const stdio: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+function fail(io: Io, json: boolean, code: string, message: string): number {
+  if (json) io.out(JSON.stringify({ error: { code, message } }) + '\n');
+  io.err(`proofstream verify: ${message}\n`);
+  return 2;
+}
+
+function readJson(file: string): { value: unknown } | { error: string; code: string } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    return { code: 'UNREADABLE_FILE', error: `cannot read ${file}: ${(e as Error).message}` };
+  }
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch (e) {
+    return { code: 'MALFORMED_JSON', error: `${file} is not JSON: ${(e as Error).message}` };
+  }
+}
+
+export async function verifyCommand(args: string[], io: Io = stdio): Promise<number> {
+  let values: { trust?: string | undefined; json?: boolean | undefined; help?: boolean | undefined };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { trust: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (e) {
+    io.err(`proofstream verify: ${(e as Error).message}\n${VERIFY_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(VERIFY_USAGE);
+    return 0;
+  }
+  const json = values.json === true;
+  if (positionals.length !== 1) {
+    io.err(VERIFY_USAGE);
+    return 2;
+  }
+  const file = positionals[0]!;
+
+  const doc = readJson(file);
+  if ('error' in doc) return fail(io, json, doc.code, doc.error);
+
+  let trusted: TrustedKey[] | undefined;
+  if (values.trust !== undefined) {
+    const t = readJson(values.trust);
+    if ('error' in t) return fail(io, json, t.code, t.error);
+    const keys = trustedKeysFromJson(t.value);
+    if ('error' in keys) return fail(io, json, 'VALIDATION_ERROR', `${values.trust}: ${keys.error}`);
+    trusted = keys.keys;
+  }
+
+  // The file is either a verify request {kind?, object, trusted_keys?} or the object itself.
+  let kind: string | undefined;
+  let object: unknown = doc.value;
+  if (isVerifyRequest(doc.value)) {
+    const req = doc.value;
+    if (req.kind !== undefined && (typeof req.kind !== 'string' || req.kind.length === 0 || req.kind.length > 64)) {
+      return fail(io, json, 'VALIDATION_ERROR', `${file}: "kind" must be a string of 1–64 characters`);
+    }
+    kind = req.kind;
+    object = req.object;
+    if (trusted === undefined && req.trusted_keys !== undefined) {
+      const keys = Array.isArray(req.trusted_keys) ? trustedKeysFromJson(req.trusted_keys) : { error: 'trusted_keys must be an array' };
+      if ('error' in keys) return fail(io, json, 'VALIDATION_ERROR', `${file}: trusted_keys: ${keys.error}`);
+      trusted = keys.keys;
+    }
+  }
+  if (detectKind({ kind, object }) === IVC_KIND) {
+    return fail(io, json, 'UNSUPPORTED_OBJECT_KIND', 'proof-of-evolution (IVC) objects are not supported by this verifier');
+  }
+
+  const report = await verify({ kind, object, trusted_keys: trusted }, { trustBundleKeys: trusted === undefined });
+  const fromBundle = report.checks.some((c) => c.name === BUNDLE_KEYS_TRUST_CHECK);
+  if (json) {
+    io.out(JSON.stringify(report) + '\n');
+    if (fromBundle) io.err(BUNDLE_KEYS_WARNING + '\n');
+  } else {
+    io.out(formatReport(report, { file, fromBundle, noTrust: trusted === undefined && !fromBundle }));
+  }
+  return report.ok ? 0 : 1;
+}
+
+/** The human-readable report. */
+export function formatReport(r: Report, o: { file: string; fromBundle: boolean; noTrust: boolean }): string {
+  const lines: string[] = [];
+  if (o.fromBundle) lines.push(BUNDLE_KEYS_WARNING, '');
+  lines.push(`${o.file}: ${r.kind} — ${r.ok ? 'VALID' : 'INVALID'}`, '');
+  for (const c of r.checks) lines.push(`  ${c.ok ? '✓' : '✗'} ${c.name}`);
+  if (r.problems.length > 0) {
+    lines.push('', `problems (${r.problems.length}):`);
+    for (const p of r.problems) lines.push(`  ${p.code}  ${p.path === '' ? '(object)' : p.path}  ${p.message}`);
+  }
+  if (o.noTrust && !r.ok) lines.push('', NO_TRUST_HINT);
+  if (o.fromBundle) lines.push('', BUNDLE_KEYS_WARNING);
+  lines.push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,90 @@
+// POST /v2/verify: the offline verifier (src/verify) as a service. No auth, and no database reads: the default
+// trust is the server's own signing key, taken from the in-memory signer, so the route keeps answering on a
+// server whose database is gone. Always 200 with the report, valid or not; 422 only for IVC objects.
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { bytesToHex } from '../../protocol/bytes.js';
+import { ApiError } from '../../ledger/errors.js';
+import { detectKind, IVC_KIND, PROBLEM_CODES, verify, type TrustedKey } from '../../verify/index.js';
+import type { Deps } from '../deps.js';
+import type { AppEnv } from '../env.js';
+import { ErrorEnvelope, Hex32, json } from '../schemas.js';
+
+const TrustedKeySchema = z
+  .object({
+    kid: z.string().min(1).max(256),
+    alg: z.literal('Ed25519'),
+    public_key: Hex32.openapi({ description: '32-byte Ed25519 public key, lowercase hex' }),
+  })
+  .openapi('TrustedKey');
+
+export const VerifyRequest = z
+  .object({
+    kind: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .openapi({ description: 'receipt, stream, checkpoint, consistency, bundle or fork_evidence; detected from the object when absent' }),
+    object: z
+      .unknown()
+      .refine((v) => v !== undefined, { message: 'required' })
+      .openapi({ description: 'the object to verify (see docs/verify.md)' }),
+    trusted_keys: z
+      .array(TrustedKeySchema)
+      .max(1000)
+      .optional()
+      .openapi({ description: "keys to trust; default: this server's current signing key" }),
+  })
+  .strict()
+  .openapi('VerifyRequest');
+
+export const VerifyReport = z
+  .object({
+    ok: z.boolean().openapi({ description: 'true iff problems is empty' }),
+    kind: z.string(),
+    checks: z.array(z.object({ name: z.string(), ok: z.boolean() })),
+    problems: z.array(
+      z.object({
+        code: z.enum(PROBLEM_CODES),
+        path: z.string().openapi({ description: 'JSON pointer into the verified object' }),
+        message: z.string(),
+      }),
+    ),
+  })
+  .openapi('VerifyReport');
+
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ErrorEnvelope } } });
+
+export function verifyRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
+  const { signer, config } = d.ledger;
+  // Read once from memory: never from the database.
+  const serverKeys: TrustedKey[] = [{ kid: signer.kid, alg: 'Ed25519', public_key: bytesToHex(signer.publicKey) }];
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v2/verify',
+      tags: ['evidence'],
+      summary: 'Verify a receipt, stream, checkpoint, consistency proof, audit bundle or fork evidence (no auth, stateless)',
+      middleware: [d.body(config.maxVerifyBytes)] as const,
+      request: { body: { required: true, content: { 'application/json': { schema: VerifyRequest } } } },
+      responses: {
+        200: json(VerifyReport, 'the report, whether or not the object is valid'),
+        400: errorResponse('body is not JSON'),
+        413: errorResponse('body too large'),
+        415: errorResponse('not application/json'),
+        422: errorResponse('not a verify request, or an unsupported object kind (UNSUPPORTED_OBJECT_KIND for IVC)'),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      if (detectKind(body) === IVC_KIND) {
+        throw new ApiError('UNSUPPORTED_OBJECT_KIND', 'proof-of-evolution (IVC) objects are not supported: this server verifies receipts, streams, checkpoints, consistency proofs, audit bundles and fork evidence', {
+          kind: IVC_KIND,
+        });
+      }
+      const report = await verify({ kind: body.kind, object: body.object, trusted_keys: body.trusted_keys ?? serverKeys });
+      return c.json(report, 200);
+    },
+  );
+}

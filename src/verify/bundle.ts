@@ -1,0 +1,263 @@
+// Kind `bundle`: a `proofstream-bundle/v1` audit pack (docs/bundle.md), checked completely offline:
+// manifest and section digests, every event (commitment, entry hash, chain, receipt signature), the range's
+// inclusion in a trusted checkpoint through the range proof, and that checkpoint's consistency with the
+// earlier ones the pack cites. One pass over the events; everything else is O(log n).
+import { ArraySectionDigest, BUNDLE_FORMAT, BUNDLE_SECTIONS, sectionDigest, type BundleSection } from '../protocol/bundle.js';
+import { hexToBytes } from '../protocol/bytes.js';
+import { verifyRange } from '../protocol/merkle.js';
+import { checkCheckpoint, type CheckpointInfo } from './checkpoint.js';
+import { checkPair, MAX_CONSISTENCY_PROOF } from './consistency.js';
+import { ptr, type ReportBuilder } from './report.js';
+import { asObj, Fields, isObj, own, show, typeName } from './shape.js';
+import { checkEventRun, checkGenesisAnchor, noteUnchecked, readChain, runChecks } from './stream.js';
+import { addKeys, BUNDLE_KEYS_TRUST_CHECK, emptyTrust, type TrustSet } from './trust.js';
+
+const TOP_MEMBERS = ['format', 'manifest', ...BUNDLE_SECTIONS] as const;
+const MANIFEST_MEMBERS = ['pack_id', 'stream_id', 'from_seq_no', 'to_seq_no', 'created_at', 'sections'] as const;
+const PACK_ID_RE = /^pack_[A-Za-z0-9_-]{1,200}$/;
+const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+/** A range proof holds at most two hashes per tree level. */
+const MAX_RANGE_PROOF = 128;
+
+export interface BundleTrust {
+  /** The caller's trusted keys (ignored when useBundleKeys). */
+  trust: TrustSet;
+  /** Trust the bundle's own `keys` section (the CLI without --trust); the report says so. */
+  useBundleKeys: boolean;
+}
+
+export async function verifyBundleKind(object: unknown, t: BundleTrust, r: ReportBuilder): Promise<void> {
+  const fmt = r.check('format: proofstream-bundle/v1 with every section');
+  const b = asObj(object, '', fmt, 'a bundle object');
+  if (!b) return;
+  const top = new Fields(b, '', fmt);
+  top.literal('format', BUNDLE_FORMAT);
+  top.onlyKeys(TOP_MEMBERS);
+  for (const k of TOP_MEMBERS) if (!top.has(k)) fmt.fail('MALFORMED', ptr('', k), `missing member "${k}"`);
+  // Missing members are reported once, above; the readers below only report wrong types.
+  const sectionObj = (k: string) => (top.has(k) ? top.obj(k) : undefined);
+  const sectionArr = (k: string) => (top.has(k) ? top.arr(k) : undefined);
+
+  // ---- manifest ----
+  const mc = r.check('manifest: well-formed');
+  const digests = r.check('manifest: section digests match');
+  const m = sectionObj('manifest');
+  let streamId: string | undefined;
+  let from: number | undefined;
+  let to: number | undefined;
+  let claimed: Partial<Record<BundleSection, string>> = {};
+  if (m) {
+    const mf = new Fields(m, '/manifest', mc);
+    mf.onlyKeys(MANIFEST_MEMBERS);
+    const packId = mf.str('pack_id');
+    if (packId !== undefined && !PACK_ID_RE.test(packId)) mc.fail('MALFORMED', '/manifest/pack_id', `pack_id must look like "pack_…", got ${show(packId)}`);
+    streamId = mf.str('stream_id', { nonEmpty: true });
+    from = mf.int('from_seq_no', 1);
+    to = mf.int('to_seq_no', 1);
+    if (from !== undefined && to !== undefined && to < from) {
+      mc.fail('MALFORMED', '/manifest/to_seq_no', `to_seq_no ${to} is before from_seq_no ${from}`);
+      to = undefined;
+    }
+    const createdAt = mf.str('created_at');
+    if (createdAt !== undefined && !(RFC3339_RE.test(createdAt) && Number.isFinite(Date.parse(createdAt)))) {
+      mc.fail('MALFORMED', '/manifest/created_at', `created_at must be an RFC 3339 timestamp, got ${show(createdAt)}`);
+    }
+    const s = mf.obj('sections');
+    if (s) {
+      const sf = new Fields(s, '/manifest/sections', mc);
+      sf.onlyKeys(BUNDLE_SECTIONS);
+      for (const name of BUNDLE_SECTIONS) {
+        const d = sf.hex32(name);
+        if (d !== undefined) claimed[name] = d;
+      }
+    }
+  }
+  /** Compares a computed digest with the manifest's. */
+  const compare = (name: BundleSection, actual: string | null) => {
+    const want = claimed[name];
+    if (actual === null || want === undefined) {
+      digests.skip();
+      return;
+    }
+    if (actual !== want) {
+      digests.fail('MANIFEST_MISMATCH', ptr('/manifest/sections', name), `section "${name}" digests to ${actual}, the manifest says ${want}`);
+    }
+  };
+  const digestOf = (name: BundleSection): string | null => {
+    if (!top.has(name)) return null;
+    try {
+      return sectionDigest(name, b[name]);
+    } catch (e) {
+      fmt.fail('MALFORMED', ptr('', name), `section cannot be canonicalized (RFC 8785): ${(e as Error).message}`);
+      return null;
+    }
+  };
+  for (const name of BUNDLE_SECTIONS) if (name !== 'events') compare(name, digestOf(name));
+
+  // ---- stream ----
+  const sc = r.check("stream: the manifest's stream, origin naming it");
+  let origin: string | undefined;
+  const st = sectionObj('stream');
+  if (st) {
+    const sf = new Fields(st, '/stream', sc);
+    const sid = sf.str('stream_id', { nonEmpty: true });
+    origin = sf.str('origin', { nonEmpty: true });
+    sf.str('use_case');
+    sf.strOrNull('policy_id');
+    if (!sf.has('metadata')) sc.fail('MALFORMED', '/stream/metadata', 'missing member "metadata" (an object or null)');
+    else if (st.metadata !== null && !isObj(st.metadata)) sc.fail('MALFORMED', '/stream/metadata', `metadata must be an object or null, got ${typeName(st.metadata)}`);
+    sf.str('created_at');
+    if (sid !== undefined && streamId !== undefined && sid !== streamId) {
+      sc.fail('MANIFEST_MISMATCH', '/stream/stream_id', `stream_id ${show(sid)} is not the manifest's ${show(streamId)}`);
+    }
+    streamId ??= sid;
+    if (origin !== undefined && streamId !== undefined && !origin.endsWith(`/${streamId}`)) {
+      sc.fail('STREAM_MISMATCH', '/stream/origin', `origin ${show(origin)} does not end with "/${streamId}"`);
+    }
+  }
+
+  // ---- keys and trust ----
+  const kc = r.check('keys: well-formed, kids derived from the keys');
+  const own_ = emptyTrust();
+  if (top.has('keys')) addKeys(own_, b.keys, kc, (i, member) => (i < 0 ? '/keys' : ptr('/keys', i, ...(member ? [member] : []))), { checkKid: true, what: 'keys' });
+  let trust = t.trust;
+  if (t.useBundleKeys) {
+    r.check(BUNDLE_KEYS_TRUST_CHECK);
+    trust = own_;
+  }
+
+  // ---- chain and events ----
+  const cc = r.check('chain: start of the range');
+  let anchor: ReturnType<typeof readChain> = null;
+  if (top.has('chain')) anchor = readChain(b.chain, '/chain', cc);
+  if (anchor && from === 1 && streamId !== undefined) checkGenesisAnchor(anchor, streamId, '/chain', cc);
+
+  const checks = runChecks(r, 'events');
+  const events = sectionArr('events');
+  let leaves: Uint8Array[] | null = null;
+  if (events && streamId !== undefined) {
+    const d = new ArraySectionDigest('events');
+    let digestOk = true;
+    const res = await checkEventRun(events, trust, checks, {
+      path: '/events',
+      mode: 'bundle',
+      streamId,
+      from,
+      to,
+      anchor,
+      collectLeaves: true,
+      onEach: (raw, i) => {
+        if (!digestOk) return;
+        try {
+          d.add(raw);
+        } catch (e) {
+          digestOk = false;
+          fmt.fail('MALFORMED', ptr('/events', i), `event cannot be canonicalized (RFC 8785): ${(e as Error).message}`);
+        }
+      },
+    });
+    compare('events', digestOk ? d.digest() : null);
+    noteUnchecked(r, 'events', res);
+    leaves = res.leaves;
+  } else {
+    compare('events', digestOf('events'));
+    for (const c of Object.values(checks)) c.skip();
+  }
+
+  // ---- checkpoint ----
+  const cpBody = r.check("checkpoint: note parses and agrees with tree_size, root_hash and the stream's origin");
+  const cpSig = r.check('checkpoint: note signed by a trusted log key');
+  const cpCover = r.check('checkpoint: covers the range');
+  let cp: CheckpointInfo | null = null;
+  if (top.has('checkpoint')) {
+    cp = await checkCheckpoint(b.checkpoint, '/checkpoint', trust, { sig: cpSig, body: cpBody, streamId, origin, requireId: true });
+  }
+  if (!cp) {
+    cpSig.skip();
+    cpCover.skip();
+  } else if (to !== undefined && cp.size < to) {
+    cpCover.fail('CHECKPOINT_STALE', '/checkpoint/tree_size', `the checkpoint's tree (${cp.size}) does not reach to_seq_no ${to}`);
+  }
+
+  // ---- range proof ----
+  const rc = r.check("range proof: the events' hashes lead to the checkpoint root");
+  const rp = sectionObj('range_proof');
+  if (rp) {
+    const rf = new Fields(rp, '/range_proof', rc);
+    const fromIndex = rf.int('from_index', 0);
+    const toIndex = rf.int('to_index', 1);
+    const treeSize = rf.int('tree_size', 1);
+    const proof = rf.hexList('proof', { max: MAX_RANGE_PROOF });
+    if (fromIndex !== undefined && from !== undefined && fromIndex !== from - 1) {
+      rc.fail('MANIFEST_MISMATCH', '/range_proof/from_index', `from_index must be from_seq_no − 1 = ${from - 1}, found ${fromIndex}`);
+    }
+    if (toIndex !== undefined && to !== undefined && toIndex !== to) {
+      rc.fail('MANIFEST_MISMATCH', '/range_proof/to_index', `to_index must be to_seq_no = ${to}, found ${toIndex}`);
+    }
+    if (treeSize !== undefined && cp && treeSize !== cp.size) {
+      rc.fail('RANGE_PROOF_INVALID', '/range_proof/tree_size', `tree_size ${treeSize} is not the checkpoint's ${cp.size}`);
+    }
+    if (rc.failures === 0 && cp && leaves && proof && from !== undefined && to !== undefined) {
+      // verifyRange also fails when the events are not exactly the to − from + 1 leaves of the range.
+      if (!verifyRange(from - 1, to, cp.size, leaves, proof.map(hexToBytes), cp.root)) {
+        rc.fail(
+          'RANGE_PROOF_INVALID',
+          '/range_proof/proof',
+          leaves.length === to - from + 1
+            ? `the events' hashes and the proof do not give the root of the checkpoint's tree of ${cp.size}`
+            : `${leaves.length} event hashes cannot be leaves ${from}..${to} of the checkpoint's tree`,
+        );
+      }
+    } else if (rc.failures === 0) {
+      rc.skip();
+    }
+  } else {
+    rc.skip();
+  }
+
+  // ---- consistency ----
+  const conBody = r.check('consistency: earlier checkpoints parse and are of this stream');
+  const conSig = r.check('consistency: earlier checkpoints signed by a trusted log key');
+  const conProof = r.check('consistency: proofs verify');
+  const conFork = r.check('consistency: no fork');
+  const cons = sectionArr('consistency');
+  // Every validly signed checkpoint the bundle cites, by size: two with one size and different roots is a fork,
+  // whichever of them is the bundle's own checkpoint.
+  const seenBySize = new Map<number, { rootHex: string; path: string }>();
+  if (cp && cp.trusted) seenBySize.set(cp.size, { rootHex: cp.rootHex, path: '/checkpoint' });
+  if (cons) {
+    for (let i = 0; i < cons.length; i++) {
+      const path = ptr('/consistency', i);
+      const e = asObj(cons[i], path, conBody, 'an object {from, proof}');
+      if (!e) continue;
+      const ef = new Fields(e, path, conBody);
+      ef.onlyKeys(['from', 'proof']);
+      const proof = ef.hexList('proof', { max: MAX_CONSISTENCY_PROOF });
+      const older = await checkCheckpoint(own(e, 'from'), ptr(path, 'from'), trust, { sig: conSig, body: conBody, streamId, origin, requireId: true });
+      if (older && older.trusted) {
+        const seen = seenBySize.get(older.size);
+        if (seen && seen.rootHex !== older.rootHex && seen.path !== '/checkpoint') {
+          conFork.fail(
+            'FORK_DETECTED',
+            path,
+            `${seen.path} and ${path}/from are validly signed checkpoints at tree size ${older.size} with different roots: the history is ambiguous`,
+          );
+        } else if (!seen) seenBySize.set(older.size, { rootHex: older.rootHex, path: `${path}/from` });
+      }
+      if (!older || !cp || proof === undefined) {
+        conProof.skip();
+        continue;
+      }
+      checkPair(older, cp, proof, { proofPath: ptr(path, 'proof'), pairPath: path, proofCheck: conProof, forkCheck: conFork });
+    }
+  }
+
+  // ---- witnesses and anchors: slots for now ----
+  for (const name of ['witnesses', 'anchors'] as const) {
+    const c = r.check(`${name}: none (checks arrive with witness/anchor support)`);
+    const v = sectionArr(name);
+    if (v && v.length > 0) {
+      c.fail('MALFORMED', ptr('', name), `${name} are not supported in this version of the verifier; this pack lists ${v.length}`);
+    }
+  }
+}

@@ -1,0 +1,215 @@
+// One event or receipt: reading it, recomputing its payload commitment and event hash (docs/protocol.md §3),
+// and checking receipt signatures (§4) in parallel batches.
+import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
+import { verifyEd25519 } from '../protocol/ed25519.js';
+import { eventHash, payloadCommitment } from '../protocol/event.js';
+import { CanonicalizationError } from '../protocol/jcs.js';
+import { RECEIPT_ALG, RECEIPT_PROTOCOL, receiptMessage } from '../protocol/receipt.js';
+import { ptr, type CheckScope } from './report.js';
+import { asObj, Fields, isSigHex, show } from './shape.js';
+import type { TrustSet } from './trust.js';
+
+/** The event fields that go into the entry (and so into event_hash). */
+export interface EntryPart {
+  source_ref: string;
+  event_type: string;
+  occurred_at: string | null;
+  payload_commitment: string;
+}
+
+/** A well-formed receipt, with its event fields when they were given. */
+export interface EventRecord {
+  path: string;
+  stream_id: string;
+  seq_no: number;
+  event_hash: string;
+  previous_event_hash: string;
+  stream_head_hash: string;
+  received_at: string;
+  kid: string;
+  signature: string;
+  /** null when only the receipt was given (no source_ref/event_type/…). */
+  entry: EntryPart | null;
+  /** The payload with its salt, when the salt is not null. */
+  payload: { value: unknown; salt: string } | null;
+  /** payload and salt both null: erased (the commitment still binds the event). */
+  erased: boolean;
+}
+
+/**
+ * How much of an event must be present. `receipt`: the receipt members, event fields optional (all or
+ * none). `event`: everything GET /v2/streams/{id}/events returns. `bundle`: the same, stream_event_id too.
+ */
+export type EventMode = 'receipt' | 'event' | 'bundle';
+
+const EVENT_FIELD_NAMES = ['source_ref', 'event_type', 'occurred_at', 'payload_commitment', 'payload', 'salt'] as const;
+
+/** Reads one receipt/event; reports MALFORMED to `c` and returns null when it cannot be used. */
+export function readEvent(v: unknown, path: string, c: CheckScope, mode: EventMode): EventRecord | null {
+  const o = asObj(v, path, c, mode === 'receipt' ? 'a receipt object' : 'an event object');
+  if (!o) return null;
+  const f = new Fields(o, path, c);
+  const before = c.failures;
+  f.str('stream_event_id', { optional: mode !== 'bundle' });
+  const stream_id = f.str('stream_id', { nonEmpty: true });
+  const seq_no = f.int('seq_no', 1);
+  const event_hash = f.hex32('event_hash');
+  const previous_event_hash = f.hex32('previous_event_hash');
+  const stream_head_hash = f.hex32('stream_head_hash');
+  const received_at = f.str('received_at');
+
+  let kid: string | undefined;
+  let signature: string | undefined;
+  const r = f.obj('receipt');
+  if (r) {
+    const rf = new Fields(r, ptr(path, 'receipt'), c);
+    rf.literal('protocol', RECEIPT_PROTOCOL);
+    rf.literal('alg', RECEIPT_ALG);
+    kid = rf.str('kid', { nonEmpty: true });
+    if (!rf.has('signature')) c.fail('MALFORMED', rf.at('signature'), 'missing member "signature" (128 lowercase hex digits)');
+    else if (!isSigHex(r.signature)) c.fail('MALFORMED', rf.at('signature'), `"signature" must be 128 lowercase hex digits (64 bytes), got ${show(r.signature)}`);
+    else signature = r.signature;
+  }
+
+  let entry: EntryPart | null = null;
+  let payload: EventRecord['payload'] = null;
+  let erased = false;
+  const wantEvent = mode !== 'receipt' || EVENT_FIELD_NAMES.some((k) => f.has(k));
+  if (wantEvent) {
+    const source_ref = f.str('source_ref');
+    const event_type = f.str('event_type');
+    const occ = f.strOrNull('occurred_at');
+    const payload_commitment = f.hex32('payload_commitment');
+    if (source_ref !== undefined && event_type !== undefined && occ.ok && payload_commitment !== undefined) {
+      entry = { source_ref, event_type, occurred_at: occ.value, payload_commitment };
+    }
+    // payload and salt: both members must be there for events; a receipt may omit both.
+    const hasPayload = f.has('payload');
+    const hasSalt = f.has('salt');
+    if (mode !== 'receipt' || hasPayload || hasSalt) {
+      if (!hasPayload) c.fail('MALFORMED', f.at('payload'), 'missing member "payload" (null when erased)');
+      const salt = f.hex32OrNull('salt');
+      if (hasPayload && salt.ok) {
+        if (salt.value !== null) payload = { value: o.payload, salt: salt.value };
+        else if (o.payload === null) erased = true;
+        else c.fail('MALFORMED', f.at('salt'), 'salt is null but payload is not: the payload cannot be checked against its commitment');
+      }
+    }
+  }
+  if (c.failures !== before) return null;
+  return {
+    path,
+    stream_id: stream_id!,
+    seq_no: seq_no!,
+    event_hash: event_hash!,
+    previous_event_hash: previous_event_hash!,
+    stream_head_hash: stream_head_hash!,
+    received_at: received_at!,
+    kid: kid!,
+    signature: signature!,
+    entry,
+    payload,
+    erased,
+  };
+}
+
+/** Recomputes payload_commitment (when payload and salt are present) and event_hash (when the entry is). */
+export function checkEventContent(rec: EventRecord, checks: { commitment: CheckScope; eventHash: CheckScope }): void {
+  const e = rec.entry;
+  if (!e) return;
+  if (rec.payload) {
+    try {
+      const c = bytesToHex(payloadCommitment(hexToBytes(rec.payload.salt), rec.payload.value));
+      if (c !== e.payload_commitment) {
+        checks.commitment.fail(
+          'PAYLOAD_MISMATCH',
+          ptr(rec.path, 'payload_commitment'),
+          `payload and salt give commitment ${c}, the event says ${e.payload_commitment}`,
+        );
+      }
+    } catch (err) {
+      const where = err instanceof CanonicalizationError ? ptr(rec.path, 'payload') + err.path : ptr(rec.path, 'payload');
+      checks.commitment.fail('PAYLOAD_MISMATCH', where, `payload cannot be canonicalized (${(err as Error).message}), so it cannot reproduce the commitment`);
+    }
+  }
+  try {
+    const h = bytesToHex(
+      eventHash({
+        stream_id: rec.stream_id,
+        seq_no: rec.seq_no,
+        source_ref: e.source_ref,
+        event_type: e.event_type,
+        occurred_at: e.occurred_at,
+        received_at: rec.received_at,
+        payload_commitment: e.payload_commitment,
+      }),
+    );
+    if (h !== rec.event_hash) {
+      checks.eventHash.fail('EVENT_HASH_MISMATCH', ptr(rec.path, 'event_hash'), `the entry hashes to ${h}, the event says ${rec.event_hash}`);
+    }
+  } catch (err) {
+    checks.eventHash.fail('EVENT_HASH_MISMATCH', rec.path, `the entry cannot be canonicalized (${(err as Error).message})`);
+  }
+}
+
+/** Events verified concurrently per flush (Ed25519 via WebCrypto runs off the main thread in Node). */
+export const SIGNATURE_BATCH = 256;
+
+/**
+ * Receipt signature checks. `add` looks the kid up at once (UNKNOWN_KEY) and queues the signature;
+ * `flush` verifies the queue concurrently and reports failures in the order they were added.
+ */
+export class SignatureBatch {
+  private queue: Array<{ rec: EventRecord; pub: Uint8Array; msg: Uint8Array; sig: Uint8Array }> = [];
+  verified = 0;
+
+  constructor(
+    private readonly trust: TrustSet,
+    private readonly c: CheckScope,
+  ) {}
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  add(rec: EventRecord): void {
+    const pub = this.trust.byKid.get(rec.kid);
+    if (!pub) {
+      this.c.fail('UNKNOWN_KEY', ptr(rec.path, 'receipt', 'kid'), `kid ${show(rec.kid)} is not among the trusted keys`);
+      return;
+    }
+    let msg: Uint8Array;
+    try {
+      msg = receiptMessage(
+        {
+          kid: rec.kid,
+          stream_id: rec.stream_id,
+          seq_no: rec.seq_no,
+          event_hash: rec.event_hash,
+          stream_head_hash: rec.stream_head_hash,
+          received_at: rec.received_at,
+        },
+        RECEIPT_PROTOCOL,
+      );
+    } catch (err) {
+      this.c.fail('SIGNATURE_INVALID', ptr(rec.path, 'receipt', 'signature'), `the signed message cannot be built (${(err as Error).message})`);
+      return;
+    }
+    this.queue.push({ rec, pub, msg, sig: hexToBytes(rec.signature) });
+  }
+
+  async flush(): Promise<void> {
+    const q = this.queue;
+    this.queue = [];
+    if (q.length === 0) return;
+    const results = await Promise.all(q.map((j) => verifyEd25519(j.pub, j.sig, j.msg).catch(() => false)));
+    for (let i = 0; i < q.length; i++) {
+      if (results[i]) {
+        this.verified++;
+      } else {
+        const rec = q[i]!.rec;
+        this.c.fail('SIGNATURE_INVALID', ptr(rec.path, 'receipt', 'signature'), `receipt signature does not verify with trusted key ${rec.kid}`);
+      }
+    }
+  }
+}

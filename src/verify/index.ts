@@ -1,0 +1,136 @@
+// The offline verifier: one entry point for every object kind, shared by POST /v2/verify, `proofstream verify`
+// and browsers. Imports only src/protocol (pure, no Node built-ins). Never throws. See docs/verify.md.
+import { verifyBundleKind } from './bundle.js';
+import { verifyCheckpointKind } from './checkpoint.js';
+import { verifyConsistencyKind } from './consistency.js';
+import { verifyForkKind } from './fork.js';
+import { ANCHOR_KIND, detectKind, isVerifyRequest, IVC_KIND, UNKNOWN_KIND, VERIFY_KINDS, type VerifyKind } from './kind.js';
+import { verifyReceiptKind } from './receipt.js';
+import { ReportBuilder, singleProblemReport, type Report } from './report.js';
+import { isObj, own } from './shape.js';
+import { verifyStreamKind } from './stream.js';
+import { addKeys, emptyTrust, type TrustedKey } from './trust.js';
+
+export { ANCHOR_KIND, detectKind, isVerifyRequest, IVC_KIND, UNKNOWN_KIND, VERIFY_KINDS, type VerifyKind } from './kind.js';
+export { MAX_LISTED_PROBLEMS, PROBLEM_CODES, ptr, type Check, type Problem, type ProblemCode, type Report } from './report.js';
+export { BUNDLE_KEYS_TRUST_CHECK, kidOf, trustedKeysFromJson, type TrustedKey } from './trust.js';
+
+export interface VerifyInput {
+  /** One of VERIFY_KINDS; detected from the object when absent. */
+  kind?: string | undefined;
+  /** The object to verify (parsed JSON). */
+  object: unknown;
+  /** The keys to trust for receipts and checkpoint notes: `[{kid, alg: "Ed25519", public_key: hex}]`. */
+  trusted_keys?: readonly TrustedKey[] | undefined;
+}
+
+export interface VerifyOptions {
+  /**
+   * For bundles verified without `trusted_keys`: trust the bundle's own `keys` section. The report then
+   * carries the check "trust: keys taken from the bundle itself" — the bundle is shown internally
+   * consistent, not issued by a ledger the caller knows. Ignored when `trusted_keys` is given.
+   */
+  trustBundleKeys?: boolean;
+}
+
+export const IVC_MESSAGE = 'proof-of-evolution (IVC) objects are not supported by this verifier';
+export const ANCHOR_MESSAGE = 'anchor checks arrive with witness/anchor support; this version cannot verify anchors';
+
+const MAX_KIND_LABEL = 64;
+
+/** Verifies one object. Always resolves to a report (ok only with zero problems); never throws. */
+export async function verify(input: VerifyInput, opts: VerifyOptions = {}): Promise<Report> {
+  let kind: string = UNKNOWN_KIND;
+  try {
+    kind = detectKind(input);
+    return await run(input, kind, opts);
+  } catch (e) {
+    // A defect, or a hostile non-JSON value (cycles, throwing getters): still a report, never an exception.
+    let msg = 'unknown error';
+    try {
+      msg = String((e as Error)?.message ?? e);
+    } catch {
+      /* keep the generic message */
+    }
+    return singleProblemReport(label(kind), 'verifier: object examined', 'MALFORMED', '', `the object could not be verified: ${msg}`);
+  }
+}
+
+/** Parses JSON text first (MALFORMED "not JSON" when it does not parse), then verifies it as verify() does. */
+export async function verifyJson(text: string, opts: VerifyOptions = {}): Promise<Report> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return singleProblemReport(UNKNOWN_KIND, 'input: JSON', 'MALFORMED', '', `not JSON: ${(e as Error).message}`);
+  }
+  if (isVerifyRequest(v)) return verify(v as VerifyInput, opts);
+  return verify({ object: v }, opts);
+}
+
+function label(kind: string): string {
+  return typeof kind === 'string' && kind.length > 0 && kind.length <= MAX_KIND_LABEL ? kind : UNKNOWN_KIND;
+}
+
+async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promise<Report> {
+  const r = new ReportBuilder(label(kind));
+  if (!isObj(input)) {
+    r.check('input: {kind?, object, trusted_keys?}').fail('MALFORMED', '', 'verify input must be an object {kind?, object, trusted_keys?}');
+    return r.build();
+  }
+  const object = own(input, 'object');
+  const kindCheck = () => r.check('kind: supported');
+  if (kind === IVC_KIND) {
+    kindCheck().fail('UNSUPPORTED_KIND', '', IVC_MESSAGE);
+    return r.build();
+  }
+  if (kind === ANCHOR_KIND) {
+    kindCheck().fail('UNSUPPORTED_KIND', '', ANCHOR_MESSAGE);
+    return r.build();
+  }
+  if (kind === UNKNOWN_KIND) {
+    if (own(input, 'kind') !== undefined) kindCheck().fail('UNSUPPORTED_KIND', '', 'kind must be a string');
+    else if (object === undefined) kindCheck().fail('MALFORMED', '', 'nothing to verify: "object" is missing');
+    else if (!isObj(object)) kindCheck().fail('MALFORMED', '', 'the object to verify must be a JSON object');
+    else kindCheck().fail('UNSUPPORTED_KIND', '', `cannot tell what kind of object this is; pass kind (one of ${VERIFY_KINDS.join(', ')})`);
+    return r.build();
+  }
+  if (!(VERIFY_KINDS as readonly string[]).includes(kind)) {
+    kindCheck().fail('UNSUPPORTED_KIND', '', `unknown kind ${JSON.stringify(label(kind))}; supported: ${VERIFY_KINDS.join(', ')}`);
+    return r.build();
+  }
+
+  // Trust: the caller's keys; for bundles without any, optionally the bundle's own (reported as such).
+  const trust = emptyTrust();
+  const given = own(input, 'trusted_keys');
+  const useBundleKeys = given === undefined && kind === 'bundle' && opts.trustBundleKeys === true;
+  if (given !== undefined) {
+    const n = Array.isArray(given) ? given.length : 0;
+    const tc = r.check(`trust: ${n} trusted key(s) given by the caller`);
+    addKeys(trust, given, tc, () => '', { what: 'trusted_keys' });
+  } else if (!useBundleKeys) {
+    r.check('trust: no trusted keys given').skip();
+  }
+
+  switch (kind as VerifyKind) {
+    case 'receipt':
+      await verifyReceiptKind(object, trust, r);
+      break;
+    case 'stream':
+      await verifyStreamKind(object, trust, r);
+      break;
+    case 'checkpoint':
+      await verifyCheckpointKind(object, trust, r);
+      break;
+    case 'consistency':
+      await verifyConsistencyKind(object, trust, r);
+      break;
+    case 'bundle':
+      await verifyBundleKind(object, { trust, useBundleKeys }, r);
+      break;
+    case 'fork_evidence':
+      await verifyForkKind(object, trust, r);
+      break;
+  }
+  return r.build();
+}

@@ -1,0 +1,151 @@
+// The verification report (docs/verify.md): `{ok, kind, checks:[{name, ok}], problems:[{code, path, message}]}`,
+// a builder that attributes every problem to the check that raised it, and JSON-pointer helpers.
+// Pure and browser-safe.
+
+/** Every problem code a verifier can report (docs/bundle.md, "What a verifier checks"). */
+export const PROBLEM_CODES = [
+  'MALFORMED',
+  'UNSUPPORTED_KIND',
+  'MANIFEST_MISMATCH',
+  'UNKNOWN_KEY',
+  'SIGNATURE_INVALID',
+  'PAYLOAD_MISMATCH',
+  'EVENT_HASH_MISMATCH',
+  'CHAIN_BROKEN',
+  'SEQUENCE_BROKEN',
+  'STREAM_MISMATCH',
+  'RANGE_PROOF_INVALID',
+  'CHECKPOINT_MALFORMED',
+  'CHECKPOINT_UNTRUSTED',
+  'CHECKPOINT_SIGNATURE_INVALID',
+  'CHECKPOINT_STALE',
+  'CONSISTENCY_INVALID',
+  'FORK_DETECTED',
+] as const;
+export type ProblemCode = (typeof PROBLEM_CODES)[number];
+
+export interface Check {
+  name: string;
+  ok: boolean;
+}
+
+export interface Problem {
+  code: ProblemCode;
+  /** JSON pointer (RFC 6901) into the verified object; "" is the object itself. */
+  path: string;
+  message: string;
+}
+
+export interface Report {
+  /** True iff `problems` is empty. */
+  ok: boolean;
+  kind: string;
+  checks: Check[];
+  problems: Problem[];
+}
+
+/**
+ * At most this many problems are listed per check (and per report); the rest are counted and summarized
+ * as one problem per code, so a million broken events cannot blow up the report.
+ */
+export const MAX_LISTED_PROBLEMS = 1000;
+
+/** Escapes one reference token (RFC 6901 §4: "~" → "~0", "/" → "~1"). */
+export const escapeToken = (token: string | number): string => String(token).replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** Appends reference tokens to a JSON pointer: ptr('/events', 3, 'receipt') === '/events/3/receipt'. */
+export function ptr(base: string, ...tokens: Array<string | number>): string {
+  let out = base;
+  for (const t of tokens) out += '/' + escapeToken(t);
+  return out;
+}
+
+/** One named check; problems raised through it make it fail. */
+export class CheckScope {
+  private listed: Problem[] = [];
+  private omitted = new Map<ProblemCode, number>();
+  private count = 0;
+  private skipped = false;
+
+  constructor(readonly name: string) {}
+
+  /** Records a problem against this check. */
+  fail(code: ProblemCode, path: string, message: string): void {
+    this.count++;
+    if (this.listed.length < MAX_LISTED_PROBLEMS) this.listed.push({ code, path, message });
+    else this.omitted.set(code, (this.omitted.get(code) ?? 0) + 1);
+  }
+
+  /** Marks the check as not performed (its inputs were unusable); it then reports ok: false. */
+  skip(): void {
+    this.skipped = true;
+  }
+
+  get failures(): number {
+    return this.count;
+  }
+
+  get ok(): boolean {
+    return this.count === 0 && !this.skipped;
+  }
+
+  /** @internal */
+  drain(): { listed: Problem[]; omitted: Map<ProblemCode, number> } {
+    return { listed: this.listed, omitted: this.omitted };
+  }
+}
+
+/** Collects checks in the order they are opened; `build()` lists problems grouped by check, in that order. */
+export class ReportBuilder {
+  private readonly checks: CheckScope[] = [];
+  private readonly byName = new Map<string, CheckScope>();
+
+  constructor(public kind: string) {}
+
+  /** Opens (or returns the already opened) check with this name. */
+  check(name: string): CheckScope {
+    let c = this.byName.get(name);
+    if (!c) {
+      c = new CheckScope(name);
+      this.byName.set(name, c);
+      this.checks.push(c);
+    }
+    return c;
+  }
+
+  /** Total problems raised so far (listed or not). */
+  get problemCount(): number {
+    let n = 0;
+    for (const c of this.checks) n += c.failures;
+    return n;
+  }
+
+  build(): Report {
+    const problems: Problem[] = [];
+    const omitted = new Map<ProblemCode, number>();
+    for (const c of this.checks) {
+      const d = c.drain();
+      for (const p of d.listed) {
+        if (problems.length < MAX_LISTED_PROBLEMS) problems.push(p);
+        else omitted.set(p.code, (omitted.get(p.code) ?? 0) + 1);
+      }
+      for (const [code, n] of d.omitted) omitted.set(code, (omitted.get(code) ?? 0) + n);
+    }
+    for (const [code, n] of omitted) {
+      problems.push({ code, path: '', message: `${n} more ${code} problem(s) not listed` });
+    }
+    return {
+      ok: problems.length === 0,
+      kind: this.kind,
+      checks: this.checks.map((c) => ({ name: c.name, ok: c.ok })),
+      problems,
+    };
+  }
+}
+
+/** A report for an object that could not be examined at all (one problem, one failed check). */
+export function singleProblemReport(kind: string, checkName: string, code: ProblemCode, path: string, message: string): Report {
+  const r = new ReportBuilder(kind);
+  r.check(checkName).fail(code, path, message);
+  return r.build();
+}

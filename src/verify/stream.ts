@@ -1,0 +1,212 @@
+// A run of consecutive events of one stream: seq_no gap-free, previous_event_hash and the head chain continuous
+// (docs/protocol.md §3.3), every commitment, event hash and receipt valid. One pass, O(1) work per event.
+import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
+import { genesisHead, nextHead } from '../protocol/event.js';
+import { checkEventContent, readEvent, SIGNATURE_BATCH, SignatureBatch, type EventMode } from './event.js';
+import { ptr, type CheckScope, type ReportBuilder } from './report.js';
+import { Fields, isObj, own, show } from './shape.js';
+import type { TrustSet } from './trust.js';
+
+export const ZERO_HASH_HEX = '0'.repeat(64);
+
+export interface RunChecks {
+  shape: CheckScope;
+  sequence: CheckScope;
+  stream: CheckScope;
+  commitment: CheckScope;
+  eventHash: CheckScope;
+  chain: CheckScope;
+  signatures: CheckScope;
+}
+
+/** Opens the per-event checks under `prefix` (e.g. "events"), in report order. */
+export function runChecks(r: ReportBuilder, prefix: string): RunChecks {
+  return {
+    shape: r.check(`${prefix}: well-formed`),
+    sequence: r.check(`${prefix}: seq_no consecutive`),
+    stream: r.check(`${prefix}: all of one stream`),
+    commitment: r.check(`${prefix}: payload commitments`),
+    eventHash: r.check(`${prefix}: event hashes`),
+    chain: r.check(`${prefix}: hash chain`),
+    signatures: r.check(`${prefix}: receipts signed by trusted keys`),
+  };
+}
+
+export interface RunOptions {
+  /** Pointer of the events array. */
+  path: string;
+  mode: EventMode;
+  /** Every event must carry this stream_id. */
+  streamId: string;
+  /** Expected seq_no of the first event; undefined = whatever the first event says. */
+  from: number | undefined;
+  /** Expected seq_no of the last event (bundles). */
+  to?: number | undefined;
+  /** Where the chain starts; null = not anchored (the first event's links are taken as signed). */
+  anchor: { headBefore: Uint8Array; eventHashBefore: string } | null;
+  /** Called with every raw element, in order (bundles feed the events digest from here). */
+  onEach?: (raw: unknown, i: number) => void;
+  /** Collect the events' hashes, in order, for a range proof. */
+  collectLeaves?: boolean;
+}
+
+export interface RunResult {
+  /** Event hashes in array order; null when not collected or some event was unusable. */
+  leaves: Uint8Array[] | null;
+  erased: number;
+  withoutPayload: number;
+}
+
+/** Checks a run of events (never throws on their content). */
+export async function checkEventRun(events: readonly unknown[], trust: TrustSet, c: RunChecks, o: RunOptions): Promise<RunResult> {
+  const n = events.length;
+  const leafBuf = o.collectLeaves ? new Uint8Array(32 * n) : null;
+  let leavesOk = !!leafBuf;
+  const sigs = new SignatureBatch(trust, c.signatures);
+  let expected = o.from;
+  let prevHash: string | null = o.anchor ? o.anchor.eventHashBefore : null;
+  let prevHead: Uint8Array | null = o.anchor ? o.anchor.headBefore : null;
+  let erased = 0;
+  let withoutPayload = 0;
+
+  for (let i = 0; i < n; i++) {
+    const raw = events[i];
+    o.onEach?.(raw, i);
+    const path = ptr(o.path, i);
+    const rec = readEvent(raw, path, c.shape, o.mode);
+    if (!rec) {
+      // Assume it held its slot, so one bad event does not cascade into sequence problems.
+      if (expected !== undefined) expected++;
+      prevHash = null;
+      prevHead = null;
+      leavesOk = false;
+      continue;
+    }
+    if (expected !== undefined && rec.seq_no !== expected) {
+      c.sequence.fail('SEQUENCE_BROKEN', ptr(path, 'seq_no'), `expected seq_no ${expected}, found ${rec.seq_no}`);
+    }
+    expected = rec.seq_no + 1;
+    if (rec.stream_id !== o.streamId) {
+      c.stream.fail('STREAM_MISMATCH', ptr(path, 'stream_id'), `event of stream ${show(rec.stream_id)} in a run of ${show(o.streamId)}`);
+    }
+    checkEventContent(rec, c);
+    if (rec.erased) erased++;
+    else if (!rec.payload) withoutPayload++;
+
+    const eh = hexToBytes(rec.event_hash);
+    if (prevHash !== null && rec.previous_event_hash !== prevHash) {
+      c.chain.fail(
+        'CHAIN_BROKEN',
+        ptr(path, 'previous_event_hash'),
+        `previous_event_hash is ${rec.previous_event_hash}, but the event before has event_hash ${prevHash}`,
+      );
+    }
+    if (prevHead !== null) {
+      const h = bytesToHex(nextHead(prevHead, eh));
+      if (h !== rec.stream_head_hash) {
+        c.chain.fail('CHAIN_BROKEN', ptr(path, 'stream_head_hash'), `stream_head_hash should be ${h} (head before ‖ event_hash), found ${rec.stream_head_hash}`);
+      }
+    }
+    prevHash = rec.event_hash;
+    prevHead = hexToBytes(rec.stream_head_hash);
+    if (leafBuf) leafBuf.set(eh, i * 32);
+
+    sigs.add(rec);
+    if (sigs.pending >= SIGNATURE_BATCH) await sigs.flush();
+  }
+  await sigs.flush();
+
+  if (o.to !== undefined && o.from !== undefined) {
+    const want = o.to - o.from + 1;
+    if (n !== want) {
+      c.sequence.fail('SEQUENCE_BROKEN', o.path, `${n} events for the range ${o.from}..${o.to}, which has ${want}`);
+    }
+  }
+  let leaves: Uint8Array[] | null = null;
+  if (leafBuf && leavesOk) {
+    leaves = new Array<Uint8Array>(n);
+    for (let i = 0; i < n; i++) leaves[i] = leafBuf.subarray(i * 32, i * 32 + 32);
+  }
+  return { leaves, erased, withoutPayload };
+}
+
+/** Reads a `chain` object {head_before, event_hash_before}; reports MALFORMED to `c`. */
+export function readChain(v: unknown, path: string, c: CheckScope): { headBefore: Uint8Array; eventHashBefore: string } | null {
+  if (!isObj(v)) {
+    c.fail('MALFORMED', path, 'chain must be an object {head_before, event_hash_before}');
+    return null;
+  }
+  const f = new Fields(v, path, c);
+  const head = f.hex32('head_before');
+  const prev = f.hex32('event_hash_before');
+  if (head === undefined || prev === undefined) return null;
+  return { headBefore: hexToBytes(head), eventHashBefore: prev };
+}
+
+/** At seq_no 1 the chain starts at the genesis head and 64 zeros; anything else is a broken chain. */
+export function checkGenesisAnchor(
+  anchor: { headBefore: Uint8Array; eventHashBefore: string },
+  streamId: string,
+  path: string,
+  c: CheckScope,
+): void {
+  const g = bytesToHex(genesisHead(streamId));
+  if (bytesToHex(anchor.headBefore) !== g) {
+    c.fail('CHAIN_BROKEN', ptr(path, 'head_before'), `the range starts at seq_no 1, so head_before must be the genesis head ${g}`);
+  }
+  if (anchor.eventHashBefore !== ZERO_HASH_HEX) {
+    c.fail('CHAIN_BROKEN', ptr(path, 'event_hash_before'), 'the range starts at seq_no 1, so event_hash_before must be 64 zeros');
+  }
+}
+
+/** Adds the informational checks about what could not be checked against content. */
+export function noteUnchecked(r: ReportBuilder, prefix: string, res: RunResult): void {
+  if (res.erased > 0) r.check(`${prefix}: ${res.erased} erased payload(s): bound by their commitments, content not checked`);
+  if (res.withoutPayload > 0) r.check(`${prefix}: ${res.withoutPayload} event(s) without payload: content not checked`);
+}
+
+/**
+ * Kind `stream`: `{stream_id, events:[…], chain?:{head_before, event_hash_before}, from_seq_no?}` with events
+ * as GET /v2/streams/{id}/events returns them.
+ */
+export async function verifyStreamKind(object: unknown, trust: TrustSet, r: ReportBuilder): Promise<void> {
+  const top = r.check('stream: well-formed');
+  if (!isObj(object)) {
+    top.fail('MALFORMED', '', 'a stream object must be {stream_id, events, chain?, from_seq_no?}');
+    return;
+  }
+  const f = new Fields(object, '', top);
+  const streamId = f.str('stream_id', { nonEmpty: true });
+  const events = f.arr('events');
+  const from = f.int('from_seq_no', 1, { optional: true });
+  const chainRaw = own(object, 'chain');
+  const chainCheck = r.check('chain: start of the range');
+  let anchor: { headBefore: Uint8Array; eventHashBefore: string } | null = null;
+  if (chainRaw !== undefined && chainRaw !== null) anchor = readChain(chainRaw, '/chain', top);
+  if (streamId === undefined || events === undefined || top.failures > 0) {
+    chainCheck.skip();
+    return;
+  }
+  if (events.length === 0) {
+    top.fail('MALFORMED', '/events', 'no events to verify');
+    chainCheck.skip();
+    return;
+  }
+  // Where the run starts: from_seq_no, else the first event's seq_no when a chain is given, else 1.
+  let start = from;
+  if (start === undefined) {
+    const first = events[0];
+    const s = isObj(first) ? own(first, 'seq_no') : undefined;
+    start = anchor && typeof s === 'number' && Number.isSafeInteger(s) && s >= 1 ? s : 1;
+  }
+  if (anchor) {
+    if (start === 1) checkGenesisAnchor(anchor, streamId, '/chain', chainCheck);
+  } else if (start === 1) {
+    anchor = { headBefore: genesisHead(streamId), eventHashBefore: ZERO_HASH_HEX };
+  } else {
+    r.check('chain: start not anchored (from_seq_no > 1 and no chain given): the first event is taken as signed');
+  }
+  const checks = runChecks(r, 'events');
+  const res = await checkEventRun(events, trust, checks, { path: '/events', mode: 'event', streamId, from: start, anchor });
+  noteUnchecked(r, 'events', res);
+}

@@ -1,0 +1,116 @@
+// Trust: which Ed25519 keys the verifier accepts for receipts and checkpoint notes.
+// Trusted keys come from the caller (`trusted_keys`); a bundle's own `keys` section is trusted only when the
+// caller explicitly asks for it (the CLI without --trust), and the report then says so.
+import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
+import { sha256 } from '../protocol/hash.js';
+import { ED25519_TYPE, encodeVerifierKey, parseVerifierKey, type VerifierKey } from '../protocol/note.js';
+import type { CheckScope } from './report.js';
+import { isHex32, isObj, own, show, typeName } from './shape.js';
+
+/** A trusted key as the API lists it (GET /v2/keys entries carry more members; they are ignored). */
+export interface TrustedKey {
+  kid: string;
+  alg: 'Ed25519';
+  /** 32-byte Ed25519 public key, 64 lowercase hex digits. */
+  public_key: string;
+}
+
+export interface TrustSet {
+  /** kid → 32-byte public key. */
+  byKid: Map<string, Uint8Array>;
+  /** Every distinct trusted public key (checkpoint notes are matched by key, not kid). */
+  publicKeys: Uint8Array[];
+}
+
+/** Name of the check a report carries when the keys came from the bundle itself, not from the caller. */
+export const BUNDLE_KEYS_TRUST_CHECK = 'trust: keys taken from the bundle itself';
+
+/** kid = "ps-ed25519-" + hex(first 8 bytes of SHA-256(public key)) (docs/protocol.md §4). */
+export const kidOf = (publicKey: Uint8Array): string => `ps-ed25519-${bytesToHex(sha256(publicKey).subarray(0, 8))}`;
+
+export const emptyTrust = (): TrustSet => ({ byKid: new Map(), publicKeys: [] });
+
+/** Why one key entry is unusable, or null when it is fine. */
+export function keyEntryProblem(v: unknown): { member: string; message: string } | null {
+  if (!isObj(v)) return { member: '', message: `must be an object {kid, alg, public_key}, got ${typeName(v)}` };
+  const kid = own(v, 'kid');
+  if (typeof kid !== 'string' || kid.length === 0) return { member: 'kid', message: `kid must be a non-empty string, got ${show(kid)}` };
+  const alg = own(v, 'alg');
+  if (alg !== 'Ed25519') return { member: 'alg', message: `alg must be "Ed25519", got ${show(alg)}` };
+  const pk = own(v, 'public_key');
+  if (!isHex32(pk)) return { member: 'public_key', message: `public_key must be 64 lowercase hex digits (32 bytes), got ${show(pk)}` };
+  return null;
+}
+
+/**
+ * Adds well-formed entries of `list` to a trust set. Bad entries are reported to `c` at `pathOf(i, member)`
+ * and skipped; with `checkKid`, an entry whose kid is not derived from its key is reported too (the
+ * ledger's kids always are, so a mismatch in a bundle means the section was edited).
+ */
+export function addKeys(
+  set: TrustSet,
+  list: unknown,
+  c: CheckScope,
+  pathOf: (i: number, member: string) => string,
+  opts: { checkKid?: boolean; what: string },
+): void {
+  if (!Array.isArray(list)) {
+    c.fail('MALFORMED', pathOf(-1, ''), `${opts.what} must be an array of {kid, alg, public_key}, got ${typeName(list)}`);
+    return;
+  }
+  const seen = new Set(set.publicKeys.map(bytesToHex));
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i];
+    const bad = keyEntryProblem(e);
+    if (bad) {
+      c.fail('MALFORMED', pathOf(i, bad.member), `${opts.what}[${i}]: ${bad.message}`);
+      continue;
+    }
+    const o = e as { kid: string; public_key: string };
+    const pub = hexToBytes(o.public_key);
+    if (opts.checkKid && o.kid !== kidOf(pub)) {
+      c.fail('MALFORMED', pathOf(i, 'kid'), `${opts.what}[${i}]: kid ${show(o.kid)} is not derived from its public key (expected ${kidOf(pub)})`);
+      continue;
+    }
+    const prev = set.byKid.get(o.kid);
+    if (prev && bytesToHex(prev) !== o.public_key) {
+      c.fail('MALFORMED', pathOf(i, 'kid'), `${opts.what}[${i}]: two different keys share kid ${show(o.kid)}`);
+      continue;
+    }
+    set.byKid.set(o.kid, pub);
+    if (!seen.has(o.public_key)) {
+      seen.add(o.public_key);
+      set.publicKeys.push(pub);
+    }
+  }
+}
+
+/**
+ * The note verifier keys of every trusted key for a checkpoint origin: encodeVerifierKey(origin, key),
+ * parsed. Throws (NoteError) when the origin cannot be a key name; callers report that.
+ */
+export function noteVerifierKeys(trust: TrustSet, origin: string): { vkeys: VerifierKey[]; encoded: string[] } {
+  const encoded = trust.publicKeys.map((pk) => encodeVerifierKey(origin, pk, ED25519_TYPE));
+  return { vkeys: encoded.map(parseVerifierKey), encoded };
+}
+
+/**
+ * Reads a keys file for the CLI's --trust: an array of keys, the GET /v2/keys response `{keys:[…]}`, or
+ * `{trusted_keys:[…]}`. Returns the normalized keys or a message saying what is wrong.
+ */
+export function trustedKeysFromJson(v: unknown): { keys: TrustedKey[] } | { error: string } {
+  let list: unknown = v;
+  if (isObj(v)) {
+    if (Array.isArray(own(v, 'keys'))) list = own(v, 'keys');
+    else if (Array.isArray(own(v, 'trusted_keys'))) list = own(v, 'trusted_keys');
+  }
+  if (!Array.isArray(list)) return { error: 'expected an array of {kid, alg, public_key}, or {"keys": [...]} as GET /v2/keys answers' };
+  const keys: TrustedKey[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const bad = keyEntryProblem(list[i]);
+    if (bad) return { error: `key ${i}: ${bad.message}` };
+    const o = list[i] as TrustedKey;
+    keys.push({ kid: o.kid, alg: 'Ed25519', public_key: o.public_key });
+  }
+  return { keys };
+}
