@@ -11,10 +11,12 @@ import { jsonBody } from './middleware/body.js';
 import { idempotencyMiddleware } from './middleware/idempotency.js';
 import { rateLimit, TokenBuckets } from './middleware/rate-limit.js';
 import { json } from './schemas.js';
+import { auditRoutes } from './v2/audit.js';
 import { checkpointRoutes } from './v2/checkpoints.js';
 import { eventRoutes } from './v2/events.js';
 import { keyRoutes } from './v2/keys.js';
 import { streamRoutes } from './v2/streams.js';
+import { verifyRoutes } from './v2/verify.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -60,6 +62,8 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   eventRoutes(app, deps);
   keyRoutes(app, deps);
   checkpointRoutes(app, deps);
+  auditRoutes(app, deps);
+  verifyRoutes(app, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'NOT_CANONICALIZABLE'
   | 'RATE_LIMITED'
+  | 'UNSUPPORTED_OBJECT_KIND'
+  | 'EVIDENCE_PENDING'
   | 'INTERNAL_ERROR';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
@@ -29,6 +31,9 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_CANONICALIZABLE: 422,
   RATE_LIMITED: 429,
+  UNSUPPORTED_OBJECT_KIND: 422,
+  /** the requested range is not sealed into a checkpoint yet: retry later */
+  EVIDENCE_PENDING: 409,
   INTERNAL_ERROR: 500,
 };
 

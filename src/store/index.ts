@@ -4,6 +4,7 @@ import { openDatabase, type Handle } from './db.js';
 import { EventsRepo } from './events.js';
 import { IdempotencyRepo } from './idempotency.js';
 import { LedgerKeysRepo } from './ledger-keys.js';
+import { PacksRepo } from './packs.js';
 import { StreamsRepo } from './streams.js';
 import { TenancyRepo } from './tenancy.js';
 
@@ -14,6 +15,7 @@ export class Store {
   readonly idempotency: IdempotencyRepo;
   readonly ledgerKeys: LedgerKeysRepo;
   readonly checkpoints: CheckpointsRepo;
+  readonly packs: PacksRepo;
 
   private constructor(private readonly h: Handle) {
     this.tenancy = new TenancyRepo(h.db);
@@ -22,6 +24,7 @@ export class Store {
     this.idempotency = new IdempotencyRepo(h.db);
     this.ledgerKeys = new LedgerKeysRepo(h.db);
     this.checkpoints = new CheckpointsRepo(h.db);
+    this.packs = new PacksRepo(h.db);
   }
 
   static open(file: string): Store {

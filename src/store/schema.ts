@@ -155,3 +155,27 @@ export const checkpoints = sqliteTable(
   },
   (t) => [uniqueIndex('checkpoints_stream_size').on(t.streamId, t.treeSize)],
 );
+
+/**
+ * Audit packs (docs/bundle.md): the document itself is a file under `<dataDir>/packs/` (it can be far larger than a
+ * row should be); the row says whose it is, what it covers, where it lives and the SHA-256 of its bytes.
+ */
+export const packs = sqliteTable(
+  'packs',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    streamId: text('stream_id').notNull().references(() => streams.id),
+    fromSeqNo: integer('from_seq_no').notNull(),
+    toSeqNo: integer('to_seq_no').notNull(),
+    /** the checkpoint the pack's range proof leads to */
+    checkpointId: text('checkpoint_id').notNull(),
+    /** path of the JSON document, relative to the data directory (`packs/<id>.json`) */
+    filePath: text('file_path').notNull(),
+    /** lowercase hex SHA-256 of the file's bytes */
+    sha256: text('sha256').notNull(),
+    byteSize: integer('byte_size').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [index('packs_stream').on(t.streamId, t.fromSeqNo), index('packs_tenant_created').on(t.tenantId, t.createdAt)],
+);

@@ -1,0 +1,328 @@
+// Audit packs: builds `proofstream-bundle/v1` documents (docs/bundle.md) for a sealed range of one stream.
+//
+// Streaming: a pack of a million events must never hold the range in memory (let alone twice). The builder
+// writes the document straight to `<dataDir>/packs/<pack_id>.json.tmp`, reading events in keyset pages of
+// `pageSize` (2,000) rows and feeding each event both to the file and to an ArraySectionDigest. Every section
+// except `events` is small and known before the first event is read, so the document is written in the
+// documented member order (format, manifest, stream, keys, events, chain, …) with the manifest's `events`
+// digest written as 64 zeros and overwritten in place (same length, so still valid JSON) once the last event
+// is out. Then the file is fsynced, hashed (one sequential read), renamed to `<pack_id>.json`, and its row —
+// with the Idempotency-Key record, when there is one — is committed in one transaction. Memory stays at one
+// page of events whatever the range.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { BUNDLE_FORMAT, ArraySectionDigest, sectionDigest } from '../protocol/bundle.js';
+import { bytesToHex } from '../protocol/bytes.js';
+import { genesisHead } from '../protocol/event.js';
+import { consistencyProof, rangeProof } from '../protocol/merkle.js';
+import { RECEIPT_ALG } from '../protocol/receipt.js';
+import type { CheckpointRow } from '../store/checkpoints.js';
+import type { EventRow } from '../store/events.js';
+import { PacksRepo, type PackRow } from '../store/packs.js';
+import type { IdempotencyWrite } from './appender.js';
+import { ApiError, notFound } from './errors.js';
+import { newId } from './ids.js';
+import type { Ledger } from './ledger.js';
+import type { Principal } from './tenancy.js';
+
+export interface PackRequest {
+  stream_id: string;
+  from_seq_no: number;
+  to_seq_no: number;
+}
+
+/** A built pack: its row and the absolute path of its document. */
+export interface PackFile {
+  row: PackRow;
+  file: string;
+}
+
+const ZERO64 = '0'.repeat(64);
+export const PACKS_DIR = 'packs';
+
+/** The body stored in an Idempotency-Key record for a pack: a reference, not the (possibly huge) document. */
+export const packReplayBody = (packId: string): string => JSON.stringify({ pack_ref: packId });
+
+/** The pack id in a stored replay body, or undefined when the body is not one of ours. */
+export function packReplayRef(bodyText: string): string | undefined {
+  try {
+    const v = JSON.parse(bodyText) as { pack_ref?: unknown };
+    return v && typeof v === 'object' && typeof v.pack_ref === 'string' && Object.keys(v).length === 1 ? v.pack_ref : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const checkpointSection = (c: CheckpointRow) => ({
+  checkpoint_id: c.id,
+  tree_size: c.treeSize,
+  root_hash: c.rootHash,
+  note: c.note,
+  signer_vkey: c.signerVkey,
+});
+
+/** One event exactly as docs/bundle.md lists it; an erased event keeps its commitment, with payload and salt null. */
+export function bundleEvent(ev: EventRow) {
+  return {
+    stream_event_id: ev.id,
+    stream_id: ev.streamId,
+    seq_no: ev.seqNo,
+    source_ref: ev.sourceRef,
+    event_type: ev.eventType,
+    occurred_at: ev.occurredAt,
+    received_at: ev.receivedAt,
+    payload: ev.payload === null || ev.salt === null ? null : (JSON.parse(ev.payload) as unknown),
+    salt: ev.payload === null || ev.salt === null ? null : ev.salt,
+    payload_commitment: ev.payloadCommitment,
+    event_hash: ev.eventHash,
+    previous_event_hash: ev.previousEventHash,
+    stream_head_hash: ev.streamHeadHash,
+    receipt: { protocol: ev.protocol, alg: RECEIPT_ALG, kid: ev.kid, signature: ev.signature },
+  };
+}
+
+export class Packs {
+  private readonly repo: PacksRepo;
+  private readonly dir: string;
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly pageSize = 2_000,
+  ) {
+    this.repo = ledger.store.packs;
+    this.dir = path.join(ledger.config.dataDir, PACKS_DIR);
+  }
+
+  /**
+   * Checks the request against the stream (404 for another tenant's, 422 for impossible ranges, 409
+   * EVIDENCE_PENDING while the range is not sealed) and returns the stream row.
+   */
+  private admit(p: Principal, req: PackRequest) {
+    const stream = this.ledger.streamFor(p, req.stream_id);
+    const { from_seq_no: from, to_seq_no: to } = req;
+    if (!Number.isSafeInteger(from) || from < 1) {
+      throw new ApiError('VALIDATION_ERROR', 'from_seq_no must be an integer ≥ 1', { path: '/from_seq_no' });
+    }
+    if (!Number.isSafeInteger(to) || to < from) {
+      throw new ApiError('VALIDATION_ERROR', `to_seq_no must be an integer ≥ from_seq_no (${from})`, { path: '/to_seq_no' });
+    }
+    if (to > stream.headSeqNo) {
+      // Not "pending": these events do not exist, and waiting will not create them.
+      throw new ApiError('VALIDATION_ERROR', `to_seq_no ${to} is beyond the stream head (${stream.headSeqNo})`, {
+        path: '/to_seq_no',
+        head_seq_no: stream.headSeqNo,
+      });
+    }
+    if (to > stream.sealedSeqNo) {
+      const halted = this.ledger.sealer.halted.has(stream.id);
+      const maxAgeMs = stream.windowPolicy?.max_age_ms ?? this.ledger.config.windowMaxAgeMs;
+      // A full window is sealed at once; a partial one at the latest max_age_ms after its first event.
+      const retryAfterS = Math.max(1, Math.ceil(maxAgeMs / 1000));
+      throw new ApiError(
+        'EVIDENCE_PENDING',
+        halted
+          ? `events up to ${to} are not sealed (sealed through ${stream.sealedSeqNo}) and sealing of this stream is halted; an operator must look before a pack can be built`
+          : `events up to ${to} are not sealed into a checkpoint yet (sealed through ${stream.sealedSeqNo}); retry in about ${retryAfterS} s`,
+        {
+          sealed_seq_no: stream.sealedSeqNo,
+          head_seq_no: stream.headSeqNo,
+          retry_after_s: halted ? null : retryAfterS,
+          sealing_halted: halted,
+        },
+      );
+    }
+    return stream;
+  }
+
+  /** Builds, stores and records a pack; the document is then at `file`. */
+  async build(p: Principal, req: PackRequest, idem: IdempotencyWrite | undefined): Promise<PackFile> {
+    const stream = this.admit(p, req);
+    const { store, sealer } = this.ledger;
+    const streamId = stream.id;
+    const from = req.from_seq_no;
+    const to = req.to_seq_no;
+
+    const checkpoint = store.checkpoints.firstCovering(streamId, to);
+    if (!checkpoint) throw new Error(`stream ${streamId} is sealed through ${stream.sealedSeqNo} but no checkpoint covers ${to}`);
+    const src = store.checkpoints.nodeSource(streamId);
+    const previous = checkpoint.previousCheckpointId ? store.checkpoints.checkpoint(checkpoint.previousCheckpointId) : undefined;
+
+    let chain: { head_before: string; event_hash_before: string };
+    if (from === 1) {
+      chain = { head_before: bytesToHex(genesisHead(streamId)), event_hash_before: ZERO64 };
+    } else {
+      const before = this.repo.eventAt(streamId, from - 1);
+      if (!before) throw new Error(`event ${from - 1} of ${streamId} is not stored`);
+      chain = { head_before: before.streamHeadHash, event_hash_before: before.eventHash };
+    }
+
+    const sections = {
+      stream: {
+        stream_id: streamId,
+        origin: sealer.originOf(streamId),
+        use_case: stream.useCase,
+        policy_id: stream.policyId,
+        metadata: stream.metadata,
+        created_at: stream.createdAt,
+      },
+      keys: store.ledgerKeys.list().map((k) => ({ kid: k.kid, alg: k.alg, public_key: k.publicKey })),
+      chain,
+      checkpoint: checkpointSection(checkpoint),
+      range_proof: {
+        from_index: from - 1,
+        to_index: to,
+        tree_size: checkpoint.treeSize,
+        proof: rangeProof(src, from - 1, to, checkpoint.treeSize).map(bytesToHex),
+      },
+      consistency: previous
+        ? [
+            {
+              from: checkpointSection(previous),
+              proof: consistencyProof(src, previous.treeSize, checkpoint.treeSize).map(bytesToHex),
+            },
+          ]
+        : [],
+      witnesses: [] as unknown[],
+      anchors: [] as unknown[],
+    };
+
+    const packId = newId('pack');
+    const createdAt = new Date().toISOString();
+    const manifest = {
+      pack_id: packId,
+      stream_id: streamId,
+      from_seq_no: from,
+      to_seq_no: to,
+      created_at: createdAt,
+      sections: {
+        stream: sectionDigest('stream', sections.stream),
+        keys: sectionDigest('keys', sections.keys),
+        events: ZERO64, // written in place once the last event is out
+        chain: sectionDigest('chain', sections.chain),
+        checkpoint: sectionDigest('checkpoint', sections.checkpoint),
+        range_proof: sectionDigest('range_proof', sections.range_proof),
+        consistency: sectionDigest('consistency', sections.consistency),
+        witnesses: sectionDigest('witnesses', sections.witnesses),
+        anchors: sectionDigest('anchors', sections.anchors),
+      },
+    };
+
+    const manifestText = JSON.stringify(manifest);
+    const marker = `"events":"${ZERO64}"`;
+    const at = manifestText.indexOf(marker);
+    if (at < 0 || manifestText.indexOf(marker, at + 1) >= 0) throw new Error('manifest events digest is not uniquely placed');
+    const head = `{"format":${JSON.stringify(BUNDLE_FORMAT)},\n"manifest":${manifestText},\n`;
+    // Byte offset of the digest's first hex digit: the manifest is ASCII, but measure bytes anyway.
+    const digestOffset = Buffer.byteLength(head.slice(0, head.indexOf(marker) + '"events":"'.length), 'utf8');
+
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const relPath = `${PACKS_DIR}/${packId}.json`;
+    const file = path.join(this.ledger.config.dataDir, relPath);
+    const tmp = `${file}.tmp`;
+    let byteSize = 0;
+    let renamed = false;
+    try {
+      const fh = await fs.promises.open(tmp, 'w', 0o600);
+      try {
+        const write = async (s: string) => {
+          const buf = Buffer.from(s, 'utf8');
+          byteSize += buf.length;
+          await fh.write(buf);
+        };
+        await write(head);
+        await write(`"stream":${JSON.stringify(sections.stream)},\n"keys":${JSON.stringify(sections.keys)},\n"events":[`);
+        const digest = new ArraySectionDigest('events');
+        let expected = from;
+        let prevEventHash = chain.event_hash_before;
+        while (expected <= to) {
+          // Each page is a fresh keyset query; awaiting the write between pages lets other requests run.
+          const rows = this.repo.eventsPage(streamId, expected, to, this.pageSize);
+          if (rows.length === 0) throw new Error(`events ${expected}..${to} of ${streamId} are not stored`);
+          let chunk = '';
+          for (const row of rows) {
+            // Cheap sanity checks: a pack that would fail verification because the store is damaged is a defect
+            // to report, not a document to hand to an auditor.
+            if (row.seqNo !== expected) throw new Error(`${streamId}: expected seq_no ${expected}, read ${row.seqNo}`);
+            if (row.previousEventHash !== prevEventHash) throw new Error(`${streamId}: seq_no ${row.seqNo} does not link to its predecessor`);
+            const ev = bundleEvent(row);
+            digest.add(ev);
+            chunk += (expected === from ? '\n' : ',\n') + JSON.stringify(ev);
+            prevEventHash = row.eventHash;
+            expected++;
+          }
+          await write(chunk);
+        }
+        const tail =
+          `\n],\n"chain":${JSON.stringify(sections.chain)},\n"checkpoint":${JSON.stringify(sections.checkpoint)},\n` +
+          `"range_proof":${JSON.stringify(sections.range_proof)},\n"consistency":${JSON.stringify(sections.consistency)},\n` +
+          `"witnesses":${JSON.stringify(sections.witnesses)},\n"anchors":${JSON.stringify(sections.anchors)}}\n`;
+        await write(tail);
+        await fh.write(digest.digest(), digestOffset, 'utf8');
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      const hash = createHash('sha256');
+      await pipeline(fs.createReadStream(tmp), hash);
+      const sha256 = hash.digest('hex');
+      await fs.promises.rename(tmp, file);
+      renamed = true;
+      syncDir(this.dir);
+
+      const row: PackRow = {
+        id: packId,
+        tenantId: p.tenantId,
+        streamId,
+        fromSeqNo: from,
+        toSeqNo: to,
+        checkpointId: checkpoint.id,
+        filePath: relPath,
+        sha256,
+        byteSize,
+        createdAt,
+      };
+      store.write(() => {
+        this.repo.insert(row);
+        if (idem) {
+          const now = Date.now();
+          const fresh = store.idempotency.insert({
+            tenantId: idem.tenantId,
+            key: idem.key,
+            fingerprint: idem.fingerprint,
+            status: 201,
+            responseBody: packReplayBody(packId),
+            createdAt: now,
+            expiresAt: now + idem.ttlMs,
+          });
+          if (!fresh) throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'this Idempotency-Key was used concurrently; retry');
+        }
+      });
+      return { row, file };
+    } catch (e) {
+      // Nothing half-built stays behind: no row was committed, so the file is nobody's.
+      fs.rmSync(renamed ? file : tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /** A pack of the caller's tenant; anything else is "not found". */
+  get(p: Principal, packId: string): PackFile {
+    const row = this.repo.get(packId);
+    if (!row || row.tenantId !== p.tenantId) throw notFound('pack');
+    return { row, file: path.join(this.ledger.config.dataDir, row.filePath) };
+  }
+}
+
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Some platforms cannot fsync a directory; the row is only written after the rename either way.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
