@@ -1,0 +1,54 @@
+// Proof and root timings over a real ledger database with N leaves (in-process: this measures the prover
+// and the store, not HTTP). Run by bench/run.ts; prints one JSON line.
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { loadConfig } from '../src/config.js';
+import { Ledger } from '../src/ledger/ledger.js';
+import { SCOPES } from '../src/ledger/tenancy.js';
+import { consistencyProof, inclusionProof, rootAt } from '../src/protocol/merkle.js';
+
+const leaves = Number(process.argv[2] ?? 1_000_000);
+const dataDir = process.argv[3]!;
+const ledger = Ledger.open(
+  loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'proofs.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 100_000, windowMaxAgeMs: 86_400_000 }),
+);
+const { row } = ledger.tenancy.createKey('bench', 'bench', SCOPES);
+const p = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set<string>(SCOPES) };
+const sid = ledger.createStream(p, { use_case: 'bench-proofs' }, undefined).view.stream_id;
+
+const t0 = performance.now();
+const BATCH = 1000;
+for (let i = 0; i < leaves; i += BATCH) {
+  const n = Math.min(BATCH, leaves - i);
+  const items = Array.from({ length: n }, (_, k) => ({ source_ref: `r${i + k}`, event_type: 'bench', payload: { i: i + k } }));
+  await ledger.append(p, sid, items, undefined, () => null);
+}
+const buildS = (performance.now() - t0) / 1000;
+
+function timeIt(samples: number, fn: (i: number) => unknown) {
+  const ts: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const s = performance.now();
+    fn(i);
+    ts.push(performance.now() - s);
+  }
+  ts.sort((a, b) => a - b);
+  return { median_ms: ts[Math.floor(ts.length / 2)]!, p99_ms: ts[Math.floor(ts.length * 0.99)]!, samples };
+}
+// A fresh node source per proof: no memo carried between proofs, as a request would see it.
+const src = () => ledger.store.checkpoints.nodeSource(sid);
+let seed = 12345;
+const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+
+const result = {
+  leaves,
+  build_s: buildS,
+  root: timeIt(200, () => rootAt(src(), leaves - rnd(1000))),
+  inclusion: timeIt(1000, () => inclusionProof(src(), rnd(leaves), leaves)),
+  consistency: timeIt(1000, () => {
+    const a = 1 + rnd(leaves - 1);
+    return consistencyProof(src(), a, leaves);
+  }),
+};
+ledger.close();
+console.log(JSON.stringify(result));

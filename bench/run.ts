@@ -1,0 +1,153 @@
+// `npm run bench [-- --quick]`: starts real servers on temporary databases, drives them from a second process on
+// 127.0.0.1 (server pinned to core 0, load to core 1 when taskset exists), prints one table and writes
+// bench/results/latest.{json,md}. Every figure is the median of 3 runs. Nothing here is a test.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { client, idemKey, newKey, startServer, tempDir, type RunningServer } from '../test/helpers/server.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const quick = process.argv.includes('--quick');
+const RUNS = 3;
+const DURATION = quick ? 3 : 10;
+const CONNECTIONS = 64;
+const PROOF_LEAVES = quick ? 100_000 : 1_000_000;
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true']);
+    return os.cpus().length >= 2;
+  } catch {
+    return false;
+  }
+})();
+const pin = (core: number, cmd: string, args: string[]): [string, string[]] =>
+  hasTaskset ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args];
+
+function runNode(core: number, args: string[]): Promise<string> {
+  const [cmd, a] = pin(core, process.execPath, args);
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').pop()!) : reject(new Error(`${args.join(' ')} exited ${code}`))));
+  });
+}
+
+interface Load {
+  requests_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  non2xx: number;
+  errors: number;
+  total: number;
+}
+const load = async (spec: object): Promise<Load> => JSON.parse(await runNode(1, ['bench/load.mjs', JSON.stringify({ duration: DURATION, connections: CONNECTIONS, ...spec })]));
+
+async function median(spec: () => object, runs = RUNS): Promise<Load & { runs: Load[] }> {
+  const rs: Load[] = [];
+  for (let i = 0; i < runs; i++) rs.push(await load(spec()));
+  const m = [...rs].sort((a, b) => a.requests_per_s - b.requests_per_s)[Math.floor(rs.length / 2)]!;
+  return { ...m, p99_ms: [...rs].map((r) => r.p99_ms).sort((a, b) => a - b)[Math.floor(rs.length / 2)]!, runs: rs };
+}
+
+async function server(env: Record<string, string> = {}): Promise<RunningServer> {
+  const s = await startServer({ env: { ...env } });
+  if (hasTaskset) execFileSync('taskset', ['-a', '-p', '-c', '0', String(s.proc.pid)], { stdio: 'ignore' });
+  return s;
+}
+
+async function floorServer(): Promise<{ url: string; stop: () => void }> {
+  const dir = tempDir('ps-floor-');
+  const [cmd, a] = pin(0, process.execPath, ['bin/run-ts.mjs', 'bench/floor-server.ts', path.join(dir, 'floor.db')]);
+  const p = spawn(cmd, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve) => {
+    let out = '';
+    p.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+  });
+  return { url, stop: () => p.kill('SIGTERM') };
+}
+
+const rows: Array<{ name: string; value: string; unit: string; note: string }> = [];
+const results: Record<string, unknown> = { quick, runs: RUNS, duration_s: DURATION, connections: CONNECTIONS, pinned: hasTaskset };
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const event = { source_ref: 'bench', event_type: 'bench.event', payload: { decision: 'approve', score: 0.91, model: 'm-1' } };
+
+console.error(`bench: ${quick ? 'quick' : 'full'}, ${RUNS} runs × ${DURATION}s, ${CONNECTIONS} connections, pinned=${hasTaskset}`);
+
+// 7 first: the raw floor, measured in the same run as everything it is compared with.
+{
+  const f = await floorServer();
+  const r = await median(() => ({ url: f.url, key: 'none', method: 'POST', path: '/floor', body: event }));
+  f.stop();
+  results.floor = r;
+}
+const floor = results.floor as Load;
+
+// 1. single appends (durable, distinct keys), sealing on (defaults) and off, to isolate what sealing adds.
+{
+  const s = await server();
+  const call = client(s.url, s.key);
+  const sid = (await call('POST', '/v2/streams', { use_case: 'bench' })).body.stream_id;
+  results.append = await median(() => ({ url: s.url, key: s.key, method: 'POST', path: `/v2/streams/${sid}/events`, body: event, idempotency: 'unique' }));
+  // 4. reads: receipts (sealed, so each carries an inclusion proof) over the ids just appended
+  const evs = (await call('GET', `/v2/streams/${sid}/events?limit=1000`)).body.events.map((e: { stream_event_id: string }) => `/v2/receipts/${e.stream_event_id}`);
+  results.receipt_reads = await median(() => ({ url: s.url, key: s.key, method: 'GET', path: evs[0], paths: evs }));
+  // 3. idempotent replays: one key, same body, over and over
+  await call('POST', `/v2/streams/${sid}/events`, event, { 'idempotency-key': 'replay-me' });
+  results.replays = await median(() => ({ url: s.url, key: s.key, method: 'POST', path: `/v2/streams/${sid}/events`, body: event, headers: { 'idempotency-key': 'replay-me' } }));
+  await s.stop();
+}
+{
+  const s = await server({ PROOFSTREAM_WINDOW_MAX_EVENTS: '100000', PROOFSTREAM_WINDOW_MAX_AGE_MS: '86400000' });
+  const call = client(s.url, s.key);
+  const sid = (await call('POST', '/v2/streams', { use_case: 'bench-nosealing' })).body.stream_id;
+  results.append_no_sealing = await median(() => ({ url: s.url, key: s.key, method: 'POST', path: `/v2/streams/${sid}/events`, body: event, idempotency: 'unique' }));
+  await s.stop();
+}
+// 2. batch route, 100 events per request
+{
+  const s = await server();
+  const call = client(s.url, s.key);
+  const sid = (await call('POST', '/v2/streams', { use_case: 'bench-batch' })).body.stream_id;
+  const batch = { events: Array.from({ length: 100 }, (_, i) => ({ ...event, source_ref: `b${i}` })) };
+  results.batch = await median(() => ({ url: s.url, key: s.key, method: 'POST', path: `/v2/streams/${sid}/events/batch`, body: batch, idempotency: 'unique', connections: 16 }));
+  await s.stop();
+}
+// 5. proofs at N leaves
+{
+  const dir = tempDir('ps-proofs-');
+  results.proofs = JSON.parse(await runNode(0, ['bin/run-ts.mjs', 'bench/proofs.ts', String(PROOF_LEAVES), dir]));
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+const a = results.append as Load;
+const an = results.append_no_sealing as Load;
+const b = results.batch as Load;
+const pr = results.proofs as { leaves: number; build_s: number; root: { median_ms: number; p99_ms: number }; inclusion: { median_ms: number; p99_ms: number }; consistency: { median_ms: number; p99_ms: number } };
+const bad = (l: Load) => (l.non2xx || l.errors ? ` — ${l.non2xx} non-2xx, ${l.errors} errors!` : '');
+rows.push(
+  { name: 'raw floor (Hono POST + 1 insert + 1 sign, durable)', value: fmt(floor.requests_per_s), unit: 'req/s', note: `p50 ${floor.p50_ms} ms, p99 ${floor.p99_ms} ms${bad(floor)}` },
+  { name: '1. single appends, 64 conns, durable, distinct keys', value: fmt(a.requests_per_s), unit: 'events/s', note: `p50 ${a.p50_ms} ms, p99 ${a.p99_ms} ms; ${fmt(a.requests_per_s / floor.requests_per_s, 2)}× floor${bad(a)}` },
+  { name: '   same, sealing off (windows never close)', value: fmt(an.requests_per_s), unit: 'events/s', note: `p99 ${an.p99_ms} ms → sealing adds ${fmt(a.p99_ms - an.p99_ms, 1)} ms to p99${bad(an)}` },
+  { name: '2. batch route, 100 events/request, 16 conns', value: fmt(b.requests_per_s * 100), unit: 'events/s', note: `${fmt(b.requests_per_s)} req/s, p99 ${b.p99_ms} ms${bad(b)}` },
+  { name: '3. idempotent replays (same key)', value: fmt((results.replays as Load).requests_per_s), unit: 'req/s', note: `p99 ${(results.replays as Load).p99_ms} ms${bad(results.replays as Load)}` },
+  { name: '4. receipt reads (with inclusion proof)', value: fmt((results.receipt_reads as Load).requests_per_s), unit: 'req/s', note: `p99 ${(results.receipt_reads as Load).p99_ms} ms${bad(results.receipt_reads as Load)}` },
+  { name: `5. root at ${fmt(pr.leaves)} leaves`, value: fmt(pr.root.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.root.p99_ms, 3)} ms` },
+  { name: `   inclusion proof at ${fmt(pr.leaves)} leaves`, value: fmt(pr.inclusion.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.inclusion.p99_ms, 3)} ms` },
+  { name: `   consistency proof at ${fmt(pr.leaves)} leaves`, value: fmt(pr.consistency.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.consistency.p99_ms, 3)} ms (tree built in ${fmt(pr.build_s, 1)} s in-process)` },
+);
+const table = ['| figure | value | unit | notes |', '|---|---:|---|---|', ...rows.map((r) => `| ${r.name} | ${r.value} | ${r.unit} | ${r.note} |`)].join('\n');
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+const md = `Run ${new Date().toISOString()} (${quick ? 'quick' : 'full'}: median of ${RUNS} runs × ${DURATION} s; server pinned to core 0 and load to core 1: ${hasTaskset})\n\nMachine: ${machine}\n\n${table}\n`;
+fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+fs.writeFileSync(path.join(ROOT, 'bench/results/latest.json'), JSON.stringify({ ...results, machine }, null, 2));
+fs.writeFileSync(path.join(ROOT, 'bench/results/latest.md'), md);
+console.log(md);
+void idemKey;
+void newKey;
