@@ -35,6 +35,7 @@
 // server. Cases (k = 7, i.e. seq_no 48): payload/salt changed, seq_no changed, event removed/inserted/swapped/
 // duplicated, range proof truncated, checkpoint stale/untrusted/note altered, receipt signature flipped, unknown kid,
 // three fork variants, four malformed documents, a wrong manifest digest, and five random byte flips.
+import { mulberry32 } from '../test/helpers/prng.js';
 import { createHash, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -164,17 +165,7 @@ const cpSection = (c: Source['checkpoints'][number]) => ({
 /** Flip one hex digit (a different, still valid hex digit). */
 const flipHex = (h: string, at = h.length - 1) => h.slice(0, at) + (h[at] === '0' ? '1' : '0') + h.slice(at + 1);
 
-/** mulberry32: tiny, seeded, good enough to pick bytes. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 function deriveCases(validText: string, trusted: Array<{ public_key: string }>, source: Source): Case[] {
   const valid = JSON.parse(validText) as Bundle;

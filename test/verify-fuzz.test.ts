@@ -1,6 +1,7 @@
 // 5,000 random mutations of a valid bundle: the verifier never throws, and nothing that differs from the
 // original (by JCS) comes back ok:true — except edits confined to the manifest's pack_id/created_at, which are
 // labels no digest or signature binds (docs/verify.md). JCS-equal mutations (reordered keys, …) must stay ok.
+import { mulberry32 } from './helpers/prng.js';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -47,16 +48,6 @@ beforeAll(async () => {
 afterAll(() => ledger?.close());
 
 // ---- deterministic randomness ----
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 let rnd = mulberry32(SEED);
 const int = (n: number) => Math.floor(rnd() * n);
 const pick = <T>(a: readonly T[]): T => a[int(a.length)]!;
