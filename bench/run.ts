@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { client, idemKey, newKey, startServer, tempDir, type RunningServer } from '../test/helpers/server.js';
+import { client, startServer, tempDir, type RunningServer } from '../test/helpers/server.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
@@ -149,5 +149,3 @@ fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
 fs.writeFileSync(path.join(ROOT, 'bench/results/latest.json'), JSON.stringify({ ...results, machine }, null, 2));
 fs.writeFileSync(path.join(ROOT, 'bench/results/latest.md'), md);
 console.log(md);
-void idemKey;
-void newKey;

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkChain, readAll } from './helpers/chain.js';
 import { BIN, client, idemKey, startServer, type RunningServer } from './helpers/server.js';
+import { sleep } from './helpers/wait.js';
 
 type Call = ReturnType<typeof client>;
 type Res = Awaited<ReturnType<Call>>;
@@ -32,7 +33,6 @@ let other: Call; // main, tenant "other", all scopes
 let publicKey: string;
 let sid: string; // the main stream most refusals aim at
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const run = promisify(execFile);
 
 /** `proofstream keys create` against a running server's data directory (SQLite WAL allows the second writer). */

@@ -8,6 +8,7 @@ import { encodeVerifierKey, parseNote, parseVerifierKey, verifyNote } from '../s
 import { bytesToHex } from '../src/protocol/bytes.js';
 import { readAll } from './helpers/chain.js';
 import { client, idemKey, startServer, type RunningServer } from './helpers/server.js';
+import { sleep, waitFor } from './helpers/wait.js';
 
 let srv: RunningServer;
 let call: ReturnType<typeof client>;
@@ -20,8 +21,6 @@ beforeAll(async () => {
 });
 afterAll(async () => srv?.stop());
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function appendN(sid: string, n: number, tag: string) {
   const receipts: any[] = [];
   for (let i = 0; i < n; i += 25) {
@@ -31,16 +30,6 @@ async function appendN(sid: string, n: number, tag: string) {
     receipts.push(...r.body.receipts);
   }
   return receipts;
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await sleep(50);
-  }
 }
 
 /** What an auditor does with a checkpoint: trust only the ledger key, derive the vkey, check the note. */

@@ -18,6 +18,7 @@ import { verifyConsistency, verifyRange } from '../src/protocol/merkle.js';
 import { encodeVerifierKey, parseNote, parseVerifierKey, verifyNote } from '../src/protocol/note.js';
 import { checkChain, readAll, type StoredEvent } from './helpers/chain.js';
 import { BIN, client, idemKey, newKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { sleep, waitFor } from './helpers/wait.js';
 
 let srv: RunningServer;
 let call: ReturnType<typeof client>;
@@ -25,18 +26,6 @@ let pubHex: string;
 let sid: string;
 let all: StoredEvent[];
 let cps: any[]; // oldest first
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await sleep(50);
-  }
-}
 
 async function appendN(streamId: string, n: number, tag: string) {
   for (let i = 0; i < n; i += 40) {

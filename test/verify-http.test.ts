@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, client, idemKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { bundleFromServer, sealManifest, type Bundle } from './helpers/bundle.js';
+import { sleep } from './helpers/wait.js';
 
 let srv: RunningServer;
 let call: ReturnType<typeof client>;
@@ -14,7 +15,6 @@ let bundle: Bundle;
 let keys: any;
 const dir = tempDir('ps-verify-http-');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const codes = (r: any) => [...new Set<string>(r.problems.map((p: any) => p.code))].sort();
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

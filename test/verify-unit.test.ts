@@ -15,6 +15,7 @@ import { ED25519_TYPE, encodeVerifierKey, formatNote, keyId } from '../src/proto
 import { detectKind, verify, verifyJson, type Report, type TrustedKey } from '../src/verify/index.js';
 import { bundleFromLedger, sealManifest, type Bundle } from './helpers/bundle.js';
 import { tempDir } from './helpers/server.js';
+import { sleep } from './helpers/wait.js';
 
 let ledger: Ledger;
 let principal: Principal;
@@ -25,7 +26,6 @@ let cps: any[]; // oldest first, as GET /v2/checkpoints/{id} returns them
 
 const clone = <T>(v: T): T => structuredClone(v);
 const codes = (r: Report) => [...new Set(r.problems.map((p) => p.code))].sort();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitSealed(streamId: string, size: number) {
   for (let i = 0; i < 400; i++) {

@@ -5,7 +5,7 @@ import { bytesToHex, hexToBytes, utf8ToBytes } from '../protocol/bytes.js';
 import { commitCanonicalPayload, eventHash, genesisHead, nextHead } from '../protocol/event.js';
 import { canonicalize, findUnsafeNumber } from '../protocol/jcs.js';
 import { frontierAppend } from '../protocol/merkle.js';
-import { RECEIPT_ALG, RECEIPT_PROTOCOL, receiptMessage } from '../protocol/receipt.js';
+import { RECEIPT_ALG, RECEIPT_PROTOCOL, receiptMessage, type ReceiptView } from '../protocol/receipt.js';
 import type { Store } from '../store/index.js';
 import type { StreamHead } from '../store/streams.js';
 import { ApiError } from './errors.js';
@@ -19,16 +19,7 @@ export interface EventInput {
   occurred_at?: string | null;
 }
 
-export interface ReceiptView {
-  stream_event_id: string;
-  stream_id: string;
-  seq_no: number;
-  event_hash: string;
-  previous_event_hash: string;
-  stream_head_hash: string;
-  received_at: string;
-  receipt: { protocol: string; alg: 'Ed25519'; kid: string; signature: string };
-}
+export type { ReceiptView };
 
 /** The idempotency record to write in the same transaction as the events. */
 export interface IdempotencyWrite {
@@ -63,9 +54,8 @@ interface Job {
   reject: (e: unknown) => void;
 }
 
-export interface CommitListener {
-  (streamId: string, head: { seqNo: number; receivedAt: string }): void;
-}
+/** Told, after each commit, the new head of every stream it touched. */
+export type CommitListener = (streamId: string, headSeqNo: number) => void;
 
 const ZERO_HEX = '0'.repeat(64);
 /** Bounds one transaction so a burst cannot hold the event loop for long. */
@@ -142,14 +132,12 @@ export class Appender {
 
     const outcomes: Array<{ ok: true; r: AppendResult } | { ok: false; e: unknown }> = [];
     const heads = new Map<string, StreamHead>();
-    let lastReceived = new Map<string, string>();
     try {
       this.store.write(() => {
         for (const job of jobs) {
           try {
             const { result, head } = this.store.savepoint(() => this.applyJob(job, heads.get(job.streamId)));
             heads.set(job.streamId, head);
-            lastReceived.set(job.streamId, result.receipts[result.receipts.length - 1]!.received_at);
             outcomes.push({ ok: true, r: result });
           } catch (e) {
             outcomes.push({ ok: false, e });
@@ -170,8 +158,7 @@ export class Appender {
         job.resolve(o.r);
       } else job.reject(o.e);
     });
-    for (const [id, h] of heads) for (const l of this.listeners) l(id, { seqNo: h.seqNo, receivedAt: lastReceived.get(id)! });
-    lastReceived = new Map();
+    for (const [id, h] of heads) for (const l of this.listeners) l(id, h.seqNo);
   }
 
   private applyJob(job: Job, cached: StreamHead | undefined): { result: AppendResult; head: StreamHead } {

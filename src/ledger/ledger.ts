@@ -1,6 +1,8 @@
 // The engine behind every route: one object owning the store, the signing key and the group committer.
 import { bytesToHex } from '../protocol/bytes.js';
-import { RECEIPT_ALG } from '../protocol/receipt.js';
+import { RECEIPT_ALG, type EventView } from '../protocol/receipt.js';
+
+export type { EventView };
 import type { Config } from '../config.js';
 import { Store } from '../store/index.js';
 import type { EventRow } from '../store/events.js';
@@ -35,14 +37,6 @@ export interface StreamView {
   stream_head_hash: string;
 }
 
-export interface EventView extends ReceiptView {
-  source_ref: string;
-  event_type: string;
-  occurred_at: string | null;
-  payload: unknown;
-  salt: string | null;
-  payload_commitment: string;
-}
 
 export class Ledger {
   readonly tenancy: Tenancy;
@@ -61,7 +55,7 @@ export class Ledger {
     this.appender = new Appender(store, signer, config.commitDelayMs);
     this.idempotency = new IdempotencyGate(store, config.idempotencyWaitMs);
     this.sealer = new Sealer(store, signer, config.origin, { maxEvents: config.windowMaxEvents, maxAgeMs: config.windowMaxAgeMs });
-    this.appender.onCommit((streamId, head) => this.sealer.onCommit(streamId, head.seqNo));
+    this.appender.onCommit((streamId, headSeqNo) => this.sealer.onCommit(streamId, headSeqNo));
     this.proofs = new Proofs(store, (p, id, what) => this.streamFor(p, id, what));
   }
 

@@ -1,6 +1,6 @@
 // The bytes of one event: payload commitment, entry, event hash (= RFC 9162 leaf hash) and the head chain.
 // Specified in docs/protocol.md §3; vectors in fixtures/vectors/events.json.
-import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from './bytes.js';
+import { utf8ToBytes } from './bytes.js';
 import { DOMAIN, sha256 } from './hash.js';
 import { canonicalBytes } from './jcs.js';
 
@@ -58,7 +58,3 @@ export function genesisHead(streamId: string): Uint8Array {
 export function nextHead(prevHead: Uint8Array, evHash: Uint8Array): Uint8Array {
   return sha256(DOMAIN.head, prevHead, evHash);
 }
-
-export const hex = bytesToHex;
-export const unhex = hexToBytes;
-export { concatBytes };

@@ -7,6 +7,28 @@ import { canonicalBytes } from './jcs.js';
 export const RECEIPT_PROTOCOL = 'PROOFSTREAM-RECEIPT-001';
 export const RECEIPT_ALG = 'Ed25519' as const;
 
+/** The receipt as the API returns it (append response, GET /v2/receipts). */
+export interface ReceiptView {
+  stream_event_id: string;
+  stream_id: string;
+  seq_no: number;
+  event_hash: string;
+  previous_event_hash: string;
+  stream_head_hash: string;
+  received_at: string;
+  receipt: { protocol: string; alg: 'Ed25519'; kid: string; signature: string };
+}
+
+/** A stored event as the API returns it: the receipt plus what it commits to (payload and salt null once erased). */
+export interface EventView extends ReceiptView {
+  source_ref: string;
+  event_type: string;
+  occurred_at: string | null;
+  payload: unknown;
+  salt: string | null;
+  payload_commitment: string;
+}
+
 export interface ReceiptClaims {
   kid: string;
   stream_id: string;

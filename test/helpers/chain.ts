@@ -2,24 +2,10 @@
 import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
 import { verifyEd25519, verifyEd25519Noble } from '../../src/protocol/ed25519.js';
 import { eventHash, genesisHead, nextHead, payloadCommitment } from '../../src/protocol/event.js';
-import { receiptMessage } from '../../src/protocol/receipt.js';
+import { receiptMessage, type EventView } from '../../src/protocol/receipt.js';
 
-export interface StoredEvent {
-  stream_event_id: string;
-  stream_id: string;
-  seq_no: number;
-  event_hash: string;
-  previous_event_hash: string;
-  stream_head_hash: string;
-  received_at: string;
-  source_ref: string;
-  event_type: string;
-  occurred_at: string | null;
-  payload: unknown;
-  salt: string | null;
-  payload_commitment: string;
-  receipt: { protocol: string; alg: string; kid: string; signature: string };
-}
+/** An event as GET /v2/streams/{id}/events returns it. */
+export type StoredEvent = EventView;
 
 /** Throws with a precise message at the first event that does not check out. */
 export async function checkChain(streamId: string, events: StoredEvent[], publicKeyHex: string): Promise<void> {
