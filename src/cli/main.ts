@@ -10,6 +10,11 @@ const USAGE = `usage: proofstream <command>
   keys create --tenant <t> --system <s> [--scopes a,b,…]
                                           create a system key and print it once
                                           (scopes: ${SCOPES.join(', ')}; default all)
+  witness serve --port <p> --db <file> --key <file> --log <origin> <vkey>…
+                                          run a C2SP tlog-witness (docs/witness.md)
+  witness keygen --key <file> --name <name>
+                                          create a witness key (0600) and print its vkey
+  tsa serve --port <p> --dir <dir>        run a test RFC 3161 time-stamp authority (NOT for production)
   verify <file> [--trust keys.json] [--json]
                                           verify a bundle, receipt, stream, checkpoint, consistency
                                           proof or fork evidence offline (exit 0 valid, 1 invalid,
@@ -21,6 +26,16 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'verify') {
     const { verifyCommand } = await import('./verify.js');
     return verifyCommand(argv.slice(1));
+  }
+  if (cmd === 'witness') {
+    // C2SP tlog-witness: `witness serve …`, `witness keygen …` (src/cli/witness.ts)
+    const { witnessCommand } = await import('./witness.js');
+    return witnessCommand(argv.slice(1));
+  }
+  if (cmd === 'tsa') {
+    // RFC 3161 test time-stamp authority: `tsa serve …` (src/cli/tsa.ts)
+    const { tsaCommand } = await import('./tsa.js');
+    return tsaCommand(argv.slice(1));
   }
   if (cmd === 'serve') {
     const { serveCommand } = await import('./serve.js');
