@@ -1,5 +1,17 @@
 // Configuration from the environment, with the embedded defaults that make `npm start` work on a fresh clone.
+import fs from 'node:fs';
 import path from 'node:path';
+import { COSIGNATURE_TYPE, parseVerifierKey } from './protocol/note.js';
+
+/** A witness the ledger submits checkpoints to (c2sp.org/tlog-witness). */
+export interface WitnessConfig {
+  /** its key name; must equal the vkey's name */
+  name: string;
+  /** base URL; the ledger posts to `<url>/add-checkpoint` */
+  url: string;
+  /** its cosignature/v1 verifier key (type 0x04) */
+  vkey: string;
+}
 
 export interface Config {
   host: string;
@@ -25,6 +37,56 @@ export interface Config {
   windowMaxEvents: number;
   /** …or when its oldest event is this old, whichever comes first */
   windowMaxAgeMs: number;
+  /** witnesses to submit every checkpoint to (PROOFSTREAM_WITNESSES) */
+  witnesses: WitnessConfig[];
+  /** how many of them must cosign a checkpoint before it counts as witnessed (default: all of them) */
+  witnessQuorum: number;
+  /** longest wait between retries to a failing witness or TSA */
+  retryMaxMs: number;
+  /** RFC 3161 time-stamp authority URL; unset = no anchoring */
+  tsaUrl: string | undefined;
+  /** PEM of the TSA's trusted root certificate(s) (PROOFSTREAM_TSA_ROOT names the file) */
+  tsaRootsPem: string[];
+  /** checkpoints signed within one epoch share one time-stamp */
+  anchorEpochMs: number;
+}
+
+/** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
+export function parseWitnesses(raw: string | undefined): WitnessConfig[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const text = raw.trim().startsWith('[') ? raw : fs.readFileSync(raw, 'utf8');
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch {
+    throw new Error('PROOFSTREAM_WITNESSES is not a JSON array (or a file holding one)');
+  }
+  if (!Array.isArray(list)) throw new Error('PROOFSTREAM_WITNESSES must be a JSON array of {name, url, vkey}');
+  const seen = new Set<string>();
+  return list.map((w, i) => {
+    const e = (m: string) => new Error(`PROOFSTREAM_WITNESSES[${i}]: ${m}`);
+    if (typeof w !== 'object' || w === null) throw e('must be an object {name, url, vkey}');
+    const { name, url, vkey } = w as Record<string, unknown>;
+    if (typeof vkey !== 'string') throw e('vkey must be a string');
+    let key;
+    try {
+      key = parseVerifierKey(vkey);
+    } catch (err) {
+      throw e(`bad vkey: ${(err as Error).message}`);
+    }
+    if (key.type !== COSIGNATURE_TYPE) throw e('vkey must be a cosignature/v1 key (type 0x04)');
+    const n = name === undefined ? key.name : name;
+    if (n !== key.name) throw e(`name ${JSON.stringify(n)} differs from the vkey's name ${JSON.stringify(key.name)}`);
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) throw e('url must be an http(s) URL');
+    if (seen.has(key.name)) throw e(`witness ${key.name} is listed twice`);
+    seen.add(key.name);
+    return { name: key.name, url: url.replace(/\/+$/, ''), vkey };
+  });
+}
+
+/** Splits a PEM bundle into its certificates. */
+export function splitPem(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((p) => p + '\n') ?? [];
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
@@ -56,6 +118,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     rateLimitBurst: int(env, 'PROOFSTREAM_RATE_LIMIT_BURST', 0),
     windowMaxEvents: int(env, 'PROOFSTREAM_WINDOW_MAX_EVENTS', 1000),
     windowMaxAgeMs: int(env, 'PROOFSTREAM_WINDOW_MAX_AGE_MS', 1000),
+    witnesses: [],
+    witnessQuorum: 0,
+    retryMaxMs: int(env, 'PROOFSTREAM_RETRY_MAX_MS', 30_000),
+    tsaUrl: env.PROOFSTREAM_TSA_URL || undefined,
+    tsaRootsPem: [],
+    anchorEpochMs: int(env, 'PROOFSTREAM_ANCHOR_EPOCH_MS', 60_000),
   };
+  cfg.witnesses = overrides.witnesses ?? parseWitnesses(env.PROOFSTREAM_WITNESSES);
+  cfg.witnessQuorum = int(env, 'PROOFSTREAM_WITNESS_QUORUM', cfg.witnesses.length);
+  if (cfg.witnessQuorum > cfg.witnesses.length) {
+    throw new Error(`PROOFSTREAM_WITNESS_QUORUM (${cfg.witnessQuorum}) exceeds the ${cfg.witnesses.length} configured witnesses`);
+  }
+  if (env.PROOFSTREAM_TSA_ROOT) {
+    cfg.tsaRootsPem = splitPem(fs.readFileSync(env.PROOFSTREAM_TSA_ROOT, 'utf8'));
+    if (cfg.tsaRootsPem.length === 0) throw new Error('PROOFSTREAM_TSA_ROOT holds no PEM certificate');
+  }
+  if (cfg.tsaUrl && cfg.tsaRootsPem.length === 0) throw new Error('PROOFSTREAM_TSA_URL needs PROOFSTREAM_TSA_ROOT (the TSA root certificate, PEM)');
   return { ...cfg, ...overrides };
 }

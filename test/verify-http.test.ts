@@ -50,12 +50,20 @@ beforeAll(async () => {
 afterAll(async () => srv?.stop());
 
 describe('POST /v2/verify', () => {
-  it("verifies a bundle built from the server's data, trusting the server's own key by default", async () => {
+  it("verifies a bundle built from the server's data, trusting the server's own policy by default", async () => {
     const r = await anon('POST', '/v2/verify', { object: bundle });
     expect(r.status).toBe(200);
     expect(r.body.problems).toEqual([]);
     expect(r.body).toMatchObject({ ok: true, kind: 'bundle' });
-    expect(r.body.checks).toContainEqual({ name: 'trust: 1 trusted key(s) given by the caller', ok: true });
+    expect(r.body.checks).toContainEqual({ name: 'trust: policy parses', ok: true });
+    // the default is exactly the published policy: passing it explicitly gives the same report
+    const policy = (await anon('GET', '/v2/trust-policy')).text;
+    expect(policy).toMatch(/^log proofstream\.localhost\/\* proofstream\.localhost\/\*\+[0-9a-f]{8}\+/m);
+    expect((await anon('POST', '/v2/verify', { object: bundle, policy })).body).toEqual(r.body);
+    // a policy that does not parse is refused with the envelope, not verified
+    const bad = await anon('POST', '/v2/verify', { object: bundle, policy: 'log nonsense' });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.code).toBe('VALIDATION_ERROR');
   });
 
   it('answers 200 ok:false with problem codes for a tampered bundle', async () => {
@@ -106,9 +114,14 @@ describe('proofstream verify (CLI)', () => {
     const kf = write('keys.json', keys);
     const cliOk = await cli([bf, '--trust', kf, '--json']);
     expect(cliOk.code).toBe(0);
-    const http = await anon('POST', '/v2/verify', { object: bundle });
+    const http = await anon('POST', '/v2/verify', { object: bundle, trusted_keys: keys.keys.map((k: any) => ({ kid: k.kid, alg: k.alg, public_key: k.public_key })) });
     expect(JSON.parse(cliOk.stdout)).toEqual(http.body);
     expect(cliOk.stdout.trim()).toBe(JSON.stringify(http.body));
+    // with the server's published policy, the CLI gives the server's default report
+    const pf = write('policy.txt', (await anon('GET', '/v2/trust-policy')).text);
+    const cliPolicy = await cli([bf, '--policy', pf, '--json']);
+    expect(cliPolicy.code).toBe(0);
+    expect(JSON.parse(cliPolicy.stdout)).toEqual((await anon('POST', '/v2/verify', { object: bundle })).body);
 
     const t = structuredClone(bundle);
     t.events[0].receipt.signature = '0'.repeat(128);

@@ -3,6 +3,7 @@
 // POST /v2/verify returns for the same object and trust.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parsePolicy } from '../protocol/policy.js';
 import {
   BUNDLE_KEYS_TRUST_CHECK,
   detectKind,
@@ -14,11 +15,14 @@ import {
   type TrustedKey,
 } from '../verify/index.js';
 
-export const VERIFY_USAGE = `usage: proofstream verify <file> [--trust keys.json] [--json]
+export const VERIFY_USAGE = `usage: proofstream verify <file> [--policy policy.txt] [--trust keys.json] [--json]
 
   <file>        a bundle (audit pack), a receipt, a stream {stream_id, events}, a checkpoint,
                 a consistency proof {from, to, proof}, fork evidence, or a POST /v2/verify body
                 {kind?, object, trusted_keys?}
+  --policy F    the trust policy file F (docs/trust.md; start from the ledger's GET /v2/trust-policy):
+                log keys, witnesses with their quorum, TSA roots. Bundles must then carry the
+                cosignatures and anchors it demands.
   --trust F     trust the keys in F: the GET /v2/keys response, or an array of {kid, alg, public_key}
                 (without it, a bundle is checked against its own keys, and the report says so)
   --json        print the JSON report (the same object POST /v2/verify returns)
@@ -59,13 +63,13 @@ function readJson(file: string): { value: unknown } | { error: string; code: str
 }
 
 export async function verifyCommand(args: string[], io: Io = stdio): Promise<number> {
-  let values: { trust?: string | undefined; json?: boolean | undefined; help?: boolean | undefined };
+  let values: { trust?: string | undefined; policy?: string | undefined; json?: boolean | undefined; help?: boolean | undefined };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { trust: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { trust: { type: 'string' }, policy: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     }));
   } catch (e) {
     io.err(`proofstream verify: ${(e as Error).message}\n${VERIFY_USAGE}`);
@@ -94,6 +98,20 @@ export async function verifyCommand(args: string[], io: Io = stdio): Promise<num
     trusted = keys.keys;
   }
 
+  let policy: string | undefined;
+  if (values.policy !== undefined) {
+    try {
+      policy = fs.readFileSync(values.policy, 'utf8');
+    } catch (e) {
+      return fail(io, json, 'UNREADABLE_FILE', `cannot read ${values.policy}: ${(e as Error).message}`);
+    }
+    try {
+      parsePolicy(policy);
+    } catch (e) {
+      return fail(io, json, 'VALIDATION_ERROR', `${values.policy}: ${(e as Error).message}`);
+    }
+  }
+
   // The file is either a verify request {kind?, object, trusted_keys?} or the object itself.
   let kind: string | undefined;
   let object: unknown = doc.value;
@@ -104,6 +122,7 @@ export async function verifyCommand(args: string[], io: Io = stdio): Promise<num
     }
     kind = req.kind;
     object = req.object;
+    if (policy === undefined && typeof req.policy === 'string') policy = req.policy;
     if (trusted === undefined && req.trusted_keys !== undefined) {
       const keys = Array.isArray(req.trusted_keys) ? trustedKeysFromJson(req.trusted_keys) : { error: 'trusted_keys must be an array' };
       if ('error' in keys) return fail(io, json, 'VALIDATION_ERROR', `${file}: trusted_keys: ${keys.error}`);
@@ -114,13 +133,13 @@ export async function verifyCommand(args: string[], io: Io = stdio): Promise<num
     return fail(io, json, 'UNSUPPORTED_OBJECT_KIND', 'proof-of-evolution (IVC) objects are not supported by this verifier');
   }
 
-  const report = await verify({ kind, object, trusted_keys: trusted }, { trustBundleKeys: trusted === undefined });
+  const report = await verify({ kind, object, trusted_keys: trusted, policy }, { trustBundleKeys: trusted === undefined && policy === undefined });
   const fromBundle = report.checks.some((c) => c.name === BUNDLE_KEYS_TRUST_CHECK);
   if (json) {
     io.out(JSON.stringify(report) + '\n');
     if (fromBundle) io.err(BUNDLE_KEYS_WARNING + '\n');
   } else {
-    io.out(formatReport(report, { file, fromBundle, noTrust: trusted === undefined && !fromBundle }));
+    io.out(formatReport(report, { file, fromBundle, noTrust: trusted === undefined && policy === undefined && !fromBundle }));
   }
   return report.ok ? 0 : 1;
 }

@@ -17,6 +17,8 @@ import { eventRoutes } from './v2/events.js';
 import { keyRoutes } from './v2/keys.js';
 import { streamRoutes } from './v2/streams.js';
 import { verifyRoutes } from './v2/verify.js';
+import { witnessRoutes } from './v2/witnesses.js';
+import { v1Routes } from './v1/index.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -64,6 +66,8 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   checkpointRoutes(app, deps);
   auditRoutes(app, deps);
   verifyRoutes(app, deps);
+  witnessRoutes(app, deps);
+  v1Routes(app, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -135,6 +135,30 @@ export const IdempotencyHeader = z.object({
 
 export const StreamIdParam = z.object({ streamId: z.string().min(1).max(64) });
 
+export const Cosignature = z
+  .object({
+    witness: z.string(),
+    vkey: z.string().openapi({ description: 'the witness cosignature/v1 verifier key' }),
+    timestamp: z.number().int().openapi({ description: 'POSIX seconds the witness signed' }),
+    signature_line: z.string().openapi({ description: '— <name> base64(keyID ‖ time ‖ signature)' }),
+  })
+  .openapi('Cosignature');
+
+export const Anchor = z
+  .object({
+    kind: z.literal('rfc3161'),
+    epoch_id: z.string(),
+    epoch_root: Hex32,
+    epoch_size: z.number().int(),
+    leaf_index: z.number().int(),
+    checkpoint_hash: Hex32,
+    path: z.array(Hex32),
+    token: z.string().openapi({ description: 'base64 DER RFC 3161 TimeStampToken' }),
+    tsa_chain: z.array(z.string()),
+    gen_time: z.string(),
+  })
+  .openapi('Anchor');
+
 export const Checkpoint = z
   .object({
     checkpoint_id: z.string(),
@@ -146,6 +170,11 @@ export const Checkpoint = z
     window_id: z.string(),
     previous_checkpoint_id: z.string().nullable(),
     created_at: z.string(),
+    cosignatures: z.array(Cosignature),
+    witness_quorum: z.object({ required: z.number().int(), count: z.number().int(), met: z.boolean() }),
+    anchor: Anchor.nullable(),
+    anchor_required: z.boolean().openapi({ description: 'false when the ledger has no TSA configured' }),
+    cosigned_note: z.string().openapi({ description: 'the note with every witness cosignature line appended' }),
   })
   .openapi('Checkpoint');
 

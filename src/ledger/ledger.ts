@@ -1,5 +1,5 @@
 // The engine behind every route: one object owning the store, the signing key and the group committer.
-import { bytesToHex } from '../protocol/bytes.js';
+import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { RECEIPT_ALG, type EventView } from '../protocol/receipt.js';
 
 export type { EventView };
@@ -11,7 +11,10 @@ import { Appender, initialHead, type AppendResult, type EventInput, type Idempot
 import { ApiError, notFound } from './errors.js';
 import { IdempotencyGate } from './idempotency.js';
 import { newId } from './ids.js';
+import { Anchoring } from './anchoring.js';
+import { Evidence } from './evidence.js';
 import { Proofs, type InclusionView } from './proofs.js';
+import { Witnessing } from './witnessing.js';
 import { Sealer } from './sealer.js';
 import { loadOrCreateSigner, type Signer } from './signer.js';
 import { SCOPES, Tenancy, type Principal } from './tenancy.js';
@@ -44,6 +47,11 @@ export class Ledger {
   readonly idempotency: IdempotencyGate;
   readonly sealer: Sealer;
   readonly proofs: Proofs;
+  readonly evidence: Evidence;
+  /** null when no witnesses are configured */
+  readonly witnessing: Witnessing | null;
+  /** null when no TSA is configured */
+  readonly anchoring: Anchoring | null;
   private purgeTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -56,7 +64,16 @@ export class Ledger {
     this.idempotency = new IdempotencyGate(store, config.idempotencyWaitMs);
     this.sealer = new Sealer(store, signer, config.origin, { maxEvents: config.windowMaxEvents, maxAgeMs: config.windowMaxAgeMs });
     this.appender.onCommit((streamId, headSeqNo) => this.sealer.onCommit(streamId, headSeqNo));
-    this.proofs = new Proofs(store, (p, id, what) => this.streamFor(p, id, what));
+    this.evidence = new Evidence(store, config);
+    this.proofs = new Proofs(store, (p, id, what) => this.streamFor(p, id, what), this.evidence);
+    this.witnessing = config.witnesses.length ? new Witnessing(store, config.witnesses, config.retryMaxMs) : null;
+    this.anchoring = config.tsaUrl
+      ? new Anchoring(store, config.tsaUrl, config.tsaRootsPem, config.anchorEpochMs, config.retryMaxMs)
+      : null;
+    if (this.witnessing) {
+      const w = this.witnessing;
+      this.sealer.onSealed(() => w.kick());
+    }
   }
 
   static open(config: Config): Ledger {
@@ -71,6 +88,8 @@ export class Ledger {
     const ledger = new Ledger(config, store, signer);
     if (config.bootstrapKey) ledger.tenancy.createKey('default', 'default', SCOPES, config.bootstrapKey);
     ledger.sealer.start();
+    ledger.witnessing?.start();
+    ledger.anchoring?.start();
     ledger.purgeTimer = setInterval(() => store.idempotency.purgeExpired(Date.now()), 60_000);
     ledger.purgeTimer.unref();
     return ledger;
@@ -79,6 +98,8 @@ export class Ledger {
   close(): void {
     clearInterval(this.purgeTimer);
     this.sealer.stop();
+    this.witnessing?.stop();
+    this.anchoring?.stop();
     this.store.close();
   }
 
@@ -107,6 +128,7 @@ export class Ledger {
         frontier: head.frontier,
         sealedSeqNo: 0,
         lastCheckpointId: null,
+        witnessQuorum: null,
       };
       this.store.streams.insert(row);
       const view = streamView(row);
@@ -185,6 +207,36 @@ export class Ledger {
       events: rows.map(eventView),
       next_from_seq_no: last && last.seqNo < stream.headSeqNo ? last.seqNo + 1 : null,
     };
+  }
+
+  /** GET /v2/witnesses: process-wide health plus per-stream progress for the caller's streams only. */
+  witnessStatus(p: Principal) {
+    const w = this.witnessing;
+    return {
+      quorum: this.config.witnessQuorum,
+      witnesses: (w?.status() ?? []).map((s, i) => {
+        const cfg = w!.configured[i]!;
+        return {
+          name: cfg.name,
+          url: cfg.url,
+          vkey: cfg.vkey,
+          failures: s.failures,
+          last_error: s.lastError,
+          last_success_at: s.lastSuccessAt,
+          streams: this.store.evidence.witnessStatesOfTenant(cfg.name, p.tenantId).map((r) => ({
+            stream_id: r.streamId,
+            last_cosigned_size: r.cosignedSize,
+            last_error: r.lastError,
+            last_error_at: r.lastErrorAt,
+          })),
+        };
+      }),
+    };
+  }
+
+  /** The policy file of GET /v2/trust-policy: every key this ledger has signed with, its witnesses, its TSA roots. */
+  trustPolicy(): string {
+    return this.evidence.trustPolicy(this.store.ledgerKeys.list().map((k) => hexToBytes(k.publicKey)));
   }
 
   publicKeys() {

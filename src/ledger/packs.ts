@@ -136,6 +136,28 @@ export class Packs {
     return stream;
   }
 
+  /**
+   * The first checkpoint covering `to` whose evidence is complete (witness quorum met; anchored when a TSA is
+   * configured). None yet → 409 EVIDENCE_PENDING naming what the first covering checkpoint still lacks.
+   */
+  private evidencedCheckpoint(streamId: string, to: number, sealedSeqNo: number) {
+    const { store, evidence } = this.ledger;
+    const first = store.checkpoints.firstCovering(streamId, to);
+    if (!first) throw new Error(`stream ${streamId} is sealed through ${sealedSeqNo} but no checkpoint covers ${to}`);
+    for (const c of store.evidence.coveringCheckpoints(streamId, to, 64)) {
+      const ev = evidence.forCheckpoint(c);
+      if (evidence.missing(ev).length === 0) return { checkpoint: c, evidence: ev };
+    }
+    const missing = evidence.missing(evidence.forCheckpoint(first));
+    const cfg = this.ledger.config;
+    const retryAfterS = Math.max(1, Math.ceil((missing.some((m) => m.includes('anchor')) ? cfg.anchorEpochMs : 1000) / 1000));
+    throw new ApiError('EVIDENCE_PENDING', `checkpoint ${first.id} (tree size ${first.treeSize}) still lacks ${missing.join(' and ')}; retry in about ${retryAfterS} s`, {
+      checkpoint_id: first.id,
+      missing,
+      retry_after_s: retryAfterS,
+    });
+  }
+
   /** Builds, stores and records a pack; the document is then at `file`. */
   async build(p: Principal, req: PackRequest, idem: IdempotencyWrite | undefined): Promise<PackFile> {
     const stream = this.admit(p, req);
@@ -144,8 +166,7 @@ export class Packs {
     const from = req.from_seq_no;
     const to = req.to_seq_no;
 
-    const checkpoint = store.checkpoints.firstCovering(streamId, to);
-    if (!checkpoint) throw new Error(`stream ${streamId} is sealed through ${stream.sealedSeqNo} but no checkpoint covers ${to}`);
+    const { checkpoint, evidence } = this.evidencedCheckpoint(streamId, to, stream.sealedSeqNo);
     const src = store.checkpoints.nodeSource(streamId);
     const previous = checkpoint.previousCheckpointId ? store.checkpoints.checkpoint(checkpoint.previousCheckpointId) : undefined;
 
@@ -184,8 +205,11 @@ export class Packs {
             },
           ]
         : [],
-      witnesses: [] as unknown[],
-      anchors: [] as unknown[],
+      // Only cosignatures from witnesses the ledger is configured with now: what its trust policy lists.
+      witnesses: evidence.cosignatures
+        .filter((c) => this.ledger.config.witnesses.some((w) => w.name === c.witness && w.vkey === c.vkey))
+        .map((c) => ({ checkpoint_id: checkpoint.id, name: c.witness, vkey: c.vkey, timestamp: c.timestamp, signature_line: c.signature_line })),
+      anchors: evidence.anchor ? [{ checkpoint_id: checkpoint.id, ...evidence.anchor }] : [],
     };
 
     const packId = newId('pack');

@@ -5,6 +5,7 @@ import type { CheckpointRow } from '../store/checkpoints.js';
 import type { Store } from '../store/index.js';
 import type { StreamRow } from '../store/streams.js';
 import { ApiError, notFound } from './errors.js';
+import type { Evidence, EvidenceView } from './evidence.js';
 import type { Principal } from './tenancy.js';
 
 export interface CheckpointView {
@@ -45,7 +46,13 @@ export class Proofs {
   constructor(
     private readonly store: Store,
     private readonly streamFor: (p: Principal, id: string, what?: string) => StreamRow,
+    private readonly evidence: Evidence,
   ) {}
+
+  /** A checkpoint as routes show it: the signed checkpoint plus its cosignatures, quorum and anchor. */
+  view(c: CheckpointRow): CheckpointView & EvidenceView {
+    return { ...checkpointView(c), ...this.evidence.forCheckpoint(c) };
+  }
 
   private checkpointFor(p: Principal, id: string): CheckpointRow {
     const c = this.store.checkpoints.checkpoint(id);
@@ -54,15 +61,15 @@ export class Proofs {
     return c;
   }
 
-  checkpoint(p: Principal, id: string): CheckpointView {
-    return checkpointView(this.checkpointFor(p, id));
+  checkpoint(p: Principal, id: string): CheckpointView & EvidenceView {
+    return this.view(this.checkpointFor(p, id));
   }
 
-  latest(p: Principal, streamId: string): CheckpointView {
+  latest(p: Principal, streamId: string): CheckpointView & EvidenceView {
     this.streamFor(p, streamId);
     const c = this.store.checkpoints.latest(streamId);
     if (!c) throw notFound('checkpoint (the stream has no sealed window yet)');
-    return checkpointView(c);
+    return this.view(c);
   }
 
   list(p: Principal, streamId: string, before: number | undefined, limit: number) {
@@ -70,7 +77,7 @@ export class Proofs {
     const rows = this.store.checkpoints.list(streamId, before, limit + 1);
     const page = rows.slice(0, limit);
     return {
-      checkpoints: page.map(checkpointView),
+      checkpoints: page.map((c) => this.view(c)),
       next_before: rows.length > limit ? page[page.length - 1]!.treeSize : null,
     };
   }
@@ -152,7 +159,7 @@ export class Proofs {
       window_root: w.windowRoot,
       trigger: w.trigger,
       sealed_at: w.sealedAt,
-      checkpoint: checkpointView(c),
+      checkpoint: this.view(c),
       events: this.store.checkpoints.leaves(w.streamId, w.fromSeqNo, w.toSeqNo).map((l) => ({
         stream_event_id: l.id,
         seq_no: l.seqNo,

@@ -36,6 +36,7 @@ export class Sealer {
   /** Streams whose sealing failed a safety check: they stop getting checkpoints until an operator looks. */
   readonly halted = new Map<string, string>();
   readonly stats = { windows: 0, turns: 0 };
+  private readonly sealedListeners: Array<() => void> = [];
 
   constructor(
     private readonly store: Store,
@@ -61,6 +62,11 @@ export class Sealer {
   stop(): void {
     this.stopped = true;
     for (const st of this.state.values()) clearTimeout(st.timer);
+  }
+
+  /** `cb` runs after a sealing transaction that signed at least one checkpoint has committed. */
+  onSealed(cb: () => void): void {
+    this.sealedListeners.push(cb);
   }
 
   /** Called by the appender after each commit. */
@@ -139,6 +145,9 @@ export class Sealer {
       for (const [id, t] of batch) this.due.set(id, t);
     }
     this.stats.turns++;
+    if (results.some((r) => r.sealed > (this.state.get(r.streamId)?.sealed ?? 0))) {
+      for (const cb of this.sealedListeners) cb();
+    }
     for (const r of results) {
       const st = this.stateOf(r.streamId);
       st.sealed = r.sealed;

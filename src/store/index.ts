@@ -2,6 +2,7 @@
 import { CheckpointsRepo } from './checkpoints.js';
 import { openDatabase, type Handle } from './db.js';
 import { EventsRepo } from './events.js';
+import { EvidenceRepo } from './evidence.js';
 import { IdempotencyRepo } from './idempotency.js';
 import { LedgerKeysRepo } from './ledger-keys.js';
 import { PacksRepo } from './packs.js';
@@ -16,6 +17,7 @@ export class Store {
   readonly ledgerKeys: LedgerKeysRepo;
   readonly checkpoints: CheckpointsRepo;
   readonly packs: PacksRepo;
+  readonly evidence: EvidenceRepo;
 
   private constructor(private readonly h: Handle) {
     this.tenancy = new TenancyRepo(h.db);
@@ -25,6 +27,7 @@ export class Store {
     this.ledgerKeys = new LedgerKeysRepo(h.db);
     this.checkpoints = new CheckpointsRepo(h.db);
     this.packs = new PacksRepo(h.db);
+    this.evidence = new EvidenceRepo(h.db);
   }
 
   static open(file: string): Store {

@@ -55,6 +55,8 @@ export const streams = sqliteTable(
     /** events 1..sealed_seq_no are in sealed windows */
     sealedSeqNo: integer('sealed_seq_no').notNull().default(0),
     lastCheckpointId: text('last_checkpoint_id'),
+    /** witnesses that must cosign this stream's checkpoints; null = the ledger's global quorum */
+    witnessQuorum: integer('witness_quorum'),
   },
   (t) => [index('streams_tenant_created').on(t.tenantId, t.createdAt, t.id)],
 );
@@ -178,4 +180,67 @@ export const packs = sqliteTable(
     createdAt: text('created_at').notNull(),
   },
   (t) => [index('packs_stream').on(t.streamId, t.fromSeqNo), index('packs_tenant_created').on(t.tenantId, t.createdAt)],
+);
+
+/** Witness cosignatures (c2sp.org/tlog-cosignature) collected for a checkpoint, one per witness. */
+export const cosignatures = sqliteTable(
+  'cosignatures',
+  {
+    checkpointId: text('checkpoint_id').notNull().references(() => checkpoints.id),
+    /** the witness's key name (= its name in the trust policy) */
+    witness: text('witness').notNull(),
+    /** the witness vkey the signature was checked against when it was stored */
+    vkey: text('vkey').notNull(),
+    /** the signed POSIX time (seconds) */
+    timestamp: integer('timestamp').notNull(),
+    /** the whole signature line, `— <name> base64(keyID ‖ time ‖ signature)` without its newline */
+    line: text('line').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.checkpointId, t.witness] })],
+);
+
+/** What each witness has cosigned of each stream, and how the last attempt went. */
+export const witnessState = sqliteTable(
+  'witness_state',
+  {
+    witness: text('witness').notNull(),
+    streamId: text('stream_id').notNull().references(() => streams.id),
+    /** the tree size the witness last cosigned for this stream's origin (its `old` for the next submission) */
+    cosignedSize: integer('cosigned_size').notNull().default(0),
+    lastSuccessAt: text('last_success_at'),
+    lastError: text('last_error'),
+    lastErrorAt: text('last_error_at'),
+  },
+  (t) => [primaryKey({ columns: [t.witness, t.streamId] })],
+);
+
+/** One RFC 3161 epoch: a Merkle tree over the hashes of the checkpoints signed in it, and its time-stamp token. */
+export const anchorEpochs = sqliteTable('anchor_epochs', {
+  id: text('id').primaryKey(),
+  /** RFC 9162 root over the epoch's checkpoint hashes, hex */
+  epochRoot: text('epoch_root').notNull(),
+  leafCount: integer('leaf_count').notNull(),
+  /** base64 DER TimeStampToken; null until the TSA answered */
+  token: text('token'),
+  /** PEM certificates the token carried, leaf first */
+  tsaChain: text('tsa_chain', { mode: 'json' }).$type<string[]>(),
+  genTime: text('gen_time'),
+  createdAt: text('created_at').notNull(),
+  stampedAt: text('stamped_at'),
+  attempts: integer('attempts').notNull().default(0),
+  lastError: text('last_error'),
+});
+
+/** Which epoch (and leaf) anchors each checkpoint. */
+export const anchorLeaves = sqliteTable(
+  'anchor_leaves',
+  {
+    checkpointId: text('checkpoint_id').primaryKey().references(() => checkpoints.id),
+    epochId: text('epoch_id').notNull().references(() => anchorEpochs.id),
+    leafIndex: integer('leaf_index').notNull(),
+    /** hex checkpoint_hash (docs/protocol.md §8) */
+    checkpointHash: text('checkpoint_hash').notNull(),
+  },
+  (t) => [uniqueIndex('anchor_leaves_epoch').on(t.epochId, t.leafIndex)],
 );

@@ -11,6 +11,8 @@ import { ptr, type ReportBuilder } from './report.js';
 import { asObj, Fields, isObj, own, show, typeName } from './shape.js';
 import { checkEventRun, checkGenesisAnchor, noteUnchecked, readChain, runChecks } from './stream.js';
 import { addKeys, BUNDLE_KEYS_TRUST_CHECK, emptyTrust, type TrustSet } from './trust.js';
+import { checkAnchors, checkWitnesses, type TokenVerifier } from './evidence.js';
+import { logKeyFor, type TrustPolicy } from '../protocol/policy.js';
 
 const TOP_MEMBERS = ['format', 'manifest', ...BUNDLE_SECTIONS] as const;
 const MANIFEST_MEMBERS = ['pack_id', 'stream_id', 'from_seq_no', 'to_seq_no', 'created_at', 'sections'] as const;
@@ -20,6 +22,8 @@ const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\
 const MAX_RANGE_PROOF = 128;
 
 export interface BundleTrust {
+  /** The auditor's trust policy: log origins, witnesses and quorum, TSA roots (null = none given). */
+  policy: TrustPolicy | null;
   /** The caller's trusted keys (ignored when useBundleKeys). */
   trust: TrustSet;
   /** Trust the bundle's own `keys` section (the CLI without --trust); the report says so. */
@@ -252,12 +256,15 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
     }
   }
 
-  // ---- witnesses and anchors: slots for now ----
-  for (const name of ['witnesses', 'anchors'] as const) {
-    const c = r.check(`${name}: none (checks arrive with witness/anchor support)`);
-    const v = sectionArr(name);
-    if (v && v.length > 0) {
-      c.fail('MALFORMED', ptr('', name), `${name} are not supported in this version of the verifier; this pack lists ${v.length}`);
-    }
+  // ---- witnesses and anchors ----
+  const note = cp && cp.consistent && isObj(b.checkpoint) && typeof b.checkpoint.note === 'string' ? b.checkpoint.note : null;
+  const target = note !== null && cp ? { note, checkpointId: cp.checkpointId } : null;
+  if (t.policy && cp && cp.origin !== null && logKeyFor(t.policy, cp.origin) === null) {
+    cpSig.fail('CHECKPOINT_UNTRUSTED', '/checkpoint/note', `the trust policy names no log for origin ${show(cp.origin)}`);
   }
+  await checkWitnesses(sectionArr('witnesses'), target, t.policy, r);
+  const anchors = sectionArr('anchors');
+  // pkijs is loaded only for bundles that carry anchors.
+  const verifyToken: TokenVerifier = async (...a) => (await import('./rfc3161.js')).verifyTimestampToken(...a);
+  await checkAnchors(anchors, target, t.policy, verifyToken, r);
 }

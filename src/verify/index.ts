@@ -9,7 +9,10 @@ import { verifyReceiptKind } from './receipt.js';
 import { ReportBuilder, singleProblemReport, type Report } from './report.js';
 import { isObj, own } from './shape.js';
 import { verifyStreamKind } from './stream.js';
-import { addKeys, emptyTrust, type TrustedKey } from './trust.js';
+import { verifyV1ProofKind } from './v1-proof.js';
+import { addKeys, emptyTrust, kidOf, type TrustedKey } from './trust.js';
+import { bytesToHex } from '../protocol/bytes.js';
+import { parsePolicy, type TrustPolicy } from '../protocol/policy.js';
 
 export { ANCHOR_KIND, detectKind, isVerifyRequest, IVC_KIND, UNKNOWN_KIND, VERIFY_KINDS, type VerifyKind } from './kind.js';
 export { MAX_LISTED_PROBLEMS, PROBLEM_CODES, ptr, type Check, type Problem, type ProblemCode, type Report } from './report.js';
@@ -22,6 +25,11 @@ export interface VerifyInput {
   object: unknown;
   /** The keys to trust for receipts and checkpoint notes: `[{kid, alg: "Ed25519", public_key: hex}]`. */
   trusted_keys?: readonly TrustedKey[] | undefined;
+  /**
+   * A trust policy file (docs/trust.md): its log keys are trusted like trusted_keys (and checkpoints must be of
+   * an origin it names); bundles' witness cosignatures must meet its quorum and anchors chain to its TSA roots.
+   */
+  policy?: string | undefined;
 }
 
 export interface VerifyOptions {
@@ -103,13 +111,27 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
   // Trust: the caller's keys; for bundles without any, optionally the bundle's own (reported as such).
   const trust = emptyTrust();
   const given = own(input, 'trusted_keys');
-  const useBundleKeys = given === undefined && kind === 'bundle' && opts.trustBundleKeys === true;
+  const useBundleKeys = given === undefined && own(input, 'policy') === undefined && kind === 'bundle' && opts.trustBundleKeys === true;
   if (given !== undefined) {
     const n = Array.isArray(given) ? given.length : 0;
     const tc = r.check(`trust: ${n} trusted key(s) given by the caller`);
     addKeys(trust, given, tc, () => '', { what: 'trusted_keys' });
-  } else if (!useBundleKeys) {
+  } else if (!useBundleKeys && own(input, 'policy') === undefined) {
     r.check('trust: no trusted keys given').skip();
+  }
+
+  let policy: TrustPolicy | null = null;
+  const policyText = own(input, 'policy');
+  if (policyText !== undefined) {
+    const pc = r.check('trust: policy parses');
+    try {
+      if (typeof policyText !== 'string') throw new Error('policy must be the text of a policy file');
+      policy = parsePolicy(policyText);
+      addKeys(trust, policy.logs.map((l) => ({ kid: kidOf(l.key.publicKey), alg: 'Ed25519', public_key: bytesToHex(l.key.publicKey) })), pc, () => '/policy', { what: 'policy' });
+    } catch (e) {
+      pc.fail('MALFORMED', '/policy', `the trust policy is not usable: ${(e as Error).message}`);
+      return r.build();
+    }
   }
 
   switch (kind as VerifyKind) {
@@ -126,10 +148,13 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
       await verifyConsistencyKind(object, trust, r);
       break;
     case 'bundle':
-      await verifyBundleKind(object, { trust, useBundleKeys }, r);
+      await verifyBundleKind(object, { trust, useBundleKeys: useBundleKeys && policy === null, policy }, r);
       break;
     case 'fork_evidence':
       await verifyForkKind(object, trust, r);
+      break;
+    case 'v1_proof':
+      await verifyV1ProofKind(object, trust, r);
       break;
   }
   return r.build();

@@ -3,7 +3,7 @@ import { BUNDLE_FORMAT } from '../protocol/bundle.js';
 import { has, isObj, own } from './shape.js';
 
 /** Kinds this verifier checks. */
-export const VERIFY_KINDS = ['receipt', 'stream', 'checkpoint', 'consistency', 'bundle', 'fork_evidence'] as const;
+export const VERIFY_KINDS = ['receipt', 'stream', 'checkpoint', 'consistency', 'bundle', 'fork_evidence', 'v1_proof'] as const;
 export type VerifyKind = (typeof VERIFY_KINDS)[number];
 
 /** Kinds with a reserved name but no checks yet. */
@@ -40,9 +40,9 @@ export function detectKind(input: { kind?: unknown; object?: unknown }): string 
   return UNKNOWN_KIND;
 }
 
-const REQUEST_MEMBERS = new Set(['kind', 'object', 'trusted_keys']);
+const REQUEST_MEMBERS = new Set(['kind', 'object', 'trusted_keys', 'policy']);
 
 /** True for `{kind?, object, trusted_keys?}` (a POST /v2/verify body), as opposed to a bare object. */
-export function isVerifyRequest(v: unknown): v is { kind?: unknown; object: unknown; trusted_keys?: unknown } {
+export function isVerifyRequest(v: unknown): v is { kind?: unknown; object: unknown; trusted_keys?: unknown; policy?: unknown } {
   return isObj(v) && has(v, 'object') && Object.keys(v).every((k) => REQUEST_MEMBERS.has(k));
 }

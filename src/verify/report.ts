@@ -21,6 +21,21 @@ export const PROBLEM_CODES = [
   'CHECKPOINT_STALE',
   'CONSISTENCY_INVALID',
   'FORK_DETECTED',
+  // v1 proofs (src/verify/v1-proof.ts): a v1 receipt field ≠ the event's; a listed key inconsistent; status ≠ the evidence
+  'RECEIPT_MISMATCH',
+  'KEY_MISMATCH',
+  'STATUS_MISMATCH',
+  'WITNESS_UNKNOWN',
+  'WITNESS_SIGNATURE_INVALID',
+  'WITNESS_QUORUM_NOT_MET',
+  'ANCHOR_MISSING',
+  'ANCHOR_MALFORMED',
+  'ANCHOR_CHECKPOINT_MISMATCH',
+  'ANCHOR_PATH_INVALID',
+  'ANCHOR_IMPRINT_MISMATCH',
+  'ANCHOR_SIGNATURE_INVALID',
+  'ANCHOR_UNTRUSTED_TSA',
+  'ANCHOR_TSA_CERT_INVALID',
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 

@@ -20,9 +20,9 @@ export interface RunningTsa {
   stop(): Promise<void>;
 }
 
-/** Spawn `proofstream tsa serve --port 0 --dir <dir>` (a fresh temp dir by default) and wait until it listens. */
-export async function startTsa(dir: string = tempDir('ps-tsa-')): Promise<RunningTsa> {
-  const proc = spawn(process.execPath, [BIN, 'tsa', 'serve', '--port', '0', '--dir', dir, '--host', '127.0.0.1'], {
+/** Spawn `proofstream tsa serve --port <port> --dir <dir>` (any free port and a fresh temp dir by default) and wait until it listens. */
+export async function startTsa(dir: string = tempDir('ps-tsa-'), listenPort = 0): Promise<RunningTsa> {
+  const proc = spawn(process.execPath, [BIN, 'tsa', 'serve', '--port', String(listenPort), '--dir', dir, '--host', '127.0.0.1'], {
     env: { ...process.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

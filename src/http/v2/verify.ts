@@ -2,9 +2,9 @@
 // trust is the server's own signing key, taken from the in-memory signer, so the route keeps answering on a
 // server whose database is gone. Always 200 with the report, valid or not; 422 only for IVC objects.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { bytesToHex } from '../../protocol/bytes.js';
+import { parsePolicy } from '../../protocol/policy.js';
 import { ApiError } from '../../ledger/errors.js';
-import { detectKind, IVC_KIND, PROBLEM_CODES, verify, type TrustedKey } from '../../verify/index.js';
+import { detectKind, IVC_KIND, PROBLEM_CODES, verify } from '../../verify/index.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { ErrorEnvelope, Hex32, json } from '../schemas.js';
@@ -33,7 +33,12 @@ export const VerifyRequest = z
       .array(TrustedKeySchema)
       .max(1000)
       .optional()
-      .openapi({ description: "keys to trust; default: this server's current signing key" }),
+      .openapi({ description: "keys to trust; default: this server's trust policy (GET /v2/trust-policy, current key only)" }),
+    policy: z
+      .string()
+      .max(1 << 20)
+      .optional()
+      .openapi({ description: 'a trust policy file (docs/trust.md): log keys, witnesses and quorum, TSA roots' }),
   })
   .strict()
   .openapi('VerifyRequest');
@@ -58,7 +63,7 @@ const errorResponse = (description: string) => ({ description, content: { 'appli
 export function verifyRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
   const { signer, config } = d.ledger;
   // Read once from memory: never from the database.
-  const serverKeys: TrustedKey[] = [{ kid: signer.kid, alg: 'Ed25519', public_key: bytesToHex(signer.publicKey) }];
+  const serverPolicy = d.ledger.evidence.trustPolicy([signer.publicKey]);
 
   app.openapi(
     createRoute({
@@ -83,7 +88,16 @@ export function verifyRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
           kind: IVC_KIND,
         });
       }
-      const report = await verify({ kind: body.kind, object: body.object, trusted_keys: body.trusted_keys ?? serverKeys });
+      if (body.policy !== undefined) {
+        try {
+          parsePolicy(body.policy);
+        } catch (e) {
+          throw new ApiError('VALIDATION_ERROR', `policy: ${(e as Error).message}`, { path: 'policy' });
+        }
+      }
+      // Neither keys nor a policy: the server's own policy (its key, witnesses, TSA roots), built from memory.
+      const trust = body.trusted_keys === undefined && body.policy === undefined ? { policy: serverPolicy } : { trusted_keys: body.trusted_keys, policy: body.policy };
+      const report = await verify({ kind: body.kind, object: body.object, ...trust });
       return c.json(report, 200);
     },
   );

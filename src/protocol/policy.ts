@@ -1,0 +1,187 @@
+// The trust policy file (docs/trust.md): which log keys, witnesses (with a quorum rule) and time-stamp
+// authorities an auditor trusts. Line-based, modelled on the Sigsum policy format. Pure and browser-safe.
+//
+//   # comment
+//   log <origin> <vkey>                     the ledger's checkpoint key; <origin> may be "<prefix>/*"
+//   witness <name> <vkey> [<url>]           a witness's cosignature/v1 key (its name is the vkey's name)
+//   group <name> <k|all|any> <member>…      k of the members (witnesses or earlier groups)
+//   quorum <name|none>                      the group or witness whose rule a checkpoint must meet
+//   tsa <name> <base64 DER certificate>     a trusted RFC 3161 root; any tsa line makes anchors required
+import { base64ToBytes, bytesToBase64 } from './bytes.js';
+import { ProtocolError } from './merkle.js';
+import { COSIGNATURE_TYPE, ED25519_TYPE, encodeVerifierKey, isValidKeyName, keyId, parseVerifierKey, type VerifierKey } from './note.js';
+
+export class PolicyError extends ProtocolError {}
+
+export interface PolicyLog {
+  /** An exact origin, or a prefix when `wildcard` (the line said "<prefix>/*"). */
+  origin: string;
+  wildcard: boolean;
+  vkey: string;
+  key: VerifierKey;
+}
+
+export interface PolicyWitness {
+  name: string;
+  vkey: string;
+  key: VerifierKey;
+  url?: string;
+}
+
+export interface PolicyGroup {
+  name: string;
+  /** how many members must be satisfied */
+  threshold: number;
+  members: string[];
+}
+
+export interface TrustPolicy {
+  logs: PolicyLog[];
+  witnesses: PolicyWitness[];
+  groups: PolicyGroup[];
+  /** name of the group or witness that must be satisfied; null = no witness requirement */
+  quorum: string | null;
+  tsaRoots: { name: string; der: Uint8Array }[];
+}
+
+const MAX_POLICY_BYTES = 1 << 20;
+
+/** Parses a policy file. Throws PolicyError('POLICY_MALFORMED', "line N: …") on anything it does not understand. */
+export function parsePolicy(text: string): TrustPolicy {
+  if (typeof text !== 'string') throw new PolicyError('POLICY_MALFORMED', 'policy must be text');
+  if (text.length > MAX_POLICY_BYTES) throw new PolicyError('POLICY_MALFORMED', 'policy is too large');
+  const p: TrustPolicy = { logs: [], witnesses: [], groups: [], quorum: null, tsaRoots: [] };
+  const names = new Set<string>();
+  let quorumSeen = false;
+  text.split('\n').forEach((raw, i) => {
+    const fail = (msg: string): never => {
+      throw new PolicyError('POLICY_MALFORMED', `line ${i + 1}: ${msg}`);
+    };
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line) return;
+    const [word, ...args] = line.split(/[ \t]+/);
+    const vkeyOf = (s: string | undefined, type: number): VerifierKey => {
+      if (!s) return fail('missing vkey');
+      let k: VerifierKey;
+      try {
+        k = parseVerifierKey(s);
+      } catch (e) {
+        return fail(`bad vkey: ${(e as Error).message}`);
+      }
+      if (k.type !== type) fail(`vkey must be of type 0x0${type}`);
+      return k;
+    };
+    const fresh = (name: string | undefined): string => {
+      if (!name || !isValidKeyName(name)) return fail('missing or invalid name');
+      if (names.has(name)) fail(`name ${name} is defined twice`);
+      names.add(name);
+      return name;
+    };
+    switch (word) {
+      case 'log': {
+        if (args.length !== 2) fail('expected: log <origin> <vkey>');
+        const [origin, vkey] = args as [string, string];
+        const key = vkeyOf(vkey, ED25519_TYPE);
+        if (key.name !== origin) fail('the vkey name must equal the origin');
+        const wildcard = origin.endsWith('/*');
+        p.logs.push({ origin: wildcard ? origin.slice(0, -2) : origin, wildcard, vkey, key });
+        break;
+      }
+      case 'witness': {
+        if (args.length < 2 || args.length > 3) fail('expected: witness <name> <vkey> [<url>]');
+        const name = fresh(args[0]);
+        const key = vkeyOf(args[1], COSIGNATURE_TYPE);
+        if (key.name !== name) fail('the vkey name must equal the witness name');
+        p.witnesses.push(args[2] ? { name, vkey: args[1]!, key, url: args[2] } : { name, vkey: args[1]!, key });
+        break;
+      }
+      case 'group': {
+        if (args.length < 3) fail('expected: group <name> <k|all|any> <member>…');
+        const name = fresh(args[0]);
+        const members = args.slice(2);
+        if (new Set(members).size !== members.length) fail('a group lists a member twice');
+        for (const m of members) if (!names.has(m) || m === name) fail(`unknown member ${m} (define it first)`);
+        const t = args[1]!;
+        const threshold = t === 'all' ? members.length : t === 'any' ? 1 : /^[1-9][0-9]*$/.test(t) ? Number(t) : fail('threshold must be k, all or any');
+        if (threshold > members.length) fail('threshold exceeds the member count');
+        p.groups.push({ name, threshold, members });
+        break;
+      }
+      case 'quorum': {
+        if (args.length !== 1) fail('expected: quorum <name|none>');
+        if (quorumSeen) fail('quorum is given twice');
+        quorumSeen = true;
+        const q = args[0]!;
+        if (q !== 'none' && !names.has(q)) fail(`quorum names unknown ${q}`);
+        p.quorum = q === 'none' ? null : q;
+        break;
+      }
+      case 'tsa': {
+        if (args.length !== 2) fail('expected: tsa <name> <base64 DER certificate>');
+        const name = fresh(args[0]);
+        let der: Uint8Array;
+        try {
+          der = base64ToBytes(args[1]!);
+        } catch {
+          return fail('certificate is not base64');
+        }
+        if (der.length < 16 || der[0] !== 0x30) fail('certificate is not DER');
+        p.tsaRoots.push({ name, der });
+        break;
+      }
+      default:
+        fail(`unknown directive ${JSON.stringify(word)}`);
+    }
+  });
+  if (p.logs.length === 0) throw new PolicyError('POLICY_MALFORMED', 'a policy must name at least one log');
+  if (!quorumSeen && p.witnesses.length > 0) throw new PolicyError('POLICY_MALFORMED', 'witnesses are listed but no quorum line says how many must cosign');
+  return p;
+}
+
+/** The log verifier key for a concrete checkpoint origin, or null when the policy trusts no log for it. */
+export function logKeyFor(p: TrustPolicy, origin: string): VerifierKey | null {
+  for (const l of p.logs) {
+    if (!l.wildcard) {
+      if (l.origin === origin) return l.key;
+    } else if (origin.startsWith(l.origin + '/') && origin.length > l.origin.length + 1 && isValidKeyName(origin)) {
+      // A wildcard trusts the public key under every origin below the prefix; the key ID commits to the name.
+      return { name: origin, type: ED25519_TYPE, publicKey: l.key.publicKey, keyId: keyId(origin, ED25519_TYPE, l.key.publicKey) };
+    }
+  }
+  return null;
+}
+
+/** Does the set of witnesses whose cosignatures verified satisfy the policy's quorum? */
+export function quorumMet(p: TrustPolicy, cosigned: ReadonlySet<string>): boolean {
+  if (p.quorum === null) return true;
+  const memo = new Map<string, boolean>();
+  const sat = (name: string): boolean => {
+    const hit = memo.get(name);
+    if (hit !== undefined) return hit;
+    const g = p.groups.find((x) => x.name === name);
+    const v = g ? g.members.filter(sat).length >= g.threshold : cosigned.has(name);
+    memo.set(name, v);
+    return v;
+  };
+  return sat(p.quorum);
+}
+
+/** Renders a policy file (the inverse of parsePolicy, comments aside). */
+export function formatPolicy(p: {
+  logs: { origin: string; publicKey: Uint8Array }[];
+  witnesses: { name: string; vkey: string; url?: string | undefined }[];
+  quorum: { required: number } | null;
+  tsaRoots: { name: string; der: Uint8Array }[];
+}): string {
+  const out = ['# Proofstream trust policy (docs/trust.md)'];
+  for (const l of p.logs) out.push(`log ${l.origin} ${encodeVerifierKey(l.origin, l.publicKey, ED25519_TYPE)}`);
+  for (const w of p.witnesses) out.push(`witness ${w.name} ${w.vkey}${w.url ? ' ' + w.url : ''}`);
+  if (p.witnesses.length && p.quorum && p.quorum.required > 0) {
+    out.push(`group witnesses ${p.quorum.required} ${p.witnesses.map((w) => w.name).join(' ')}`);
+    out.push('quorum witnesses');
+  } else {
+    out.push('quorum none');
+  }
+  for (const t of p.tsaRoots) out.push(`tsa ${t.name} ${bytesToBase64(t.der)}`);
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,157 @@
+// Witness cosignatures, per-witness progress, and RFC 3161 anchor epochs: the evidence gathered after a
+// checkpoint is signed.
+import { and, asc, eq, gt, gte, isNull, sql } from 'drizzle-orm';
+import type { Db } from './db.js';
+import { anchorEpochs, anchorLeaves, checkpoints, cosignatures, streams, witnessState } from './schema.js';
+import type { CheckpointRow } from './checkpoints.js';
+
+export type CosignatureRow = typeof cosignatures.$inferSelect;
+export type WitnessStateRow = typeof witnessState.$inferSelect;
+export type AnchorEpochRow = typeof anchorEpochs.$inferSelect;
+export type AnchorLeafRow = typeof anchorLeaves.$inferSelect;
+
+export class EvidenceRepo {
+  constructor(private readonly db: Db) {}
+
+  // ---- witnesses ----
+
+  /** Streams whose latest checkpoint is beyond what `witness` has cosigned. */
+  streamsBehind(witness: string, limit: number): { streamId: string; cosignedSize: number; latestSize: number }[] {
+    return this.db
+      .select({
+        streamId: streams.id,
+        cosignedSize: sql<number>`coalesce(${witnessState.cosignedSize}, 0)`,
+        latestSize: checkpoints.treeSize,
+      })
+      .from(streams)
+      .innerJoin(checkpoints, eq(checkpoints.id, streams.lastCheckpointId))
+      .leftJoin(witnessState, and(eq(witnessState.streamId, streams.id), eq(witnessState.witness, witness)))
+      .where(sql`coalesce(${witnessState.cosignedSize}, 0) < ${checkpoints.treeSize}`)
+      .limit(limit)
+      .all();
+  }
+
+  /** The stream's first checkpoint beyond `size`: the next one to submit to a witness at `size`. */
+  nextCheckpoint(streamId: string, size: number): CheckpointRow | undefined {
+    return this.db
+      .select()
+      .from(checkpoints)
+      .where(and(eq(checkpoints.streamId, streamId), gt(checkpoints.treeSize, size)))
+      .orderBy(asc(checkpoints.treeSize))
+      .limit(1)
+      .get();
+  }
+
+  /** Checkpoints whose tree reaches seq_no `size`, smallest first. */
+  coveringCheckpoints(streamId: string, size: number, limit: number): CheckpointRow[] {
+    return this.db
+      .select()
+      .from(checkpoints)
+      .where(and(eq(checkpoints.streamId, streamId), gte(checkpoints.treeSize, size)))
+      .orderBy(asc(checkpoints.treeSize))
+      .limit(limit)
+      .all();
+  }
+
+  witnessState(witness: string, streamId: string): WitnessStateRow | undefined {
+    return this.db
+      .select()
+      .from(witnessState)
+      .where(and(eq(witnessState.witness, witness), eq(witnessState.streamId, streamId)))
+      .get();
+  }
+
+  /** What `witness` has cosigned of each stream of one tenant. */
+  witnessStatesOfTenant(witness: string, tenantId: string): WitnessStateRow[] {
+    return this.db
+      .select({
+        witness: witnessState.witness,
+        streamId: witnessState.streamId,
+        cosignedSize: witnessState.cosignedSize,
+        lastSuccessAt: witnessState.lastSuccessAt,
+        lastError: witnessState.lastError,
+        lastErrorAt: witnessState.lastErrorAt,
+      })
+      .from(witnessState)
+      .innerJoin(streams, eq(streams.id, witnessState.streamId))
+      .where(and(eq(witnessState.witness, witness), eq(streams.tenantId, tenantId)))
+      .orderBy(asc(witnessState.streamId))
+      .all();
+  }
+
+  /** Records the size the witness is now at (after a cosignature or a 409 telling us) and clears the error. */
+  setCosignedSize(witness: string, streamId: string, size: number, at: string, success: boolean): void {
+    this.db
+      .insert(witnessState)
+      .values({ witness, streamId, cosignedSize: size, lastSuccessAt: success ? at : null })
+      .onConflictDoUpdate({
+        target: [witnessState.witness, witnessState.streamId],
+        set: success
+          ? { cosignedSize: size, lastSuccessAt: at, lastError: null, lastErrorAt: null }
+          : { cosignedSize: size },
+      })
+      .run();
+  }
+
+  setWitnessError(witness: string, streamId: string, error: string, at: string): void {
+    this.db
+      .insert(witnessState)
+      .values({ witness, streamId, cosignedSize: 0, lastError: error, lastErrorAt: at })
+      .onConflictDoUpdate({ target: [witnessState.witness, witnessState.streamId], set: { lastError: error, lastErrorAt: at } })
+      .run();
+  }
+
+  insertCosignature(row: CosignatureRow): void {
+    this.db.insert(cosignatures).values(row).onConflictDoNothing().run();
+  }
+
+  cosignatures(checkpointId: string): CosignatureRow[] {
+    return this.db.select().from(cosignatures).where(eq(cosignatures.checkpointId, checkpointId)).orderBy(asc(cosignatures.witness)).all();
+  }
+
+  // ---- anchors ----
+
+  /** Checkpoints not yet placed in an anchor epoch, oldest first. */
+  unanchoredCheckpoints(limit: number): { id: string; note: string }[] {
+    return this.db
+      .select({ id: checkpoints.id, note: checkpoints.note })
+      .from(checkpoints)
+      .leftJoin(anchorLeaves, eq(anchorLeaves.checkpointId, checkpoints.id))
+      .where(isNull(anchorLeaves.checkpointId))
+      .orderBy(asc(checkpoints.createdAt), asc(checkpoints.id))
+      .limit(limit)
+      .all();
+  }
+
+  insertEpoch(epoch: AnchorEpochRow, leaves: AnchorLeafRow[]): void {
+    this.db.insert(anchorEpochs).values(epoch).run();
+    for (const l of leaves) this.db.insert(anchorLeaves).values(l).run();
+  }
+
+  unstampedEpochs(): AnchorEpochRow[] {
+    return this.db.select().from(anchorEpochs).where(isNull(anchorEpochs.token)).orderBy(asc(anchorEpochs.createdAt)).all();
+  }
+
+  stampEpoch(id: string, token: string, tsaChain: string[], genTime: string, at: string): void {
+    this.db.update(anchorEpochs).set({ token, tsaChain, genTime, stampedAt: at, lastError: null }).where(eq(anchorEpochs.id, id)).run();
+  }
+
+  epochFailed(id: string, error: string): void {
+    this.db
+      .update(anchorEpochs)
+      .set({ lastError: error, attempts: sql`${anchorEpochs.attempts} + 1` })
+      .where(eq(anchorEpochs.id, id))
+      .run();
+  }
+
+  anchorOf(checkpointId: string): { leaf: AnchorLeafRow; epoch: AnchorEpochRow } | undefined {
+    const leaf = this.db.select().from(anchorLeaves).where(eq(anchorLeaves.checkpointId, checkpointId)).get();
+    if (!leaf) return undefined;
+    const epoch = this.db.select().from(anchorEpochs).where(eq(anchorEpochs.id, leaf.epochId)).get();
+    return epoch ? { leaf, epoch } : undefined;
+  }
+
+  epochLeaves(epochId: string): AnchorLeafRow[] {
+    return this.db.select().from(anchorLeaves).where(eq(anchorLeaves.epochId, epochId)).orderBy(asc(anchorLeaves.leafIndex)).all();
+  }
+}

@@ -1,0 +1,198 @@
+// End to end: the ledger, two witnesses and the test TSA as real child processes. Appends across several
+// windows, waits for quorum cosignatures and an RFC 3161 anchor, builds a pack and verifies it offline with
+// `proofstream verify --policy`. Then stops a witness and the TSA: appends keep being answered, packs wait
+// (409 EVIDENCE_PENDING), and evidence catches up when both come back.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytesToHex } from '../src/protocol/bytes.js';
+import { encodeVerifierKey } from '../src/protocol/note.js';
+import { parsePolicy } from '../src/protocol/policy.js';
+import { loadOrCreateSigner } from '../src/ledger/signer.js';
+import { witnessKeyFromSeed } from '../src/witness/keys.js';
+import { BIN, client, idemKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { startTsa, type RunningTsa } from './helpers/tsa.js';
+import { waitFor } from './helpers/wait.js';
+import { startWitness, type RunningWitnessProcess } from './helpers/witness.js';
+
+let srv: RunningServer;
+let tsa: RunningTsa;
+let w1: RunningWitnessProcess;
+let w2: RunningWitnessProcess;
+let call: ReturnType<typeof client>;
+let streamId: string;
+const dir = tempDir('ps-e2e-');
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function append(n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await call('POST', `/v2/streams/${streamId}/events`, { source_ref: `e2e-${i}`, event_type: 'decision', payload: { i, at: Date.now() } }, { 'idempotency-key': idemKey() });
+    expect(r.status).toBe(201);
+    ids.push(r.body.stream_event_id);
+  }
+  return ids;
+}
+
+/** Builds a pack for [from, to], retrying while evidence is pending; returns the pack document. */
+async function packWhenReady(from: number, to: number, timeoutMs = 30_000): Promise<any> {
+  let last: any;
+  await waitFor(async () => {
+    last = await call('POST', '/v2/audit/packs', { stream_id: streamId, from_seq_no: from, to_seq_no: to }, { 'idempotency-key': idemKey() });
+    if (last.status === 409) expect(last.body.error.code).toBe('EVIDENCE_PENDING');
+    return last.status === 201 ? true : undefined;
+  }, timeoutMs);
+  return last.body;
+}
+
+beforeAll(async () => {
+  const dataDir = path.join(dir, 'ledger');
+  // The ledger key exists before the witnesses start, so they can be told to trust it.
+  const signer = loadOrCreateSigner(path.join(dataDir, 'signing-key.pem'));
+  const logVkey = encodeVerifierKey('proofstream.localhost/*', signer.publicKey);
+  const logs = [{ origin: 'proofstream.localhost/*', vkeys: [logVkey] }];
+  [tsa, w1, w2] = await Promise.all([
+    startTsa(path.join(dir, 'tsa')),
+    startWitness({ logs, dir: path.join(dir, 'w1'), name: 'witness.test/one' }),
+    startWitness({ logs, dir: path.join(dir, 'w2'), name: 'witness.test/two' }),
+  ]);
+  srv = await startServer({
+    dataDir,
+    env: {
+      PROOFSTREAM_WINDOW_MAX_EVENTS: '10',
+      PROOFSTREAM_WINDOW_MAX_AGE_MS: '100',
+      PROOFSTREAM_WITNESSES: JSON.stringify([w1, w2].map((w) => ({ name: w.name, url: w.url, vkey: w.vkey }))),
+      PROOFSTREAM_WITNESS_QUORUM: '2',
+      PROOFSTREAM_TSA_URL: tsa.url,
+      PROOFSTREAM_TSA_ROOT: path.join(tsa.dir, 'root.pem'),
+      PROOFSTREAM_ANCHOR_EPOCH_MS: '300',
+      PROOFSTREAM_RETRY_MAX_MS: '500',
+    },
+  });
+  call = client(srv.url, srv.key);
+  const s = await call('POST', '/v2/streams', { use_case: 'e2e evidence' }, { 'idempotency-key': idemKey() });
+  expect(s.status).toBe(201);
+  streamId = s.body.stream_id;
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([srv?.stop(), tsa?.stop(), w1?.stop(), w2?.stop()]);
+});
+
+describe('ledger + two witnesses + TSA', () => {
+  it('publishes a trust policy naming its key, both witnesses with quorum 2, and the TSA root', async () => {
+    const r = await fetch(`${srv.url}/v2/trust-policy`);
+    expect(r.status).toBe(200);
+    const p = parsePolicy(await r.text());
+    const keys = (await call('GET', '/v2/keys')).body.keys;
+    expect(p.logs.map((l) => bytesToHex(l.key.publicKey))).toEqual([keys[0].public_key]);
+    expect(p.logs[0]!.wildcard).toBe(true);
+    expect(p.witnesses.map((w) => w.vkey).sort()).toEqual([w1.vkey, w2.vkey].sort());
+    expect(p.groups).toEqual([{ name: 'witnesses', threshold: 2, members: [w1.name, w2.name] }]);
+    expect(p.quorum).toBe('witnesses');
+    expect(p.tsaRoots).toHaveLength(1);
+  });
+
+  it('gets every checkpoint cosigned by both witnesses and anchored, and a pack that verifies offline with --policy', async () => {
+    await append(35); // several size-triggered windows, then an age-triggered one
+    let latest: any;
+    await waitFor(async () => {
+      latest = (await call('GET', `/v2/streams/${streamId}/checkpoints/latest`)).body;
+      return latest.tree_size === 35 && latest.witness_quorum.met && latest.anchor !== null ? true : undefined;
+    }, 30_000);
+    expect(latest.witness_quorum).toEqual({ required: 2, count: 2, met: true });
+    expect(latest.cosignatures.map((c: any) => c.witness).sort()).toEqual([w1.name, w2.name].sort());
+    expect(latest.cosigned_note.startsWith(latest.note)).toBe(true);
+    expect(latest.cosigned_note.split('\n— ').length).toBe(4); // log signature + two cosignatures
+    expect(latest.anchor).toMatchObject({ kind: 'rfc3161', checkpoint_hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+
+    // every checkpoint of the stream got both cosignatures (each was submitted, in order)
+    const all = (await call('GET', `/v2/streams/${streamId}/checkpoints?limit=100`)).body.checkpoints;
+    expect(all.length).toBeGreaterThanOrEqual(4);
+    for (const c of all) expect(c.witness_quorum.count).toBe(2);
+
+    const ws = (await call('GET', '/v2/witnesses')).body;
+    expect(ws.quorum).toBe(2);
+    for (const w of ws.witnesses) {
+      expect(w.failures).toBe(0);
+      expect(w.streams).toContainEqual(expect.objectContaining({ stream_id: streamId, last_cosigned_size: 35 }));
+    }
+
+    const pack = await packWhenReady(1, 35);
+    expect(pack.witnesses).toHaveLength(2);
+    expect(pack.anchors).toHaveLength(1);
+    const packFile = path.join(dir, 'pack.json');
+    const policyFile = path.join(dir, 'policy.txt');
+    fs.writeFileSync(packFile, JSON.stringify(pack));
+    fs.writeFileSync(policyFile, await (await fetch(`${srv.url}/v2/trust-policy`)).text());
+    const v = await cli(['verify', packFile, '--policy', policyFile, '--json']);
+    const report = JSON.parse(v.stdout);
+    expect(report.problems).toEqual([]);
+    expect(v.code).toBe(0);
+    expect(report.checks).toContainEqual({ name: 'witnesses: quorum "witnesses" of the policy met', ok: true });
+    expect(report.checks).toContainEqual({ name: 'anchors: time-stamp token over the epoch root, from a trusted TSA', ok: true });
+
+    // The same pack against a stricter policy (a third witness that never cosigned is required) is refused.
+    const three = witnessKeyFromSeed('witness.test/three', new Uint8Array(32).fill(3));
+    const strict = fs
+      .readFileSync(policyFile, 'utf8')
+      .replace(/^group witnesses 2 (.*)$/m, `witness ${three.name} ${three.vkey}\ngroup witnesses 3 $1 ${three.name}`);
+    fs.writeFileSync(path.join(dir, 'strict.txt'), strict);
+    const s3 = await cli(['verify', packFile, '--policy', path.join(dir, 'strict.txt'), '--json']);
+    expect(s3.code).toBe(1);
+    expect(JSON.parse(s3.stdout).problems.map((p: any) => p.code)).toEqual(['WITNESS_QUORUM_NOT_MET']);
+  }, 90_000);
+
+  it('keeps answering appends with a witness and the TSA down; packs wait; evidence catches up when they return', async () => {
+    await Promise.all([w1.stop(), tsa.stop()]);
+    const ids = await append(25); // every append is still answered with a receipt
+    expect(new Set(ids).size).toBe(25);
+    // sealing carries on: checkpoints are signed without the witness
+    let latest: any;
+    await waitFor(async () => {
+      latest = (await call('GET', `/v2/streams/${streamId}/checkpoints/latest`)).body;
+      // the witness still up cosigns it; the one down cannot
+      return latest.tree_size === 60 && latest.witness_quorum.count === 1 ? true : undefined;
+    }, 20_000);
+    expect(latest.witness_quorum.met).toBe(false);
+    expect(latest.anchor).toBeNull();
+    const pending = await call('POST', '/v2/audit/packs', { stream_id: streamId, from_seq_no: 36, to_seq_no: 60 }, { 'idempotency-key': idemKey() });
+    expect(pending.status).toBe(409);
+    expect(pending.body.error.code).toBe('EVIDENCE_PENDING');
+    expect(pending.body.error.details.missing.join(' ')).toMatch(/witness cosignatures \(1 of 2 required\)/);
+    expect(pending.body.error.details.missing.join(' ')).toMatch(/anchor/);
+    expect(pending.body.error.details.retry_after_s).toBeGreaterThan(0);
+    // the down witness shows its error
+    await waitFor(async () => {
+      const ws = (await call('GET', '/v2/witnesses')).body.witnesses;
+      return ws.find((w: any) => w.name === w1.name).last_error !== null ? true : undefined;
+    }, 10_000);
+
+    // both come back on the same state and port: evidence catches up without any append
+    [w1, tsa] = await Promise.all([
+      startWitness({ logs: [{ origin: 'proofstream.localhost/*', vkeys: [parsePolicy(await (await fetch(`${srv.url}/v2/trust-policy`)).text()).logs[0]!.vkey] }], dir: w1.dir, port: w1.port }),
+      startTsa(tsa.dir, tsa.port),
+    ]);
+    await waitFor(async () => {
+      latest = (await call('GET', `/v2/streams/${streamId}/checkpoints/latest`)).body;
+      return latest.witness_quorum.met && latest.anchor !== null ? true : undefined;
+    }, 30_000);
+    const pack = await packWhenReady(36, 60);
+    const packFile = path.join(dir, 'pack2.json');
+    fs.writeFileSync(packFile, JSON.stringify(pack));
+    const v = await cli(['verify', packFile, '--policy', path.join(dir, 'policy.txt'), '--json']);
+    expect(JSON.parse(v.stdout).problems).toEqual([]);
+    expect(v.code).toBe(0);
+  }, 120_000);
+});
