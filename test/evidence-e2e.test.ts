@@ -173,6 +173,21 @@ describe('ledger + two witnesses + TSA', () => {
     expect(pending.body.error.details.missing.join(' ')).toMatch(/witness cosignatures \(1 of 2 required\)/);
     expect(pending.body.error.details.missing.join(' ')).toMatch(/anchor/);
     expect(pending.body.error.details.retry_after_s).toBeGreaterThan(0);
+    // a stream whose own quorum is one witness is witnessed by the one still up
+    const tooMany = await call('POST', '/v2/streams', { use_case: 'q3', witness_quorum: { required: 3 } }, { 'idempotency-key': idemKey() });
+    expect(tooMany.status).toBe(422);
+    const q1 = await call('POST', '/v2/streams', { use_case: 'q1', witness_quorum: { required: 1 } }, { 'idempotency-key': idemKey() });
+    expect(q1.status).toBe(201);
+    expect(q1.body.witness_quorum).toEqual({ required: 1 });
+    const r1 = await call('POST', `/v2/streams/${q1.body.stream_id}/events`, { source_ref: 'q1', event_type: 'decision', payload: {} }, { 'idempotency-key': idemKey() });
+    expect(r1.status).toBe(201);
+    const q1cp = await waitFor(async () => {
+      const c = await call('GET', `/v2/streams/${q1.body.stream_id}/checkpoints/latest`);
+      return c.status === 200 && c.body.witness_quorum.count === 1 ? c.body : undefined;
+    }, 20_000);
+    expect(q1cp.witness_quorum).toEqual({ required: 1, count: 1, met: true });
+    expect(q1cp.cosignatures.map((c: any) => c.witness)).toEqual([w2.name]);
+
     // the down witness shows its error
     await waitFor(async () => {
       const ws = (await call('GET', '/v2/witnesses')).body.witnesses;

@@ -56,6 +56,11 @@ export const WindowPolicy = z
   .strict()
   .openapi('WindowPolicy');
 
+export const WitnessQuorum = z
+  .object({ required: z.number().int().min(0).max(100) })
+  .strict()
+  .openapi('WitnessQuorum', { description: "how many of the ledger's witnesses must cosign this stream's checkpoints" });
+
 export const StreamInput = z
   .object({
     system_id: z.string().min(1).max(64).optional(),
@@ -63,6 +68,7 @@ export const StreamInput = z
     policy_id: z.string().min(1).max(256).nullable().optional(),
     metadata: z.record(z.string(), z.unknown()).nullable().optional(),
     window_policy: WindowPolicy.nullable().optional(),
+    witness_quorum: WitnessQuorum.nullable().optional(),
   })
   .strict()
   .openapi('StreamInput');
@@ -76,6 +82,7 @@ export const Stream = z
     policy_id: z.string().nullable(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
     window_policy: WindowPolicy.nullable(),
+    witness_quorum: WitnessQuorum.nullable().openapi({ description: "null: the ledger's global quorum" }),
     created_at: z.string(),
     head_seq_no: z.number().int(),
     stream_head_hash: Hex32,

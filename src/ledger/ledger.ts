@@ -25,6 +25,8 @@ export interface StreamInput {
   policy_id?: string | null | undefined;
   metadata?: Record<string, unknown> | null | undefined;
   window_policy?: { max_events?: number | undefined; max_age_ms?: number | undefined } | null | undefined;
+  /** overrides the global witness quorum for this stream */
+  witness_quorum?: { required: number } | null | undefined;
 }
 
 export interface StreamView {
@@ -35,6 +37,7 @@ export interface StreamView {
   policy_id: string | null;
   metadata: Record<string, unknown> | null;
   window_policy: { max_events?: number; max_age_ms?: number } | null;
+  witness_quorum: { required: number } | null;
   created_at: string;
   head_seq_no: number;
   stream_head_hash: string;
@@ -109,6 +112,12 @@ export class Ledger {
     const systemId = input.system_id ?? p.systemId;
     const system = this.store.tenancy.systemById(systemId);
     if (!system || system.tenantId !== p.tenantId) throw notFound('system');
+    const q = input.witness_quorum?.required;
+    if (q !== undefined && q > this.config.witnesses.length) {
+      throw new ApiError('VALIDATION_ERROR', `witness_quorum.required (${q}) exceeds the ${this.config.witnesses.length} witnesses this ledger is configured with`, {
+        path: 'witness_quorum.required',
+      });
+    }
     const id = newId('str');
     const head = initialHead(id);
     return this.store.write(() => {
@@ -128,7 +137,7 @@ export class Ledger {
         frontier: head.frontier,
         sealedSeqNo: 0,
         lastCheckpointId: null,
-        witnessQuorum: null,
+        witnessQuorum: q ?? null,
       };
       this.store.streams.insert(row);
       const view = streamView(row);
@@ -266,6 +275,7 @@ export function streamView(r: StreamRow): StreamView {
     policy_id: r.policyId,
     metadata: r.metadata,
     window_policy: r.windowPolicy,
+    witness_quorum: r.witnessQuorum === null ? null : { required: r.witnessQuorum },
     created_at: r.createdAt,
     head_seq_no: r.headSeqNo,
     stream_head_hash: r.headHash,
