@@ -12,9 +12,9 @@ import { waitFor } from './helpers/wait.js';
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX128 = /^[0-9a-f]{128}$/;
 
-/** The POSTs of the README's v1 quick start (docs/v1-readme-section.md), exactly as written there. */
+/** The POSTs of the README's v1 quick start, exactly as written there. */
 function readmeRequests(): Array<{ route: string; key: string; body: any }> {
-  const text = fs.readFileSync(path.join(ROOT, 'docs/v1-readme-section.md'), 'utf8');
+  const text = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').split('## v1 quick start')[1]!.split('\n## ')[0]!;
   const re = /curl -s -X POST http:\/\/127\.0\.0\.1:8080(\/v1\/sdk\/\S+) \\\n([\s\S]*?)-d '([\s\S]*?)'/g;
   return [...text.matchAll(re)].map((m) => ({ route: m[1]!, key: /Idempotency-Key: ([^"]+)"/.exec(m[2]!)![1]!, body: JSON.parse(m[3]!) }));
 }
