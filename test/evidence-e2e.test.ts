@@ -154,6 +154,26 @@ describe('ledger + two witnesses + TSA', () => {
     expect(JSON.parse(s3.stdout).problems.map((p: any) => p.code)).toEqual(['WITNESS_QUORUM_NOT_MET']);
   }, 90_000);
 
+  it('a v1 event reaches status "anchored"; its proof verifies with cosignatures and anchor checked, and fails when one is altered', async () => {
+    const ev = await call('POST', '/v1/sdk/events', { source_ref: 'v1-e2e', payload: { ok: true } }, { 'idempotency-key': idemKey() });
+    expect(ev.status).toBe(201);
+    const proof = await waitFor(async () => {
+      const r = await call('GET', `/v1/events/${ev.body.id}/proof`);
+      return r.body.status === 'anchored' ? r.body : undefined;
+    }, 30_000);
+    expect(proof.checkpoint.cosignatures).toHaveLength(2);
+    const ok = await call('POST', '/v1/public/verify', proof);
+    expect(ok.body.problems).toEqual([]);
+    expect(ok.body.checks).toContainEqual({ name: 'anchors: time-stamp token over the epoch root, from a trusted TSA', ok: true });
+    const bad = structuredClone(proof);
+    const line: string = bad.checkpoint.cosignatures[1].signature_line;
+    bad.checkpoint.cosignatures[1].signature_line = line.slice(0, -4) + (line.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA');
+    bad.checkpoint.cosigned_note = bad.checkpoint.note + bad.checkpoint.cosignatures.map((c: any) => c.signature_line + '\n').join('');
+    const r = await call('POST', '/v1/public/verify', bad);
+    expect(r.body.ok).toBe(false);
+    expect(r.body.problems.map((p: any) => p.code)).toContain('WITNESS_SIGNATURE_INVALID');
+  }, 60_000);
+
   it('keeps answering appends with a witness and the TSA down; packs wait; evidence catches up when they return', async () => {
     await Promise.all([w1.stop(), tsa.stop()]);
     const ids = await append(25); // every append is still answered with a receipt

@@ -37,7 +37,13 @@ export interface EvidenceTarget {
 }
 
 /** Checks the `witnesses` section: every cosignature verifies under a trusted witness key, and the quorum holds. */
-export async function checkWitnesses(section: unknown[] | undefined, target: EvidenceTarget | null, policy: TrustPolicy | null, r: ReportBuilder): Promise<void> {
+export async function checkWitnesses(
+  section: unknown[] | undefined,
+  target: EvidenceTarget | null,
+  policy: TrustPolicy | null,
+  r: ReportBuilder,
+  base = '/witnesses',
+): Promise<void> {
   const shape = r.check('witnesses: well-formed, one entry per witness, for the bundle checkpoint');
   const sig = r.check('witnesses: cosignatures verify under trusted witness keys');
   const quorum = r.check(policy ? `witnesses: quorum "${policy.quorum ?? 'none'}" of the policy met` : 'witnesses: quorum (no policy: not required)');
@@ -45,7 +51,7 @@ export async function checkWitnesses(section: unknown[] | undefined, target: Evi
   if (!section || !target) {
     shape.skip();
     sig.skip();
-    if (policy?.quorum) quorum.fail('WITNESS_QUORUM_NOT_MET', '/witnesses', 'no usable witness section or checkpoint: the quorum cannot be met');
+    if (policy?.quorum) quorum.fail('WITNESS_QUORUM_NOT_MET', base, 'no usable witness section or checkpoint: the quorum cannot be met');
     return;
   }
   let body: string;
@@ -59,7 +65,7 @@ export async function checkWitnesses(section: unknown[] | undefined, target: Evi
   const verified = new Set<string>();
   const seen = new Set<string>();
   for (let i = 0; i < section.length; i++) {
-    const path = ptr('/witnesses', i);
+    const path = ptr(base, i);
     const e = asObj(section[i], path, shape, 'an object {checkpoint_id, name, vkey, timestamp, signature_line}');
     if (!e) continue;
     const f = new Fields(e, path, shape);
@@ -120,7 +126,7 @@ export async function checkWitnesses(section: unknown[] | undefined, target: Evi
   if (policy && !quorumMet(policy, verified)) {
     quorum.fail(
       'WITNESS_QUORUM_NOT_MET',
-      '/witnesses',
+      base,
       `${verified.size} trusted witness cosignature(s) verified (${[...verified].join(', ') || 'none'}); the policy's quorum "${policy.quorum}" is not met`,
     );
   }
@@ -142,6 +148,7 @@ export async function checkAnchors(
   policy: TrustPolicy | null,
   verifyToken: TokenVerifier,
   r: ReportBuilder,
+  pathOf: (i: number) => string = (i) => ptr('/anchors', i),
 ): Promise<void> {
   const shape = r.check('anchors: well-formed, for the bundle checkpoint');
   const path_ = r.check("anchors: the checkpoint's hash leads to the epoch root");
@@ -154,13 +161,13 @@ export async function checkAnchors(
     return;
   }
   if (section.length === 0) {
-    if (required) tok.fail('ANCHOR_MISSING', '/anchors', 'the trust policy names TSA roots, but the bundle carries no anchor');
+    if (required) tok.fail('ANCHOR_MISSING', pathOf(0).replace(/\/0$/, ''), 'the trust policy names TSA roots, but the bundle carries no anchor');
     return;
   }
   const roots = policy ? policy.tsaRoots.map((t) => derToPem(t.der)) : [];
   const cpHash = anchorCheckpointHashHex(target.note);
   for (let i = 0; i < section.length; i++) {
-    const path = ptr('/anchors', i);
+    const path = pathOf(i);
     const e = asObj(section[i], path, shape, 'an anchor object');
     if (!e) continue;
     const f = new Fields(e, path, shape);

@@ -154,7 +154,7 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
       await verifyForkKind(object, trust, r);
       break;
     case 'v1_proof':
-      await verifyV1ProofKind(object, trust, r);
+      await verifyV1ProofKind(object, trust, r, policy);
       break;
   }
   return r.build();

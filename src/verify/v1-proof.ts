@@ -16,6 +16,8 @@ import { checkEventContent, readEvent, SignatureBatch, type EventRecord } from '
 import { ptr, type CheckScope, type ReportBuilder } from './report.js';
 import { asObj, Fields, isObj, own, show, type Obj } from './shape.js';
 import { ZERO_HASH_HEX } from './stream.js';
+import { checkAnchors, checkWitnesses, type TokenVerifier } from './evidence.js';
+import type { TrustPolicy } from '../protocol/policy.js';
 import { kidOf, type TrustSet } from './trust.js';
 
 export const V1_PROOF_KIND = 'v1_proof';
@@ -68,7 +70,7 @@ const MAX_PROOF = 64;
 const V1_PROOF_MEMBERS = ['kind', 'status', 'event', 'receipt', 'inclusion', 'checkpoint', 'anchor', 'keys'] as const;
 
 /** Verifies a v1 proof object. Never throws (verify() also guards). */
-export async function verifyV1ProofKind(object: unknown, trust: TrustSet, r: ReportBuilder): Promise<void> {
+export async function verifyV1ProofKind(object: unknown, trust: TrustSet, r: ReportBuilder, policy: TrustPolicy | null = null): Promise<void> {
   const kindCheck = r.check('v1 proof: kind');
   const top = r.check('v1 proof: well-formed');
   const o = asObj(object, '', top, 'a v1 proof object {kind: "v1_proof", status, event, receipt, inclusion, checkpoint, anchor, keys}');
@@ -148,6 +150,23 @@ export async function verifyV1ProofKind(object: unknown, trust: TrustSet, r: Rep
 
   // 6. Status against what is present.
   checkStatus(o, inclusion, checkpoint, r.check('status: consistent with the evidence present'));
+
+  // 7. The checkpoint's evidence, checked like a bundle's: cosignatures against the witness keys (the policy's,
+  // else the ones listed) and its quorum; the anchor against the policy's TSA roots.
+  if (cp && cp.consistent && isObj(checkpoint) && typeof own(checkpoint, 'note') === 'string') {
+    const target = { note: own(checkpoint, 'note') as string, checkpointId: cp.checkpointId };
+    const cos = own(checkpoint, 'cosignatures');
+    const entries = Array.isArray(cos)
+      ? cos.map((c) => (isObj(c) ? { checkpoint_id: cp!.checkpointId, name: own(c, 'witness'), vkey: own(c, 'vkey'), timestamp: own(c, 'timestamp'), signature_line: own(c, 'signature_line') } : c))
+      : cos === undefined
+        ? []
+        : undefined;
+    await checkWitnesses(entries, target, policy, r, '/checkpoint/cosignatures');
+    const anchor = own(checkpoint, 'anchor');
+    const anchors = anchor === undefined || anchor === null ? [] : [isObj(anchor) ? { checkpoint_id: cp.checkpointId, ...anchor } : anchor];
+    const verifyToken: TokenVerifier = async (...a) => (await import('./rfc3161.js')).verifyTimestampToken(...a);
+    await checkAnchors(anchors, target, policy, verifyToken, r, () => '/checkpoint/anchor');
+  }
 }
 
 function checkGenesisLinks(ev: EventRecord, chain: CheckScope): void {
