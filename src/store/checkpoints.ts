@@ -1,28 +1,28 @@
 // Windows, checkpoints, and the stored Merkle nodes seen as a NodeSource for the prover.
+import type Database from 'better-sqlite3';
 import { and, asc, desc, eq, gte, lt, sql } from 'drizzle-orm';
 import { MerkleError, type NodeSource } from '../protocol/merkle.js';
 import type { Db } from './db.js';
-import { checkpoints, events, merkleNodes, streams, windows } from './schema.js';
+import { checkpoints, events, streams, windows } from './schema.js';
 
 export type WindowRow = typeof windows.$inferSelect;
 export type CheckpointRow = typeof checkpoints.$inferSelect;
 
+/** Node hashes cached per store (32 B each plus the key): about 40 MB at this bound. */
+const NODE_CACHE_MAX = 400_000;
+
 export class CheckpointsRepo {
-  private readonly leafStmt;
-  private readonly nodeStmt;
+  private readonly leafRaw: Database.Statement;
+  private readonly nodeRaw: Database.Statement;
   private readonly leafRangeStmt;
+  /** Immutable once committed, so shared by every request on this store. */
+  private readonly nodeCache = new Map<string, Uint8Array>();
   constructor(private readonly db: Db) {
     const p = <T>(name: string) => sql.placeholder(name) as unknown as T;
-    this.leafStmt = db
-      .select({ h: events.eventHash })
-      .from(events)
-      .where(and(eq(events.streamId, p('s')), eq(events.seqNo, p('q'))))
-      .prepare();
-    this.nodeStmt = db
-      .select({ h: merkleNodes.hash })
-      .from(merkleNodes)
-      .where(and(eq(merkleNodes.streamId, p('s')), eq(merkleNodes.level, p('l')), eq(merkleNodes.idx, p('i'))))
-      .prepare();
+    // Raw statements for the prover's point lookups: drizzle's row mapping costs more than the lookup itself.
+    const sqlite = (db as Db & { $client: Database.Database }).$client;
+    this.leafRaw = sqlite.prepare('SELECT "event_hash" FROM "events" WHERE "stream_id" = ? AND "seq_no" = ?').pluck();
+    this.nodeRaw = sqlite.prepare('SELECT "hash" FROM "merkle_nodes" WHERE "stream_id" = ? AND "level" = ? AND "idx" = ?').pluck();
     this.leafRangeStmt = db
       .select({ seqNo: events.seqNo, id: events.id, h: events.eventHash })
       .from(events)
@@ -32,27 +32,29 @@ export class CheckpointsRepo {
   }
 
   /**
-   * The stream's stored tree: level 0 from events.event_hash, higher levels from merkle_nodes. Memoized per
-   * instance, so one request's proofs share lookups. Only ever reads, so it is safe outside a transaction:
-   * perfect nodes never change once written.
+   * The stream's stored tree: level 0 from events.event_hash, higher levels from merkle_nodes. Both are immutable
+   * once committed, so hashes are kept in one cache per store (bounded, first in first out) shared by every
+   * request: the upper levels every proof touches stay in memory. Only ever reads committed rows (better-sqlite3
+   * is synchronous, so no reader runs inside an open append transaction), hence safe outside a transaction.
    */
   nodeSource(streamId: string): NodeSource {
-    const memo = new Map<number, Uint8Array>();
+    const nodeCache = this.nodeCache;
     return {
       get: (level: number, index: number): Uint8Array => {
-        const k = level * 2 ** 40 + index;
-        const hit = memo.get(k);
+        const k = `${streamId}/${level}/${index}`;
+        const hit = nodeCache.get(k);
         if (hit) return hit;
         let h: Uint8Array | undefined;
         if (level === 0) {
-          const r = this.leafStmt.get({ s: streamId, q: index + 1 });
-          h = r ? Buffer.from(r.h, 'hex') : undefined;
+          const hex = this.leafRaw.get(streamId, index + 1) as string | undefined;
+          h = hex === undefined ? undefined : Buffer.from(hex, 'hex');
         } else {
-          const r = this.nodeStmt.get({ s: streamId, l: level, i: index });
-          h = r ? new Uint8Array(r.h) : undefined;
+          const b = this.nodeRaw.get(streamId, level, index) as Buffer | undefined;
+          h = b === undefined ? undefined : new Uint8Array(b);
         }
         if (!h) throw new MerkleError('MERKLE_NODE_MISSING', `node ${level}/${index} of ${streamId} is not stored`);
-        memo.set(k, h);
+        if (nodeCache.size >= NODE_CACHE_MAX) nodeCache.delete(nodeCache.keys().next().value!);
+        nodeCache.set(k, h);
         return h;
       },
     };
