@@ -55,6 +55,23 @@ describe('evidence tamper corpus, in-process', () => {
     expect([...codes(r)]).toContain('ANCHOR_UNTRUSTED_TSA');
   });
 
+  it('a proven fork comes back as re-verifiable fork_evidence; the evidence verifies as a fork on its own', async () => {
+    const fe = load('fork-evidence.json');
+    const [a, b] = fe.conflicting_checkpoints;
+    const r = await verify({ kind: 'consistency', object: { from: a, to: b, proof: [] }, policy });
+    expect([...codes(r)]).toContain('FORK_DETECTED');
+    expect(r.fork_evidence).toMatchObject({ kind: 'fork_evidence', stream_id: fe.stream_id, result: 'fork', detected_by: 'proofstream-verifier' });
+    expect(r.fork_evidence!.conflicting_checkpoints).toEqual([a, b]);
+    const again = await verify({ object: r.fork_evidence, policy });
+    expect(again.kind).toBe('fork_evidence');
+    expect([...codes(again)]).toEqual(['FORK_DETECTED']);
+    // no fork, no evidence: the valid pack's own checkpoint against itself
+    const valid = load('valid.json');
+    const same = await verify({ kind: 'consistency', object: { from: valid.checkpoint, to: valid.checkpoint, proof: [] }, policy });
+    expect(same.ok).toBe(true);
+    expect(same.fork_evidence).toBeUndefined();
+  });
+
   it('a policy that demands no witnesses still rejects a cosignature that does not verify', async () => {
     const lax = policy.replace(/^group .*\n/m, '').replace(/^quorum .*$/m, 'quorum none');
     const ok = await verify({ object: load('valid.json'), policy: lax });

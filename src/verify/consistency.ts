@@ -2,7 +2,7 @@
 import { hexToBytes } from '../protocol/bytes.js';
 import { verifyConsistency } from '../protocol/merkle.js';
 import { checkCheckpoint, type CheckpointInfo } from './checkpoint.js';
-import { ptr, type CheckScope, type ReportBuilder } from './report.js';
+import { FORK_DETECTED_BY, type ForkEvidence, ptr, type CheckScope, type ReportBuilder } from './report.js';
 import { Fields, isObj, own, show } from './shape.js';
 import type { TrustSet } from './trust.js';
 
@@ -113,4 +113,14 @@ export async function verifyConsistencyKind(object: unknown, trust: TrustSet, r:
     if (claimed !== actual) proofCheck.fail('CONSISTENCY_INVALID', ptr(respPath, k), `${k} is ${show(claimed)}, the checkpoint says ${show(actual)}`);
   }
   checkPair(from, to, proof, { proofPath: ptr(respPath, 'proof'), pairPath: '', proofCheck, forkCheck });
+  if (forkCheck.failures > 0) r.attachForkEvidence(forkEvidence(from, to, own(object, 'from'), own(object, 'to'), proof));
+}
+
+/** The fork_evidence object for two conflicting checkpoints (raw objects as given, plus the failed proof). */
+export function forkEvidence(a: CheckpointInfo, b: CheckpointInfo, rawA: unknown, rawB: unknown, proof: string[]): ForkEvidence {
+  const origin = a.origin ?? b.origin ?? '';
+  const streamId = a.streamId ?? b.streamId ?? origin.slice(origin.lastIndexOf('/') + 1);
+  const e: ForkEvidence = { kind: 'fork_evidence', stream_id: streamId, conflicting_checkpoints: [rawA, rawB], detected_by: FORK_DETECTED_BY, result: 'fork' };
+  if (a.size !== b.size) e.consistency_proof = proof;
+  return e;
 }

@@ -6,7 +6,7 @@
 // different roots, or the given consistency proof between them fails, the fork is proven: the report is
 // ok: false with FORK_DETECTED. Otherwise the evidence proves nothing and the report says why.
 import { checkCheckpoint, type CheckpointInfo } from './checkpoint.js';
-import { checkPair, MAX_CONSISTENCY_PROOF } from './consistency.js';
+import { checkPair, forkEvidence, MAX_CONSISTENCY_PROOF } from './consistency.js';
 import { ptr, type ReportBuilder } from './report.js';
 import { Fields, isObj } from './shape.js';
 import type { TrustSet } from './trust.js';
@@ -51,4 +51,5 @@ export async function verifyForkKind(object: unknown, trust: TrustSet, r: Report
     forkCheck,
     forkOnFailedProof: true,
   });
+  if (forkCheck.failures > 0) r.attachForkEvidence(forkEvidence(a, b, cps[0], cps[1], proof ?? []));
 }

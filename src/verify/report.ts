@@ -57,7 +57,23 @@ export interface Report {
   kind: string;
   checks: Check[];
   problems: Problem[];
+  /** Present when the verifier proved a fork: a `fork_evidence` object anyone can re-verify (docs/trust.md). */
+  fork_evidence?: ForkEvidence;
 }
+
+/** Two validly signed checkpoints of one origin that cannot both be true. */
+export interface ForkEvidence {
+  kind: 'fork_evidence';
+  stream_id: string;
+  conflicting_checkpoints: [unknown, unknown];
+  /** the consistency proof that failed between them (absent for equal sizes) */
+  consistency_proof?: string[];
+  detected_by: string;
+  result: 'fork';
+}
+
+/** Who the verifier says found the fork. */
+export const FORK_DETECTED_BY = 'proofstream-verifier';
 
 /**
  * At most this many problems are listed per check (and per report); the rest are counted and summarized
@@ -114,8 +130,14 @@ export class CheckScope {
 export class ReportBuilder {
   private readonly checks: CheckScope[] = [];
   private readonly byName = new Map<string, CheckScope>();
+  private fork: ForkEvidence | undefined;
 
   constructor(public kind: string) {}
+
+  /** Attaches the evidence of a proven fork (the first one found is kept). */
+  attachForkEvidence(e: ForkEvidence): void {
+    this.fork ??= e;
+  }
 
   /** Opens (or returns the already opened) check with this name. */
   check(name: string): CheckScope {
@@ -149,12 +171,14 @@ export class ReportBuilder {
     for (const [code, n] of omitted) {
       problems.push({ code, path: '', message: `${n} more ${code} problem(s) not listed` });
     }
-    return {
+    const report: Report = {
       ok: problems.length === 0,
       kind: this.kind,
       checks: this.checks.map((c) => ({ name: c.name, ok: c.ok })),
       problems,
     };
+    if (this.fork && problems.some((p) => p.code === 'FORK_DETECTED')) report.fork_evidence = this.fork;
+    return report;
   }
 }
 

@@ -55,6 +55,17 @@ export const VerifyReport = z
         message: z.string(),
       }),
     ),
+    fork_evidence: z
+      .object({
+        kind: z.literal('fork_evidence'),
+        stream_id: z.string(),
+        conflicting_checkpoints: z.array(z.unknown()),
+        consistency_proof: z.array(z.string()).optional(),
+        detected_by: z.string(),
+        result: z.literal('fork'),
+      })
+      .optional()
+      .openapi({ description: 'present when a fork is proven: re-verifiable evidence (kind fork_evidence)' }),
   })
   .openapi('VerifyReport');
 
