@@ -173,7 +173,12 @@ export class Witnessing {
           break;
         }
         case 'rejected':
-          this.recordError(w, streamId, `HTTP ${res.status}: ${res.body.slice(0, 200).trim()}`);
+          this.recordError(
+            w,
+            streamId,
+            // 422: the witness holds a cosigned checkpoint of this origin that ours does not extend: a possible fork.
+            `${res.status === 422 ? 'POSSIBLE FORK: the witness finds this checkpoint inconsistent with one it cosigned; ' : ''}HTTP ${res.status}: ${res.body.slice(0, 200).trim()}`,
+          );
           return false;
         case 'unreachable':
           this.recordError(w, streamId, `unreachable: ${res.error}`);
