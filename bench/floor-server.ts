@@ -38,3 +38,5 @@ app.post('/floor', async (c) => {
   return c.json({ id, signature: sig }, 201);
 });
 serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => console.log(`floor listening on http://127.0.0.1:${info.port}`));
+// Exit through process.exit so `node --cpu-prof` (bench/profile.ts floor) writes its profile.
+process.once('SIGTERM', () => process.exit(0));

@@ -1,15 +1,15 @@
 // Group commit. Appends arriving together wait for one transaction (one fsync under synchronous=FULL) and
 // are answered only after it commits, so a receipt never names an event that a crash could lose.
-import { randomBytes } from 'node:crypto';
-import { bytesToHex, hexToBytes, utf8ToBytes } from '../protocol/bytes.js';
-import { commitCanonicalPayload, eventHash, genesisHead, nextHead } from '../protocol/event.js';
+import { createHash, hash } from 'node:crypto';
+import { bytesToHex } from '../protocol/bytes.js';
+import { ENTRY_FORMAT, genesisHead } from '../protocol/event.js';
+import { DOMAIN } from '../protocol/hash.js';
 import { canonicalize, findUnsafeNumber } from '../protocol/jcs.js';
-import { frontierAppend } from '../protocol/merkle.js';
-import { RECEIPT_ALG, RECEIPT_PROTOCOL, receiptMessage, type ReceiptView } from '../protocol/receipt.js';
+import { RECEIPT_ALG, RECEIPT_PROTOCOL, type ReceiptView } from '../protocol/receipt.js';
 import type { Store } from '../store/index.js';
 import type { StreamHead } from '../store/streams.js';
 import { ApiError } from './errors.js';
-import { newId } from './ids.js';
+import { newTimeOrderedId, randomBytesPooled } from './ids.js';
 import type { Signer } from './signer.js';
 
 export interface EventInput {
@@ -43,6 +43,10 @@ interface PreparedEvent {
   payloadJcs: string;
   salt: string;
   commitment: string;
+  /** JSON.stringify of the client's strings, computed once (they appear in the entry text) */
+  sourceRefJson: string;
+  eventTypeJson: string;
+  occurredAtJson: string;
 }
 
 interface Job {
@@ -74,17 +78,34 @@ export function initialHead(streamId: string): StreamHead {
   return { seqNo: 0, headHash: bytesToHex(genesisHead(streamId)), lastEventHash: ZERO_HEX, frontier: Buffer.alloc(0) };
 }
 
+/** A stream's head while a flush works on it: bytes where the next step hashes them, hex where they are stored. */
+interface Working {
+  seqNo: number;
+  head: Buffer;
+  headHex: string;
+  lastEventHash: string;
+  frontier: Buffer[];
+}
+
+/** Thrown inside the unisolated transaction when a job fails, so the flush re-runs with one savepoint per job. */
+const ISOLATE = Symbol('isolate');
+
 export class Appender {
   private queue: Job[] = [];
   private scheduled = false;
   private listeners: CommitListener[] = [];
-  readonly stats = { commits: 0, events: 0 };
+  readonly stats = { commits: 0, events: 0, isolatedRetries: 0 };
+  private readonly kidJson: string;
+  private readonly protocolJson: string;
 
   constructor(
     private readonly store: Store,
     private readonly signer: Signer,
     private readonly commitDelayMs = 0,
-  ) {}
+  ) {
+    this.kidJson = jcsString(signer.kid, '/kid');
+    this.protocolJson = JSON.stringify(RECEIPT_PROTOCOL);
+  }
 
   onCommit(l: CommitListener): void {
     this.listeners.push(l);
@@ -118,7 +139,11 @@ export class Appender {
     else setImmediate(run);
   }
 
-  /** One transaction for everything queued (up to the bound); each job in its own savepoint. */
+  /**
+   * One transaction for everything queued (up to the bound). Jobs run without savepoints first; if any job fails,
+   * that transaction is rolled back whole and the flush runs again with each job in its own savepoint, so one bad
+   * job still fails alone. Receipts are handed out only after COMMIT returned.
+   */
   flush(): void {
     let n = 0;
     let take = 0;
@@ -130,21 +155,16 @@ export class Appender {
     if (this.queue.length) this.schedule();
     if (!jobs.length) return;
 
-    const outcomes: Array<{ ok: true; r: AppendResult } | { ok: false; e: unknown }> = [];
-    const heads = new Map<string, StreamHead>();
+    let outcomes: Array<{ ok: true; r: AppendResult } | { ok: false; e: unknown }>;
+    let heads: Map<string, Working>;
     try {
-      this.store.write(() => {
-        for (const job of jobs) {
-          try {
-            const { result, head } = this.store.savepoint(() => this.applyJob(job, heads.get(job.streamId)));
-            heads.set(job.streamId, head);
-            outcomes.push({ ok: true, r: result });
-          } catch (e) {
-            outcomes.push({ ok: false, e });
-          }
-        }
-        for (const [id, h] of heads) this.store.streams.saveHead(id, h);
-      });
+      try {
+        ({ outcomes, heads } = this.commit(jobs, false));
+      } catch (e) {
+        if (e !== ISOLATE) throw e;
+        this.stats.isolatedRetries++;
+        ({ outcomes, heads } = this.commit(jobs, true));
+      }
     } catch (e) {
       // The commit itself failed: nothing is durable, so nobody gets a receipt.
       for (const j of jobs) j.reject(e);
@@ -161,47 +181,63 @@ export class Appender {
     for (const [id, h] of heads) for (const l of this.listeners) l(id, h.seqNo);
   }
 
-  private applyJob(job: Job, cached: StreamHead | undefined): { result: AppendResult; head: StreamHead } {
-    const start = cached ?? this.store.streams.head(job.streamId);
-    if (!start) throw new ApiError('RESOURCE_NOT_FOUND', 'stream not found');
+  private commit(jobs: Job[], isolate: boolean) {
+    const outcomes: Array<{ ok: true; r: AppendResult } | { ok: false; e: unknown }> = [];
+    const heads = new Map<string, Working>();
+    this.store.write(() => {
+      for (const job of jobs) {
+        if (!isolate) {
+          try {
+            outcomes.push({ ok: true, r: this.applyJob(job, heads) });
+          } catch (e) {
+            // Alone in its transaction, a failing job needs no savepoint: the rollback is its own.
+            if (jobs.length > 1) throw ISOLATE;
+            outcomes.push({ ok: false, e });
+            throw e;
+          }
+          continue;
+        }
+        try {
+          outcomes.push({ ok: true, r: this.store.savepoint(() => this.applyJob(job, heads)) });
+        } catch (e) {
+          outcomes.push({ ok: false, e });
+        }
+      }
+      for (const [id, w] of heads) {
+        this.store.streams.saveHead(id, { seqNo: w.seqNo, headHash: w.headHex, lastEventHash: w.lastEventHash, frontier: Buffer.concat(w.frontier) });
+      }
+    });
+    return { outcomes, heads };
+  }
+
+  /** Appends one job's events after the stream's working head; updates `heads` only when the whole job succeeded. */
+  private applyJob(job: Job, heads: Map<string, Working>): AppendResult {
+    const streamId = job.streamId;
+    const start = heads.get(streamId) ?? this.loadHead(streamId);
     let seqNo = start.seqNo;
-    let head = hexToBytes(start.headHash);
+    let head = start.head;
+    let headHex = start.headHex;
     let prevEventHash = start.lastEventHash;
-    let frontier = frontierFromBuffer(start.frontier);
+    const frontier = start.frontier.slice();
     const receivedAt = new Date().toISOString();
+    const now = Date.now();
+    const streamIdJson = jcsString(streamId, '/stream_id');
+    const receivedAtJson = JSON.stringify(receivedAt);
     const receipts: ReceiptView[] = [];
+    const kid = this.signer.kid;
 
     for (const it of job.items) {
       seqNo++;
-      const fields = {
-        stream_id: job.streamId,
-        seq_no: seqNo,
-        source_ref: it.sourceRef,
-        event_type: it.eventType,
-        occurred_at: it.occurredAt,
-        received_at: receivedAt,
-        payload_commitment: it.commitment,
-      };
-      const evHash = eventHash(fields);
-      head = nextHead(head, evHash);
-      const evHex = bytesToHex(evHash);
-      const headHex = bytesToHex(head);
-      const signature = bytesToHex(
-        this.signer.sign(
-          receiptMessage({
-            kid: this.signer.kid,
-            stream_id: job.streamId,
-            seq_no: seqNo,
-            event_hash: evHex,
-            stream_head_hash: headHex,
-            received_at: receivedAt,
-          }),
-        ),
-      );
-      const id = newId('sev');
+      // event_hash = SHA-256(0x00 ‖ JCS(entry)); the entry text is written in JCS key order (see entryText).
+      const evHash = leafHashOf(entryText(it, streamIdJson, seqNo, receivedAtJson));
+      head = sha256Parts(DOMAIN.head, head, evHash);
+      const evHex = evHash.toString('hex');
+      headHex = head.toString('hex');
+      const signature = hexOf(this.signer.sign(receiptMessageBytes(this.protocolJson, this.kidJson, streamIdJson, seqNo, evHex, headHex, receivedAtJson)));
+      const id = newTimeOrderedId('sev', now);
       this.store.events.insert({
         id,
-        streamId: job.streamId,
+        streamId,
         seqNo,
         sourceRef: it.sourceRef,
         eventType: it.eventType,
@@ -214,28 +250,35 @@ export class Appender {
         previousEventHash: prevEventHash,
         streamHeadHash: headHex,
         protocol: RECEIPT_PROTOCOL,
-        kid: this.signer.kid,
+        kid,
         signature,
       });
-      const step = frontierAppend(frontier, seqNo - 1, evHash);
-      frontier = step.frontier;
-      for (const n of step.completed) this.store.events.insertNode(job.streamId, n.level, n.index, n.hash);
+      // RFC 9162 frontier step: each trailing 1-bit of the old size is a perfect subtree that now gets its sibling.
+      let node = evHash;
+      let level = 0;
+      let index = seqNo - 1;
+      while (index % 2 === 1) {
+        node = sha256Parts(NODE_PREFIX, frontier.pop()!, node);
+        level++;
+        index = (index - 1) / 2;
+        this.store.events.insertNode(streamId, level, index, node);
+      }
+      frontier.push(node);
       receipts.push({
         stream_event_id: id,
-        stream_id: job.streamId,
+        stream_id: streamId,
         seq_no: seqNo,
         event_hash: evHex,
         previous_event_hash: prevEventHash,
         stream_head_hash: headHex,
         received_at: receivedAt,
-        receipt: { protocol: RECEIPT_PROTOCOL, alg: RECEIPT_ALG, kid: this.signer.kid, signature },
+        receipt: { protocol: RECEIPT_PROTOCOL, alg: RECEIPT_ALG, kid, signature },
       });
       prevEventHash = evHex;
     }
 
     const bodyText = JSON.stringify(job.render(receipts));
     if (job.idem) {
-      const now = Date.now();
       const fresh = this.store.idempotency.insert({
         tenantId: job.idem.tenantId,
         key: job.idem.key,
@@ -248,19 +291,106 @@ export class Appender {
       // Only reachable when another process holds the key: roll this job back rather than answer twice.
       if (!fresh) throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'this Idempotency-Key was used concurrently; retry');
     }
-    return {
-      result: { status: 201, bodyText, receipts },
-      head: { seqNo, headHash: bytesToHex(head), lastEventHash: prevEventHash, frontier: frontierToBuffer(frontier) },
-    };
+    heads.set(streamId, { seqNo, head, headHex, lastEventHash: prevEventHash, frontier });
+    return { status: 201, bodyText, receipts };
+  }
+
+  private loadHead(streamId: string): Working {
+    const h = this.store.streams.head(streamId);
+    if (!h) throw new ApiError('RESOURCE_NOT_FOUND', 'stream not found');
+    const frontier: Buffer[] = [];
+    for (let i = 0; i < h.frontier.length; i += 32) frontier.push(Buffer.from(h.frontier.subarray(i, i + 32)));
+    // The frontier holds one 32-byte root per 1-bit of the size: anything else is a corrupted row, never extended.
+    let bits = 0;
+    for (let n = h.seqNo; n > 0; n = Math.floor(n / 2)) bits += n % 2;
+    if (h.frontier.length !== 32 * bits) throw new Error(`stored Merkle frontier of ${streamId} does not match size ${h.seqNo}`);
+    return { seqNo: h.seqNo, head: Buffer.from(h.headHash, 'hex'), headHex: h.headHash, lastEventHash: h.lastEventHash, frontier };
   }
 }
 
+// ---- the hot path's byte formats ------------------------------------------------------------------------------
+// The texts below are RFC 8785 JCS of fixed-shape objects written directly (keys already in UTF-16 order, strings
+// through JSON.stringify exactly as canonicalize() does), and the hashes use node:crypto's native SHA-256. They
+// must stay byte-identical to protocol/event.ts entryBytes/eventHash/nextHead, protocol/receipt.ts receiptMessage
+// and protocol/merkle.ts nodeHash: test/append-fastpath.test.ts checks them against those definitions.
+
+const LEAF_PREFIX = new Uint8Array([0x00]);
+const NODE_PREFIX = new Uint8Array([0x01]);
+const ENTRY_FORMAT_JSON = JSON.stringify(ENTRY_FORMAT);
+const encoder = new TextEncoder();
+const SCRATCH = Buffer.allocUnsafe(16 * 1024);
+
+/** JSON text of a string as JCS writes it; refuses lone surrogates as canonicalize() does. */
+function jcsString(s: string, path: string, index?: number): string {
+  if (!s.isWellFormed()) throw new ApiError('NOT_CANONICALIZABLE', 'string contains a lone surrogate', { path, index });
+  return JSON.stringify(s);
+}
+
+const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+function sha256Parts(...parts: Uint8Array[]): Buffer {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  if (n > SCRATCH.length) {
+    const h = createHash('sha256');
+    for (const p of parts) h.update(p);
+    return h.digest();
+  }
+  let o = 0;
+  for (const p of parts) {
+    SCRATCH.set(p, o);
+    o += p.length;
+  }
+  return hash('sha256', SCRATCH.subarray(0, o), 'buffer');
+}
+
+/** SHA-256(prefix ‖ UTF-8(text)) without materializing the concatenation when it fits the scratch buffer. */
+function sha256PrefixText(prefix: Uint8Array, text: string): Buffer {
+  if (prefix.length + text.length * 3 <= SCRATCH.length) {
+    SCRATCH.set(prefix, 0);
+    const n = prefix.length + SCRATCH.write(text, prefix.length, 'utf8');
+    return hash('sha256', SCRATCH.subarray(0, n), 'buffer');
+  }
+  return createHash('sha256').update(prefix).update(text, 'utf8').digest();
+}
+
+const leafHashOf = (entry: string): Buffer => sha256PrefixText(LEAF_PREFIX, entry);
+
+/** JCS({format, stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload_commitment}). */
+function entryText(it: PreparedEvent, streamIdJson: string, seqNo: number, receivedAtJson: string): string {
+  return (
+    `{"event_type":${it.eventTypeJson},"format":${ENTRY_FORMAT_JSON},"occurred_at":${it.occurredAtJson},` +
+    `"payload_commitment":"${it.commitment}","received_at":${receivedAtJson},"seq_no":${seqNo},` +
+    `"source_ref":${it.sourceRefJson},"stream_id":${streamIdJson}}`
+  );
+}
+
+/** tag("receipt") ‖ JCS({protocol, kid, stream_id, seq_no, event_hash, stream_head_hash, received_at}). */
+function receiptMessageBytes(
+  protocolJson: string,
+  kidJson: string,
+  streamIdJson: string,
+  seqNo: number,
+  evHex: string,
+  headHex: string,
+  receivedAtJson: string,
+): Uint8Array {
+  const text =
+    `{"event_hash":"${evHex}","kid":${kidJson},"protocol":${protocolJson},"received_at":${receivedAtJson},` +
+    `"seq_no":${seqNo},"stream_head_hash":"${headHex}","stream_id":${streamIdJson}}`;
+  const tag = DOMAIN.receipt;
+  const out = new Uint8Array(tag.length + text.length * 3);
+  out.set(tag, 0);
+  const { written } = encoder.encodeInto(text, out.subarray(tag.length));
+  return out.subarray(0, tag.length + written);
+}
+
 function prepare(e: EventInput, index: number | undefined): PreparedEvent {
-  const at = index === undefined ? '/payload' : `/events/${index}/payload`;
+  const at = index === undefined ? '' : `/events/${index}`;
   const unsafe = findUnsafeNumber(e.payload);
   if (unsafe !== null) {
     throw new ApiError('NOT_CANONICALIZABLE', 'payload has an integer beyond ±(2^53−1), which I-JSON readers cannot reproduce', {
-      path: at + unsafe,
+      path: `${at}/payload${unsafe}`,
       index,
     });
   }
@@ -269,17 +399,22 @@ function prepare(e: EventInput, index: number | undefined): PreparedEvent {
     payloadJcs = canonicalize(e.payload);
   } catch (err) {
     throw new ApiError('NOT_CANONICALIZABLE', `payload cannot be canonicalized (RFC 8785): ${(err as Error).message}`, {
-      path: at + ((err as { path?: string }).path ?? ''),
+      path: `${at}/payload${(err as { path?: string }).path ?? ''}`,
       index,
     });
   }
-  const salt = randomBytes(32);
+  const occurredAt = e.occurred_at ?? null;
+  const salt = randomBytesPooled(32);
   return {
     sourceRef: e.source_ref,
     eventType: e.event_type,
-    occurredAt: e.occurred_at ?? null,
+    occurredAt,
     payloadJcs,
     salt: salt.toString('hex'),
-    commitment: bytesToHex(commitCanonicalPayload(salt, utf8ToBytes(payloadJcs))),
+    // SHA-256(tag("payload") ‖ salt ‖ JCS(payload)), as protocol/event.ts commitCanonicalPayload
+    commitment: sha256PrefixText(Buffer.concat([DOMAIN.payload, salt]), payloadJcs).toString('hex'),
+    sourceRefJson: jcsString(e.source_ref, `${at}/source_ref`, index),
+    eventTypeJson: jcsString(e.event_type, `${at}/event_type`, index),
+    occurredAtJson: occurredAt === null ? 'null' : jcsString(occurredAt, `${at}/occurred_at`, index),
   };
 }

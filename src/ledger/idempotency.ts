@@ -1,17 +1,16 @@
 // Idempotency-Key semantics shared by every write route. The durable record is written by the write's own
 // transaction (see Appender); this gate adds the in-flight view a single process needs: a duplicate that
 // arrives while the original is running waits (bounded) for its outcome instead of executing twice.
-import { bytesToHex, utf8ToBytes } from '../protocol/bytes.js';
-import { sha256 } from '../protocol/hash.js';
+import { hash } from 'node:crypto';
 import { canonicalize } from '../protocol/jcs.js';
 import type { Store } from '../store/index.js';
 import { ApiError } from './errors.js';
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
-/** Same method, path and JCS body ⇔ same fingerprint. */
+/** Same method, path and JCS body ⇔ same fingerprint: lowercase hex SHA-256 of `METHOD path\nJCS(body)`. */
 export function requestFingerprint(method: string, path: string, body: unknown): string {
-  return bytesToHex(sha256(utf8ToBytes(`${method.toUpperCase()} ${path}\n${canonicalize(body ?? null)}`)));
+  return hash('sha256', `${method.toUpperCase()} ${path}\n${canonicalize(body ?? null)}`, 'hex');
 }
 
 export type GateDecision =

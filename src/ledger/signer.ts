@@ -22,7 +22,11 @@ export function signerFromKeyObject(priv: KeyObject): Signer {
     kid: kidFor(publicKey),
     alg: 'Ed25519',
     publicKey,
-    sign: (message) => new Uint8Array(sign(null, message, priv)),
+    // A Uint8Array view of the fresh Buffer sign() returns (no copy).
+    sign: (message) => {
+      const sig = sign(null, message, priv);
+      return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
+    },
   };
 }
 

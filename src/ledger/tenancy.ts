@@ -1,7 +1,5 @@
 // Tenants, systems and API keys: creating them, and resolving a bearer key to who is calling.
-import { randomBytes } from 'node:crypto';
-import { bytesToHex, utf8ToBytes } from '../protocol/bytes.js';
-import { sha256 } from '../protocol/hash.js';
+import { hash, randomBytes } from 'node:crypto';
 import type { Store } from '../store/index.js';
 import type { ApiKeyRow, System, Tenant } from '../store/tenancy.js';
 import { newId } from './ids.js';
@@ -13,7 +11,16 @@ export const KEY_PREFIX = 'ps_live_';
 /** Bootstrap keys come from operators; insist on enough entropy that a weak one is refused at start, not exploited later. */
 const MIN_KEY_LEN = KEY_PREFIX.length + 22;
 
-export const hashApiKey = (key: string): string => bytesToHex(sha256(utf8ToBytes(key)));
+/** Lowercase hex SHA-256 of the key's UTF-8 bytes (what api_keys.key_hash stores). */
+export const hashApiKey = (key: string): string => hash('sha256', key, 'hex');
+
+/**
+ * How long a resolved key is trusted without asking the database again. Keys are revoked by setting revoked_at
+ * (there is no revoke route yet); a revocation therefore takes effect within this long, or at once in this process
+ * through forgetCachedKeys().
+ */
+export const KEY_CACHE_TTL_MS = 1000;
+const KEY_CACHE_MAX = 10_000;
 
 export interface Principal {
   keyId: string;
@@ -23,6 +30,9 @@ export interface Principal {
 }
 
 export class Tenancy {
+  /** key hash → principal, for KEY_CACHE_TTL_MS; only keys that resolved are kept, never failed attempts */
+  private readonly keyCache = new Map<string, { principal: Principal; until: number }>();
+
   constructor(private readonly store: Store) {}
 
   ensureTenant(name: string): Tenant {
@@ -71,8 +81,23 @@ export class Tenancy {
   }
 
   authenticate(bearer: string): Principal | undefined {
-    const row = this.store.tenancy.activeKeyByHash(hashApiKey(bearer));
-    if (!row) return undefined;
-    return { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set(row.scopes) };
+    const keyHash = hashApiKey(bearer);
+    const now = Date.now();
+    const hit = this.keyCache.get(keyHash);
+    if (hit && hit.until > now) return hit.principal;
+    const row = this.store.tenancy.activeKeyByHash(keyHash);
+    if (!row) {
+      this.keyCache.delete(keyHash);
+      return undefined;
+    }
+    const principal: Principal = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set(row.scopes) };
+    if (this.keyCache.size >= KEY_CACHE_MAX) this.keyCache.clear();
+    this.keyCache.set(keyHash, { principal, until: now + KEY_CACHE_TTL_MS });
+    return principal;
+  }
+
+  /** Drops every cached key resolution (call after revoking a key in this process). */
+  forgetCachedKeys(): void {
+    this.keyCache.clear();
   }
 }

@@ -10,9 +10,59 @@ export class CanonicalizationError extends Error {
 
 /** Canonical JSON text of a JSON value; throws CanonicalizationError on values JCS cannot represent. */
 export function canonicalize(value: unknown): string {
+  try {
+    return fast(value);
+  } catch (e) {
+    if (e !== REFUSED) throw e;
+  }
+  // Refused: walk again with JSON-pointer paths to say exactly where (same checks, so it throws).
   const out: string[] = [];
   write(value, '', out);
   return out.join('');
+}
+
+/** Thrown by fast() where write() would throw a CanonicalizationError; write() then says where. */
+const REFUSED = Symbol('refused');
+
+/**
+ * The same text as write(), built by concatenation and without tracking the JSON-pointer path of every value
+ * (which cost a string per value and two regex replaces per key): paths are only needed for the error.
+ */
+function fast(v: unknown): string {
+  switch (typeof v) {
+    case 'string':
+      if (!v.isWellFormed()) throw REFUSED;
+      return JSON.stringify(v);
+    case 'number':
+      if (!Number.isFinite(v)) throw REFUSED;
+      return Object.is(v, -0) ? '0' : String(v);
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (v === null) return 'null';
+      if (Array.isArray(v)) {
+        let s = '[';
+        for (let i = 0; i < v.length; i++) {
+          if (i) s += ',';
+          s += fast(v[i]);
+        }
+        return s + ']';
+      }
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) throw REFUSED;
+      const keys = Object.keys(v).sort();
+      let s = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        if (!k.isWellFormed()) throw REFUSED;
+        if (i) s += ',';
+        s += JSON.stringify(k) + ':' + fast((v as Record<string, unknown>)[k]);
+      }
+      return s + '}';
+    }
+    default:
+      throw REFUSED;
+  }
 }
 
 const encoder = new TextEncoder();
@@ -72,18 +122,37 @@ const escapePointer = (k: string) => k.replace(/~/g, '~0').replace(/\//g, '~1');
  * pointer of the first offending value, or null.
  */
 export function findUnsafeNumber(v: unknown, path = ''): string | null {
+  // Nearly every value is fine: scan without building paths first, and only walk with them to name the culprit.
+  return hasUnsafeNumber(v) ? findUnsafeNumberAt(v, path) : null;
+}
+
+const isUnsafeNumber = (v: number) => !Number.isFinite(v) || (Number.isInteger(v) && !Number.isSafeInteger(v));
+
+function hasUnsafeNumber(v: unknown): boolean {
+  if (typeof v === 'number') return isUnsafeNumber(v);
+  if (v && typeof v === 'object') {
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) if (hasUnsafeNumber(v[i])) return true;
+    } else {
+      for (const k of Object.keys(v)) if (hasUnsafeNumber((v as Record<string, unknown>)[k])) return true;
+    }
+  }
+  return false;
+}
+
+function findUnsafeNumberAt(v: unknown, path: string): string | null {
   if (typeof v === 'number') {
     return !Number.isFinite(v) || (Number.isInteger(v) && !Number.isSafeInteger(v)) ? path : null;
   }
   if (v && typeof v === 'object') {
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
-        const p = findUnsafeNumber(v[i], `${path}/${i}`);
+        const p = findUnsafeNumberAt(v[i], `${path}/${i}`);
         if (p !== null) return p;
       }
     } else {
       for (const k of Object.keys(v)) {
-        const p = findUnsafeNumber((v as Record<string, unknown>)[k], `${path}/${escapePointer(k)}`);
+        const p = findUnsafeNumberAt((v as Record<string, unknown>)[k], `${path}/${escapePointer(k)}`);
         if (p !== null) return p;
       }
     }

@@ -1,54 +1,55 @@
 // Events (the leaves) and the Merkle nodes above them.
-import { and, asc, eq, gte, sql } from 'drizzle-orm';
+import type Database from 'better-sqlite3';
+import { and, asc, eq, gte } from 'drizzle-orm';
 import type { Db } from './db.js';
-import { events, merkleNodes } from './schema.js';
+import { events } from './schema.js';
+import { rowReader, sqliteOf } from './streams.js';
 
 export type EventRow = typeof events.$inferSelect;
 
 export class EventsRepo {
-  private readonly insertStmt;
-  private readonly insertNodeStmt;
-  private readonly getStmt;
+  // Raw better-sqlite3 statements: these run once per appended event (insert, insertNode) or per receipt read.
+  private readonly insertStmt: Database.Statement;
+  private readonly insertNodeStmt: Database.Statement;
+  private readonly getRow: (id: string) => EventRow | undefined;
   constructor(private readonly db: Db) {
-    const p = <T>(name: string) => sql.placeholder(name) as unknown as T;
-    this.insertStmt = db
-      .insert(events)
-      .values({
-        id: p('id'),
-        streamId: p('streamId'),
-        seqNo: p('seqNo'),
-        sourceRef: p('sourceRef'),
-        eventType: p('eventType'),
-        occurredAt: p('occurredAt'),
-        receivedAt: p('receivedAt'),
-        payload: p('payload'),
-        salt: p('salt'),
-        payloadCommitment: p('payloadCommitment'),
-        eventHash: p('eventHash'),
-        previousEventHash: p('previousEventHash'),
-        streamHeadHash: p('streamHeadHash'),
-        protocol: p('protocol'),
-        kid: p('kid'),
-        signature: p('signature'),
-      })
-      .prepare();
-    this.insertNodeStmt = db
-      .insert(merkleNodes)
-      .values({ streamId: p('streamId'), level: p('level'), idx: p('idx'), hash: p('hash') })
-      .prepare();
-    this.getStmt = db.select().from(events).where(eq(events.id, sql.placeholder('id'))).prepare();
+    const sqlite = sqliteOf(db);
+    this.insertStmt = sqlite.prepare(
+      'INSERT INTO "events" ("id", "stream_id", "seq_no", "source_ref", "event_type", "occurred_at", "received_at", "payload", "salt", ' +
+        '"payload_commitment", "event_hash", "previous_event_hash", "stream_head_hash", "protocol", "kid", "signature") ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.insertNodeStmt = sqlite.prepare('INSERT INTO "merkle_nodes" ("stream_id", "level", "idx", "hash") VALUES (?, ?, ?, ?)');
+    this.getRow = rowReader(sqlite, events, '"id" = ?');
   }
 
-  insert(row: EventRow): void {
-    this.insertStmt.run(row);
+  insert(r: EventRow): void {
+    this.insertStmt.run(
+      r.id,
+      r.streamId,
+      r.seqNo,
+      r.sourceRef,
+      r.eventType,
+      r.occurredAt,
+      r.receivedAt,
+      r.payload,
+      r.salt,
+      r.payloadCommitment,
+      r.eventHash,
+      r.previousEventHash,
+      r.streamHeadHash,
+      r.protocol,
+      r.kid,
+      r.signature,
+    );
   }
 
   insertNode(streamId: string, level: number, idx: number, hash: Uint8Array): void {
-    this.insertNodeStmt.run({ streamId, level, idx, hash: Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength) });
+    this.insertNodeStmt.run(streamId, level, idx, Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength));
   }
 
   get(id: string): EventRow | undefined {
-    return this.getStmt.get({ id });
+    return this.getRow(id);
   }
 
   list(streamId: string, fromSeqNo: number, limit: number): EventRow[] {

@@ -1,5 +1,6 @@
 // The store: every repository over one connection, plus the transaction primitive the ledger builds on.
 import { CheckpointsRepo } from './checkpoints.js';
+import type Database from 'better-sqlite3';
 import { openDatabase, type Handle } from './db.js';
 import { EventsRepo } from './events.js';
 import { EvidenceRepo } from './evidence.js';
@@ -19,7 +20,10 @@ export class Store {
   readonly packs: PacksRepo;
   readonly evidence: EvidenceRepo;
 
+  private readonly tx: Transactions;
+
   private constructor(private readonly h: Handle) {
+    this.tx = new Transactions(h.sqlite);
     this.tenancy = new TenancyRepo(h.db);
     this.streams = new StreamsRepo(h.db);
     this.events = new EventsRepo(h.db);
@@ -36,19 +40,68 @@ export class Store {
 
   /** BEGIN IMMEDIATE … COMMIT: takes the write lock up front, so concurrent writers serialize instead of failing. */
   write<T>(fn: () => T): T {
-    return this.h.sqlite.transaction(fn).immediate();
+    return this.tx.run(fn, true);
   }
 
   /** A savepoint inside write(): rolls back only this part when fn throws. */
   savepoint<T>(fn: () => T): T {
-    return this.h.sqlite.transaction(fn)();
+    return this.tx.run(fn, false);
   }
 
   ping(): boolean {
-    return this.h.sqlite.prepare('SELECT 1 AS ok').get() !== undefined;
+    return this.tx.ping.get() !== undefined;
   }
 
   close(): void {
     if (this.h.sqlite.open) this.h.sqlite.close();
+  }
+}
+
+/**
+ * better-sqlite3's db.transaction(fn) semantics (BEGIN … COMMIT, or a savepoint when already inside a transaction;
+ * on a throw, roll back and rethrow) over statements prepared once. db.transaction(fn) builds four wrapper functions
+ * and their properties on every call, which the group committer would pay once per job.
+ */
+class Transactions {
+  private readonly begin: Database.Statement;
+  private readonly beginImmediate: Database.Statement;
+  private readonly commit: Database.Statement;
+  private readonly rollback: Database.Statement;
+  private readonly savepoint: Database.Statement;
+  private readonly release: Database.Statement;
+  private readonly rollbackTo: Database.Statement;
+  readonly ping: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    this.begin = db.prepare('BEGIN');
+    this.beginImmediate = db.prepare('BEGIN IMMEDIATE');
+    this.commit = db.prepare('COMMIT');
+    this.rollback = db.prepare('ROLLBACK');
+    this.savepoint = db.prepare('SAVEPOINT "ps_sp"');
+    this.release = db.prepare('RELEASE "ps_sp"');
+    this.rollbackTo = db.prepare('ROLLBACK TO "ps_sp"');
+    this.ping = db.prepare('SELECT 1 AS ok');
+  }
+
+  run<T>(fn: () => T, immediate: boolean): T {
+    const nested = this.db.inTransaction;
+    const after = nested ? this.release : this.commit;
+    (nested ? this.savepoint : immediate ? this.beginImmediate : this.begin).run();
+    try {
+      const result = fn();
+      if (result && typeof (result as { then?: unknown }).then === 'function') {
+        throw new TypeError('Transaction function cannot return a promise');
+      }
+      after.run();
+      return result;
+    } catch (e) {
+      if (this.db.inTransaction) {
+        if (nested) {
+          this.rollbackTo.run();
+          this.release.run();
+        } else this.rollback.run();
+      }
+      throw e;
+    }
   }
 }

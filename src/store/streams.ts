@@ -1,7 +1,40 @@
 // Streams and their heads.
-import { and, desc, eq, gt, or, sql } from 'drizzle-orm';
+import type Database from 'better-sqlite3';
+import { and, Column as DrizzleColumn, desc, eq, getTableColumns, getTableName, gt, or, type Column, type Table } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { streams } from './schema.js';
+
+/** The better-sqlite3 connection under a drizzle handle (drizzle() sets $client; the Db type does not declare it). */
+export const sqliteOf = (db: Db): Database.Database => (db as Db & { $client: Database.Database }).$client;
+
+/**
+ * A prepared `SELECT <every column> FROM <table> WHERE <where>` on the raw better-sqlite3 connection that maps rows
+ * exactly as drizzle does (each non-null value through its column's mapFromDriverValue: JSON columns parsed,
+ * blobs as Buffers), minus drizzle's per-row query-builder overhead. The column list comes from the drizzle
+ * table, so a column added to the schema is picked up here too. Used by the per-request lookups on the hot path.
+ */
+const identity = DrizzleColumn.prototype.mapFromDriverValue;
+
+export function rowReader<T extends Table>(sqlite: Database.Database, table: T, where: string) {
+  const cols = Object.entries(getTableColumns(table)) as Array<[string, Column]>;
+  const names = cols.map(([k]) => k);
+  // Columns whose mapFromDriverValue is the base class's identity need no call (most text and integer columns).
+  const decoders = cols.map(([, c]) => (c.mapFromDriverValue === identity ? undefined : c));
+  const stmt = sqlite
+    .prepare(`SELECT ${cols.map(([, c]) => `"${c.name}"`).join(', ')} FROM "${getTableName(table)}" WHERE ${where}`)
+    .raw(true);
+  return (...params: unknown[]): T['$inferSelect'] | undefined => {
+    const r = stmt.get(...params) as unknown[] | undefined;
+    if (!r) return undefined;
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < names.length; i++) {
+      const v = r[i];
+      const d = decoders[i];
+      o[names[i]!] = v === null || d === undefined ? v : d.mapFromDriverValue(v);
+    }
+    return o as T['$inferSelect'];
+  };
+}
 
 export type StreamRow = typeof streams.$inferSelect;
 
@@ -13,31 +46,21 @@ export interface StreamHead {
 }
 
 export class StreamsRepo {
-  private readonly headStmt;
-  private readonly saveHeadStmt;
-  private readonly getStmt;
+  private readonly headStmt: Database.Statement;
+  private readonly saveHeadStmt: Database.Statement;
+  private readonly getRow: (id: string) => StreamRow | undefined;
+  private readonly tenantStmt: Database.Statement;
+  /** stream id → tenant id: a stream never changes tenant and is never deleted, so this never goes stale */
+  private readonly tenants = new Map<string, string>();
   constructor(private readonly db: Db) {
-    this.getStmt = db.select().from(streams).where(eq(streams.id, sql.placeholder('id'))).prepare();
-    this.headStmt = db
-      .select({
-        seqNo: streams.headSeqNo,
-        headHash: streams.headHash,
-        lastEventHash: streams.lastEventHash,
-        frontier: streams.frontier,
-      })
-      .from(streams)
-      .where(eq(streams.id, sql.placeholder('id')))
-      .prepare();
-    this.saveHeadStmt = db
-      .update(streams)
-      .set({
-        headSeqNo: sql.placeholder('seqNo') as unknown as number,
-        headHash: sql.placeholder('headHash') as unknown as string,
-        lastEventHash: sql.placeholder('lastEventHash') as unknown as string,
-        frontier: sql.placeholder('frontier') as unknown as Buffer,
-      })
-      .where(eq(streams.id, sql.placeholder('id')))
-      .prepare();
+    // Raw statements: get/head/saveHead run on every append.
+    const sqlite = sqliteOf(db);
+    this.getRow = rowReader(sqlite, streams, '"id" = ?');
+    this.tenantStmt = sqlite.prepare('SELECT "tenant_id" FROM "streams" WHERE "id" = ?').pluck();
+    this.headStmt = sqlite.prepare('SELECT "head_seq_no", "head_hash", "last_event_hash", "frontier" FROM "streams" WHERE "id" = ?').raw(true);
+    this.saveHeadStmt = sqlite.prepare(
+      'UPDATE "streams" SET "head_seq_no" = ?, "head_hash" = ?, "last_event_hash" = ?, "frontier" = ? WHERE "id" = ?',
+    );
   }
 
   insert(row: StreamRow): void {
@@ -45,7 +68,23 @@ export class StreamsRepo {
   }
 
   get(id: string): StreamRow | undefined {
-    return this.getStmt.get({ id });
+    return this.getRow(id);
+  }
+
+  /**
+   * The owning tenant of a stream (undefined if there is none), from memory after the first lookup: the cheap
+   * ownership check for the append path, which does not need the rest of the row.
+   */
+  tenantOf(id: string): string | undefined {
+    let t = this.tenants.get(id);
+    if (t === undefined) {
+      t = this.tenantStmt.get(id) as string | undefined;
+      if (t !== undefined) {
+        if (this.tenants.size >= 100_000) this.tenants.clear();
+        this.tenants.set(id, t);
+      }
+    }
+    return t;
   }
 
   /** Newest first is what dashboards want; we page oldest first so a cursor never skips a stream created meanwhile. */
@@ -69,10 +108,11 @@ export class StreamsRepo {
   }
 
   head(id: string): StreamHead | undefined {
-    return this.headStmt.get({ id });
+    const r = this.headStmt.get(id) as [number, string, string, Buffer] | undefined;
+    return r && { seqNo: r[0], headHash: r[1], lastEventHash: r[2], frontier: r[3] };
   }
 
   saveHead(id: string, h: StreamHead): void {
-    this.saveHeadStmt.run({ id, ...h });
+    this.saveHeadStmt.run(h.seqNo, h.headHash, h.lastEventHash, h.frontier, id);
   }
 }

@@ -1,20 +1,17 @@
 // Tenants, systems and API keys.
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { apiKeys, systems, tenants } from './schema.js';
+import { rowReader, sqliteOf } from './streams.js';
 
 export type Tenant = typeof tenants.$inferSelect;
 export type System = typeof systems.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 export class TenancyRepo {
-  private readonly byHash;
+  private readonly byHash: (keyHash: string) => ApiKeyRow | undefined;
   constructor(private readonly db: Db) {
-    this.byHash = db
-      .select()
-      .from(apiKeys)
-      .where(and(eq(apiKeys.keyHash, sql.placeholder('h')), isNull(apiKeys.revokedAt)))
-      .prepare();
+    this.byHash = rowReader(sqliteOf(db), apiKeys, '"key_hash" = ? AND "revoked_at" IS NULL');
   }
 
   tenantByName(name: string): Tenant | undefined {
@@ -42,7 +39,7 @@ export class TenancyRepo {
   }
 
   activeKeyByHash(keyHash: string): ApiKeyRow | undefined {
-    return this.byHash.get({ h: keyHash });
+    return this.byHash(keyHash);
   }
 
   hasAnyKey(): boolean {

@@ -1,0 +1,116 @@
+// `node bin/run-ts.mjs bench/compare.ts <treeA> <treeB> [rounds] [seconds]`: A/B throughput of two source trees
+// (e.g. a copy of the code before a change, and this one) on a shared machine. Servers and the raw floor are started
+// fresh and measured in alternation (floor, A, B, floor, A, B, …) under the same pinning as bench/run.ts, so slow
+// phases of a busy machine hit all of them alike; it prints medians and the ratios B/A and each/floor.
+import { execFileSync, spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { client, newKey, tempDir } from '../test/helpers/server.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const [treeA, treeB] = [path.resolve(process.argv[2]!), path.resolve(process.argv[3]!)];
+const rounds = Number(process.argv[4] ?? 3);
+const seconds = Number(process.argv[5] ?? 3);
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true']);
+    return os.cpus().length >= 2;
+  } catch {
+    return false;
+  }
+})();
+const pinned = (core: number, args: string[]): [string, string[]] =>
+  hasTaskset ? ['taskset', ['-c', String(core), process.execPath, ...args]] : [process.execPath, args];
+const event = { source_ref: 'bench', event_type: 'bench.event', payload: { decision: 'approve', score: 0.91, model: 'm-1' } };
+
+interface Load {
+  requests_per_s: number;
+  p99_ms: number;
+  non2xx: number;
+}
+function load(spec: object): Promise<Load> {
+  const [cmd, a] = pinned(1, [path.join(ROOT, 'bench/load.mjs'), JSON.stringify({ duration: seconds, connections: 64, ...spec })]);
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`load exited ${code}`))));
+  });
+}
+
+async function start(cwd: string, args: string[], env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {
+  const [cmd, a] = pinned(0, args);
+  const p = spawn(cmd, a, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve) => {
+    let out = '';
+    p.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/[^:\s]+:\d+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+  });
+  const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  return { url, stop: async () => (p.kill('SIGTERM'), await exited) };
+}
+
+async function ledgerRun(tree: string, scenario: string): Promise<Load> {
+  const key = newKey();
+  const s = await start(tree, ['bin/proofstream.mjs', 'serve'], { HOST: '127.0.0.1', PORT: '0', PROOFSTREAM_DATA_DIR: tempDir(), PROOFSTREAM_BOOTSTRAP_KEY: key });
+  try {
+    const call = client(s.url, key);
+    const sid = (await call('POST', '/v2/streams', { use_case: 'cmp' })).body.stream_id;
+    const base = { url: s.url, key, method: 'POST', path: `/v2/streams/${sid}/events` };
+    if (scenario === 'append') return await load({ ...base, body: event, idempotency: 'unique' });
+    if (scenario === 'batch') {
+      const batch = { events: Array.from({ length: 100 }, (_, i) => ({ ...event, source_ref: `b${i}` })) };
+      const r = await load({ ...base, path: `${base.path}/batch`, body: batch, idempotency: 'unique', connections: 16 });
+      return { ...r, requests_per_s: r.requests_per_s * 100 };
+    }
+    await call('POST', base.path, event, { 'idempotency-key': 'replay-me' });
+    return await load({ ...base, body: event, headers: { 'idempotency-key': 'replay-me' } });
+  } finally {
+    await s.stop();
+  }
+}
+
+async function floorRun(): Promise<Load> {
+  const f = await start(ROOT, ['bin/run-ts.mjs', 'bench/floor-server.ts', path.join(tempDir('ps-floor-'), 'floor.db')], {});
+  try {
+    return await load({ url: f.url, key: 'none', method: 'POST', path: '/floor', body: event });
+  } finally {
+    await f.stop();
+  }
+}
+
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const scenarios = (process.env.SCENARIOS ?? 'append,batch,replay').split(',');
+const res: Record<string, { floor: number[]; a: number[]; b: number[]; ap99: number[]; bp99: number[] }> = {};
+for (const sc of scenarios) res[sc] = { floor: [], a: [], b: [], ap99: [], bp99: [] };
+for (let r = 0; r < rounds; r++) {
+  for (const sc of scenarios) {
+    const x = res[sc]!;
+    x.floor.push((await floorRun()).requests_per_s);
+    const a = await ledgerRun(treeA, sc);
+    const b = await ledgerRun(treeB, sc);
+    if (a.non2xx || b.non2xx) console.error(`${sc}: non-2xx answers A ${a.non2xx} B ${b.non2xx}`);
+    x.a.push(a.requests_per_s);
+    x.b.push(b.requests_per_s);
+    x.ap99.push(a.p99_ms);
+    x.bp99.push(b.p99_ms);
+    console.error(`round ${r + 1} ${sc}: floor ${fmt(x.floor.at(-1)!)} A ${fmt(a.requests_per_s)} B ${fmt(b.requests_per_s)}`);
+  }
+}
+console.log(`A = ${treeA}\nB = ${treeB}\n${rounds} rounds × ${seconds} s, medians (batch in events/s)\n`);
+console.log('| scenario | floor req/s | A | A/floor | B | B/floor | B/A | p99 A → B |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---|');
+for (const sc of scenarios) {
+  const x = res[sc]!;
+  const [f, a, b] = [med(x.floor), med(x.a), med(x.b)];
+  // ratios per round (same conditions), then the median of those
+  const ra = med(x.a.map((v, i) => v / x.floor[i]!));
+  const rb = med(x.b.map((v, i) => v / x.floor[i]!));
+  const rba = med(x.b.map((v, i) => v / x.a[i]!));
+  console.log(`| ${sc} | ${fmt(f)} | ${fmt(a)} | ${ra.toFixed(2)}× | ${fmt(b)} | ${rb.toFixed(2)}× | ${rba.toFixed(2)}× | ${med(x.ap99)} ms → ${med(x.bp99)} ms |`);
+}
