@@ -136,6 +136,19 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { 'application/json': { schema } },
 });
 
+/**
+ * The Idempotency-Key header on the append routes, documented as a plain OpenAPI parameter rather than a
+ * `request.headers` zod schema: that schema would add a validator that materializes every request header (a WHATWG
+ * Headers object) on the hottest routes, only to re-check what the idempotency middleware already enforces.
+ */
+export const IDEMPOTENCY_KEY_PARAM = {
+  name: 'idempotency-key',
+  in: 'header' as const,
+  required: false,
+  description: '1–255 characters; required on append routes',
+  schema: { type: 'string' as const, description: '1–255 characters; required on append routes' },
+};
+
 export const IdempotencyHeader = z.object({
   'idempotency-key': z.string().optional().openapi({ description: '1–255 characters; required on append routes' }),
 });

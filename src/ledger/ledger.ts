@@ -196,7 +196,8 @@ export class Ledger {
     idem: IdempotencyWrite | undefined,
     render: (r: ReceiptView[]) => unknown,
   ): Promise<AppendResult> {
-    this.streamFor(p, streamId);
+    // The hot path needs only the owner (cached); the appender reads the head itself.
+    if (this.store.streams.tenantOf(streamId) !== p.tenantId) throw notFound('stream');
     return this.appender.append(streamId, inputs, idem, render);
   }
 

@@ -173,9 +173,9 @@ export class Sealer {
     while (n < budget && (row.headSeqNo - sealed >= policy.maxEvents || (trigger === 'age' && row.headSeqNo > sealed))) {
       const from = sealed + 1;
       const to = Math.min(sealed + policy.maxEvents, row.headSeqNo);
-      const leaves = this.store.checkpoints.leaves(streamId, from, to);
+      const leaves = this.store.checkpoints.leafHashes(streamId, from, to);
       if (leaves.length !== to - from + 1) throw new SealError(`events ${from}..${to} are not all stored`);
-      const windowRoot = rootFromLeaves(leaves.map((l) => hexToBytes(l.h)));
+      const windowRoot = rootFromLeaves(leaves);
       const root = rootAt(src, to);
       // Never sign a checkpoint that contradicts one already signed for this origin.
       if (prev) {

@@ -15,6 +15,7 @@ export class CheckpointsRepo {
   private readonly leafRaw: Database.Statement;
   private readonly nodeRaw: Database.Statement;
   private readonly leafRangeStmt;
+  private readonly leafHashRange: Database.Statement;
   /** Immutable once committed, so shared by every request on this store. */
   private readonly nodeCache = new Map<string, Uint8Array>();
   constructor(private readonly db: Db) {
@@ -23,6 +24,9 @@ export class CheckpointsRepo {
     const sqlite = (db as Db & { $client: Database.Database }).$client;
     this.leafRaw = sqlite.prepare('SELECT "event_hash" FROM "events" WHERE "stream_id" = ? AND "seq_no" = ?').pluck();
     this.nodeRaw = sqlite.prepare('SELECT "hash" FROM "merkle_nodes" WHERE "stream_id" = ? AND "level" = ? AND "idx" = ?').pluck();
+    this.leafHashRange = sqlite
+      .prepare('SELECT "event_hash" FROM "events" WHERE "stream_id" = ? AND "seq_no" >= ? AND "seq_no" <= ? ORDER BY "seq_no"')
+      .pluck();
     this.leafRangeStmt = db
       .select({ seqNo: events.seqNo, id: events.id, h: events.eventHash })
       .from(events)
@@ -58,6 +62,11 @@ export class CheckpointsRepo {
         return h;
       },
     };
+  }
+
+  /** Event hashes of seq_no from..to, in order, as bytes (what sealing a window hashes). */
+  leafHashes(streamId: string, fromSeqNo: number, toSeqNo: number): Uint8Array[] {
+    return (this.leafHashRange.all(streamId, fromSeqNo, toSeqNo) as string[]).map((h) => Buffer.from(h, 'hex'));
   }
 
   leaves(streamId: string, fromSeqNo: number, toSeqNo: number): { seqNo: number; id: string; h: string }[] {

@@ -6,7 +6,7 @@ import type { V1Ledger } from '../../ledger/v1.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { jsonText } from '../reply.js';
-import { IdempotencyHeader, json, writeErrors } from '../schemas.js';
+import { IDEMPOTENCY_KEY_PARAM, json, writeErrors } from '../schemas.js';
 import { V1BatchInput, V1BatchReceipts, V1EventInput, V1Receipt } from './schemas.js';
 
 export function v1EventRoutes(app: OpenAPIHono<AppEnv>, d: Deps, v1: V1Ledger) {
@@ -20,8 +20,8 @@ export function v1EventRoutes(app: OpenAPIHono<AppEnv>, d: Deps, v1: V1Ledger) {
       summary: "Log one event in the key's system v1 stream; answers with its v1 receipt once durable",
       security: [{ bearer: [] }],
       middleware: [d.auth('events:write'), d.rateLimit, d.body(cfg.maxEventBytes), d.idempotency(true)] as const,
+      parameters: [IDEMPOTENCY_KEY_PARAM],
       request: {
-        headers: IdempotencyHeader,
         body: { required: true, content: { 'application/json': { schema: V1EventInput } } },
       },
       responses: { 201: json(V1Receipt, 'the v1 receipt'), ...writeErrors },
@@ -40,8 +40,8 @@ export function v1EventRoutes(app: OpenAPIHono<AppEnv>, d: Deps, v1: V1Ledger) {
       summary: 'Log 1–1000 events atomically, in order; one v1 receipt per event',
       security: [{ bearer: [] }],
       middleware: [d.auth('events:write'), d.rateLimit, d.body(cfg.maxBatchBytes), d.idempotency(true)] as const,
+      parameters: [IDEMPOTENCY_KEY_PARAM],
       request: {
-        headers: IdempotencyHeader,
         body: { required: true, content: { 'application/json': { schema: V1BatchInput } } },
       },
       responses: { 201: json(V1BatchReceipts, 'one v1 receipt per event, in order'), ...writeErrors },

@@ -3,20 +3,7 @@ import { ApiError } from '../../ledger/errors.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { jsonText } from '../reply.js';
-import { authErrors, BatchInput, BatchReceipts, EventInput, json, Receipt, StoredReceipt, StreamIdParam, writeErrors } from '../schemas.js';
-
-/**
- * The Idempotency-Key header, documented as a plain OpenAPI parameter rather than a `request.headers` zod schema:
- * that schema would add a validator that materializes every request header (a WHATWG Headers object) on the two
- * hottest routes, only to re-check what the idempotency middleware already enforces (present, 1–255 characters).
- */
-const IDEMPOTENCY_KEY_PARAM = {
-  name: 'idempotency-key',
-  in: 'header' as const,
-  required: false,
-  description: '1–255 characters; required on append routes',
-  schema: { type: 'string' as const, description: '1–255 characters; required on append routes' },
-};
+import { authErrors, BatchInput, BatchReceipts, EventInput, IDEMPOTENCY_KEY_PARAM, json, Receipt, StoredReceipt, StreamIdParam, writeErrors } from '../schemas.js';
 
 export function eventRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
   const { ledger } = d;
