@@ -2,7 +2,7 @@
 // mapped onto v2 events, v1 receipts rendered from v2 receipts, and the v1 proof object assembled from the
 // same views the v2 routes return. No protocol of its own: every v1 event is an ordinary v2 event.
 import type { StreamRow } from '../store/streams.js';
-import { v1EventId, v1ProofStatus, streamEventIdOf, type CheckpointEvidence, V1_PAYLOAD_FORMAT, V1_PROOF_KIND, type V1Payload, type V1Status } from '../verify/v1-proof.js';
+import { v1EventId, v1ProofStatus, streamEventIdOf, type CheckpointEvidence, V1_CHECKPOINT_MEMBERS, V1_PAYLOAD_FORMAT, V1_PROOF_KIND, type V1Payload, type V1Status } from '../verify/v1-proof.js';
 import { initialHead, type AppendResult, type EventInput, type IdempotencyWrite, type ReceiptView } from './appender.js';
 import { notFound } from './errors.js';
 import { newId } from './ids.js';
@@ -45,7 +45,7 @@ export interface V1Proof {
   inclusion: V1Inclusion | null;
   checkpoint: Record<string, unknown> | null;
   anchor: unknown;
-  keys: ReturnType<Ledger['publicKeys']>;
+  keys: { kid: string; alg: string; public_key: string; public_key_format: 'raw-hex' }[];
 }
 
 /**
@@ -150,7 +150,9 @@ export class V1Ledger {
       inc && checkpoint && inc.checkpoint_id
         ? { leaf_index: inc.leaf_index, tree_size: inc.tree_size, checkpoint_id: inc.checkpoint_id, proof: inc.proof }
         : null;
-    const cp = inclusion ? checkpoint : null;
+    // Only members something binds (a hash, a signature or a cross-check): a v1 proof carries no labels a verifier
+    // could not notice being changed (window ids, creation times, key bookkeeping stay on the v2 routes).
+    const cp = inclusion && checkpoint ? pick(checkpoint, V1_CHECKPOINT_MEMBERS) : null;
     return {
       kind: V1_PROOF_KIND,
       status: v1ProofStatus(cp as CheckpointEvidence | null),
@@ -159,7 +161,10 @@ export class V1Ledger {
       inclusion,
       checkpoint: cp,
       anchor: cp?.anchor ?? null,
-      keys: this.ledger.publicKeys(),
+      keys: this.ledger.publicKeys().map((k) => ({ kid: k.kid, alg: k.alg, public_key: k.public_key, public_key_format: k.public_key_format })),
     };
   }
 }
+
+const pick = (o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> =>
+  Object.fromEntries(keys.filter((k) => Object.hasOwn(o, k)).map((k) => [k, o[k]]));

@@ -33,6 +33,21 @@ export interface V1Payload {
 }
 
 export const V1_STATUSES = ['pending', 'checkpointed', 'witnessed', 'anchored'] as const;
+
+/** The checkpoint members a v1 proof carries: each is bound by the note, a cross-check or the evidence checks. */
+export const V1_CHECKPOINT_MEMBERS = [
+  'checkpoint_id',
+  'stream_id',
+  'tree_size',
+  'root_hash',
+  'note',
+  'signer_vkey',
+  'cosignatures',
+  'witness_quorum',
+  'anchor',
+  'cosigned_note',
+] as const;
+const V1_KEY_MEMBERS = ['kid', 'alg', 'public_key', 'public_key_format'] as const;
 export type V1Status = (typeof V1_STATUSES)[number];
 
 /** The v1 event id of a stored event: the `sev_` id with the `evt_` prefix (same 128 random bits). */
@@ -127,6 +142,7 @@ export async function verifyV1ProofKind(object: unknown, trust: TrustSet, r: Rep
   if (checkpoint !== undefined && checkpoint !== null) {
     const body = r.check('checkpoint: note parses and agrees with tree_size, root_hash and the stream');
     const sig = r.check('checkpoint: note signed by a trusted log key');
+    if (isObj(checkpoint)) new Fields(checkpoint, '/checkpoint', body).onlyKeys(V1_CHECKPOINT_MEMBERS);
     cp = await checkCheckpoint(checkpoint, '/checkpoint', trust, { sig, body, streamId: ev.stream_id, requireId: true });
   }
   if (inclusion !== undefined && inclusion !== null) {
@@ -252,6 +268,7 @@ function checkKeys(v: unknown, ev: EventRecord, trust: TrustSet, c: CheckScope):
       c.fail('MALFORMED', ptr('/keys', i), `keys[${i}] must be an object {kid, alg, public_key, …}`);
       return;
     }
+    new Fields(k, ptr('/keys', i), c).onlyKeys(V1_KEY_MEMBERS);
     const kid = own(k, 'kid');
     const alg = own(k, 'alg');
     const pk = own(k, 'public_key');
