@@ -154,6 +154,25 @@ describe('ledger + two witnesses + TSA', () => {
     expect(JSON.parse(s3.stdout).problems.map((p: any) => p.code)).toEqual(['WITNESS_QUORUM_NOT_MET']);
   }, 90_000);
 
+  it('witnesses many streams at once (more than are submitted concurrently), each in order', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const s = await call('POST', '/v2/streams', { use_case: `many-${i}` }, { 'idempotency-key': idemKey() });
+      ids.push(s.body.stream_id);
+      for (let k = 0; k < 3; k++) {
+        const r = await call('POST', `/v2/streams/${s.body.stream_id}/events`, { source_ref: `m${i}-${k}`, event_type: 'x', payload: { k } }, { 'idempotency-key': idemKey() });
+        expect(r.status).toBe(201);
+      }
+    }
+    for (const id of ids) {
+      const cp = await waitFor(async () => {
+        const c = await call('GET', `/v2/streams/${id}/checkpoints/latest`);
+        return c.status === 200 && c.body.tree_size === 3 && c.body.witness_quorum.met ? c.body : undefined;
+      }, 30_000);
+      expect(cp.cosignatures).toHaveLength(2);
+    }
+  }, 60_000);
+
   it('a v1 event reaches status "anchored"; its proof verifies with cosignatures and anchor checked, and fails when one is altered', async () => {
     const ev = await call('POST', '/v1/sdk/events', { source_ref: 'v1-e2e', payload: { ok: true } }, { 'idempotency-key': idemKey() });
     expect(ev.status).toBe(201);

@@ -13,6 +13,8 @@ import { submitCheckpoint } from '../witness/client.js';
 const FIRST_RETRY_MS = 250;
 /** Streams looked at per pass; a pass repeats while work remains. */
 const STREAMS_PER_PASS = 64;
+/** Streams submitted to one witness concurrently. */
+const STREAMS_IN_FLIGHT = 8;
 
 interface WitnessRuntime {
   cfg: WitnessConfig;
@@ -98,11 +100,11 @@ export class Witnessing {
       for (;;) {
         const behind = this.store.evidence.streamsBehind(w.cfg.name, STREAMS_PER_PASS);
         if (behind.length === 0 || this.stopped) break;
-        for (const s of behind) {
-          if (!(await this.catchUp(w, s.streamId, s.cosignedSize))) {
-            failed = true;
-            break;
-          }
+        // Streams are separate origins to a witness, so several can be in flight at once; one stream's
+        // checkpoints always go in order.
+        for (let i = 0; i < behind.length && !failed; i += STREAMS_IN_FLIGHT) {
+          const results = await Promise.all(behind.slice(i, i + STREAMS_IN_FLIGHT).map((s) => this.catchUp(w, s.streamId, s.cosignedSize)));
+          if (results.includes(false)) failed = true;
         }
         if (failed) break;
       }
