@@ -1,8 +1,17 @@
 // `proofstream verify <file> [--trust keys.json] [--json]`: the offline verifier on a file. No network, no
 // database. Exit 0 valid, 1 invalid, 2 unreadable file or bad usage. `--json` prints exactly the report
 // POST /v2/verify returns for the same object and trust.
+//
+// Large packs (docs/verify.md, "Large packs"): a bundle file of STREAM_THRESHOLD_BYTES (16 MiB) or more that is
+// in the pack writer's line layout is read line by line (src/cli/verify-stream.ts) instead of parsed whole, and
+// receipt signatures go to a worker-thread pool (src/cli/verify-workers.ts). Same verifier, same report; any
+// file not in the layout takes the whole-document path. PROOFSTREAM_VERIFY_STREAM=always|never forces the
+// choice (tests); PROOFSTREAM_VERIFY_TIMING=1 prints one `proofstream verify: timing {…}` line to stderr.
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { openBundleFile, STREAM_THRESHOLD_BYTES, type StreamedBundle } from './verify-stream.js';
+import { VerifyPool } from './verify-workers.js';
 import { parsePolicy } from '../protocol/policy.js';
 import {
   BUNDLE_KEYS_TRUST_CHECK,
@@ -85,32 +94,120 @@ export async function verifyCommand(args: string[], io: Io = stdio): Promise<num
     return 2;
   }
   const file = positionals[0]!;
+  const t0 = performance.now();
+  const elu0 = performance.eventLoopUtilization();
 
-  const doc = readJson(file);
-  if ('error' in doc) return fail(io, json, doc.code, doc.error);
+  // The options are read first but their errors reported after the document's, as always.
+  const opts = readOptions(values);
 
+  let size = -1;
+  try {
+    size = fs.statSync(file).size;
+  } catch {
+    /* readJson reports it */
+  }
+  const mode = process.env.PROOFSTREAM_VERIFY_STREAM;
+  const large = size >= STREAM_THRESHOLD_BYTES || mode === 'always';
+  const pool = large && !('error' in opts) ? new VerifyPool() : undefined;
+  try {
+    let streamed: { report: Report; bundle: StreamedBundle } | null = null;
+    let fallback: string | null = null;
+    if (large && mode !== 'never' && !('error' in opts)) {
+      const bundle = await openBundleFile(file).catch(() => null);
+      if (!bundle) fallback = 'not in the pack line layout';
+      else {
+        const report = await verify(
+          { object: bundle.object, trusted_keys: opts.trusted, policy: opts.policy },
+          { trustBundleKeys: opts.trusted === undefined && opts.policy === undefined, signatureVerifier: pool },
+        );
+        if (bundle.complete && bundle.broken === null) streamed = { report, bundle };
+        else fallback = bundle.broken ?? 'the events were not read to their end';
+      }
+    }
+    let report: Report;
+    let fromBundle: boolean;
+    let noTrust: boolean;
+    if (streamed) {
+      report = streamed.report;
+      fromBundle = report.checks.some((c) => c.name === BUNDLE_KEYS_TRUST_CHECK);
+      noTrust = !('error' in opts) && opts.trusted === undefined && opts.policy === undefined && !fromBundle;
+    } else {
+      const r = await verifyWhole(file, opts, io, json, pool);
+      if (typeof r === 'number') return r;
+      ({ report, fromBundle, noTrust } = r);
+    }
+    if (process.env.PROOFSTREAM_VERIFY_TIMING === '1') {
+      const elu = performance.eventLoopUtilization(elu0);
+      const timing = {
+        path: streamed ? 'stream' : 'whole',
+        ...(fallback && large && mode !== 'never' ? { fallback } : {}),
+        bytes: size,
+        events: streamed ? streamed.bundle.events : undefined,
+        total_s: round((performance.now() - t0) / 1000),
+        structure_s: round(elu.active / 1000),
+        signature_wait_s: round(elu.idle / 1000),
+        signatures_s: pool ? round(pool.stats.busyMs / 1000) : undefined,
+        signatures: pool?.stats.signatures,
+        workers: pool ? pool.stats.workers : 0,
+        rss_mb: Math.round(process.memoryUsage.rss() / 2 ** 20),
+      };
+      io.err(`proofstream verify: timing ${JSON.stringify(timing)}\n`);
+    }
+    if (json) {
+      io.out(JSON.stringify(report) + '\n');
+      if (fromBundle) io.err(BUNDLE_KEYS_WARNING + '\n');
+    } else {
+      io.out(formatReport(report, { file, fromBundle, noTrust }));
+    }
+    return report.ok ? 0 : 1;
+  } finally {
+    await pool?.close();
+  }
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+type Options = { trusted: TrustedKey[] | undefined; policy: string | undefined } | { error: string; code: string };
+
+/** --trust and --policy, read and checked; the first problem as an error. */
+function readOptions(values: { trust?: string | undefined; policy?: string | undefined }): Options {
   let trusted: TrustedKey[] | undefined;
   if (values.trust !== undefined) {
     const t = readJson(values.trust);
-    if ('error' in t) return fail(io, json, t.code, t.error);
+    if ('error' in t) return t;
     const keys = trustedKeysFromJson(t.value);
-    if ('error' in keys) return fail(io, json, 'VALIDATION_ERROR', `${values.trust}: ${keys.error}`);
+    if ('error' in keys) return { code: 'VALIDATION_ERROR', error: `${values.trust}: ${keys.error}` };
     trusted = keys.keys;
   }
-
   let policy: string | undefined;
   if (values.policy !== undefined) {
     try {
       policy = fs.readFileSync(values.policy, 'utf8');
     } catch (e) {
-      return fail(io, json, 'UNREADABLE_FILE', `cannot read ${values.policy}: ${(e as Error).message}`);
+      return { code: 'UNREADABLE_FILE', error: `cannot read ${values.policy}: ${(e as Error).message}` };
     }
     try {
       parsePolicy(policy);
     } catch (e) {
-      return fail(io, json, 'VALIDATION_ERROR', `${values.policy}: ${(e as Error).message}`);
+      return { code: 'VALIDATION_ERROR', error: `${values.policy}: ${(e as Error).message}` };
     }
   }
+  return { trusted, policy };
+}
+
+/** The whole-document path: parse the file, then verify what it holds. A number is an exit status (usage errors). */
+async function verifyWhole(
+  file: string,
+  opts: Options,
+  io: Io,
+  json: boolean,
+  pool: VerifyPool | undefined,
+): Promise<number | { report: Report; fromBundle: boolean; noTrust: boolean }> {
+  const doc = readJson(file);
+  if ('error' in doc) return fail(io, json, doc.code, doc.error);
+  if ('error' in opts) return fail(io, json, opts.code, opts.error);
+  let trusted = opts.trusted;
+  let policy = opts.policy;
 
   // The file is either a verify request {kind?, object, trusted_keys?} or the object itself.
   let kind: string | undefined;
@@ -133,15 +230,12 @@ export async function verifyCommand(args: string[], io: Io = stdio): Promise<num
     return fail(io, json, 'UNSUPPORTED_OBJECT_KIND', 'proof-of-evolution (IVC) objects are not supported by this verifier');
   }
 
-  const report = await verify({ kind, object, trusted_keys: trusted, policy }, { trustBundleKeys: trusted === undefined && policy === undefined });
+  const report = await verify(
+    { kind, object, trusted_keys: trusted, policy },
+    { trustBundleKeys: trusted === undefined && policy === undefined, ...(pool ? { signatureVerifier: pool } : {}) },
+  );
   const fromBundle = report.checks.some((c) => c.name === BUNDLE_KEYS_TRUST_CHECK);
-  if (json) {
-    io.out(JSON.stringify(report) + '\n');
-    if (fromBundle) io.err(BUNDLE_KEYS_WARNING + '\n');
-  } else {
-    io.out(formatReport(report, { file, fromBundle, noTrust: trusted === undefined && policy === undefined && !fromBundle }));
-  }
-  return report.ok ? 0 : 1;
+  return { report, fromBundle, noTrust: trusted === undefined && policy === undefined && !fromBundle };
 }
 
 /** The human-readable report. */

@@ -9,7 +9,8 @@ import { checkCheckpoint, type CheckpointInfo } from './checkpoint.js';
 import { checkPair, MAX_CONSISTENCY_PROOF } from './consistency.js';
 import { ptr, type ReportBuilder } from './report.js';
 import { asObj, Fields, isObj, own, show, typeName } from './shape.js';
-import { checkEventRun, checkGenesisAnchor, noteUnchecked, readChain, runChecks } from './stream.js';
+import { checkEventRun, checkGenesisAnchor, EventRunChecker, noteUnchecked, readChain, runChecks, type RunOptions, type RunResult } from './stream.js';
+import type { SignatureVerifier } from './event.js';
 import { addKeys, BUNDLE_KEYS_TRUST_CHECK, emptyTrust, type TrustSet } from './trust.js';
 import { checkAnchors, checkWitnesses, type TokenVerifier } from './evidence.js';
 import { logKeyFor, type TrustPolicy } from '../protocol/policy.js';
@@ -28,6 +29,44 @@ export interface BundleTrust {
   trust: TrustSet;
   /** Trust the bundle's own `keys` section (the CLI without --trust); the report says so. */
   useBundleKeys: boolean;
+  /** Receipt signature verification (default: in process). */
+  signatureVerifier?: SignatureVerifier | undefined;
+}
+
+/**
+ * Stands in a bundle object for its `events` array when the events are not in memory (a pack file read line by
+ * line: src/cli/verify-stream.ts). The verifier reads them once, in order, in chunks, through the same
+ * EventRunChecker as an array, so the report is the one the array would give. Only a bundle whose events cannot
+ * be checked one by one (no stream id to check them against) makes the verifier collect them into an array.
+ */
+export class StreamedEvents {
+  constructor(
+    private readonly source: () => AsyncIterable<readonly unknown[]>,
+    /** How many events to expect (sizes buffers only). */
+    readonly sizeHint = 1024,
+  ) {}
+
+  chunks(): AsyncIterable<readonly unknown[]> {
+    return this.source();
+  }
+
+  async toArray(): Promise<unknown[]> {
+    const all: unknown[] = [];
+    for await (const chunk of this.source()) for (const e of chunk) all.push(e);
+    return all;
+  }
+}
+
+/** Feeds streamed events to a checker, in order. */
+async function checkStreamedRun(events: StreamedEvents, trust: TrustSet, c: ReturnType<typeof runChecks>, o: RunOptions): Promise<RunResult> {
+  const run = new EventRunChecker(trust, c, o, events.sizeHint);
+  for await (const chunk of events.chunks()) {
+    for (const raw of chunk) {
+      const wait = run.add(raw);
+      if (wait) await wait;
+    }
+  }
+  return run.finish();
 }
 
 export async function verifyBundleKind(object: unknown, t: BundleTrust, r: ReportBuilder): Promise<void> {
@@ -87,10 +126,10 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
       digests.fail('MANIFEST_MISMATCH', ptr('/manifest/sections', name), `section "${name}" digests to ${actual}, the manifest says ${want}`);
     }
   };
-  const digestOf = (name: BundleSection): string | null => {
+  const digestOf = (name: BundleSection, value: unknown = b[name]): string | null => {
     if (!top.has(name)) return null;
     try {
-      return sectionDigest(name, b[name]);
+      return sectionDigest(name, value);
     } catch (e) {
       fmt.fail('MALFORMED', ptr('', name), `section cannot be canonicalized (RFC 8785): ${(e as Error).message}`);
       return null;
@@ -137,12 +176,13 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
   if (anchor && from === 1 && streamId !== undefined) checkGenesisAnchor(anchor, streamId, '/chain', cc);
 
   const checks = runChecks(r, 'events');
-  const events = sectionArr('events');
+  const streamed = top.has('events') && b.events instanceof StreamedEvents ? b.events : null;
+  const events = streamed ?? sectionArr('events');
   let leaves: Uint8Array[] | null = null;
   if (events && streamId !== undefined) {
     const d = new ArraySectionDigest('events');
     let digestOk = true;
-    const res = await checkEventRun(events, trust, checks, {
+    const o: RunOptions = {
       path: '/events',
       mode: 'bundle',
       streamId,
@@ -150,6 +190,7 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
       to,
       anchor,
       collectLeaves: true,
+      signatureVerifier: t.signatureVerifier,
       onEach: (raw, i) => {
         if (!digestOk) return;
         try {
@@ -159,12 +200,13 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
           fmt.fail('MALFORMED', ptr('/events', i), `event cannot be canonicalized (RFC 8785): ${(e as Error).message}`);
         }
       },
-    });
+    };
+    const res = streamed ? await checkStreamedRun(streamed, trust, checks, o) : await checkEventRun(events as unknown[], trust, checks, o);
     compare('events', digestOk ? d.digest() : null);
     noteUnchecked(r, 'events', res);
     leaves = res.leaves;
   } else {
-    compare('events', digestOf('events'));
+    compare('events', digestOf('events', streamed ? await streamed.toArray() : b.events));
     for (const c of Object.values(checks)) c.skip();
   }
 

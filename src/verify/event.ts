@@ -9,6 +9,30 @@ import { ptr, type CheckScope } from './report.js';
 import { asObj, Fields, isSigHex, show } from './shape.js';
 import type { TrustSet } from './trust.js';
 
+const HEX_VALUES: Int8Array = (() => {
+  const t = new Int8Array(128).fill(-1);
+  for (let i = 0; i < 16; i++) t['0123456789abcdef'.charCodeAt(i)] = i;
+  return t;
+})();
+
+/**
+ * hexToBytes for strings the shape checks already accepted as lowercase hex (hex32, isSigHex): the same bytes,
+ * without re-validating and slicing (a million-event pack decodes four of these per event). Anything else goes
+ * through the strict decoder.
+ */
+export function hexOf(hex: string): Uint8Array {
+  if (typeof hex !== 'string' || hex.length % 2 !== 0) return hexToBytes(hex);
+  const n = hex.length >>> 1;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const hi = HEX_VALUES[hex.charCodeAt(2 * i)] ?? -1;
+    const lo = HEX_VALUES[hex.charCodeAt(2 * i + 1)] ?? -1;
+    if (hi < 0 || lo < 0) return hexToBytes(hex);
+    out[i] = (hi << 4) | lo;
+  }
+  return out;
+}
+
 /** The event fields that go into the entry (and so into event_hash). */
 export interface EntryPart {
   source_ref: string;
@@ -119,7 +143,7 @@ export function checkEventContent(rec: EventRecord, checks: { commitment: CheckS
   if (!e) return;
   if (rec.payload) {
     try {
-      const c = bytesToHex(payloadCommitment(hexToBytes(rec.payload.salt), rec.payload.value));
+      const c = bytesToHex(payloadCommitment(hexOf(rec.payload.salt), rec.payload.value));
       if (c !== e.payload_commitment) {
         checks.commitment.fail(
           'PAYLOAD_MISMATCH',
@@ -155,27 +179,85 @@ export function checkEventContent(rec: EventRecord, checks: { commitment: CheckS
 /** Events verified concurrently per flush (Ed25519 via WebCrypto runs off the main thread in Node). */
 export const SIGNATURE_BATCH = 256;
 
+/** One Ed25519 verification: a 32-byte public key, a 64-byte signature and the signed message. */
+export interface SignatureJob {
+  publicKey: Uint8Array;
+  signature: Uint8Array;
+  message: Uint8Array;
+}
+
+/**
+ * Verifies a batch of Ed25519 signatures: one boolean per job, in order, true only when the signature verifies
+ * (never throws for a bad key or signature). Injected through VerifyOptions.signatureVerifier; the default,
+ * `verifySignaturesInProcess`, is pure (WebCrypto, else @noble/ed25519). `src/cli/verify-workers.ts` has a
+ * worker-thread pool for the CLI; any verifier must give the same booleans.
+ */
+export interface SignatureVerifier {
+  verify(jobs: readonly SignatureJob[]): Promise<boolean[]>;
+  /**
+   * How many batches (of SIGNATURE_BATCH signatures: the batch size is fixed, as it decides where problems of
+   * other kinds fall between SIGNATURE_INVALIDs in the report) may be in flight while the caller keeps
+   * checking events. Default 1: each batch is awaited before the next event is read.
+   */
+  readonly concurrency?: number;
+}
+
+/** The default verifier: every signature of the batch through verifyEd25519, concurrently. */
+export const verifySignaturesInProcess: SignatureVerifier = {
+  verify: (jobs) => Promise.all(jobs.map((j) => verifyEd25519(j.publicKey, j.signature, j.message).catch(() => false))),
+};
+
+interface QueuedSignature {
+  rec: EventRecord;
+  pub: Uint8Array;
+  msg: Uint8Array;
+  sig: Uint8Array;
+}
+
+type Failure = [code: 'UNKNOWN_KEY' | 'SIGNATURE_INVALID', path: string, message: string];
+
+/** A batch handed to the verifier; its problems are reported when it settles, strictly in order. */
+interface InFlight {
+  /** Problems found while the batch was being filled (reported before the batch's own). */
+  before: Failure[];
+  queue: QueuedSignature[];
+  results: Promise<boolean[]>;
+}
+
 /**
  * Receipt signature checks. `add` looks the kid up at once (UNKNOWN_KEY) and queues the signature;
- * `flush` verifies the queue concurrently and reports failures in the order they were added.
+ * `flush` verifies the queue and reports failures in the order they were added.
+ *
+ * With a verifier allowing concurrency > 1, `dispatch` hands a full batch over without waiting for it, so the
+ * caller keeps checking events while signatures are verified elsewhere (worker threads); problems are still
+ * reported to the check in exactly the order a sequential add/flush would report them.
  */
 export class SignatureBatch {
-  private queue: Array<{ rec: EventRecord; pub: Uint8Array; msg: Uint8Array; sig: Uint8Array }> = [];
+  private queue: QueuedSignature[] = [];
+  /** Problems raised by `add` since the last dispatch, held back while earlier batches are in flight. */
+  private held: Failure[] = [];
+  private inFlight: InFlight[] = [];
   verified = 0;
 
   constructor(
     private readonly trust: TrustSet,
     private readonly c: CheckScope,
+    private readonly verifier: SignatureVerifier = verifySignaturesInProcess,
   ) {}
 
   get pending(): number {
     return this.queue.length;
   }
 
+  private report(f: Failure): void {
+    if (this.inFlight.length > 0 || this.held.length > 0) this.held.push(f);
+    else this.c.fail(f[0], f[1], f[2]);
+  }
+
   add(rec: EventRecord): void {
     const pub = this.trust.byKid.get(rec.kid);
     if (!pub) {
-      this.c.fail('UNKNOWN_KEY', ptr(rec.path, 'receipt', 'kid'), `kid ${show(rec.kid)} is not among the trusted keys`);
+      this.report(['UNKNOWN_KEY', ptr(rec.path, 'receipt', 'kid'), `kid ${show(rec.kid)} is not among the trusted keys`]);
       return;
     }
     let msg: Uint8Array;
@@ -192,24 +274,58 @@ export class SignatureBatch {
         RECEIPT_PROTOCOL,
       );
     } catch (err) {
-      this.c.fail('SIGNATURE_INVALID', ptr(rec.path, 'receipt', 'signature'), `the signed message cannot be built (${(err as Error).message})`);
+      this.report(['SIGNATURE_INVALID', ptr(rec.path, 'receipt', 'signature'), `the signed message cannot be built (${(err as Error).message})`]);
       return;
     }
-    this.queue.push({ rec, pub, msg, sig: hexToBytes(rec.signature) });
+    this.queue.push({ rec, pub, msg, sig: hexOf(rec.signature) });
   }
 
-  async flush(): Promise<void> {
+  /**
+   * Hands the queued signatures to the verifier. Returns a promise only when the caller must wait (more
+   * batches in flight than the verifier's concurrency); awaiting it settles the oldest batch.
+   */
+  dispatch(): Promise<void> | undefined {
     const q = this.queue;
+    if (q.length === 0) return undefined;
     this.queue = [];
-    if (q.length === 0) return;
-    const results = await Promise.all(q.map((j) => verifyEd25519(j.pub, j.sig, j.msg).catch(() => false)));
-    for (let i = 0; i < q.length; i++) {
-      if (results[i]) {
+    let results: Promise<boolean[]>;
+    try {
+      results = this.verifier.verify(q.map((j) => ({ publicKey: j.pub, signature: j.sig, message: j.msg }))).catch(() => q.map(() => false));
+    } catch {
+      results = Promise.resolve(q.map(() => false));
+    }
+    this.inFlight.push({ before: this.held, queue: q, results });
+    this.held = [];
+    const limit = Math.max(1, this.verifier.concurrency ?? 1);
+    return this.inFlight.length >= limit ? this.settleOldest() : undefined;
+  }
+
+  private async settleOldest(): Promise<void> {
+    const b = this.inFlight[0]!;
+    const results = await b.results;
+    this.inFlight.shift();
+    for (const f of b.before) this.c.fail(f[0], f[1], f[2]);
+    for (let i = 0; i < b.queue.length; i++) {
+      if (results[i] === true) {
         this.verified++;
       } else {
-        const rec = q[i]!.rec;
+        const rec = b.queue[i]!.rec;
         this.c.fail('SIGNATURE_INVALID', ptr(rec.path, 'receipt', 'signature'), `receipt signature does not verify with trusted key ${rec.kid}`);
       }
     }
+    if (this.inFlight.length === 0) this.releaseHeld();
+  }
+
+  private releaseHeld(): void {
+    for (const f of this.held) this.c.fail(f[0], f[1], f[2]);
+    this.held = [];
+  }
+
+  /** Verifies everything queued or in flight and reports, in order, every problem still held. */
+  async flush(): Promise<void> {
+    const wait = this.dispatch();
+    if (wait) await wait;
+    while (this.inFlight.length > 0) await this.settleOldest();
+    this.releaseHeld();
   }
 }

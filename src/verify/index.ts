@@ -1,6 +1,7 @@
 // The offline verifier: one entry point for every object kind, shared by POST /v2/verify, `proofstream verify`
 // and browsers. Imports only src/protocol (pure, no Node built-ins). Never throws. See docs/verify.md.
 import { verifyBundleKind } from './bundle.js';
+import type { SignatureVerifier } from './event.js';
 import { verifyCheckpointKind } from './checkpoint.js';
 import { verifyConsistencyKind } from './consistency.js';
 import { verifyForkKind } from './fork.js';
@@ -17,6 +18,8 @@ import { parsePolicy, type TrustPolicy } from '../protocol/policy.js';
 export { ANCHOR_KIND, detectKind, isVerifyRequest, IVC_KIND, UNKNOWN_KIND, VERIFY_KINDS, type VerifyKind } from './kind.js';
 export { MAX_LISTED_PROBLEMS, PROBLEM_CODES, ptr, type Check, type Problem, type ProblemCode, type Report } from './report.js';
 export { BUNDLE_KEYS_TRUST_CHECK, kidOf, trustedKeysFromJson, type TrustedKey } from './trust.js';
+export { SIGNATURE_BATCH, verifySignaturesInProcess, type SignatureJob, type SignatureVerifier } from './event.js';
+export { StreamedEvents } from './bundle.js';
 
 export interface VerifyInput {
   /** One of VERIFY_KINDS; detected from the object when absent. */
@@ -39,6 +42,11 @@ export interface VerifyOptions {
    * consistent, not issued by a ledger the caller knows. Ignored when `trusted_keys` is given.
    */
   trustBundleKeys?: boolean;
+  /**
+   * Receipt signature verification for bundles and streams: a batch verifier giving the same booleans as
+   * verifyEd25519 (the CLI passes a worker-thread pool, src/cli/verify-workers.ts). Default: verifySignaturesInProcess.
+   */
+  signatureVerifier?: SignatureVerifier;
 }
 
 export const IVC_MESSAGE = 'proof-of-evolution (IVC) objects are not supported by this verifier';
@@ -139,7 +147,7 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
       await verifyReceiptKind(object, trust, r);
       break;
     case 'stream':
-      await verifyStreamKind(object, trust, r);
+      await verifyStreamKind(object, trust, r, opts.signatureVerifier);
       break;
     case 'checkpoint':
       await verifyCheckpointKind(object, trust, r);
@@ -148,7 +156,7 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
       await verifyConsistencyKind(object, trust, r);
       break;
     case 'bundle':
-      await verifyBundleKind(object, { trust, useBundleKeys: useBundleKeys && policy === null, policy }, r);
+      await verifyBundleKind(object, { trust, useBundleKeys: useBundleKeys && policy === null, policy, signatureVerifier: opts.signatureVerifier }, r);
       break;
     case 'fork_evidence':
       await verifyForkKind(object, trust, r);

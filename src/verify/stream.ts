@@ -2,7 +2,7 @@
 // (docs/protocol.md §3.3), every commitment, event hash and receipt valid. One pass, O(1) work per event.
 import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { genesisHead, nextHead } from '../protocol/event.js';
-import { checkEventContent, readEvent, SIGNATURE_BATCH, SignatureBatch, type EventMode } from './event.js';
+import { checkEventContent, hexOf, readEvent, SIGNATURE_BATCH, SignatureBatch, type EventMode, type SignatureVerifier } from './event.js';
 import { ptr, type CheckScope, type ReportBuilder } from './report.js';
 import { Fields, isObj, own, show } from './shape.js';
 import type { TrustSet } from './trust.js';
@@ -48,6 +48,8 @@ export interface RunOptions {
   onEach?: (raw: unknown, i: number) => void;
   /** Collect the events' hashes, in order, for a range proof. */
   collectLeaves?: boolean;
+  /** Receipt signature verification (default: in process, verifySignaturesInProcess). */
+  signatureVerifier?: SignatureVerifier | undefined;
 }
 
 export interface RunResult {
@@ -59,75 +61,125 @@ export interface RunResult {
 
 /** Checks a run of events (never throws on their content). */
 export async function checkEventRun(events: readonly unknown[], trust: TrustSet, c: RunChecks, o: RunOptions): Promise<RunResult> {
-  const n = events.length;
-  const leafBuf = o.collectLeaves ? new Uint8Array(32 * n) : null;
-  let leavesOk = !!leafBuf;
-  const sigs = new SignatureBatch(trust, c.signatures);
-  let expected = o.from;
-  let prevHash: string | null = o.anchor ? o.anchor.eventHashBefore : null;
-  let prevHead: Uint8Array | null = o.anchor ? o.anchor.headBefore : null;
-  let erased = 0;
-  let withoutPayload = 0;
+  const run = new EventRunChecker(trust, c, o, events.length);
+  for (const raw of events) {
+    const wait = run.add(raw);
+    if (wait) await wait;
+  }
+  return run.finish();
+}
 
-  for (let i = 0; i < n; i++) {
-    const raw = events[i];
+/**
+ * The same checks fed one event at a time, for runs that never exist as one array (a million-event audit pack
+ * read line by line: src/cli/verify-stream.ts). `add` every raw event in order — awaiting the promise it
+ * returns, when it returns one (signature back-pressure) — then `finish` once. checkEventRun is this class
+ * over an array, so both give the same report.
+ */
+export class EventRunChecker {
+  private n = 0;
+  private leafBuf: Uint8Array | null;
+  private leavesOk: boolean;
+  private readonly sigs: SignatureBatch;
+  private expected: number | undefined;
+  private prevHash: string | null;
+  private prevHead: Uint8Array | null;
+  private erased = 0;
+  private withoutPayload = 0;
+
+  /** `sizeHint`: how many events to expect (only sizes the leaf buffer; any count works). */
+  constructor(
+    trust: TrustSet,
+    private readonly c: RunChecks,
+    private readonly o: RunOptions,
+    sizeHint = 1024,
+  ) {
+    this.leafBuf = o.collectLeaves ? new Uint8Array(32 * Math.max(1, Math.min(sizeHint, 1 << 20))) : null;
+    this.leavesOk = !!this.leafBuf;
+    this.sigs = new SignatureBatch(trust, c.signatures, o.signatureVerifier);
+    this.expected = o.from;
+    this.prevHash = o.anchor ? o.anchor.eventHashBefore : null;
+    this.prevHead = o.anchor ? o.anchor.headBefore : null;
+  }
+
+  /** Events added so far. */
+  get count(): number {
+    return this.n;
+  }
+
+  /** Checks the next event; returns a promise to await before the next `add` when signatures are backing up. */
+  add(raw: unknown): Promise<void> | undefined {
+    const { c, o } = this;
+    const i = this.n++;
     o.onEach?.(raw, i);
     const path = ptr(o.path, i);
     const rec = readEvent(raw, path, c.shape, o.mode);
     if (!rec) {
       // Assume it held its slot, so one bad event does not cascade into sequence problems.
-      if (expected !== undefined) expected++;
-      prevHash = null;
-      prevHead = null;
-      leavesOk = false;
-      continue;
+      if (this.expected !== undefined) this.expected++;
+      this.prevHash = null;
+      this.prevHead = null;
+      this.leavesOk = false;
+      return undefined;
     }
-    if (expected !== undefined && rec.seq_no !== expected) {
-      c.sequence.fail('SEQUENCE_BROKEN', ptr(path, 'seq_no'), `expected seq_no ${expected}, found ${rec.seq_no}`);
+    if (this.expected !== undefined && rec.seq_no !== this.expected) {
+      c.sequence.fail('SEQUENCE_BROKEN', ptr(path, 'seq_no'), `expected seq_no ${this.expected}, found ${rec.seq_no}`);
     }
-    expected = rec.seq_no + 1;
+    this.expected = rec.seq_no + 1;
     if (rec.stream_id !== o.streamId) {
       c.stream.fail('STREAM_MISMATCH', ptr(path, 'stream_id'), `event of stream ${show(rec.stream_id)} in a run of ${show(o.streamId)}`);
     }
     checkEventContent(rec, c);
-    if (rec.erased) erased++;
-    else if (!rec.payload) withoutPayload++;
+    if (rec.erased) this.erased++;
+    else if (!rec.payload) this.withoutPayload++;
 
-    const eh = hexToBytes(rec.event_hash);
-    if (prevHash !== null && rec.previous_event_hash !== prevHash) {
+    const eh = hexOf(rec.event_hash);
+    if (this.prevHash !== null && rec.previous_event_hash !== this.prevHash) {
       c.chain.fail(
         'CHAIN_BROKEN',
         ptr(path, 'previous_event_hash'),
-        `previous_event_hash is ${rec.previous_event_hash}, but the event before has event_hash ${prevHash}`,
+        `previous_event_hash is ${rec.previous_event_hash}, but the event before has event_hash ${this.prevHash}`,
       );
     }
-    if (prevHead !== null) {
-      const h = bytesToHex(nextHead(prevHead, eh));
+    if (this.prevHead !== null) {
+      const h = bytesToHex(nextHead(this.prevHead, eh));
       if (h !== rec.stream_head_hash) {
         c.chain.fail('CHAIN_BROKEN', ptr(path, 'stream_head_hash'), `stream_head_hash should be ${h} (head before ‖ event_hash), found ${rec.stream_head_hash}`);
       }
     }
-    prevHash = rec.event_hash;
-    prevHead = hexToBytes(rec.stream_head_hash);
-    if (leafBuf) leafBuf.set(eh, i * 32);
-
-    sigs.add(rec);
-    if (sigs.pending >= SIGNATURE_BATCH) await sigs.flush();
-  }
-  await sigs.flush();
-
-  if (o.to !== undefined && o.from !== undefined) {
-    const want = o.to - o.from + 1;
-    if (n !== want) {
-      c.sequence.fail('SEQUENCE_BROKEN', o.path, `${n} events for the range ${o.from}..${o.to}, which has ${want}`);
+    this.prevHash = rec.event_hash;
+    this.prevHead = hexOf(rec.stream_head_hash);
+    if (this.leafBuf && this.leavesOk) {
+      if ((i + 1) * 32 > this.leafBuf.length) {
+        const grown = new Uint8Array(this.leafBuf.length * 2);
+        grown.set(this.leafBuf);
+        this.leafBuf = grown;
+      }
+      this.leafBuf.set(eh, i * 32);
     }
+
+    this.sigs.add(rec);
+    return this.sigs.pending >= SIGNATURE_BATCH ? this.sigs.dispatch() : undefined;
   }
-  let leaves: Uint8Array[] | null = null;
-  if (leafBuf && leavesOk) {
-    leaves = new Array<Uint8Array>(n);
-    for (let i = 0; i < n; i++) leaves[i] = leafBuf.subarray(i * 32, i * 32 + 32);
+
+  /** Verifies what is still queued and closes the run. */
+  async finish(): Promise<RunResult> {
+    const { c, o, n } = this;
+    await this.sigs.flush();
+    if (o.to !== undefined && o.from !== undefined) {
+      const want = o.to - o.from + 1;
+      if (n !== want) {
+        c.sequence.fail('SEQUENCE_BROKEN', o.path, `${n} events for the range ${o.from}..${o.to}, which has ${want}`);
+      }
+    }
+    let leaves: Uint8Array[] | null = null;
+    const buf = this.leafBuf;
+    if (buf && this.leavesOk) {
+      leaves = new Array<Uint8Array>(n);
+      for (let i = 0; i < n; i++) leaves[i] = buf.subarray(i * 32, i * 32 + 32);
+    }
+    this.leafBuf = null;
+    return { leaves, erased: this.erased, withoutPayload: this.withoutPayload };
   }
-  return { leaves, erased, withoutPayload };
 }
 
 /** Reads a `chain` object {head_before, event_hash_before}; reports MALFORMED to `c`. */
@@ -169,7 +221,7 @@ export function noteUnchecked(r: ReportBuilder, prefix: string, res: RunResult):
  * Kind `stream`: `{stream_id, events:[…], chain?:{head_before, event_hash_before}, from_seq_no?}` with events
  * as GET /v2/streams/{id}/events returns them.
  */
-export async function verifyStreamKind(object: unknown, trust: TrustSet, r: ReportBuilder): Promise<void> {
+export async function verifyStreamKind(object: unknown, trust: TrustSet, r: ReportBuilder, signatureVerifier?: SignatureVerifier): Promise<void> {
   const top = r.check('stream: well-formed');
   if (!isObj(object)) {
     top.fail('MALFORMED', '', 'a stream object must be {stream_id, events, chain?, from_seq_no?}');
@@ -207,6 +259,6 @@ export async function verifyStreamKind(object: unknown, trust: TrustSet, r: Repo
     r.check('chain: start not anchored (from_seq_no > 1 and no chain given): the first event is taken as signed');
   }
   const checks = runChecks(r, 'events');
-  const res = await checkEventRun(events, trust, checks, { path: '/events', mode: 'event', streamId, from: start, anchor });
+  const res = await checkEventRun(events, trust, checks, { path: '/events', mode: 'event', streamId, from: start, anchor, signatureVerifier });
   noteUnchecked(r, 'events', res);
 }
