@@ -74,6 +74,7 @@ async function floorServer(): Promise<{ url: string; stop: () => void }> {
 }
 
 const rows: Array<{ name: string; value: string; unit: string; note: string }> = [];
+const rows6: Array<{ name: string; value: string; unit: string; note: string }> = [];
 const results: Record<string, unknown> = { quick, runs: RUNS, duration_s: DURATION, connections: CONNECTIONS, pinned: hasTaskset };
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const event = { source_ref: 'bench', event_type: 'bench.event', payload: { decision: 'approve', score: 0.91, model: 'm-1' } };
@@ -126,6 +127,33 @@ const floor = results.floor as Load;
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
+// 6. audit-pack build and offline verification at 100k and 1M events (bench/verify-pack.ts, minutes long): full
+// runs only; --quick shows the last recorded figures from bench/results/verify-pack.json.
+if (!quick) await runNode(0, ['bin/run-ts.mjs', 'bench/verify-pack.ts', '--sizes', '100000,1000000']);
+{
+  const f = path.join(ROOT, 'bench/results/verify-pack.json');
+  type VerifyRun = { wall_s: number; peak_rss_mb: number; ok: boolean; timing?: { structure_s: number; signatures_s: number; workers: number } };
+  type VerifySize = { build: { pack_build_s: number; server_peak_rss_mb: number; pack_bytes: number }; verify_runs: VerifyRun[] };
+  const vp = fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, VerifySize | string>) : {};
+  for (const size of ['100000', '1000000']) {
+    const v = vp[size];
+    if (!v || typeof v === 'string' || !v.verify_runs?.length) continue;
+    const runs = [...v.verify_runs].sort((x, y) => x.wall_s - y.wall_s);
+    const m = runs[Math.floor(runs.length / 2)]!;
+    const t = m.timing;
+    const when = quick ? ' (recorded earlier, not re-run by --quick)' : '';
+    rows6.push(
+      { name: `6. audit pack build, ${fmt(Number(size))} events`, value: fmt(v.build.pack_build_s, 1), unit: 's', note: `server peak RSS ${fmt(v.build.server_peak_rss_mb)} MB, ${fmt(v.build.pack_bytes / 2 ** 20)} MiB${when}` },
+      {
+        name: `   offline verify, ${fmt(Number(size))} events`,
+        value: fmt(m.wall_s, 1),
+        unit: 's',
+        note: `peak RSS ${fmt(Math.max(...runs.map((r) => r.peak_rss_mb)))} MB; structure ${t ? fmt(t.structure_s, 1) : '?'} s (main thread), receipt signatures ${t ? fmt(t.signatures_s, 1) : '?'} s CPU over ${t?.workers ?? '?'} workers; median of ${runs.length}${when}`,
+      },
+    );
+  }
+}
+
 const a = results.append as Load;
 const an = results.append_no_sealing as Load;
 const b = results.batch as Load;
@@ -142,6 +170,7 @@ rows.push(
   { name: `   inclusion proof at ${fmt(pr.leaves)} leaves`, value: fmt(pr.inclusion.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.inclusion.p99_ms, 3)} ms` },
   { name: `   consistency proof at ${fmt(pr.leaves)} leaves`, value: fmt(pr.consistency.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.consistency.p99_ms, 3)} ms (tree built in ${fmt(pr.build_s, 1)} s in-process)` },
 );
+rows.push(...rows6);
 const table = ['| figure | value | unit | notes |', '|---|---:|---|---|', ...rows.map((r) => `| ${r.name} | ${r.value} | ${r.unit} | ${r.note} |`)].join('\n');
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 const md = `Run ${new Date().toISOString()} (${quick ? 'quick' : 'full'}: median of ${RUNS} runs × ${DURATION} s; server pinned to core 0 and load to core 1: ${hasTaskset})\n\nMachine: ${machine}\n\n${table}\n`;
