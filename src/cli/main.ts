@@ -10,15 +10,17 @@ const USAGE = `usage: proofstream <command>
   keys create --tenant <t> --system <s> [--scopes a,b,…]
                                           create a system key and print it once
                                           (scopes: ${SCOPES.join(', ')}; default all)
-  witness serve --port <p> --db <file> --key <file> --log <origin> <vkey>…
-                                          run a C2SP tlog-witness (docs/witness.md)
+  witness serve --port <p> --db <file> --key <file> --log <origin> <vkey>… [--host 127.0.0.1]
+                                          run a C2SP tlog-witness; <origin> may be "<prefix>/*"
+                                          (docs/witness.md)
   witness keygen --key <file> --name <name>
                                           create a witness key (0600) and print its vkey
-  tsa serve --port <p> --dir <dir>        run a test RFC 3161 time-stamp authority (NOT for production)
-  verify <file> [--trust keys.json] [--json]
+  tsa serve --port <p> --dir <dir> [--host 127.0.0.1]
+                                          run a test RFC 3161 time-stamp authority (NOT for production)
+  verify <file> [--policy policy.txt] [--trust keys.json] [--json]
                                           verify a bundle, receipt, stream, checkpoint, consistency
-                                          proof or fork evidence offline (exit 0 valid, 1 invalid,
-                                          2 unreadable/bad usage; see docs/verify.md)
+                                          proof, fork evidence or v1 proof offline (exit 0 valid,
+                                          1 invalid, 2 unreadable/bad usage; see docs/verify.md)
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -27,8 +27,8 @@ import {
 export const VERIFY_USAGE = `usage: proofstream verify <file> [--policy policy.txt] [--trust keys.json] [--json]
 
   <file>        a bundle (audit pack), a receipt, a stream {stream_id, events}, a checkpoint,
-                a consistency proof {from, to, proof}, fork evidence, or a POST /v2/verify body
-                {kind?, object, trusted_keys?}
+                a consistency proof {from, to, proof}, fork evidence, a v1 proof
+                (GET /v1/events/{id}/proof), or a POST /v2/verify body {kind?, object, trusted_keys?, policy?}
   --policy F    the trust policy file F (docs/trust.md; start from the ledger's GET /v2/trust-policy):
                 log keys, witnesses with their quorum, TSA roots. Bundles must then carry the
                 cosignatures and anchors it demands.
