@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verify } from '../src/verify/index.js';
+import { encodeVerifierKey } from '../src/protocol/note.js';
+import { parsePolicy } from '../src/protocol/policy.js';
 import { BIN, ROOT, client, startServer, tempDir, type RunningServer } from './helpers/server.js';
 
 const DIR = path.join(ROOT, 'fixtures/tamper-evidence');
@@ -70,6 +72,20 @@ describe('evidence tamper corpus, in-process', () => {
     const same = await verify({ kind: 'consistency', object: { from: valid.checkpoint, to: valid.checkpoint, proof: [] }, policy });
     expect(same.ok).toBe(true);
     expect(same.fork_evidence).toBeUndefined();
+  });
+
+  it("with a policy, the checkpoint must be signed by the key the policy names for its origin (exact line beats wildcard)", async () => {
+    const valid = load('valid.json');
+    const origin: string = valid.stream.origin;
+    const stranger = encodeVerifierKey(origin, new Uint8Array(32).fill(9));
+    const pinned = `${policy}log ${origin} ${stranger}\n`;
+    const r = await verify({ object: valid, policy: pinned });
+    expect(r.ok).toBe(false);
+    expect([...codes(r)]).toContain('CHECKPOINT_UNTRUSTED');
+    // the same exact line with the real key: fine again
+    const real = parsePolicy(policy).logs[0]!.key.publicKey;
+    const ok = await verify({ object: valid, policy: `${policy}log ${origin} ${encodeVerifierKey(origin, real)}\n` });
+    expect(ok.problems).toEqual([]);
   });
 
   it('a policy that demands no witnesses still rejects a cosignature that does not verify', async () => {

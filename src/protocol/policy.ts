@@ -138,17 +138,20 @@ export function parsePolicy(text: string): TrustPolicy {
   return p;
 }
 
-/** The log verifier key for a concrete checkpoint origin, or null when the policy trusts no log for it. */
+/**
+ * The log verifier key for a concrete checkpoint origin, or null when the policy trusts no log for it. An exact
+ * `log` line wins over wildcards; among wildcards the longest prefix wins (the witness resolves origins the same way).
+ */
 export function logKeyFor(p: TrustPolicy, origin: string): VerifierKey | null {
+  const exact = p.logs.find((l) => !l.wildcard && l.origin === origin);
+  if (exact) return exact.key;
+  if (!isValidKeyName(origin)) return null;
+  let best: PolicyLog | null = null;
   for (const l of p.logs) {
-    if (!l.wildcard) {
-      if (l.origin === origin) return l.key;
-    } else if (origin.startsWith(l.origin + '/') && origin.length > l.origin.length + 1 && isValidKeyName(origin)) {
-      // A wildcard trusts the public key under every origin below the prefix; the key ID commits to the name.
-      return { name: origin, type: ED25519_TYPE, publicKey: l.key.publicKey, keyId: keyId(origin, ED25519_TYPE, l.key.publicKey) };
-    }
+    if (l.wildcard && origin.startsWith(l.origin + '/') && origin.length > l.origin.length + 1 && (!best || l.origin.length > best.origin.length)) best = l;
   }
-  return null;
+  // A wildcard trusts the public key under every origin below the prefix; the key ID commits to the name.
+  return best ? { name: origin, type: ED25519_TYPE, publicKey: best.key.publicKey, keyId: keyId(origin, ED25519_TYPE, best.key.publicKey) } : null;
 }
 
 /** Does the set of witnesses whose cosignatures verified satisfy the policy's quorum? */
