@@ -59,7 +59,23 @@ interface Job {
 }
 
 /** Told, after each commit, the new head of every stream it touched. */
-export type CommitListener = (streamId: string, headSeqNo: number) => void;
+/**
+ * Told after each commit: the stream's new head and the event hashes (leaves) committed for it in that flush, in
+ * seq order (they end at headSeqNo).
+ */
+export type CommitListener = (streamId: string, headSeqNo: number, leaves: readonly Buffer[]) => void;
+
+/** The leaves a flush added to one stream, one node per successful job, newest first (O(1) per job). */
+interface AddedLeaves {
+  hashes: Buffer[];
+  prev: AddedLeaves | null;
+}
+
+function flattenAdded(a: AddedLeaves | null): Buffer[] {
+  const parts: Buffer[][] = [];
+  for (let n = a; n; n = n.prev) parts.push(n.hashes);
+  return parts.reverse().flat();
+}
 
 const ZERO_HEX = '0'.repeat(64);
 /** Bounds one transaction so a burst cannot hold the event loop for long. */
@@ -85,6 +101,8 @@ interface Working {
   headHex: string;
   lastEventHash: string;
   frontier: Buffer[];
+  /** leaves added to this stream by the jobs of this flush so far */
+  added: AddedLeaves | null;
 }
 
 /** Thrown inside the unisolated transaction when a job fails, so the flush re-runs with one savepoint per job. */
@@ -178,7 +196,10 @@ export class Appender {
         job.resolve(o.r);
       } else job.reject(o.e);
     });
-    for (const [id, h] of heads) for (const l of this.listeners) l(id, h.seqNo);
+    for (const [id, h] of heads) {
+      const leaves = flattenAdded(h.added);
+      for (const l of this.listeners) l(id, h.seqNo, leaves);
+    }
   }
 
   private commit(jobs: Job[], isolate: boolean) {
@@ -225,6 +246,7 @@ export class Appender {
     const receivedAtJson = JSON.stringify(receivedAt);
     const receipts: ReceiptView[] = [];
     const kid = this.signer.kid;
+    const jobLeaves: Buffer[] = [];
 
     for (const it of job.items) {
       seqNo++;
@@ -253,6 +275,7 @@ export class Appender {
         kid,
         signature,
       });
+      jobLeaves.push(evHash);
       // RFC 9162 frontier step: each trailing 1-bit of the old size is a perfect subtree that now gets its sibling.
       let node = evHash;
       let level = 0;
@@ -291,7 +314,7 @@ export class Appender {
       // Only reachable when another process holds the key: roll this job back rather than answer twice.
       if (!fresh) throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'this Idempotency-Key was used concurrently; retry');
     }
-    heads.set(streamId, { seqNo, head, headHex, lastEventHash: prevEventHash, frontier });
+    heads.set(streamId, { seqNo, head, headHex, lastEventHash: prevEventHash, frontier, added: { hashes: jobLeaves, prev: start.added } });
     return { status: 201, bodyText, receipts };
   }
 
@@ -304,7 +327,7 @@ export class Appender {
     let bits = 0;
     for (let n = h.seqNo; n > 0; n = Math.floor(n / 2)) bits += n % 2;
     if (h.frontier.length !== 32 * bits) throw new Error(`stored Merkle frontier of ${streamId} does not match size ${h.seqNo}`);
-    return { seqNo: h.seqNo, head: Buffer.from(h.headHash, 'hex'), headHex: h.headHash, lastEventHash: h.lastEventHash, frontier };
+    return { seqNo: h.seqNo, head: Buffer.from(h.headHash, 'hex'), headHex: h.headHash, lastEventHash: h.lastEventHash, frontier, added: null };
   }
 }
 
