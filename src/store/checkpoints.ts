@@ -17,7 +17,8 @@ export class CheckpointsRepo {
   private readonly leafRangeStmt;
   private readonly leafHashRange: Database.Statement;
   /** Immutable once committed, so shared by every request on this store. */
-  private readonly nodeCache = new Map<string, Uint8Array>();
+  private readonly nodeCache = new Map<string, Map<number, Uint8Array>>();
+  private cached = 0;
   constructor(private readonly db: Db) {
     const p = <T>(name: string) => sql.placeholder(name) as unknown as T;
     // Raw statements for the prover's point lookups: drizzle's row mapping costs more than the lookup itself.
@@ -37,16 +38,19 @@ export class CheckpointsRepo {
 
   /**
    * The stream's stored tree: level 0 from events.event_hash, higher levels from merkle_nodes. Both are immutable
-   * once committed, so hashes are kept in one cache per store (bounded, first in first out) shared by every
+   * once committed, so hashes are kept in one cache per store (bounded; emptied when full) shared by every
    * request: the upper levels every proof touches stay in memory. Only ever reads committed rows (better-sqlite3
    * is synchronous, so no reader runs inside an open append transaction), hence safe outside a transaction.
    */
   nodeSource(streamId: string): NodeSource {
-    const nodeCache = this.nodeCache;
+    let nodes = this.nodeCache.get(streamId);
+    if (!nodes) this.nodeCache.set(streamId, (nodes = new Map()));
+    const cache = nodes;
     return {
       get: (level: number, index: number): Uint8Array => {
-        const k = `${streamId}/${level}/${index}`;
-        const hit = nodeCache.get(k);
+        // Numeric keys: no string built per lookup (proofs are GC-sensitive at the tail).
+        const k = level * 2 ** 44 + index;
+        const hit = cache.get(k);
         if (hit) return hit;
         let h: Uint8Array | undefined;
         if (level === 0) {
@@ -57,8 +61,14 @@ export class CheckpointsRepo {
           h = b === undefined ? undefined : new Uint8Array(b);
         }
         if (!h) throw new MerkleError('MERKLE_NODE_MISSING', `node ${level}/${index} of ${streamId} is not stored`);
-        if (nodeCache.size >= NODE_CACHE_MAX) nodeCache.delete(nodeCache.keys().next().value!);
-        nodeCache.set(k, h);
+        if (++this.cached > NODE_CACHE_MAX) {
+          // Crude but cheap: start over (the upper levels come back on the next few proofs).
+          this.nodeCache.clear();
+          this.nodeCache.set(streamId, cache);
+          cache.clear();
+          this.cached = 1;
+        }
+        cache.set(k, h);
         return h;
       },
     };
