@@ -159,7 +159,10 @@ if (!quick) await runNode(null, ['bin/run-ts.mjs', 'bench/verify-pack.ts', '--si
 const a = results.append as Load;
 const an = results.append_no_sealing as Load;
 const b = results.batch as Load;
-const pr = results.proofs as { leaves: number; build_s: number; root: { median_ms: number; p99_ms: number }; inclusion: { median_ms: number; p99_ms: number }; consistency: { median_ms: number; p99_ms: number } };
+type Timing = { median_ms: number; p99_ms: number };
+type ProofTimes = { root: Timing; inclusion: Timing; consistency: Timing };
+const pr = results.proofs as ProofTimes & { leaves: number; build_s: number; after_build: ProofTimes };
+const ab = pr.after_build;
 const bad = (l: Load) => (l.non2xx || l.errors ? ` — ${l.non2xx} non-2xx, ${l.errors} errors!` : '');
 rows.push(
   { name: 'raw floor (Hono POST + 1 insert + 1 sign, durable)', value: fmt(floor.requests_per_s), unit: 'req/s', note: `p50 ${floor.p50_ms} ms, p99 ${floor.p99_ms} ms${bad(floor)}` },
@@ -168,9 +171,9 @@ rows.push(
   { name: '2. batch route, 100 events/request, 16 conns', value: fmt(b.requests_per_s * 100), unit: 'events/s', note: `${fmt(b.requests_per_s)} req/s, p99 ${b.p99_ms} ms${bad(b)}` },
   { name: '3. idempotent replays (same key)', value: fmt((results.replays as Load).requests_per_s), unit: 'req/s', note: `p99 ${(results.replays as Load).p99_ms} ms${bad(results.replays as Load)}` },
   { name: '4. receipt reads (with inclusion proof)', value: fmt((results.receipt_reads as Load).requests_per_s), unit: 'req/s', note: `p99 ${(results.receipt_reads as Load).p99_ms} ms${bad(results.receipt_reads as Load)}` },
-  { name: `5. root at ${fmt(pr.leaves)} leaves`, value: fmt(pr.root.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.root.p99_ms, 3)} ms` },
-  { name: `   inclusion proof at ${fmt(pr.leaves)} leaves`, value: fmt(pr.inclusion.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.inclusion.p99_ms, 3)} ms` },
-  { name: `   consistency proof at ${fmt(pr.leaves)} leaves`, value: fmt(pr.consistency.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.consistency.p99_ms, 3)} ms (tree built in ${fmt(pr.build_s, 1)} s in-process)` },
+  { name: `5. root at ${fmt(pr.leaves)} leaves`, value: fmt(pr.root.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.root.p99_ms, 3)} ms (right after the build, same process: p99 ${fmt(ab.root.p99_ms, 3)} ms)` },
+  { name: `   inclusion proof at ${fmt(pr.leaves)} leaves`, value: fmt(pr.inclusion.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.inclusion.p99_ms, 3)} ms (right after the build: p99 ${fmt(ab.inclusion.p99_ms, 3)} ms)` },
+  { name: `   consistency proof at ${fmt(pr.leaves)} leaves`, value: fmt(pr.consistency.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.consistency.p99_ms, 3)} ms (right after the build: p99 ${fmt(ab.consistency.p99_ms, 3)} ms; tree built in ${fmt(pr.build_s, 1)} s in-process; timed on the reopened database after 200 warm-up proofs)` },
 );
 rows.push(...rows6);
 const table = ['| figure | value | unit | notes |', '|---|---:|---|---|', ...rows.map((r) => `| ${r.name} | ${r.value} | ${r.unit} | ${r.note} |`)].join('\n');
