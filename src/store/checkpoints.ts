@@ -8,8 +8,10 @@ import { checkpoints, events, streams, windows } from './schema.js';
 export type WindowRow = typeof windows.$inferSelect;
 export type CheckpointRow = typeof checkpoints.$inferSelect;
 
-/** Node hashes cached per store (32 B each plus the key): about 40 MB at this bound. */
-const NODE_CACHE_MAX = 400_000;
+/** Node hashes cached per store (32 B each plus the key). */
+const NODE_CACHE_MAX = 200_000;
+/** Levels below this are read from SQLite every time (see nodeSource). */
+const CACHED_FROM_LEVEL = 10;
 
 export class CheckpointsRepo {
   private readonly leafRaw: Database.Statement;
@@ -49,8 +51,11 @@ export class CheckpointsRepo {
     return {
       get: (level: number, index: number): Uint8Array => {
         // Numeric keys: no string built per lookup (proofs are GC-sensitive at the tail).
+        // Only nodes of ≥ 2^CACHED_FROM_LEVEL leaves are cached: every proof touches them, they are few (≈ 2n/1024),
+        // so the map stays small and never stalls a request growing; the levels below are one indexed read each.
+        const cacheable = level >= CACHED_FROM_LEVEL;
         const k = level * 2 ** 44 + index;
-        const hit = cache.get(k);
+        const hit = cacheable ? cache.get(k) : undefined;
         if (hit) return hit;
         let h: Uint8Array | undefined;
         if (level === 0) {
@@ -61,6 +66,7 @@ export class CheckpointsRepo {
           h = b === undefined ? undefined : new Uint8Array(b);
         }
         if (!h) throw new MerkleError('MERKLE_NODE_MISSING', `node ${level}/${index} of ${streamId} is not stored`);
+        if (!cacheable) return h;
         if (++this.cached > NODE_CACHE_MAX) {
           // Crude but cheap: start over (the upper levels come back on the next few proofs).
           this.nodeCache.clear();
