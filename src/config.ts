@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { COSIGNATURE_TYPE, parseVerifierKey } from './protocol/note.js';
+import { derToPem, pemBlocksToDer } from './verify/pem.js';
 
 /** A witness the ledger submits checkpoints to (c2sp.org/tlog-witness). */
 export interface WitnessConfig {
@@ -84,10 +85,6 @@ export function parseWitnesses(raw: string | undefined): WitnessConfig[] {
   });
 }
 
-/** Splits a PEM bundle into its certificates. */
-export function splitPem(text: string): string[] {
-  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((p) => p + '\n') ?? [];
-}
 
 function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const raw = env[name];
@@ -131,7 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new Error(`PROOFSTREAM_WITNESS_QUORUM (${cfg.witnessQuorum}) exceeds the ${cfg.witnesses.length} configured witnesses`);
   }
   if (env.PROOFSTREAM_TSA_ROOT) {
-    cfg.tsaRootsPem = splitPem(fs.readFileSync(env.PROOFSTREAM_TSA_ROOT, 'utf8'));
+    cfg.tsaRootsPem = pemBlocksToDer(fs.readFileSync(env.PROOFSTREAM_TSA_ROOT, 'utf8')).map((der) => derToPem(der));
     if (cfg.tsaRootsPem.length === 0) throw new Error('PROOFSTREAM_TSA_ROOT holds no PEM certificate');
   }
   if (cfg.tsaUrl && cfg.tsaRootsPem.length === 0) throw new Error('PROOFSTREAM_TSA_URL needs PROOFSTREAM_TSA_ROOT (the TSA root certificate, PEM)');

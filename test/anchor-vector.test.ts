@@ -122,7 +122,7 @@ describe('anchor worked example (protocol.md §8)', () => {
     const policy = parsePolicy(v.policy.text);
     const run = async (a: unknown[], note = c.note) => {
       const r = new ReportBuilder('bundle');
-      await checkAnchors(a, { note, checkpointId: 'chk_example' }, policy, fakeToken, r);
+      await checkAnchors(a, { note, checkpointId: 'chk_example' }, policy, r, undefined, fakeToken);
       return r.build().problems.map((p) => p.code);
     };
     expect(await run([anchor])).toEqual([]);

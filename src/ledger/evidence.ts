@@ -3,6 +3,7 @@
 import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { buildEpochTree, ANCHOR_KIND_RFC3161 } from '../protocol/anchor.js';
 import { formatPolicy } from '../protocol/policy.js';
+import { pemToDer } from '../verify/pem.js';
 import type { Config } from '../config.js';
 import type { CheckpointRow } from '../store/checkpoints.js';
 import type { Store } from '../store/index.js';
@@ -117,9 +118,4 @@ export class Evidence {
       tsaRoots: this.config.tsaRootsPem.map((pem, i) => ({ name: `tsa-root-${i + 1}`, der: pemToDer(pem) })),
     });
   }
-}
-
-function pemToDer(pem: string): Uint8Array {
-  const b64 = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
-  return new Uint8Array(Buffer.from(b64, 'base64'));
 }

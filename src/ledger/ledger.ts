@@ -118,11 +118,8 @@ export class Ledger {
         path: 'witness_quorum.required',
       });
     }
-    const id = newId('str');
-    const head = initialHead(id);
     return this.store.write(() => {
-      const row: StreamRow = {
-        id,
+      const row = newStreamRow({
         tenantId: p.tenantId,
         systemId,
         useCase: input.use_case,
@@ -130,15 +127,8 @@ export class Ledger {
         metadata: input.metadata ?? null,
         windowPolicy: stripUndefined(input.window_policy),
         kind: 'v2',
-        createdAt: new Date().toISOString(),
-        headSeqNo: head.seqNo,
-        headHash: head.headHash,
-        lastEventHash: head.lastEventHash,
-        frontier: head.frontier,
-        sealedSeqNo: 0,
-        lastCheckpointId: null,
         witnessQuorum: q ?? null,
-      };
+      });
       this.store.streams.insert(row);
       const view = streamView(row);
       const bodyText = JSON.stringify(view);
@@ -260,6 +250,25 @@ export class Ledger {
       current: k.kid === this.signer.kid,
     }));
   }
+}
+
+/** A new, empty stream: a fresh id, the genesis head, nothing sealed. */
+export function newStreamRow(
+  f: Pick<StreamRow, 'tenantId' | 'systemId' | 'useCase' | 'policyId' | 'metadata' | 'windowPolicy' | 'kind' | 'witnessQuorum'>,
+): StreamRow {
+  const id = newId('str');
+  const head = initialHead(id);
+  return {
+    id,
+    ...f,
+    createdAt: new Date().toISOString(),
+    headSeqNo: head.seqNo,
+    headHash: head.headHash,
+    lastEventHash: head.lastEventHash,
+    frontier: head.frontier,
+    sealedSeqNo: 0,
+    lastCheckpointId: null,
+  };
 }
 
 function stripUndefined<T extends object>(o: T | null | undefined): T | null {

@@ -1,6 +1,5 @@
 // Sealing: closes windows of a stream (by size or age) and signs a C2SP checkpoint for each. Runs off the
 // append path: appends only tell it what committed; it seals on its own event-loop turns, in bounded slices.
-import { createHash } from 'node:crypto';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '../protocol/bytes.js';
 import { formatCheckpoint } from '../protocol/checkpoint.js';
 import { consistencyProof, rootAt, rootFromFrontier, rootFromLeaves, verifyConsistency } from '../protocol/merkle.js';
@@ -9,10 +8,7 @@ import type { Store } from '../store/index.js';
 import type { CheckpointRow } from '../store/checkpoints.js';
 import { newId } from './ids.js';
 import type { Signer } from './signer.js';
-
-const NODE_PREFIX = Buffer.from([0x01]);
-/** RFC 9162 node hash SHA-256(0x01 ‖ l ‖ r) through node:crypto: ~3× faster than the portable one on 1,000-leaf windows. */
-const nativeNodeHash = (l: Uint8Array, r: Uint8Array): Uint8Array => createHash('sha256').update(NODE_PREFIX).update(l).update(r).digest();
+import { nodeHashNative } from './appender.js';
 
 export interface WindowPolicy {
   maxEvents: number;
@@ -113,7 +109,7 @@ export class Sealer {
     for (const leaf of leaves) {
       const cur = (w.cur ??= { from: w.next, size: 0, frontier: [] });
       let node = leaf;
-      for (let i = cur.size; i % 2 === 1; i = (i - 1) / 2) node = nativeNodeHash(cur.frontier.pop()!, node);
+      for (let i = cur.size; i % 2 === 1; i = (i - 1) / 2) node = nodeHashNative(cur.frontier.pop()!, node);
       cur.frontier.push(node);
       cur.size++;
       w.next++;
@@ -253,7 +249,7 @@ export class Sealer {
       if (!windowRoot) {
         const leaves = this.store.checkpoints.leafHashes(streamId, from, to);
         if (leaves.length !== to - from + 1) throw new SealError(`events ${from}..${to} are not all stored`);
-        windowRoot = rootFromLeaves(leaves, nativeNodeHash);
+        windowRoot = rootFromLeaves(leaves, nodeHashNative);
       }
       const root = rootAt(src, to);
       // Never sign a checkpoint that contradicts one already signed for this origin.

@@ -3,10 +3,9 @@
 // same views the v2 routes return. No protocol of its own: every v1 event is an ordinary v2 event.
 import type { StreamRow } from '../store/streams.js';
 import { v1EventId, v1ProofStatus, streamEventIdOf, type CheckpointEvidence, V1_CHECKPOINT_MEMBERS, V1_PAYLOAD_FORMAT, V1_PROOF_KIND, type V1Payload, type V1Status } from '../verify/v1-proof.js';
-import { initialHead, type AppendResult, type EventInput, type IdempotencyWrite, type ReceiptView } from './appender.js';
+import { type AppendResult, type EventInput, type IdempotencyWrite, type ReceiptView } from './appender.js';
 import { notFound } from './errors.js';
-import { newId } from './ids.js';
-import type { EventView, Ledger } from './ledger.js';
+import { newStreamRow, type EventView, type Ledger } from './ledger.js';
 import type { Principal } from './tenancy.js';
 
 export const V1_DEFAULT_TYPE = 'event';
@@ -95,10 +94,7 @@ export class V1Ledger {
       store.write(() => {
         const again = store.streams.v1StreamFor(p.systemId);
         if (again) return again;
-        const id = newId('str');
-        const head = initialHead(id);
-        const row: StreamRow = {
-          id,
+        const row = newStreamRow({
           tenantId: p.tenantId,
           systemId: p.systemId,
           useCase: V1_STREAM_USE_CASE,
@@ -106,15 +102,8 @@ export class V1Ledger {
           metadata: null,
           windowPolicy: null,
           kind: 'v1',
-          createdAt: new Date().toISOString(),
-          headSeqNo: head.seqNo,
-          headHash: head.headHash,
-          lastEventHash: head.lastEventHash,
-          frontier: head.frontier,
-          sealedSeqNo: 0,
-          lastCheckpointId: null,
           witnessQuorum: null,
-        };
+        });
         store.streams.insert(row);
         return row;
       }),

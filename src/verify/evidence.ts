@@ -2,10 +2,11 @@
 // checkpoint counted against the trust policy's quorum, and RFC 3161 anchors tying the checkpoint to a
 // time-stamped epoch root. Pure and browser-safe (the token check uses pkijs over WebCrypto).
 import { anchorCheckpointHashHex, epochDigest, epochLeaf } from '../protocol/anchor.js';
-import { base64ToBytes, bytesToBase64, hexToBytes } from '../protocol/bytes.js';
+import { base64ToBytes, hexToBytes } from '../protocol/bytes.js';
 import { verifyInclusion } from '../protocol/merkle.js';
 import { COSIGNATURE_TYPE, formatNote, parseNote, parseVerifierKey, verifyNote, type VerifierKey } from '../protocol/note.js';
 import { quorumMet, type TrustPolicy } from '../protocol/policy.js';
+import { derToPem } from './pem.js';
 import { ptr, type ReportBuilder } from './report.js';
 import { asObj, Fields, show } from './shape.js';
 
@@ -139,6 +140,9 @@ export type TokenVerifier = (
   opts: { trustedRoots: string[]; chain?: string[] },
 ) => Promise<{ ok: boolean; genTime?: Date; problems: { code: string; message: string }[] }>;
 
+/** The RFC 3161 check, loaded on first use: pkijs is only needed for objects that carry anchors. */
+export const verifyTokenLazily: TokenVerifier = async (...a) => (await import('./rfc3161.js')).verifyTimestampToken(...a);
+
 const TOKEN_CODES = new Set(['ANCHOR_MALFORMED', 'ANCHOR_IMPRINT_MISMATCH', 'ANCHOR_SIGNATURE_INVALID', 'ANCHOR_UNTRUSTED_TSA', 'ANCHOR_TSA_CERT_INVALID']);
 
 /** Checks the `anchors` section: checkpoint hash, epoch path, and the time-stamp token against trusted TSA roots. */
@@ -146,9 +150,9 @@ export async function checkAnchors(
   section: unknown[] | undefined,
   target: EvidenceTarget | null,
   policy: TrustPolicy | null,
-  verifyToken: TokenVerifier,
   r: ReportBuilder,
   pathOf: (i: number) => string = (i) => ptr('/anchors', i),
+  verifyToken: TokenVerifier = verifyTokenLazily,
 ): Promise<void> {
   const shape = r.check('anchors: well-formed, for the bundle checkpoint');
   const path_ = r.check("anchors: the checkpoint's hash leads to the epoch root");
@@ -220,11 +224,4 @@ export async function checkAnchors(
       tok.fail('ANCHOR_MALFORMED', ptr(path, 'gen_time'), `gen_time ${show(genTime)} is not the token's time ${res.genTime?.toISOString() ?? '(none)'}`);
     }
   }
-}
-
-function derToPem(der: Uint8Array): string {
-  let b64 = '';
-  const s = bytesToBase64(der);
-  for (let i = 0; i < s.length; i += 64) b64 += s.slice(i, i + 64) + '\n';
-  return `-----BEGIN CERTIFICATE-----\n${b64}-----END CERTIFICATE-----\n`;
 }

@@ -16,7 +16,7 @@ import { checkEventContent, readEvent, SignatureBatch, type EventRecord } from '
 import { ptr, type CheckScope, type ReportBuilder } from './report.js';
 import { asObj, Fields, isObj, own, show, type Obj } from './shape.js';
 import { ZERO_HASH_HEX } from './stream.js';
-import { checkAnchors, checkWitnesses, type TokenVerifier } from './evidence.js';
+import { checkAnchors, checkWitnesses } from './evidence.js';
 import type { TrustPolicy } from '../protocol/policy.js';
 import { kidOf, type TrustSet } from './trust.js';
 
@@ -180,8 +180,7 @@ export async function verifyV1ProofKind(object: unknown, trust: TrustSet, r: Rep
     await checkWitnesses(entries, target, policy, r, '/checkpoint/cosignatures');
     const anchor = own(checkpoint, 'anchor');
     const anchors = anchor === undefined || anchor === null ? [] : [isObj(anchor) ? { checkpoint_id: cp.checkpointId, ...anchor } : anchor];
-    const verifyToken: TokenVerifier = async (...a) => (await import('./rfc3161.js')).verifyTimestampToken(...a);
-    await checkAnchors(anchors, target, policy, verifyToken, r, () => '/checkpoint/anchor');
+    await checkAnchors(anchors, target, policy, r, () => '/checkpoint/anchor');
   }
 }
 

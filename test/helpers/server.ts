@@ -9,16 +9,10 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(ROOT, 'bin/proofstream.mjs');
 
-export interface RunningServer {
+export interface RunningServer extends ListeningProcess {
   url: string;
-  port: number;
   dataDir: string;
   key: string;
-  proc: ChildProcess;
-  output: () => string;
-  /** SIGKILL: no flush, no close — what a power cut looks like to the process. */
-  kill(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 export function tempDir(prefix = 'ps-test-'): string {
@@ -27,25 +21,27 @@ export function tempDir(prefix = 'ps-test-'): string {
 
 export const newKey = () => 'ps_live_' + randomBytes(24).toString('base64url');
 
-export async function startServer(opts: { dataDir?: string; key?: string; env?: Record<string, string>; port?: number } = {}): Promise<RunningServer> {
-  const dataDir = opts.dataDir ?? tempDir();
-  const key = opts.key ?? newKey();
-  const proc = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      ...process.env,
-      HOST: '127.0.0.1',
-      PORT: String(opts.port ?? 0),
-      PROOFSTREAM_DATA_DIR: dataDir,
-      PROOFSTREAM_BOOTSTRAP_KEY: key,
-      ...opts.env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** A child process of ours that prints `… listening on http://<host>:<port>` once it serves. */
+export interface ListeningProcess {
+  proc: ChildProcess;
+  port: number;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output: () => string;
+  /** SIGTERM and wait for exit (no-op once it has exited). */
+  stop(): Promise<void>;
+  /** SIGKILL: no flush, no close — what a power cut looks like to the process. */
+  kill(): Promise<void>;
+}
+
+/** Spawns `node <args>` and waits (up to 30 s) for its "listening on" line; rejects with its output if it exits first. */
+export async function spawnListening(what: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ListeningProcess> {
+  const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const port = await new Promise<number>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
+    const t = setTimeout(() => reject(new Error(`${what} did not start:\n${out}`)), 30_000);
     const check = () => {
       const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
       if (m) {
@@ -56,28 +52,31 @@ export async function startServer(opts: { dataDir?: string; key?: string; env?: 
     proc.stdout!.on('data', check);
     proc.once('exit', (code) => {
       clearTimeout(t);
-      reject(new Error(`server exited with ${code}:\n${out}`));
+      reject(new Error(`${what} exited with ${code}:\n${out}`));
     });
   });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    dataDir,
-    key,
-    proc,
-    output: () => out,
-    async kill() {
-      proc.kill('SIGKILL');
+  const alive = () => proc.exitCode === null && proc.signalCode === null;
+  const signal = async (sig: NodeJS.Signals) => {
+    if (alive()) {
+      proc.kill(sig);
       await exited;
-    },
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        await exited;
-      }
-    },
+    }
   };
+  return { proc, port, output: () => out, stop: () => signal('SIGTERM'), kill: () => signal('SIGKILL') };
+}
+
+export async function startServer(opts: { dataDir?: string; key?: string; env?: Record<string, string>; port?: number } = {}): Promise<RunningServer> {
+  const dataDir = opts.dataDir ?? tempDir();
+  const key = opts.key ?? newKey();
+  const p = await spawnListening('server', [BIN, 'serve'], {
+    ...process.env,
+    HOST: '127.0.0.1',
+    PORT: String(opts.port ?? 0),
+    PROOFSTREAM_DATA_DIR: dataDir,
+    PROOFSTREAM_BOOTSTRAP_KEY: key,
+    ...opts.env,
+  });
+  return { ...p, url: `http://127.0.0.1:${p.port}`, dataDir, key };
 }
 
 /** A small client for the tests: JSON in, {status, headers, body} out, never throws on HTTP errors. */

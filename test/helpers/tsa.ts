@@ -1,8 +1,8 @@
 // A real test time-stamp authority (`proofstream tsa serve`) in a child process on 127.0.0.1.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, tempDir } from './server.js';
+import { BIN, spawnListening, tempDir } from './server.js';
 
 export interface RunningTsa {
   /** Base URL, e.g. http://127.0.0.1:40123 — POST timestamp queries to it (or to `${url}/tsa`). */
@@ -22,42 +22,15 @@ export interface RunningTsa {
 
 /** Spawn `proofstream tsa serve --port <port> --dir <dir>` (any free port and a fresh temp dir by default) and wait until it listens. */
 export async function startTsa(dir: string = tempDir('ps-tsa-'), listenPort = 0): Promise<RunningTsa> {
-  const proc = spawn(process.execPath, [BIN, 'tsa', 'serve', '--port', String(listenPort), '--dir', dir, '--host', '127.0.0.1'], {
-    env: { ...process.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`tsa did not start:\n${out}`)), 30_000);
-    const check = () => {
-      const m = /tsa listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve(Number(m[1]));
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`tsa exited with ${code}:\n${out}`));
-    });
-  });
+  const p = await spawnListening('tsa', [BIN, 'tsa', 'serve', '--port', String(listenPort), '--dir', dir, '--host', '127.0.0.1']);
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: `http://127.0.0.1:${p.port}`,
+    port: p.port,
     dir,
     rootPem: fs.readFileSync(path.join(dir, 'root.pem'), 'utf8'),
     tsaPem: fs.readFileSync(path.join(dir, 'tsa.pem'), 'utf8'),
-    proc,
-    output: () => out,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-      }
-      await exited;
-    },
+    proc: p.proc,
+    output: p.output,
+    stop: p.stop,
   };
 }

@@ -2,7 +2,7 @@
 //  - startWitness(): the real witness in a child process on 127.0.0.1 (key and DB in a temp dir);
 //  - TestLog: an in-memory log (Ed25519 key, RFC 9162 tree) producing signed checkpoints, consistency
 //    proofs and ready-to-submit add-checkpoint requests.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,7 +10,7 @@ import { formatCheckpoint } from '../../src/protocol/checkpoint.js';
 import { consistencyProof, leafHash, MemoryNodeSource, nodeHash, rootAt, EMPTY_ROOT } from '../../src/protocol/merkle.js';
 import { encodeVerifierKey, formatNote, signNoteEd25519 } from '../../src/protocol/note.js';
 import { generateWitnessKey, loadWitnessKey } from '../../src/witness/keys.js';
-import { BIN, tempDir } from './server.js';
+import { BIN, spawnListening, tempDir } from './server.js';
 
 /** One `--log <origin> <vkey>…` entry; `origin` may be a wildcard `<prefix>/*`. */
 export interface WitnessLog {
@@ -66,50 +66,20 @@ export async function startWitness(opts: StartWitnessOptions): Promise<RunningWi
   if (!fs.existsSync(keyFile)) generateWitnessKey(keyFile, opts.name ?? 'witness.test/w1');
   const key = loadWitnessKey(keyFile);
   const args = [BIN, 'witness', 'serve', '--host', '127.0.0.1', '--port', String(opts.port ?? 0), '--db', dbPath, '--key', keyFile, ...logArgs(opts.logs)];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`witness did not start:\n${out}`)), 30_000);
-    const check = () => {
-      const m = /witness listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve(Number(m[1]));
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`witness exited with ${code}:\n${out}`));
-    });
-  });
-  const alive = () => proc.exitCode === null && proc.signalCode === null;
+  const p = await spawnListening('witness', args);
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: `http://127.0.0.1:${p.port}`,
+    port: p.port,
     vkey: key.vkey,
     name: key.name,
     publicKey: key.publicKey,
     dir,
     dbPath,
     keyFile,
-    proc,
-    output: () => out,
-    async stop() {
-      if (alive()) {
-        proc.kill('SIGTERM');
-        await exited;
-      }
-    },
-    async kill() {
-      if (alive()) {
-        proc.kill('SIGKILL');
-        await exited;
-      }
-    },
+    proc: p.proc,
+    output: p.output,
+    stop: p.stop,
+    kill: p.kill,
   };
 }
 

@@ -1,12 +1,12 @@
 // POST /v1/sdk/events and /v1/sdk/events/batch: v1 ingest through the v2 append path (same auth scope, rate
 // limit, body limits and Idempotency-Key semantics), answering with v1 receipts.
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
-import { ApiError } from '../../ledger/errors.js';
 import type { V1Ledger } from '../../ledger/v1.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { jsonText } from '../reply.js';
 import { IDEMPOTENCY_KEY_PARAM, json, writeErrors } from '../schemas.js';
+import { checkBatchItemSizes } from '../v2/events.js';
 import { V1BatchInput, V1BatchReceipts, V1EventInput, V1Receipt } from './schemas.js';
 
 export function v1EventRoutes(app: OpenAPIHono<AppEnv>, d: Deps, v1: V1Ledger) {
@@ -48,16 +48,7 @@ export function v1EventRoutes(app: OpenAPIHono<AppEnv>, d: Deps, v1: V1Ledger) {
     }),
     async (c) => {
       const { events } = c.req.valid('json');
-      const raw = (await c.req.json()) as { events: unknown[] };
-      raw.events.forEach((e, index) => {
-        const size = Buffer.byteLength(JSON.stringify(e));
-        if (size > cfg.maxEventBytes) {
-          throw new ApiError('PAYLOAD_TOO_LARGE', `events[${index}] is ${size} bytes; the limit per event is ${cfg.maxEventBytes}`, {
-            index,
-            limit_bytes: cfg.maxEventBytes,
-          });
-        }
-      });
+      checkBatchItemSizes(await c.req.json(), cfg.maxEventBytes);
       const r = await v1.append(c.get('principal'), events, c.get('idempotency'), (receipts) => ({ events: receipts }));
       return jsonText(c, r.status, r.bodyText);
     },

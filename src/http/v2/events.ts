@@ -5,6 +5,20 @@ import type { AppEnv } from '../env.js';
 import { jsonText } from '../reply.js';
 import { authErrors, BatchInput, BatchReceipts, EventInput, IDEMPOTENCY_KEY_PARAM, json, Receipt, StoredReceipt, StreamIdParam, writeErrors } from '../schemas.js';
 
+/** Each item of a batch body `{events: […]}` must fit the single-event limit too: 413 naming the first that does not. */
+export function checkBatchItemSizes(body: unknown, maxEventBytes: number): void {
+  const events = (body as { events: unknown[] }).events;
+  events.forEach((e, index) => {
+    const size = Buffer.byteLength(JSON.stringify(e));
+    if (size > maxEventBytes) {
+      throw new ApiError('PAYLOAD_TOO_LARGE', `events[${index}] is ${size} bytes; the limit per event is ${maxEventBytes}`, {
+        index,
+        limit_bytes: maxEventBytes,
+      });
+    }
+  });
+}
+
 export function eventRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
   const { ledger } = d;
   const cfg = ledger.config;
@@ -53,16 +67,7 @@ export function eventRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
     }),
     async (c) => {
       const { events } = c.req.valid('json');
-      const raw = (await c.req.json()) as { events: unknown[] }; // the body middleware's one parse, not a re-parse
-      raw.events.forEach((e, index) => {
-        const size = Buffer.byteLength(JSON.stringify(e));
-        if (size > cfg.maxEventBytes) {
-          throw new ApiError('PAYLOAD_TOO_LARGE', `events[${index}] is ${size} bytes; the limit per event is ${cfg.maxEventBytes}`, {
-            index,
-            limit_bytes: cfg.maxEventBytes,
-          });
-        }
-      });
+      checkBatchItemSizes(await c.req.json(), cfg.maxEventBytes); // the body middleware's one parse, not a re-parse
       const streamId = c.req.valid('param').streamId;
       const r = await ledger.append(c.get('principal'), streamId, events, c.get('idempotency'), (receipts) => ({
         stream_id: streamId,
