@@ -2,42 +2,17 @@
 // (e.g. a copy of the code before a change, and this one) on a shared machine. Servers and the raw floor are started
 // fresh and measured in alternation (floor, A, B, floor, A, B, …) under the same pinning as bench/run.ts, so slow
 // phases of a busy machine hit all of them alike; it prints medians and the ratios B/A and each/floor.
-import { execFileSync, spawn } from 'node:child_process';
-import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { EVENT, load as loadRun, pin, ROOT, type Load } from './lib.js';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { client, newKey, tempDir } from '../test/helpers/server.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const [treeA, treeB] = [path.resolve(process.argv[2]!), path.resolve(process.argv[3]!)];
 const rounds = Number(process.argv[4] ?? 3);
 const seconds = Number(process.argv[5] ?? 3);
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-    return os.cpus().length >= 2;
-  } catch {
-    return false;
-  }
-})();
-const pinned = (core: number, args: string[]): [string, string[]] =>
-  hasTaskset ? ['taskset', ['-c', String(core), process.execPath, ...args]] : [process.execPath, args];
-const event = { source_ref: 'bench', event_type: 'bench.event', payload: { decision: 'approve', score: 0.91, model: 'm-1' } };
-
-interface Load {
-  requests_per_s: number;
-  p99_ms: number;
-  non2xx: number;
-}
-function load(spec: object): Promise<Load> {
-  const [cmd, a] = pinned(1, [path.join(ROOT, 'bench/load.mjs'), JSON.stringify({ duration: seconds, connections: 64, ...spec })]);
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`load exited ${code}`))));
-  });
-}
+const pinned = (core: number, args: string[]) => pin(core, process.execPath, args);
+const event = EVENT;
+const load = (spec: object): Promise<Load> => loadRun({ duration: seconds, ...spec });
 
 async function start(cwd: string, args: string[], env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {
   const [cmd, a] = pinned(0, args);

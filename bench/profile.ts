@@ -2,37 +2,17 @@
 // started under `node --cpu-prof` (pinned like bench/run.ts), then a self-time summary of the profile: shares by
 // package/area and the top functions. Prints the throughput too, but the profile is the point: on a shared
 // machine the shares are stable where absolute req/s are not.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { EVENT, hasTaskset, load as loadRun, ROOT, type Load } from './lib.js';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { client, newKey, tempDir } from '../test/helpers/server.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const scenario = process.argv[2] ?? 'append';
 const seconds = Number(process.argv[3] ?? 5);
 const profDir = tempDir('ps-prof-');
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-    return os.cpus().length >= 2;
-  } catch {
-    return false;
-  }
-})();
-const event = { source_ref: 'bench', event_type: 'bench.event', payload: { decision: 'approve', score: 0.91, model: 'm-1' } };
-
-function load(spec: object): Promise<{ requests_per_s: number; p50_ms: number; p99_ms: number; non2xx: number; errors: number }> {
-  const args = ['bench/load.mjs', JSON.stringify({ duration: seconds, connections: 64, ...spec })];
-  const [cmd, a] = hasTaskset ? ['taskset', ['-c', '1', process.execPath, ...args]] : [process.execPath, args];
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, a as string[], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`load exited ${code}`))));
-  });
-}
+const event = EVENT;
+const load = (spec: object): Promise<Load> => loadRun({ duration: seconds, ...spec });
 
 const PROF_ARGS = ['--cpu-prof', `--cpu-prof-dir=${profDir}`]; // not allowed in NODE_OPTIONS on Node 20
 

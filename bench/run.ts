@@ -2,49 +2,18 @@
 // 127.0.0.1 (server pinned to core 0, load to core 1 when taskset exists), prints one table and writes
 // bench/results/latest.{json,md}. Every figure is the median of 3 runs. Nothing here is a test.
 import { execFileSync, spawn } from 'node:child_process';
+import { EVENT as event, hasTaskset, load as loadRun, pin, ROOT, runNode, type Load } from './lib.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { client, startServer, tempDir, type RunningServer } from '../test/helpers/server.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
 const RUNS = 3;
 const DURATION = quick ? 3 : 10;
 const CONNECTIONS = 64;
 const PROOF_LEAVES = quick ? 100_000 : 1_000_000;
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-    return os.cpus().length >= 2;
-  } catch {
-    return false;
-  }
-})();
-const pin = (core: number, cmd: string, args: string[]): [string, string[]] =>
-  hasTaskset ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args];
-
-/** Runs node with `args`, pinned to `core` (null: on every core, for the offline verifier's worker threads). */
-function runNode(core: number | null, args: string[]): Promise<string> {
-  const [cmd, a] = core === null ? [process.execPath, args] : pin(core, process.execPath, args);
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').pop()!) : reject(new Error(`${args.join(' ')} exited ${code}`))));
-  });
-}
-
-interface Load {
-  requests_per_s: number;
-  p50_ms: number;
-  p99_ms: number;
-  non2xx: number;
-  errors: number;
-  total: number;
-}
-const load = async (spec: object): Promise<Load> => JSON.parse(await runNode(1, ['bench/load.mjs', JSON.stringify({ duration: DURATION, connections: CONNECTIONS, ...spec })]));
+const load = (spec: object): Promise<Load> => loadRun({ duration: DURATION, connections: CONNECTIONS, ...spec });
 
 async function median(spec: () => object, runs = RUNS): Promise<Load & { runs: Load[] }> {
   const rs: Load[] = [];
@@ -78,7 +47,6 @@ const rows: Array<{ name: string; value: string; unit: string; note: string }> =
 const rows6: Array<{ name: string; value: string; unit: string; note: string }> = [];
 const results: Record<string, unknown> = { quick, runs: RUNS, duration_s: DURATION, connections: CONNECTIONS, pinned: hasTaskset };
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const event = { source_ref: 'bench', event_type: 'bench.event', payload: { decision: 'approve', score: 0.91, model: 'm-1' } };
 
 console.error(`bench: ${quick ? 'quick' : 'full'}, ${RUNS} runs × ${DURATION}s, ${CONNECTIONS} connections, pinned=${hasTaskset}`);
 

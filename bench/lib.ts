@@ -1,0 +1,48 @@
+// What the bench scripts share: core pinning, running a node script and taking its last output line, the autocannon
+// load run (bench/load.mjs, pinned to core 1), and the event body every load run appends.
+import { execFileSync, spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** taskset exists and there are two cores to pin the server (0) and the load (1) apart. */
+export const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true']);
+    return os.cpus().length >= 2;
+  } catch {
+    return false;
+  }
+})();
+
+/** `cmd args` pinned to `core` when taskset is there. */
+export const pin = (core: number, cmd: string, args: string[]): [string, string[]] =>
+  hasTaskset ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args];
+
+/** Runs node with `args` from the repo root, pinned to `core` (null: every core); resolves its last stdout line. */
+export function runNode(core: number | null, args: string[]): Promise<string> {
+  const [cmd, a] = core === null ? [process.execPath, args] : pin(core, process.execPath, args);
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').pop()!) : reject(new Error(`${args.join(' ')} exited ${code}`))));
+  });
+}
+
+export interface Load {
+  requests_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  non2xx: number;
+  errors: number;
+  total: number;
+}
+
+/** One autocannon run from a second process on core 1 (`spec`: see bench/load.mjs). */
+export const load = async (spec: { duration: number; connections?: number } & Record<string, unknown>): Promise<Load> =>
+  JSON.parse(await runNode(1, ['bench/load.mjs', JSON.stringify({ connections: 64, ...spec })]));
+
+export const EVENT = { source_ref: 'bench', event_type: 'bench.event', payload: { decision: 'approve', score: 0.91, model: 'm-1' } };
