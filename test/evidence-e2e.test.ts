@@ -2,7 +2,6 @@
 // windows, waits for quorum cosignatures and an RFC 3161 anchor, builds a pack and verifies it offline with
 // `proofstream verify --policy`. Then stops a witness and the TSA: appends keep being answered, packs wait
 // (409 EVIDENCE_PENDING), and evidence catches up when both come back.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +10,7 @@ import { encodeVerifierKey } from '../src/protocol/note.js';
 import { parsePolicy } from '../src/protocol/policy.js';
 import { loadOrCreateSigner } from '../src/ledger/signer.js';
 import { witnessKeyFromSeed } from '../src/witness/keys.js';
-import { BIN, client, idemKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { client, idemKey, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { startTsa, type RunningTsa } from './helpers/tsa.js';
 import { waitFor } from './helpers/wait.js';
 import { startWitness, type RunningWitnessProcess } from './helpers/witness.js';
@@ -24,16 +23,7 @@ let call: ReturnType<typeof client>;
 let streamId: string;
 const dir = tempDir('ps-e2e-');
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 async function append(n: number): Promise<string[]> {
   const ids: string[] = [];

@@ -1,12 +1,11 @@
 // The tamper corpus (fixtures/tamper/, made by scripts/gen-tamper.ts from a real pack): every case fails
 // closed with its specific code, the untouched pack passes, and POST /v2/verify and the offline CLI give
 // the identical report for every file.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verify } from '../src/verify/index.js';
-import { BIN, ROOT, client, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { ROOT, client, runCli, startServer, type RunningServer } from './helpers/server.js';
 
 const DIR = path.join(ROOT, 'fixtures/tamper');
 const cases: Array<{ file: string; description: string; expect_codes: string[] }> = JSON.parse(fs.readFileSync(path.join(DIR, 'cases.json'), 'utf8'));
@@ -15,13 +14,7 @@ const trusted_keys = JSON.parse(fs.readFileSync(trustFile, 'utf8'));
 const load = (f: string) => JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8'));
 const codes = (r: { problems: Array<{ code: string }> }) => new Set(r.problems.map((p) => p.code));
 
-function cli(file: string): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, 'verify', path.join(DIR, file), '--trust', trustFile, '--json'], { env: { ...process.env, PROOFSTREAM_DATA_DIR: tempDir() } }, (err, stdout) =>
-      resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout }),
-    );
-  });
-}
+const cli = (file: string) => runCli(['verify', path.join(DIR, file), '--trust', trustFile, '--json']);
 
 describe('tamper corpus, in-process', () => {
   it('the untouched pack verifies', async () => {

@@ -2,14 +2,13 @@
 // with two witness cosignatures and an RFC 3161 anchor): every case fails closed with its specific code under the
 // committed trust policy, the untouched pack passes, and POST /v2/verify and `proofstream verify --policy` give
 // the identical report for every file.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verify } from '../src/verify/index.js';
 import { encodeVerifierKey } from '../src/protocol/note.js';
 import { parsePolicy } from '../src/protocol/policy.js';
-import { BIN, ROOT, client, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { ROOT, client, runCli, startServer, type RunningServer } from './helpers/server.js';
 
 const DIR = path.join(ROOT, 'fixtures/tamper-evidence');
 const cases: Array<{ file: string; description: string; expect_codes: string[] }> = JSON.parse(fs.readFileSync(path.join(DIR, 'cases.json'), 'utf8'));
@@ -18,13 +17,7 @@ const policy = fs.readFileSync(policyFile, 'utf8');
 const load = (f: string) => JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8'));
 const codes = (r: { problems: Array<{ code: string }> }) => new Set(r.problems.map((p) => p.code));
 
-function cli(file: string, extra: string[] = ['--policy', policyFile]): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, 'verify', path.join(DIR, file), ...extra, '--json'], { env: { ...process.env, PROOFSTREAM_DATA_DIR: tempDir() } }, (err, stdout) =>
-      resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout }),
-    );
-  });
-}
+const cli = (file: string, extra: string[] = ['--policy', policyFile]) => runCli(['verify', path.join(DIR, file), ...extra, '--json']);
 
 describe('evidence tamper corpus, in-process', () => {
   it('the untouched pack verifies under the policy, with its cosignatures and anchor checked', async () => {

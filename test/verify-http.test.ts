@@ -1,10 +1,9 @@
 // POST /v2/verify against a real server, the CLI against the same files, and statelessness: the route keeps
 // answering after the server's database files are deleted under it.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, client, idemKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { client, idemKey, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { bundleFromServer, sealManifest, type Bundle } from './helpers/bundle.js';
 import { sleep } from './helpers/wait.js';
 
@@ -17,13 +16,7 @@ const dir = tempDir('ps-verify-http-');
 
 const codes = (r: any) => [...new Set<string>(r.problems.map((p: any) => p.code))].sort();
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, 'verify', ...args], { env: { ...process.env, PROOFSTREAM_DATA_DIR: path.join(dir, 'no-data') } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as any).code as number) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(['verify', ...args], { PROOFSTREAM_DATA_DIR: path.join(dir, 'no-data') });
 
 const write = (name: string, v: unknown) => {
   const f = path.join(dir, name);

@@ -1,5 +1,5 @@
 // A real ledger in a child process on 127.0.0.1, with its own data directory: what the tests talk to.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -77,6 +77,19 @@ export async function startServer(opts: { dataDir?: string; key?: string; env?: 
     ...opts.env,
   });
   return { ...p, url: `http://127.0.0.1:${p.port}`, dataDir, key };
+}
+
+/**
+ * Runs the `proofstream` command to completion: exit code, stdout, stderr. Its data directory is a fresh temp dir
+ * unless `env` says otherwise, so an offline command can never touch a real database by accident.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const e = { ...process.env, PROOFSTREAM_DATA_DIR: tempDir('ps-cli-'), ...env };
+    execFile(process.execPath, [BIN, ...args], { env: e, maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }),
+    );
+  });
 }
 
 /** A small client for the tests: JSON in, {status, headers, body} out, never throws on HTTP errors. */
