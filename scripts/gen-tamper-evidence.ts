@@ -11,13 +11,13 @@
 // windows of 10, waits for quorum and anchors, and packs events 11..30 (checkpoint at 30, consistency from 20).
 // It also asks the trusted TSA for a token over some other digest, and the untrusted one for a token over this
 // epoch's digest: source.json keeps both, so --cases-only needs no process.
-import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto';
+import { createHash, sign } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestTimestamp } from '../src/anchor/tsa-client.js';
 import { epochDigest } from '../src/protocol/anchor.js';
-import { BUNDLE_SECTIONS, sectionDigest } from '../src/protocol/bundle.js';
+import { flipHex, keyFromSeed, rawPublic, resealManifest, serialize, type Bundle, type Case } from './tamper-lib.js';
 import { bytesToBase64, bytesToHex, hexToBytes, utf8ToBytes } from '../src/protocol/bytes.js';
 import { formatCheckpoint } from '../src/protocol/checkpoint.js';
 import { ED25519_TYPE, encodeVerifierKey, formatNote, keyId, parseNote, signNoteCosignatureV1 } from '../src/protocol/note.js';
@@ -35,9 +35,7 @@ const RANGE = { from: 11, to: 30 } as const;
 const LEDGER_SEED = createHash('sha256').update('proofstream evidence corpus: ledger key (fixture only)').digest();
 const STRANGER_WITNESS_SEED = createHash('sha256').update('proofstream evidence corpus: unknown witness (fixture only)').digest();
 
-const keyFromSeed = (seed: Uint8Array): KeyObject =>
-  createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
-const publicOf = (seed: Uint8Array) => witnessKeyFromSeed('x', seed).publicKey; // same Ed25519 derivation
+const publicOf = (seed: Uint8Array) => rawPublic(keyFromSeed(seed));
 
 interface Source {
   /** a token from the trusted TSA over another digest */
@@ -45,14 +43,6 @@ interface Source {
   /** a token from an untrusted TSA (another CA) over this epoch's digest, and the chain it carried */
   untrusted_token: string;
   untrusted_chain: string[];
-}
-
-type Bundle = Record<string, any>;
-interface Case {
-  file: string;
-  description: string;
-  expect_codes: string[];
-  text: string;
 }
 
 async function buildValid(): Promise<{ validText: string; policy: string; source: Source }> {
@@ -111,19 +101,6 @@ async function buildValid(): Promise<{ validText: string; policy: string; source
     await Promise.all([srv.stop(), tsa.stop(), other.stop(), w1.stop(), w2.stop()]);
   }
 }
-
-function serialize(b: Bundle): string {
-  const member = ([k, v]: [string, unknown]) =>
-    `${JSON.stringify(k)}:${k === 'events' && Array.isArray(v) ? `[\n${v.map((e) => JSON.stringify(e)).join(',\n')}\n]` : JSON.stringify(v)}`;
-  return `{${Object.entries(b).map(member).join(',\n')}}\n`;
-}
-
-function resealManifest(b: Bundle): Bundle {
-  for (const name of BUNDLE_SECTIONS) if (name in b) b.manifest.sections[name] = sectionDigest(name, b[name]);
-  return b;
-}
-
-const flipHex = (h: string, at = h.length - 1) => h.slice(0, at) + (h[at] === '0' ? '1' : '0') + h.slice(at + 1);
 
 async function deriveCases(validText: string, source: Source): Promise<Case[]> {
   const valid = JSON.parse(validText) as Bundle;

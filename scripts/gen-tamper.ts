@@ -36,11 +36,11 @@
 // duplicated, range proof truncated, checkpoint stale/untrusted/note altered, receipt signature flipped, unknown kid,
 // three fork variants, four malformed documents, a wrong manifest digest, and five random byte flips.
 import { mulberry32 } from '../test/helpers/prng.js';
-import { createHash, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUNDLE_SECTIONS, sectionDigest } from '../src/protocol/bundle.js';
+import { flipHex, keyFromSeed, rawPublic, resealManifest, serialize, type Bundle, type Case } from './tamper-lib.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '../src/protocol/bytes.js';
 import { formatCheckpoint, parseCheckpoint } from '../src/protocol/checkpoint.js';
 import { canonicalize } from '../src/protocol/jcs.js';
@@ -59,9 +59,6 @@ const STRANGER_SEED = createHash('sha256').update('proofstream tamper corpus: un
 const FLIP_SEED = 0x7a3f2026;
 const FLIPS = 5;
 
-const keyFromSeed = (seed: Uint8Array): KeyObject =>
-  createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
-const rawPublic = (k: KeyObject): Uint8Array => new Uint8Array(Buffer.from(createPublicKey(k).export({ format: 'jwk' }).x!, 'base64url'));
 
 // ------------------------------------------------------------------------------------------------------------
 // The full run: a real server and a real pack
@@ -133,27 +130,6 @@ interface Source {
 // ------------------------------------------------------------------------------------------------------------
 // The cases
 
-type Bundle = Record<string, any>;
-interface Case {
-  file: string;
-  description: string;
-  expect_codes: string[];
-  text: string;
-}
-
-/** Layout like the server's: one top-level member per line, one event per line. */
-function serialize(b: Bundle): string {
-  const member = ([k, v]: [string, unknown]) =>
-    `${JSON.stringify(k)}:${k === 'events' && Array.isArray(v) ? `[\n${v.map((e) => JSON.stringify(e)).join(',\n')}\n]` : JSON.stringify(v)}`;
-  return `{${Object.entries(b).map(member).join(',\n')}}\n`;
-}
-
-/** Recompute every section digest, so the manifest is not what fails. */
-function resealManifest(b: Bundle): Bundle {
-  for (const name of BUNDLE_SECTIONS) if (name in b) b.manifest.sections[name] = sectionDigest(name, b[name]);
-  return b;
-}
-
 const cpSection = (c: Source['checkpoints'][number]) => ({
   checkpoint_id: c.checkpoint_id,
   tree_size: c.tree_size,
@@ -161,9 +137,6 @@ const cpSection = (c: Source['checkpoints'][number]) => ({
   note: c.note,
   signer_vkey: c.signer_vkey,
 });
-
-/** Flip one hex digit (a different, still valid hex digit). */
-const flipHex = (h: string, at = h.length - 1) => h.slice(0, at) + (h[at] === '0' ? '1' : '0') + h.slice(at + 1);
 
 const prng = mulberry32;
 
