@@ -6,7 +6,8 @@
 // TSA is trusted and the signature valid is for verifyTimestampToken (src/verify/rfc3161.ts) to decide.
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { bytesEqual, certToDer, OID, parseTimestampToken, toArrayBuffer } from '../verify/rfc3161.js';
+import { bytesEqual } from '../protocol/bytes.js';
+import { certToDer, OID, parseTimestampToken, toArrayBuffer } from '../verify/rfc3161.js';
 import { derToPem } from '../verify/pem.js';
 
 export type TsaErrorCode =

@@ -81,9 +81,6 @@ const ZERO_HEX = '0'.repeat(64);
 /** Bounds one transaction so a burst cannot hold the event loop for long. */
 const MAX_EVENTS_PER_COMMIT = 4096;
 
-export function frontierToBuffer(frontier: Uint8Array[]): Buffer {
-  return Buffer.concat(frontier);
-}
 export function frontierFromBuffer(b: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let i = 0; i < b.length; i += 32) out.push(new Uint8Array(b.subarray(i, i + 32)));

@@ -53,14 +53,6 @@ export class EvidenceRepo {
       .all();
   }
 
-  witnessState(witness: string, streamId: string): WitnessStateRow | undefined {
-    return this.db
-      .select()
-      .from(witnessState)
-      .where(and(eq(witnessState.witness, witness), eq(witnessState.streamId, streamId)))
-      .get();
-  }
-
   /** What `witness` has cosigned of each stream of one tenant. */
   witnessStatesOfTenant(witness: string, tenantId: string): WitnessStateRow[] {
     return this.db

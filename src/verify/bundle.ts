@@ -13,8 +13,7 @@ import { checkEventRun, checkGenesisAnchor, EventRunChecker, noteUnchecked, read
 import type { SignatureVerifier } from './event.js';
 import { addKeys, BUNDLE_KEYS_TRUST_CHECK, emptyTrust, type TrustSet } from './trust.js';
 import { checkAnchors, checkWitnesses } from './evidence.js';
-import { logKeyFor, type TrustPolicy } from '../protocol/policy.js';
-import { verifyNote } from '../protocol/note.js';
+import type { TrustPolicy } from '../protocol/policy.js';
 
 const TOP_MEMBERS = ['format', 'manifest', ...BUNDLE_SECTIONS] as const;
 const MANIFEST_MEMBERS = ['pack_id', 'stream_id', 'from_seq_no', 'to_seq_no', 'created_at', 'sections'] as const;
@@ -302,14 +301,6 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
   // ---- witnesses and anchors ----
   const note = cp && cp.consistent && isObj(b.checkpoint) && typeof b.checkpoint.note === 'string' ? b.checkpoint.note : null;
   const target = note !== null && cp ? { note, checkpointId: cp.checkpointId } : null;
-  if (t.policy && cp && cp.origin !== null) {
-    // With a policy, the checkpoint must be signed by the key the policy names for its origin, not by any log key.
-    const key = logKeyFor(t.policy, cp.origin);
-    if (key === null) cpSig.fail('CHECKPOINT_UNTRUSTED', '/checkpoint/note', `the trust policy names no log for origin ${show(cp.origin)}`);
-    else if (note !== null && cp.trusted && !(await verifyNote(note, [key])).ok) {
-      cpSig.fail('CHECKPOINT_UNTRUSTED', '/checkpoint/note', `the checkpoint is not signed by the key the trust policy names for ${show(cp.origin)}`);
-    }
-  }
   await checkWitnesses(sectionArr('witnesses'), target, t.policy, r);
   const anchors = sectionArr('anchors');
   await checkAnchors(anchors, target, t.policy, r);

@@ -13,7 +13,7 @@ import { verifyStreamKind } from './stream.js';
 import { verifyV1ProofKind } from './v1-proof.js';
 import { addKeys, emptyTrust, kidOf, type TrustedKey } from './trust.js';
 import { bytesToHex } from '../protocol/bytes.js';
-import { parsePolicy, type TrustPolicy } from '../protocol/policy.js';
+import { logKeyFor, parsePolicy, type TrustPolicy } from '../protocol/policy.js';
 
 export { ANCHOR_KIND, detectKind, isVerifyRequest, IVC_KIND, UNKNOWN_KIND, VERIFY_KINDS, type VerifyKind } from './kind.js';
 export { MAX_LISTED_PROBLEMS, PROBLEM_CODES, ptr, type Check, type Problem, type ProblemCode, type Report } from './report.js';
@@ -134,8 +134,16 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
     const pc = r.check('trust: policy parses');
     try {
       if (typeof policyText !== 'string') throw new Error('policy must be the text of a policy file');
-      policy = parsePolicy(policyText);
-      addKeys(trust, policy.logs.map((l) => ({ kid: kidOf(l.key.publicKey), alg: 'Ed25519', public_key: bytesToHex(l.key.publicKey) })), pc, () => '/policy', { what: 'policy' });
+      const p = parsePolicy(policyText);
+      policy = p;
+      // Checkpoints: only the key the policy names for their origin (plus keys the caller gave explicitly).
+      const given = [...trust.publicKeys];
+      trust.noteKeysFor = (origin) => {
+        const k = logKeyFor(p, origin);
+        return k ? [k.publicKey, ...given] : given;
+      };
+      // Receipts: any of the policy's log keys.
+      addKeys(trust, p.logs.map((l) => ({ kid: kidOf(l.key.publicKey), alg: 'Ed25519', public_key: bytesToHex(l.key.publicKey) })), pc, () => '/policy', { what: 'policy' });
     } catch (e) {
       pc.fail('MALFORMED', '/policy', `the trust policy is not usable: ${(e as Error).message}`);
       return r.build();

@@ -16,9 +16,9 @@
 //                                                                                 (ANCHOR_UNTRUSTED_TSA)
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { bytesEqual, bytesToHex as hex } from '../protocol/bytes.js';
 import { pemBlocksToDer } from './pem.js';
 
-export { pemToDer, derToPem, pemBlocksToDer } from './pem.js';
 
 export type TokenProblemCode =
   | 'ANCHOR_MALFORMED'
@@ -324,16 +324,6 @@ export function toArrayBuffer(u: Uint8Array): ArrayBuffer {
   return u.buffer.slice(u.byteOffset, u.byteOffset + u.byteLength) as ArrayBuffer;
 }
 
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
-}
-
-function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-}
 
 function errMsg(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

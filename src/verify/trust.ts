@@ -20,6 +20,11 @@ export interface TrustSet {
   byKid: Map<string, Uint8Array>;
   /** Every distinct trusted public key (checkpoint notes are matched by key, not kid). */
   publicKeys: Uint8Array[];
+  /**
+   * When set (a trust policy was given), the public keys trusted for checkpoints of one origin; otherwise every key in
+   * `publicKeys` is trusted for every origin.
+   */
+  noteKeysFor?: (origin: string) => Uint8Array[];
 }
 
 /** Name of the check a report carries when the keys came from the bundle itself, not from the caller. */
@@ -90,7 +95,7 @@ export function addKeys(
  * parsed. Throws (NoteError) when the origin cannot be a key name; callers report that.
  */
 export function noteVerifierKeys(trust: TrustSet, origin: string): { vkeys: VerifierKey[]; encoded: string[] } {
-  const encoded = trust.publicKeys.map((pk) => encodeVerifierKey(origin, pk, ED25519_TYPE));
+  const encoded = (trust.noteKeysFor?.(origin) ?? trust.publicKeys).map((pk) => encodeVerifierKey(origin, pk, ED25519_TYPE));
   return { vkeys: encoded.map(parseVerifierKey), encoded };
 }
 
