@@ -3,14 +3,13 @@
 // POST /v2/verify does.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { ApiError } from '../../ledger/errors.js';
-import { parsePolicy } from '../../protocol/policy.js';
 import { verify, type TrustedKey } from '../../verify/index.js';
 import { V1_PROOF_KIND } from '../../verify/v1-proof.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { zodDetails } from '../errors.js';
 import { ErrorEnvelope, json } from '../schemas.js';
-import { VerifyReport, VerifyRequest } from '../v2/verify.js';
+import { requestTrust, VerifyReport, VerifyRequest } from '../v2/verify.js';
 
 /** `{proof, trusted_keys?, policy?}`; any other JSON object is taken as the proof itself. */
 export const V1VerifyRequest = z
@@ -67,16 +66,8 @@ export function v1PublicVerifyRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
           throw new ApiError('VALIDATION_ERROR', `request json is invalid: ${details.issues[0]?.path} ${details.issues[0]?.message}`, details, 422);
         }
         ({ proof, trusted_keys: trusted, policy } = parsed.data);
-        if (policy !== undefined) {
-          try {
-            parsePolicy(policy);
-          } catch (e) {
-            throw new ApiError('VALIDATION_ERROR', `policy: ${(e as Error).message}`, { path: 'policy' });
-          }
-        }
       }
-      // Neither keys nor a policy: the server's own policy (its key, witnesses, TSA roots), built from memory.
-      const trust = trusted === undefined && policy === undefined ? { policy: serverPolicy } : { trusted_keys: trusted, policy };
+      const trust = requestTrust(trusted, policy, serverPolicy);
       const report = await verify({ kind: V1_PROOF_KIND, object: proof, ...trust });
       return c.json(report, 200);
     },

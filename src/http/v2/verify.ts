@@ -4,7 +4,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { parsePolicy } from '../../protocol/policy.js';
 import { ApiError } from '../../ledger/errors.js';
-import { detectKind, IVC_KIND, PROBLEM_CODES, verify } from '../../verify/index.js';
+import { detectKind, IVC_KIND, PROBLEM_CODES, verify, type TrustedKey } from '../../verify/index.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { ErrorEnvelope, Hex32, json } from '../schemas.js';
@@ -71,6 +71,26 @@ export const VerifyReport = z
 
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ErrorEnvelope } } });
 
+/**
+ * The trust of a stateless verify request: the caller's keys and/or policy (a policy that does not parse → 422), or,
+ * with neither, the server's own policy (its key, witnesses and TSA roots, built from memory).
+ */
+export function requestTrust(
+  trusted_keys: TrustedKey[] | undefined,
+  policy: string | undefined,
+  serverPolicy: string,
+): { trusted_keys?: TrustedKey[] | undefined; policy?: string | undefined } {
+  if (trusted_keys === undefined && policy === undefined) return { policy: serverPolicy };
+  if (policy !== undefined) {
+    try {
+      parsePolicy(policy);
+    } catch (e) {
+      throw new ApiError('VALIDATION_ERROR', `policy: ${(e as Error).message}`, { path: 'policy' });
+    }
+  }
+  return { trusted_keys, policy };
+}
+
 export function verifyRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
   const { signer, config } = d.ledger;
   // Read once from memory: never from the database.
@@ -99,15 +119,7 @@ export function verifyRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
           kind: IVC_KIND,
         });
       }
-      if (body.policy !== undefined) {
-        try {
-          parsePolicy(body.policy);
-        } catch (e) {
-          throw new ApiError('VALIDATION_ERROR', `policy: ${(e as Error).message}`, { path: 'policy' });
-        }
-      }
-      // Neither keys nor a policy: the server's own policy (its key, witnesses, TSA roots), built from memory.
-      const trust = body.trusted_keys === undefined && body.policy === undefined ? { policy: serverPolicy } : { trusted_keys: body.trusted_keys, policy: body.policy };
+      const trust = requestTrust(body.trusted_keys, body.policy, serverPolicy);
       const report = await verify({ kind: body.kind, object: body.object, ...trust });
       return c.json(report, 200);
     },
