@@ -65,6 +65,17 @@ interface Job {
  */
 export type CommitListener = (streamId: string, headSeqNo: number, leaves: readonly Buffer[]) => void;
 
+/**
+ * Work that shares a flush's transaction, and so its one fsync (the sealer: a separate sealing transaction would
+ * block the event loop on a second fsync). `inTransaction` runs after the flush's jobs, must not throw (it keeps
+ * its own failures in savepoints), and returns what to do once COMMIT returned; `rolledBack` is told instead when
+ * the transaction it ran in did not commit.
+ */
+export interface CommitRider {
+  inTransaction(): (() => void) | undefined;
+  rolledBack(): void;
+}
+
 /** The leaves a flush added to one stream, one node per successful job, newest first (O(1) per job). */
 interface AddedLeaves {
   hashes: Buffer[];
@@ -109,6 +120,7 @@ export class Appender {
   private queue: Job[] = [];
   private scheduled = false;
   private listeners: CommitListener[] = [];
+  private riders: CommitRider[] = [];
   readonly stats = { commits: 0, events: 0, isolatedRetries: 0 };
   private readonly kidJson: string;
   private readonly protocolJson: string;
@@ -124,6 +136,15 @@ export class Appender {
 
   onCommit(l: CommitListener): void {
     this.listeners.push(l);
+  }
+
+  ride(r: CommitRider): void {
+    this.riders.push(r);
+  }
+
+  /** Jobs queued for the next flush (a rider asked now will run in it). */
+  get queued(): number {
+    return this.queue.length;
   }
 
   /**
@@ -172,20 +193,24 @@ export class Appender {
 
     let outcomes: Array<{ ok: true; r: AppendResult } | { ok: false; e: unknown }>;
     let heads: Map<string, Working>;
+    let after: Array<(() => void) | undefined>;
     try {
       try {
-        ({ outcomes, heads } = this.commit(jobs, false));
+        ({ outcomes, heads, after } = this.commit(jobs, false));
       } catch (e) {
         if (e !== ISOLATE) throw e;
         this.stats.isolatedRetries++;
-        ({ outcomes, heads } = this.commit(jobs, true));
+        for (const r of this.riders) r.rolledBack();
+        ({ outcomes, heads, after } = this.commit(jobs, true));
       }
     } catch (e) {
       // The commit itself failed: nothing is durable, so nobody gets a receipt.
+      for (const r of this.riders) r.rolledBack();
       for (const j of jobs) j.reject(e);
       return;
     }
     this.stats.commits++;
+    for (const a of after) a?.();
     jobs.forEach((job, i) => {
       const o = outcomes[i]!;
       if (o.ok) {
@@ -202,6 +227,7 @@ export class Appender {
   private commit(jobs: Job[], isolate: boolean) {
     const outcomes: Array<{ ok: true; r: AppendResult } | { ok: false; e: unknown }> = [];
     const heads = new Map<string, Working>();
+    let after: Array<(() => void) | undefined> = [];
     this.store.write(() => {
       for (const job of jobs) {
         if (!isolate) {
@@ -224,8 +250,10 @@ export class Appender {
       for (const [id, w] of heads) {
         this.store.streams.saveHead(id, { seqNo: w.seqNo, headHash: w.headHex, lastEventHash: w.lastEventHash, frontier: Buffer.concat(w.frontier) });
       }
+      // A single failing job rethrows above, so riders only ever run in a transaction that goes on to COMMIT.
+      after = this.riders.map((r) => r.inTransaction());
     });
-    return { outcomes, heads };
+    return { outcomes, heads, after };
   }
 
   /** Appends one job's events after the stream's working head; updates `heads` only when the whole job succeeded. */

@@ -67,6 +67,8 @@ export class Ledger {
     this.idempotency = new IdempotencyGate(store, config.idempotencyWaitMs);
     this.sealer = new Sealer(store, signer, config.origin, { maxEvents: config.windowMaxEvents, maxAgeMs: config.windowMaxAgeMs });
     this.appender.onCommit((streamId, headSeqNo, leaves) => this.sealer.onCommit(streamId, headSeqNo, leaves));
+    this.appender.ride(this.sealer);
+    this.sealer.rideWith(() => this.appender.queued > 0);
     this.evidence = new Evidence(store, config);
     this.proofs = new Proofs(store, (p, id, what) => this.streamFor(p, id, what), this.evidence);
     this.witnessing = config.witnesses.length ? new Witnessing(store, config.witnesses, config.retryMaxMs) : null;

@@ -8,7 +8,8 @@ import type { Store } from '../store/index.js';
 import type { CheckpointRow } from '../store/checkpoints.js';
 import { newId } from './ids.js';
 import type { Signer } from './signer.js';
-import { nodeHashNative } from './appender.js';
+import { nodeHashNative, type CommitRider } from './appender.js';
+import { TileFolder } from './tiles.js';
 
 export interface WindowPolicy {
   maxEvents: number;
@@ -40,19 +41,36 @@ interface WindowRoots {
 
 /** At most this many windows are sealed per turn, so a large backlog never holds the event loop for long. */
 const MAX_WINDOWS_PER_TURN = 32;
+/** At most this many windows ride one group commit: the appends in it wait for them before COMMIT. */
+const MAX_WINDOWS_PER_RIDE = 4;
+
+type Due = Array<[string, 'size' | 'age']>;
+interface Sealed {
+  streamId: string;
+  trigger: 'size' | 'age';
+  sealed: number;
+  head: number;
+}
 
 export class SealError extends Error {
   readonly code = 'INCONSISTENT_CHECKPOINT';
 }
 
-export class Sealer {
+export class Sealer implements CommitRider {
   private readonly state = new Map<string, StreamState>();
   private readonly due = new Map<string, 'size' | 'age'>();
   private scheduled = false;
   private stopped = false;
+  /** Whether the next group commit is to seal what is due (see ride()). */
+  private riding = false;
+  /** What the group commit in progress took from `due`, until it commits or rolls back. */
+  private inRide: Due | null = null;
+  private appendsQueued: (() => boolean) | null = null;
   /** Streams whose sealing failed a safety check: they stop getting checkpoints until an operator looks. */
   readonly halted = new Map<string, string>();
-  readonly stats = { windows: 0, turns: 0 };
+  readonly stats = { windows: 0, turns: 0, rides: 0 };
+  /** Stored tiles built from the committed leaves, written in the sealing transactions (see tiles.ts). */
+  readonly tiles = new TileFolder();
   private readonly sealedListeners: Array<() => void> = [];
 
   constructor(
@@ -67,6 +85,44 @@ export class Sealer {
     return `${this.origin}/${streamId}`;
   }
 
+  /**
+   * Seal inside the appender's group commits while appends are queued: the checkpoint rows then share the appends'
+   * fsync instead of blocking the event loop on one of their own (most of a sealing turn's time). With nothing
+   * queued, sealing runs its own transaction as before.
+   */
+  rideWith(appendsQueued: () => boolean): void {
+    this.appendsQueued = appendsQueued;
+  }
+
+  /** CommitRider: runs inside a flush's transaction, after its appends. */
+  inTransaction(): (() => void) | undefined {
+    if (!this.riding || this.stopped) return undefined;
+    this.riding = false;
+    this.scheduled = false;
+    const batch: Due = [...this.due];
+    this.due.clear();
+    this.inRide = batch;
+    this.stats.rides++;
+    const r = this.sealDue(batch, MAX_WINDOWS_PER_RIDE, true);
+    return () => {
+      this.inRide = null;
+      this.finish(r.results, r.budget);
+    };
+  }
+
+  /** CommitRider: the flush rolled back, so did whatever this sealed in it; it is due again. */
+  rolledBack(): void {
+    const batch = this.inRide;
+    this.inRide = null;
+    if (batch) for (const [id, t] of batch) if (!this.due.has(id)) this.due.set(id, t);
+    if (this.riding) {
+      // It never got to run (a failing job ended the transaction first): schedule afresh.
+      this.riding = false;
+      this.scheduled = false;
+    }
+    if (this.due.size) this.markDue(this.due.keys().next().value!, this.due.values().next().value!);
+  }
+
   /** Resume after a restart: whatever was appended but not sealed is sealed now. */
   start(): void {
     for (const s of this.store.checkpoints.unsealedStreams()) {
@@ -79,6 +135,15 @@ export class Sealer {
   stop(): void {
     this.stopped = true;
     for (const st of this.state.values()) clearTimeout(st.timer);
+    // Finished tiles would be lost with the process; storing them is one short transaction.
+    const tiles = this.tiles.take();
+    if (tiles.length) {
+      try {
+        this.store.write(() => this.store.checkpoints.insertTiles(tiles));
+      } catch (e) {
+        console.error('storing tiles failed:', (e as Error).message);
+      }
+    }
   }
 
   /** `cb` runs after a sealing transaction that signed at least one checkpoint has committed. */
@@ -91,6 +156,7 @@ export class Sealer {
     if (this.stopped) return;
     const st = this.stateOf(streamId);
     this.feed(st, headSeqNo - leaves.length + 1, leaves);
+    this.tiles.feed(streamId, headSeqNo - leaves.length + 1, leaves);
     st.head = headSeqNo;
     if (st.head - st.sealed >= st.policy.maxEvents) this.markDue(streamId, 'size');
     else if (!st.timer && st.head > st.sealed) this.armAgeTimer(streamId, st);
@@ -180,6 +246,10 @@ export class Sealer {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
     setImmediate(() => {
+      if (this.appendsQueued?.()) {
+        this.riding = true; // `scheduled` stays set: the flush about to run seals (inTransaction)
+        return;
+      }
       this.scheduled = false;
       this.runDue();
     });
@@ -188,32 +258,58 @@ export class Sealer {
   /** Seals what is due, in one transaction per turn (one fsync however many streams). */
   runDue(): void {
     if (this.stopped || this.due.size === 0) return;
-    const batch = [...this.due];
+    const batch: Due = [...this.due];
     this.due.clear();
-    let budget = MAX_WINDOWS_PER_TURN;
-    const results: Array<{ streamId: string; trigger: 'size' | 'age'; sealed: number; head: number }> = [];
+    let r: { results: Sealed[]; budget: number } = { results: [], budget: MAX_WINDOWS_PER_TURN };
     try {
       this.store.write(() => {
-        for (const [streamId, trigger] of batch) {
-          if (budget <= 0) {
-            this.due.set(streamId, trigger);
-            continue;
-          }
-          try {
-            const r = this.store.savepoint(() => this.sealStream(streamId, trigger, budget));
-            budget -= r.windows;
-            results.push({ streamId, trigger, sealed: r.sealed, head: r.head });
-          } catch (e) {
-            this.halted.set(streamId, (e as Error).message);
-            console.error(`sealing halted for ${streamId}: ${(e as Error).message}`);
-          }
-        }
+        r = this.sealDue(batch, MAX_WINDOWS_PER_TURN, false);
       });
     } catch (e) {
       // The commit failed: nothing was sealed; try again later.
       console.error('sealing transaction failed; will retry:', (e as Error).message);
+      r = { results: [], budget: MAX_WINDOWS_PER_TURN };
       for (const [id, t] of batch) this.due.set(id, t);
     }
+    this.finish(r.results, r.budget);
+  }
+
+  /**
+   * Inside an open transaction: stores the finished tiles and seals `batch` within `budget` windows. Never throws.
+   * Riding a group commit, it seals only through the heads committed before it (`st.head`), not the appends of
+   * the transaction it rides: windows come out as they would in a turn of their own, and their roots from the fold.
+   */
+  private sealDue(batch: Due, budget: number, riding: boolean): { results: Sealed[]; budget: number } {
+    const results: Sealed[] = [];
+    const tiles = this.tiles.take();
+    if (tiles.length) {
+      try {
+        this.store.savepoint(() => this.store.checkpoints.insertTiles(tiles));
+      } catch (e) {
+        // Tiles only speed proofs up; sealing goes on without them.
+        console.error('storing tiles failed:', (e as Error).message);
+      }
+    }
+    for (const [streamId, trigger] of batch) {
+      if (budget <= 0) {
+        this.due.set(streamId, trigger);
+        continue;
+      }
+      try {
+        const cap = riding ? this.stateOf(streamId).head : Number.POSITIVE_INFINITY;
+        const r = this.store.savepoint(() => this.sealStream(streamId, trigger, budget, cap));
+        budget -= r.windows;
+        results.push({ streamId, trigger, sealed: r.sealed, head: r.head });
+      } catch (e) {
+        this.halted.set(streamId, (e as Error).message);
+        console.error(`sealing halted for ${streamId}: ${(e as Error).message}`);
+      }
+    }
+    return { results, budget };
+  }
+
+  /** After the transaction that sealed `results` committed: state, listeners, and what is due next. */
+  private finish(results: Sealed[], budget: number): void {
     this.stats.turns++;
     if (results.some((r) => r.sealed > (this.state.get(r.streamId)?.sealed ?? 0))) {
       for (const cb of this.sealedListeners) cb();
@@ -231,8 +327,9 @@ export class Sealer {
   }
 
   /** Seals full windows (and, when the age trigger fired, the partial remainder) of one stream. */
-  private sealStream(streamId: string, trigger: 'size' | 'age', budget: number): { windows: number; sealed: number; head: number } {
+  private sealStream(streamId: string, trigger: 'size' | 'age', budget: number, headCap: number): { windows: number; sealed: number; head: number } {
     const row = this.store.streams.get(streamId)!;
+    const head = Math.min(row.headSeqNo, headCap);
     const st = this.stateOf(streamId);
     const policy = st.policy;
     const src = this.store.checkpoints.nodeSource(streamId);
@@ -242,9 +339,9 @@ export class Sealer {
     const origin = this.originOf(streamId);
     const vkey = encodeVerifierKey(origin, this.signer.publicKey);
     const kid = keyId(origin, ED25519_TYPE, this.signer.publicKey);
-    while (n < budget && (row.headSeqNo - sealed >= policy.maxEvents || (trigger === 'age' && row.headSeqNo > sealed))) {
+    while (n < budget && (head - sealed >= policy.maxEvents || (trigger === 'age' && head > sealed))) {
       const from = sealed + 1;
-      const to = Math.min(sealed + policy.maxEvents, row.headSeqNo);
+      const to = Math.min(sealed + policy.maxEvents, head);
       let windowRoot = this.takeWindowRoot(st, from, to);
       if (!windowRoot) {
         const leaves = this.store.checkpoints.leafHashes(streamId, from, to);
@@ -281,7 +378,7 @@ export class Sealer {
         toSeqNo: to,
         windowRoot: bytesToHex(windowRoot),
         checkpointId: cp.id,
-        trigger: row.headSeqNo - sealed >= policy.maxEvents ? 'size' : 'age',
+        trigger: head - sealed >= policy.maxEvents ? 'size' : 'age',
         sealedAt: now,
       });
       this.store.checkpoints.insertCheckpoint(cp);
@@ -291,6 +388,6 @@ export class Sealer {
     }
     if (prev && sealed !== row.sealedSeqNo) this.store.checkpoints.markSealed(streamId, sealed, prev.id);
     this.stats.windows += n;
-    return { windows: n, sealed, head: row.headSeqNo };
+    return { windows: n, sealed, head };
   }
 }

@@ -2,16 +2,26 @@
 import type Database from 'better-sqlite3';
 import { and, asc, desc, eq, gte, lt, sql } from 'drizzle-orm';
 import { MerkleError, type NodeSource } from '../protocol/merkle.js';
+import { TILE_BYTES, tileAddress, tileHash } from '../protocol/tiles.js';
 import type { Db } from './db.js';
 import { checkpoints, events, streams, windows } from './schema.js';
 
 export type WindowRow = typeof windows.$inferSelect;
 export type CheckpointRow = typeof checkpoints.$inferSelect;
+/** A complete stored tile (layout: src/protocol/tiles.ts). */
+export interface TileRow {
+  streamId: string;
+  tileLevel: number;
+  tileIndex: number;
+  hashes: Uint8Array;
+}
 
 /** Node hashes cached per store (32 B each plus the key). */
 const NODE_CACHE_MAX = 200_000;
 /** Levels below this are read from SQLite every time (see nodeSource). */
 const CACHED_FROM_LEVEL = 10;
+/** Tiles of tile level ≥ 1 (levels ≥ 8) cached per store, 16 KiB each: few, and most proofs touch one. */
+const TILE_CACHE_MAX = 512;
 
 export class CheckpointsRepo {
   private readonly leafRaw: Database.Statement;
@@ -21,15 +31,60 @@ export class CheckpointsRepo {
   /** Immutable once committed, so shared by every request on this store. */
   private readonly nodeCache = new Map<string, Map<number, Uint8Array>>();
   private cached = 0;
+  private readonly tileRaw: Database.Statement;
+  private readonly tileInsert: Database.Statement;
+  private readonly tileCache = new Map<string, Uint8Array>();
+  // Prepared once: building these queries per window cost more than running them (sealing runs inside group commits).
+  private readonly insertWindowStmt;
+  private readonly insertCheckpointStmt;
+  private readonly markSealedStmt;
   constructor(private readonly db: Db) {
     const p = <T>(name: string) => sql.placeholder(name) as unknown as T;
     // Raw statements for the prover's point lookups: drizzle's row mapping costs more than the lookup itself.
     const sqlite = (db as Db & { $client: Database.Database }).$client;
     this.leafRaw = sqlite.prepare('SELECT "event_hash" FROM "events" WHERE "stream_id" = ? AND "seq_no" = ?').pluck();
     this.nodeRaw = sqlite.prepare('SELECT "hash" FROM "merkle_nodes" WHERE "stream_id" = ? AND "level" = ? AND "idx" = ?').pluck();
+    this.tileRaw = sqlite
+      .prepare('SELECT "hashes" FROM "merkle_tiles" WHERE "stream_id" = ? AND "tile_level" = ? AND "tile_idx" = ?')
+      .pluck();
+    this.tileInsert = sqlite.prepare(
+      'INSERT OR IGNORE INTO "merkle_tiles" ("stream_id", "tile_level", "tile_idx", "hashes") VALUES (?, ?, ?, ?)',
+    );
     this.leafHashRange = sqlite
       .prepare('SELECT "event_hash" FROM "events" WHERE "stream_id" = ? AND "seq_no" >= ? AND "seq_no" <= ? ORDER BY "seq_no"')
       .pluck();
+    this.insertWindowStmt = db
+      .insert(windows)
+      .values({
+        id: p('id'),
+        streamId: p('streamId'),
+        fromSeqNo: p('fromSeqNo'),
+        toSeqNo: p('toSeqNo'),
+        windowRoot: p('windowRoot'),
+        checkpointId: p('checkpointId'),
+        trigger: p('trigger'),
+        sealedAt: p('sealedAt'),
+      })
+      .prepare();
+    this.insertCheckpointStmt = db
+      .insert(checkpoints)
+      .values({
+        id: p('id'),
+        streamId: p('streamId'),
+        treeSize: p('treeSize'),
+        rootHash: p('rootHash'),
+        note: p('note'),
+        signerVkey: p('signerVkey'),
+        windowId: p('windowId'),
+        previousCheckpointId: p('previousCheckpointId'),
+        createdAt: p('createdAt'),
+      })
+      .prepare();
+    this.markSealedStmt = db
+      .update(streams)
+      .set({ sealedSeqNo: p('sealedSeqNo'), lastCheckpointId: p('lastCheckpointId') })
+      .where(eq(streams.id, p('id')))
+      .prepare();
     this.leafRangeStmt = db
       .select({ seqNo: events.seqNo, id: events.id, h: events.eventHash })
       .from(events)
@@ -48,17 +103,26 @@ export class CheckpointsRepo {
     let nodes = this.nodeCache.get(streamId);
     if (!nodes) this.nodeCache.set(streamId, (nodes = new Map()));
     const cache = nodes;
+    // The tiles this source has looked up (null: not stored): a proof touches one tile per 8 levels.
+    const tiles = new Map<number, Uint8Array | null>();
     return {
       get: (level: number, index: number): Uint8Array => {
         // Numeric keys: no string built per lookup (proofs are GC-sensitive at the tail).
         // Only nodes of ≥ 2^CACHED_FROM_LEVEL leaves are cached: every proof touches them, they are few (≈ 2n/1024),
-        // so the map stays small and never stalls a request growing; the levels below are one indexed read each.
+        // so the map stays small and never stalls a request growing.
         const cacheable = level >= CACHED_FROM_LEVEL;
         const k = level * 2 ** 44 + index;
         const hit = cacheable ? cache.get(k) : undefined;
         if (hit) return hit;
+        // Below that, a complete tile holds the node with the 509 others of its 8 levels: one read for all of
+        // them (a random leaf's ~10 lower levels would otherwise be ~10 reads from as many database pages).
+        const a = tileAddress(level, index);
+        const tk = a.tileLevel * 2 ** 44 + a.tileIndex;
+        let tile = tiles.get(tk);
+        if (tile === undefined) tiles.set(tk, (tile = this.tile(streamId, a.tileLevel, a.tileIndex) ?? null));
         let h: Uint8Array | undefined;
-        if (level === 0) {
+        if (tile) h = tileHash(tile, a.slot);
+        else if (level === 0) {
           const hex = this.leafRaw.get(streamId, index + 1) as string | undefined;
           h = hex === undefined ? undefined : Buffer.from(hex, 'hex');
         } else {
@@ -67,6 +131,7 @@ export class CheckpointsRepo {
         }
         if (!h) throw new MerkleError('MERKLE_NODE_MISSING', `node ${level}/${index} of ${streamId} is not stored`);
         if (!cacheable) return h;
+        if (tile) h = h.slice(); // a cached node must not pin its 16 KiB tile
         if (++this.cached > NODE_CACHE_MAX) {
           // Crude but cheap: start over (the upper levels come back on the next few proofs).
           this.nodeCache.clear();
@@ -80,6 +145,28 @@ export class CheckpointsRepo {
     };
   }
 
+  /** A complete stored tile, or undefined; tiles of tile level ≥ 1 are cached (immutable once written). */
+  tile(streamId: string, tileLevel: number, tileIndex: number): Uint8Array | undefined {
+    const key = tileLevel >= 1 ? `${streamId}/${tileLevel}/${tileIndex}` : '';
+    if (key) {
+      const hit = this.tileCache.get(key);
+      if (hit) return hit;
+    }
+    const b = this.tileRaw.get(streamId, tileLevel, tileIndex) as Buffer | undefined;
+    // A blob of any other length is not a tile this code wrote: ignore it (the per-node store answers).
+    if (!b || b.length !== TILE_BYTES) return undefined;
+    if (key) {
+      if (this.tileCache.size >= TILE_CACHE_MAX) this.tileCache.clear();
+      this.tileCache.set(key, b);
+    }
+    return b;
+  }
+
+  /** Stores finished tiles (a tile already stored is left as it is: its content can only be the same). */
+  insertTiles(rows: readonly TileRow[]): void {
+    for (const r of rows) this.tileInsert.run(r.streamId, r.tileLevel, r.tileIndex, r.hashes);
+  }
+
   /** Event hashes of seq_no from..to, in order, as bytes (what sealing a window hashes). */
   leafHashes(streamId: string, fromSeqNo: number, toSeqNo: number): Uint8Array[] {
     return (this.leafHashRange.all(streamId, fromSeqNo, toSeqNo) as string[]).map((h) => Buffer.from(h, 'hex'));
@@ -90,15 +177,15 @@ export class CheckpointsRepo {
   }
 
   insertWindow(w: WindowRow): void {
-    this.db.insert(windows).values(w).run();
+    this.insertWindowStmt.run(w);
   }
 
   insertCheckpoint(c: CheckpointRow): void {
-    this.db.insert(checkpoints).values(c).run();
+    this.insertCheckpointStmt.run(c);
   }
 
   markSealed(streamId: string, sealedSeqNo: number, lastCheckpointId: string): void {
-    this.db.update(streams).set({ sealedSeqNo, lastCheckpointId }).where(eq(streams.id, streamId)).run();
+    this.markSealedStmt.run({ id: streamId, sealedSeqNo, lastCheckpointId });
   }
 
   /** Streams with events not yet in a window (used at start to resume sealing). */

@@ -98,6 +98,21 @@ export const merkleNodes = sqliteTable(
   (t) => [primaryKey({ columns: [t.streamId, t.level, t.idx] })],
 );
 
+/**
+ * Complete tiles of a stream's tree (layout in src/protocol/tiles.ts): levels 8T..8T+7 of the 256-wide subtree
+ * (tile_level T, tile_idx k), 510 hashes. Derived from merkle_nodes/events so a proof reads one row per 8 levels.
+ */
+export const merkleTiles = sqliteTable(
+  'merkle_tiles',
+  {
+    streamId: text('stream_id').notNull(),
+    tileLevel: integer('tile_level').notNull(),
+    tileIdx: integer('tile_idx').notNull(),
+    hashes: blob('hashes', { mode: 'buffer' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.streamId, t.tileLevel, t.tileIdx] })],
+);
+
 export const idempotencyRecords = sqliteTable(
   'idempotency_records',
   {
