@@ -43,7 +43,7 @@ const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed
 // p99 of a short run). "after_build" is timed this way right after the build; the main figures after a reopen.
 
 const measure = () => ({
-  root: timeIt(200, () => rootAt(src(), leaves - rnd(1000))),
+  root: timeIt(1000, () => rootAt(src(), leaves - rnd(1000))),
   inclusion: timeIt(1000, () => inclusionProof(src(), rnd(leaves), leaves)),
   consistency: timeIt(1000, () => {
     const a = 1 + rnd(leaves - 1);
