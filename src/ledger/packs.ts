@@ -1,18 +1,19 @@
 // Audit packs: builds `proofstream-bundle/v1` documents (docs/bundle.md) for a sealed range of one stream.
 //
 // Streaming: a pack of a million events must never hold the range in memory (let alone twice). The builder
-// writes the document straight to `<dataDir>/packs/<pack_id>.json.tmp`, reading events in keyset pages of
-// `pageSize` (2,000) rows and feeding each event both to the file and to an ArraySectionDigest. Every section
-// except `events` is small and known before the first event is read, so the document is written in the
-// documented member order (format, manifest, stream, keys, events, chain, …) with the manifest's `events`
-// digest written as 64 zeros and overwritten in place (same length, so still valid JSON) once the last event
-// is out. Then the file is fsynced, hashed (one sequential read), renamed to `<pack_id>.json`, and its row —
-// with the Idempotency-Key record, when there is one — is committed in one transaction. Memory stays at one
-// page of events whatever the range.
+// writes the document straight to `<dataDir>/packs/<pack_id>.json.tmp`, reading events in keyset pages sized to
+// about `pageBytes` (512 KiB) of document (at most `pageSize`, 1,000, rows) and feeding each event both to an
+// ArraySectionDigest and, encoded in place, to one reused 1 MiB write buffer that is written out (awaited, so the
+// disk sets the pace) whenever it fills. Every section except `events` is small and known before the first event
+// is read, so the document is written in the documented member order (format, manifest, stream, keys, events,
+// chain, …) with the manifest's `events` digest written as 64 zeros and overwritten in place (same length, so
+// still valid JSON) once the last event is out. Then the file is fsynced, hashed (read back through the same
+// buffer), renamed to `<pack_id>.json`, and its row — with the Idempotency-Key record, when there is one — is
+// committed in one transaction. Memory stays at one page of rows plus the buffer whatever the range, and what a
+// page allocates dies young (docs/bundle.md, "Building packs", has the measurements).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { BUNDLE_FORMAT, ArraySectionDigest, sectionDigest } from '../protocol/bundle.js';
 import { bytesToHex } from '../protocol/bytes.js';
 import { genesisHead } from '../protocol/event.js';
@@ -87,9 +88,16 @@ export class Packs {
   private readonly repo: PacksRepo;
   private readonly dir: string;
 
+  /**
+   * @param pageSize most events read per keyset page
+   * @param pageBytes about how much document a page should make (pages are sized from the bytes per event so far)
+   * @param bufferBytes the write buffer: the document's bytes go to the file through this one buffer
+   */
   constructor(
     private readonly ledger: Ledger,
-    private readonly pageSize = 2_000,
+    private readonly pageSize = 1_000,
+    private readonly pageBytes = 512 * 1024,
+    private readonly bufferBytes = 1024 * 1024,
   ) {
     this.repo = ledger.store.packs;
     this.dir = path.join(ledger.config.dataDir, PACKS_DIR);
@@ -248,49 +256,52 @@ export class Packs {
     let byteSize = 0;
     let renamed = false;
     try {
-      const fh = await fs.promises.open(tmp, 'w', 0o600);
+      const fh = await fs.promises.open(tmp, 'w+', 0o600); // w+: read back for the hash
+      let sha256: string;
       try {
-        const write = async (s: string) => {
-          const buf = Buffer.from(s, 'utf8');
-          byteSize += buf.length;
-          await fh.write(buf);
-        };
-        await write(head);
-        await write(`"stream":${JSON.stringify(sections.stream)},\n"keys":${JSON.stringify(sections.keys)},\n"events":[`);
+        const out = new FileSink(fh, this.bufferBytes);
+        await out.put(head);
+        await out.put(`"stream":${JSON.stringify(sections.stream)},\n"keys":${JSON.stringify(sections.keys)},\n"events":[`);
         const digest = new ArraySectionDigest('events');
         let expected = from;
         let prevEventHash = chain.event_hash_before;
+        let eventBytes = 0; // bytes of the event lines written so far: sizes the next page
         while (expected <= to) {
-          // Each page is a fresh keyset query; awaiting the write between pages lets other requests run.
-          const rows = this.repo.eventsPage(streamId, expected, to, this.pageSize);
-          if (rows.length === 0) throw new Error(`events ${expected}..${to} of ${streamId} are not stored`);
-          let chunk = '';
-          for (const row of rows) {
+          // A page is a fresh keyset query, sized so that it holds about `pageBytes` of document (at most pageSize
+          // rows): small rows, big pages; 64 KiB payloads, a few rows. Nothing of a page outlives it.
+          const done = expected - from;
+          const rows = done === 0 ? Math.min(this.pageSize, 64) : Math.max(1, Math.min(this.pageSize, Math.floor((this.pageBytes * done) / eventBytes)));
+          const page = this.repo.eventsPage(streamId, expected, to, rows);
+          if (page.length === 0) throw new Error(`events ${expected}..${to} of ${streamId} are not stored`);
+          for (const row of page) {
             // Cheap sanity checks: a pack that would fail verification because the store is damaged is a defect
             // to report, not a document to hand to an auditor.
             if (row.seqNo !== expected) throw new Error(`${streamId}: expected seq_no ${expected}, read ${row.seqNo}`);
             if (row.previousEventHash !== prevEventHash) throw new Error(`${streamId}: seq_no ${row.seqNo} does not link to its predecessor`);
             const ev = bundleEvent(row);
             digest.add(ev);
-            chunk += (expected === from ? '\n' : ',\n') + JSON.stringify(ev);
+            const line = (expected === from ? '\n' : ',\n') + JSON.stringify(ev);
+            eventBytes += line.length;
+            // Written into the sink's one buffer; a full buffer is written out (awaited) before going on.
+            if (!out.tryPut(line)) await out.put(line);
             prevEventHash = row.eventHash;
             expected++;
           }
-          await write(chunk);
         }
         const tail =
           `\n],\n"chain":${JSON.stringify(sections.chain)},\n"checkpoint":${JSON.stringify(sections.checkpoint)},\n` +
           `"range_proof":${JSON.stringify(sections.range_proof)},\n"consistency":${JSON.stringify(sections.consistency)},\n` +
           `"witnesses":${JSON.stringify(sections.witnesses)},\n"anchors":${JSON.stringify(sections.anchors)}}\n`;
-        await write(tail);
-        await fh.write(digest.digest(), digestOffset, 'utf8');
+        await out.put(tail);
+        await out.flush();
+        byteSize = out.bytes;
+        await writeAll(fh, Buffer.from(digest.digest(), 'latin1'), digestOffset);
         await fh.sync();
+        // The file's SHA-256 (its ETag), read back through the same buffer: the digest above sits near its start.
+        sha256 = await out.hashFile();
       } finally {
         await fh.close();
       }
-      const hash = createHash('sha256');
-      await pipeline(fs.createReadStream(tmp), hash);
-      const sha256 = hash.digest('hex');
       await fs.promises.rename(tmp, file);
       renamed = true;
       syncDir(this.dir);
@@ -336,6 +347,74 @@ export class Packs {
     const row = this.repo.get(packId);
     if (!row || row.tenantId !== p.tenantId) throw notFound('pack');
     return { row, file: path.join(this.ledger.config.dataDir, row.filePath) };
+  }
+}
+
+/** Writes all of `buf[offset, offset+length)` at `position` (a file write may be short). */
+async function writeAll(fh: fs.promises.FileHandle, buf: Buffer, position: number | null = null, offset = 0, length = buf.length - offset): Promise<void> {
+  while (length > 0) {
+    const { bytesWritten } = await fh.write(buf, offset, length, position);
+    if (bytesWritten <= 0) throw new Error('short write to a pack file');
+    offset += bytesWritten;
+    length -= bytesWritten;
+    if (position !== null) position += bytesWritten;
+  }
+}
+
+/**
+ * Sequential writes to a pack file through one reused buffer. Text is encoded straight into the buffer, and a
+ * full buffer is written out (awaited: the file sets the pace) before more is taken, so at most `size` bytes of
+ * the document are in memory at a time and no per-chunk Buffer is left for the GC.
+ */
+class FileSink {
+  private readonly buf: Buffer;
+  private used = 0;
+  /** Bytes taken so far (written or buffered). */
+  bytes = 0;
+
+  constructor(
+    private readonly fh: fs.promises.FileHandle,
+    size: number,
+  ) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Buffers `s` when it surely fits (no await); false when the caller must `await put(s)` instead. */
+  tryPut(s: string): boolean {
+    const free = this.buf.length - this.used;
+    // At most 3 UTF-8 bytes per UTF-16 code unit; measure exactly only when that bound does not fit.
+    if (s.length * 3 > free && Buffer.byteLength(s, 'utf8') > free) return false;
+    const n = this.buf.write(s, this.used, 'utf8');
+    this.used += n;
+    this.bytes += n;
+    return true;
+  }
+
+  async put(s: string): Promise<void> {
+    if (this.tryPut(s)) return;
+    await this.flush();
+    if (this.tryPut(s)) return;
+    const b = Buffer.from(s, 'utf8'); // larger than the whole buffer: written on its own
+    await writeAll(this.fh, b);
+    this.bytes += b.length;
+  }
+
+  async flush(): Promise<void> {
+    if (this.used === 0) return;
+    await writeAll(this.fh, this.buf, null, 0, this.used);
+    this.used = 0;
+  }
+
+  /** SHA-256 of the whole file, read from the start through the same buffer (call after flush). */
+  async hashFile(): Promise<string> {
+    const hash = createHash('sha256');
+    for (let pos = 0; ; ) {
+      const { bytesRead } = await this.fh.read(this.buf, 0, this.buf.length, pos);
+      if (bytesRead === 0) break;
+      hash.update(this.buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    return hash.digest('hex');
   }
 }
 
