@@ -57,6 +57,11 @@ const TAIL = [
   { prefix: '"anchors":', end: '}' },
 ] as const;
 const NL = 0x0a;
+/**
+ * Parsed events are handed over in groups of at most this many, not a whole read (~1,100 events per MiB): fewer
+ * of them alive at once, so the young-generation GC copies less.
+ */
+const YIELD_EVENTS = 128;
 
 export interface StreamedBundle {
   /** The bundle, its `events` a StreamedEvents read from the file when the verifier asks. */
@@ -116,7 +121,8 @@ export async function openBundleFile(file: string): Promise<StreamedBundle | nul
     m && typeof m === 'object' && Number.isSafeInteger(m.from_seq_no) && Number.isSafeInteger(m.to_seq_no)
       ? Math.max(1, Math.min(1 << 20, (m.to_seq_no as number) - (m.from_seq_no as number) + 1))
       : 1024;
-  const events = new StreamedEvents(() => readEvents(file, from, to, state), hint);
+  // Every event is a JSON.parse result: plain JSON data, so the verifier may take its fast path.
+  const events = new StreamedEvents(() => readEvents(file, from, to, state), hint, true);
   const object: Record<string, unknown> = {
     format,
     manifest,
@@ -218,7 +224,7 @@ async function* readEvents(
   };
   try {
     for await (const chunk of input as AsyncIterable<Buffer>) {
-      const out: unknown[] = [];
+      let out: unknown[] = [];
       let start = 0;
       for (let nl = chunk.indexOf(NL); nl >= 0; nl = chunk.indexOf(NL, start)) {
         let line: string;
@@ -243,6 +249,11 @@ async function* readEvents(
         lineNo++;
         pos = next;
         start = nl + 1;
+        if (out.length === YIELD_EVENTS) {
+          state.events += out.length;
+          yield out;
+          out = [];
+        }
       }
       if (start < chunk.length) carry = carry ? Buffer.concat([carry, chunk.subarray(start)]) : Buffer.from(chunk.subarray(start));
       state.events += out.length;

@@ -7,11 +7,16 @@
 // receipt signatures go to a worker-thread pool (src/cli/verify-workers.ts). Same verifier, same report; any
 // file not in the layout takes the whole-document path. PROOFSTREAM_VERIFY_STREAM=always|never forces the
 // choice (tests); PROOFSTREAM_VERIFY_TIMING=1 prints one `proofstream verify: timing {…}` line to stderr.
+//
+// Hashing: for the duration of the command src/protocol hashes with node:crypto (installNativeSha256) instead of
+// the portable default @noble/hashes; the same bytes, in a fraction of the time (docs/verify.md, "SHA-256 in the CLI").
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { openBundleFile, STREAM_THRESHOLD_BYTES, type StreamedBundle } from './verify-stream.js';
 import { VerifyPool } from './verify-workers.js';
+import { setSha256, type Sha256Hasher, type Sha256Impl } from '../protocol/hash.js';
 import { parsePolicy } from '../protocol/policy.js';
 import {
   BUNDLE_KEYS_TRUST_CHECK,
@@ -49,6 +54,49 @@ interface Io {
   err: (s: string) => void;
 }
 
+/**
+ * node:crypto's SHA-256 (OpenSSL) for src/protocol: the same bytes as the default @noble/hashes, several times
+ * faster on the million hashes of a large pack. One-shot `crypto.hash` where this Node has it (20.12+), else
+ * createHash. Results are plain Uint8Arrays (views on the returned Buffer), as @noble/hashes returns.
+ */
+export function nativeSha256(): Sha256Impl {
+  const asBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  const check = (data: Uint8Array): Uint8Array => {
+    if (!(data instanceof Uint8Array)) throw new TypeError('sha256: expected a Uint8Array');
+    return data;
+  };
+  const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer' | 'hex') => Buffer | string }).hash;
+  const fast = typeof oneShot === 'function';
+  const hash = fast
+    ? (data: Uint8Array) => asBytes(oneShot('sha256', check(data), 'buffer') as Buffer)
+    : (data: Uint8Array) => asBytes(crypto.createHash('sha256').update(check(data)).digest());
+  const hashHex = fast
+    ? (data: Uint8Array) => oneShot('sha256', check(data), 'hex') as string
+    : (data: Uint8Array) => crypto.createHash('sha256').update(check(data)).digest('hex');
+  const create = (): Sha256Hasher => {
+    const h = crypto.createHash('sha256');
+    return {
+      update(data: Uint8Array) {
+        h.update(check(data));
+        return this;
+      },
+      digest: () => asBytes(h.digest()),
+    };
+  };
+  return Object.freeze({ name: `node:crypto ${fast ? 'hash' : 'createHash'}`, hash, hashHex, create });
+}
+
+let native: Sha256Impl | undefined;
+
+/**
+ * Makes src/protocol hash with node:crypto in this process (the CLI only; the library default stays
+ * @noble/hashes). Returns the implementation it replaced.
+ */
+export function installNativeSha256(): Sha256Impl {
+  native ??= nativeSha256();
+  return setSha256(native);
+}
+
 const stdio: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
 function fail(io: Io, json: boolean, code: string, message: string): number {
@@ -72,6 +120,16 @@ function readJson(file: string): { value: unknown } | { error: string; code: str
 }
 
 export async function verifyCommand(args: string[], io: Io = stdio): Promise<number> {
+  // Hashing (payload commitments, event hashes, chain, digests, proofs) with node:crypto: same bytes, less time.
+  const previous = installNativeSha256();
+  try {
+    return await verifyCommandWith(args, io);
+  } finally {
+    setSha256(previous);
+  }
+}
+
+async function verifyCommandWith(args: string[], io: Io): Promise<number> {
   let values: { trust?: string | undefined; policy?: string | undefined; json?: boolean | undefined; help?: boolean | undefined };
   let positionals: string[];
   try {
@@ -96,6 +154,9 @@ export async function verifyCommand(args: string[], io: Io = stdio): Promise<num
   const file = positionals[0]!;
   const t0 = performance.now();
   const elu0 = performance.eventLoopUtilization();
+  const timed = process.env.PROOFSTREAM_VERIFY_TIMING === '1';
+  const cpu0 = process.cpuUsage();
+  const mainCpu0 = timed ? threadCpuSeconds() : undefined;
 
   // The options are read first but their errors reported after the document's, as always.
   const opts = readOptions(values);
@@ -118,7 +179,7 @@ export async function verifyCommand(args: string[], io: Io = stdio): Promise<num
       else {
         const report = await verify(
           { object: bundle.object, trusted_keys: opts.trusted, policy: opts.policy },
-          { trustBundleKeys: opts.trusted === undefined && opts.policy === undefined, signatureVerifier: pool },
+          { trustBundleKeys: opts.trusted === undefined && opts.policy === undefined, signatureVerifier: pool, plainJson: true },
         );
         if (bundle.complete && bundle.broken === null) streamed = { report, bundle };
         else fallback = bundle.broken ?? 'the events were not read to their end';
@@ -136,8 +197,9 @@ export async function verifyCommand(args: string[], io: Io = stdio): Promise<num
       if (typeof r === 'number') return r;
       ({ report, fromBundle, noTrust } = r);
     }
-    if (process.env.PROOFSTREAM_VERIFY_TIMING === '1') {
+    if (timed) {
       const elu = performance.eventLoopUtilization(elu0);
+      const mainCpu = threadCpuSeconds();
       const timing = {
         path: streamed ? 'stream' : 'whole',
         ...(fallback && large && mode !== 'never' ? { fallback } : {}),
@@ -145,6 +207,8 @@ export async function verifyCommand(args: string[], io: Io = stdio): Promise<num
         events: streamed ? streamed.bundle.events : undefined,
         total_s: round((performance.now() - t0) / 1000),
         structure_s: round(elu.active / 1000),
+        ...(mainCpu0 !== undefined && mainCpu !== undefined ? { structure_cpu_s: round(mainCpu - mainCpu0) } : {}),
+        cpu_s: round(cpuSeconds(process.cpuUsage(cpu0))),
         signature_wait_s: round(elu.idle / 1000),
         signatures_s: pool ? round(pool.stats.busyMs / 1000) : undefined,
         signatures: pool?.stats.signatures,
@@ -166,6 +230,21 @@ export async function verifyCommand(args: string[], io: Io = stdio): Promise<num
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+
+/**
+ * CPU time of the calling thread (the one checking the structure), for the timing line: Linux's
+ * /proc/thread-self/schedstat (nanoseconds on a CPU). Undefined where that is not available.
+ * process.cpuUsage() counts the worker threads too.
+ */
+function threadCpuSeconds(): number | undefined {
+  try {
+    const ns = Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+    return Number.isFinite(ns) ? ns / 1e9 : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 type Options = { trusted: TrustedKey[] | undefined; policy: string | undefined } | { error: string; code: string };
 
@@ -232,7 +311,7 @@ async function verifyWhole(
 
   const report = await verify(
     { kind, object, trusted_keys: trusted, policy },
-    { trustBundleKeys: trusted === undefined && policy === undefined, ...(pool ? { signatureVerifier: pool } : {}) },
+    { trustBundleKeys: trusted === undefined && policy === undefined, plainJson: true, ...(pool ? { signatureVerifier: pool } : {}) },
   );
   const fromBundle = report.checks.some((c) => c.name === BUNDLE_KEYS_TRUST_CHECK);
   return { report, fromBundle, noTrust: trusted === undefined && policy === undefined && !fromBundle };

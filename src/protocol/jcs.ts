@@ -50,19 +50,70 @@ function fast(v: unknown): string {
       }
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) throw REFUSED;
-      const keys = Object.keys(v).sort();
-      let s = '{';
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i]!;
-        if (!k.isWellFormed()) throw REFUSED;
-        if (i) s += ',';
-        s += JSON.stringify(k) + ':' + fast((v as Record<string, unknown>)[k]);
-      }
+      const keys = Object.keys(v);
+      const n = keys.length;
+      if (n === 0) return '{}';
+      const shape = shapeOf(keys);
+      const sorted = shape.sorted;
+      const open = shape.open;
+      let s = '';
+      for (let i = 0; i < n; i++) s += open[i]! + fast((v as Record<string, unknown>)[sorted[i]!]);
       return s + '}';
     }
     default:
       throw REFUSED;
   }
+}
+
+/**
+ * The keys of an object in JCS order, each with the text that opens its member: `{"key":` for the first,
+ * `,"key":` for the others. Objects of one kind have the same own keys in the same order (every event of a
+ * pack, every payload of one form), so sorting and quoting are done once per key list and looked up after.
+ */
+interface Shape {
+  /** The key list as Object.keys gave it (the lookup key). */
+  keys: string[];
+  sorted: string[];
+  open: string[];
+}
+
+/**
+ * Shapes by key count (1..MAX_SHAPE_KEYS), at most SHAPES_PER_COUNT each, replaced round-robin; key lists of more
+ * than MAX_SHAPE_CHARS characters in all are not kept (the cache stays small whatever the input).
+ */
+const MAX_SHAPE_KEYS = 64;
+const MAX_SHAPE_CHARS = 2048;
+const SHAPES_PER_COUNT = 8;
+const shapes: { list: Shape[]; next: number }[] = [];
+
+function shapeOf(keys: string[]): Shape {
+  const n = keys.length;
+  const bucket = n <= MAX_SHAPE_KEYS ? (shapes[n] ??= { list: [], next: 0 }) : null;
+  if (bucket) {
+    const list = bucket.list;
+    for (let s = 0; s < list.length; s++) {
+      const k = list[s]!.keys;
+      let i = 0;
+      while (i < n && k[i] === keys[i]) i++;
+      if (i === n) return list[s]!;
+    }
+  }
+  // Default sort compares UTF-16 code units, which is the order RFC 8785 §3.2.3 requires.
+  const sorted = keys.slice().sort();
+  const open = new Array<string>(n);
+  let chars = 0;
+  for (let i = 0; i < n; i++) {
+    const k = sorted[i]!;
+    if (!k.isWellFormed()) throw REFUSED;
+    open[i] = (i ? ',' : '{') + JSON.stringify(k) + ':';
+    chars += k.length;
+  }
+  const shape: Shape = { keys, sorted, open };
+  if (bucket && chars <= MAX_SHAPE_CHARS) {
+    if (bucket.list.length < SHAPES_PER_COUNT) bucket.list.push(shape);
+    else bucket.list[bucket.next++ % SHAPES_PER_COUNT] = shape;
+  }
+  return shape;
 }
 
 const encoder = new TextEncoder();

@@ -2,10 +2,11 @@
 // manifest and section digests, every event (commitment, entry hash, chain, receipt signature), the range's
 // inclusion in a trusted checkpoint through the range proof, and that checkpoint's consistency with the
 // earlier ones the pack cites. One pass over the events; everything else is O(log n).
-import { ArraySectionDigest, BUNDLE_FORMAT, BUNDLE_SECTIONS, sectionDigest, type BundleSection } from '../protocol/bundle.js';
+import { BUNDLE_FORMAT, BUNDLE_SECTIONS, type BundleSection } from '../protocol/bundle.js';
 import { hexToBytes } from '../protocol/bytes.js';
 import { verifyRange } from '../protocol/merkle.js';
 import { checkCheckpoint, type CheckpointInfo } from './checkpoint.js';
+import { ArraySectionDigest, sectionDigest } from './digest.js';
 import { checkPair, MAX_CONSISTENCY_PROOF } from './consistency.js';
 import { ptr, type ReportBuilder } from './report.js';
 import { asObj, Fields, isObj, own, show, typeName } from './shape.js';
@@ -31,6 +32,8 @@ export interface BundleTrust {
   useBundleKeys: boolean;
   /** Receipt signature verification (default: in process). */
   signatureVerifier?: SignatureVerifier | undefined;
+  /** The bundle is plain JSON data (VerifyOptions.plainJson). */
+  plainJson?: boolean | undefined;
 }
 
 /**
@@ -44,6 +47,8 @@ export class StreamedEvents {
     private readonly source: () => AsyncIterable<readonly unknown[]>,
     /** How many events to expect (sizes buffers only). */
     readonly sizeHint = 1024,
+    /** The events are plain JSON data, as JSON.parse builds them (lets them take the fast path; same report). */
+    readonly plainJson = false,
   ) {}
 
   chunks(): AsyncIterable<readonly unknown[]> {
@@ -191,10 +196,12 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
       anchor,
       collectLeaves: true,
       signatureVerifier: t.signatureVerifier,
-      onEach: (raw, i) => {
+      plainJson: streamed ? streamed.plainJson : t.plainJson === true,
+      onEach: (raw, i, canonical) => {
         if (!digestOk) return;
         try {
-          d.add(raw);
+          if (canonical !== undefined) d.addText(canonical);
+          else d.add(raw);
         } catch (e) {
           digestOk = false;
           fmt.fail('MALFORMED', ptr('/events', i), `event cannot be canonicalized (RFC 8785): ${(e as Error).message}`);

@@ -33,6 +33,22 @@ export function hexOf(hex: string): Uint8Array {
   return out;
 }
 
+/**
+ * Decodes lowercase hex into `out` at `offset` (hex.length / 2 bytes) and returns that view: hexOf without a
+ * fresh array, for hashes decoded once per event. Throws, as hexToBytes does, on anything but lowercase hex.
+ */
+export function hexInto(hex: string, out: Uint8Array, offset: number): Uint8Array {
+  const n = hex.length >>> 1;
+  if (hex.length !== 2 * n || offset + n > out.length) throw new TypeError('not lowercase hex');
+  for (let i = 0; i < n; i++) {
+    const hi = HEX_VALUES[hex.charCodeAt(2 * i)] ?? -1;
+    const lo = HEX_VALUES[hex.charCodeAt(2 * i + 1)] ?? -1;
+    if (hi < 0 || lo < 0) throw new TypeError('not lowercase hex');
+    out[offset + i] = (hi << 4) | lo;
+  }
+  return out.subarray(offset, offset + n);
+}
+
 /** The event fields that go into the entry (and so into event_hash). */
 export interface EntryPart {
   source_ref: string;
@@ -144,13 +160,7 @@ export function checkEventContent(rec: EventRecord, checks: { commitment: CheckS
   if (rec.payload) {
     try {
       const c = bytesToHex(payloadCommitment(hexOf(rec.payload.salt), rec.payload.value));
-      if (c !== e.payload_commitment) {
-        checks.commitment.fail(
-          'PAYLOAD_MISMATCH',
-          ptr(rec.path, 'payload_commitment'),
-          `payload and salt give commitment ${c}, the event says ${e.payload_commitment}`,
-        );
-      }
+      if (c !== e.payload_commitment) commitmentMismatch(rec, c, checks.commitment);
     } catch (err) {
       const where = err instanceof CanonicalizationError ? ptr(rec.path, 'payload') + err.path : ptr(rec.path, 'payload');
       checks.commitment.fail('PAYLOAD_MISMATCH', where, `payload cannot be canonicalized (${(err as Error).message}), so it cannot reproduce the commitment`);
@@ -168,12 +178,20 @@ export function checkEventContent(rec: EventRecord, checks: { commitment: CheckS
         payload_commitment: e.payload_commitment,
       }),
     );
-    if (h !== rec.event_hash) {
-      checks.eventHash.fail('EVENT_HASH_MISMATCH', ptr(rec.path, 'event_hash'), `the entry hashes to ${h}, the event says ${rec.event_hash}`);
-    }
+    if (h !== rec.event_hash) eventHashMismatch(rec, h, checks.eventHash);
   } catch (err) {
     checks.eventHash.fail('EVENT_HASH_MISMATCH', rec.path, `the entry cannot be canonicalized (${(err as Error).message})`);
   }
+}
+
+/** PAYLOAD_MISMATCH: the commitment `actual` recomputed from payload and salt is not the event's. */
+export function commitmentMismatch(rec: EventRecord, actual: string, c: CheckScope): void {
+  c.fail('PAYLOAD_MISMATCH', ptr(rec.path, 'payload_commitment'), `payload and salt give commitment ${actual}, the event says ${rec.entry!.payload_commitment}`);
+}
+
+/** EVENT_HASH_MISMATCH: the entry hashes to `actual`, not to the event's event_hash. */
+export function eventHashMismatch(rec: EventRecord, actual: string, c: CheckScope): void {
+  c.fail('EVENT_HASH_MISMATCH', ptr(rec.path, 'event_hash'), `the entry hashes to ${actual}, the event says ${rec.event_hash}`);
 }
 
 /** Events verified concurrently per flush (Ed25519 via WebCrypto runs off the main thread in Node). */
@@ -208,7 +226,8 @@ export const verifySignaturesInProcess: SignatureVerifier = {
 };
 
 interface QueuedSignature {
-  rec: EventRecord;
+  /** What a SIGNATURE_INVALID names (only these: the event itself is not kept while its batch is in flight). */
+  rec: Pick<EventRecord, 'path' | 'kid'>;
   pub: Uint8Array;
   msg: Uint8Array;
   sig: Uint8Array;
@@ -254,12 +273,25 @@ export class SignatureBatch {
     else this.c.fail(f[0], f[1], f[2]);
   }
 
-  add(rec: EventRecord): void {
+  /** The trusted key of the receipt's kid; reports UNKNOWN_KEY when there is none. */
+  private keyOf(rec: EventRecord): Uint8Array | undefined {
     const pub = this.trust.byKid.get(rec.kid);
-    if (!pub) {
-      this.report(['UNKNOWN_KEY', ptr(rec.path, 'receipt', 'kid'), `kid ${show(rec.kid)} is not among the trusted keys`]);
-      return;
-    }
+    if (!pub) this.report(['UNKNOWN_KEY', ptr(rec.path, 'receipt', 'kid'), `kid ${show(rec.kid)} is not among the trusted keys`]);
+    return pub;
+  }
+
+  /**
+   * add() with the signed message already built, by a caller that has the receipt claims' JCS (src/verify/fused.ts):
+   * `message` must be the bytes receiptMessage gives for `rec`.
+   */
+  addMessage(rec: EventRecord, message: Uint8Array): void {
+    const pub = this.keyOf(rec);
+    if (pub) this.queue.push({ rec: { path: rec.path, kid: rec.kid }, pub, msg: message, sig: hexOf(rec.signature) });
+  }
+
+  add(rec: EventRecord): void {
+    const pub = this.keyOf(rec);
+    if (!pub) return;
     let msg: Uint8Array;
     try {
       msg = receiptMessage(
@@ -277,7 +309,7 @@ export class SignatureBatch {
       this.report(['SIGNATURE_INVALID', ptr(rec.path, 'receipt', 'signature'), `the signed message cannot be built (${(err as Error).message})`]);
       return;
     }
-    this.queue.push({ rec, pub, msg, sig: hexOf(rec.signature) });
+    this.queue.push({ rec: { path: rec.path, kid: rec.kid }, pub, msg, sig: hexOf(rec.signature) });
   }
 
   /**

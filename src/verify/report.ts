@@ -82,7 +82,11 @@ export const FORK_DETECTED_BY = 'proofstream-verifier';
 export const MAX_LISTED_PROBLEMS = 1000;
 
 /** Escapes one reference token (RFC 6901 §4: "~" → "~0", "/" → "~1"). */
-export const escapeToken = (token: string | number): string => String(token).replace(/~/g, '~0').replace(/\//g, '~1');
+export const escapeToken = (token: string | number): string => {
+  const s = String(token);
+  // Most tokens (array indices, member names) have neither character: skip the two replaces for them.
+  return s.includes('~') || s.includes('/') ? s.replace(/~/g, '~0').replace(/\//g, '~1') : s;
+};
 
 /** Appends reference tokens to a JSON pointer: ptr('/events', 3, 'receipt') === '/events/3/receipt'. */
 export function ptr(base: string, ...tokens: Array<string | number>): string {

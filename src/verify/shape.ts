@@ -1,6 +1,5 @@
 // Reading untrusted JSON: typed accessors that report MALFORMED (with a JSON pointer) instead of throwing.
 // Only own properties are ever read, so "constructor" or "__proto__" never resolve to inherited values.
-import { isHex32 } from '../protocol/bytes.js';
 import { ptr, type CheckScope } from './report.js';
 
 export type Obj = Record<string, unknown>;
@@ -9,9 +8,27 @@ export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== nu
 export const has = (o: Obj, k: string): boolean => Object.hasOwn(o, k);
 export const own = (o: Obj, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
 
-const SIG_RE = /^[0-9a-f]{128}$/;
-export const isSigHex = (s: unknown): s is string => typeof s === 'string' && SIG_RE.test(s);
-export { isHex32 };
+/** 1 for the code units of lowercase hex digits. */
+const HEX_DIGIT: Uint8Array = (() => {
+  const t = new Uint8Array(128);
+  for (const ch of '0123456789abcdef') t[ch.charCodeAt(0)] = 1;
+  return t;
+})();
+
+/** `s` is exactly `len` lowercase hex digits (a loop over a table: about twice as fast as the regex here). */
+function isHexOfLength(s: unknown, len: number): s is string {
+  if (typeof s !== 'string' || s.length !== len) return false;
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || HEX_DIGIT[c] === 0) return false;
+  }
+  return true;
+}
+
+/** 64 lowercase hex digits (32 bytes): the same test as isHex32 of src/protocol/bytes.ts. */
+export const isHex32 = (s: unknown): s is string => isHexOfLength(s, 64);
+/** 128 lowercase hex digits (a 64-byte signature). */
+export const isSigHex = (s: unknown): s is string => isHexOfLength(s, 128);
 
 /** JSON type name for messages. */
 export function typeName(v: unknown): string {

@@ -2,9 +2,20 @@
 // (docs/protocol.md §3.3), every commitment, event hash and receipt valid. One pass, O(1) work per event.
 import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { genesisHead, nextHead } from '../protocol/event.js';
-import { checkEventContent, hexOf, readEvent, SIGNATURE_BATCH, SignatureBatch, type EventMode, type SignatureVerifier } from './event.js';
+import {
+  checkEventContent,
+  commitmentMismatch,
+  eventHashMismatch,
+  hexInto,
+  readEvent,
+  SIGNATURE_BATCH,
+  SignatureBatch,
+  type EventMode,
+  type SignatureVerifier,
+} from './event.js';
+import { commitmentHex, entryHashHex, eventTexts, FUSED_OK, nextHeadHex, receiptMessageOf } from './fused.js';
 import { ptr, type CheckScope, type ReportBuilder } from './report.js';
-import { Fields, isObj, own, show } from './shape.js';
+import { Fields, isObj, own, show, type Obj } from './shape.js';
 import type { TrustSet } from './trust.js';
 
 export const ZERO_HASH_HEX = '0'.repeat(64);
@@ -44,8 +55,16 @@ export interface RunOptions {
   to?: number | undefined;
   /** Where the chain starts; null = not anchored (the first event's links are taken as signed). */
   anchor: { headBefore: Uint8Array; eventHashBefore: string } | null;
-  /** Called with every raw element, in order (bundles feed the events digest from here). */
-  onEach?: (raw: unknown, i: number) => void;
+  /**
+   * Called with every raw element, in order (bundles feed the events digest from here). `canonical`, when given,
+   * is the element's JCS text (the fast path built it: canonicalize(raw) would give the same string).
+   */
+  onEach?: (raw: unknown, i: number, canonical?: string) => void;
+  /**
+   * The events are plain JSON data (as JSON.parse builds them: data properties only, no getters or proxies):
+   * events of the usual shape may then take the fast path (src/verify/fused.ts). Same report either way.
+   */
+  plainJson?: boolean | undefined;
   /** Collect the events' hashes, in order, for a range proof. */
   collectLeaves?: boolean;
   /** Receipt signature verification (default: in process, verifySignaturesInProcess). */
@@ -85,6 +104,12 @@ export class EventRunChecker {
   private prevHead: Uint8Array | null;
   private erased = 0;
   private withoutPayload = 0;
+  /** Events may take the fast path (plain JSON, and the fast path passed its self-test). */
+  private readonly fused: boolean;
+  /** Scratch for decoded hex: a salt, an event hash (when leaves are not kept), the heads of two events. */
+  private readonly salt = new Uint8Array(32);
+  private readonly eh = new Uint8Array(32);
+  private readonly heads = [new Uint8Array(32), new Uint8Array(32)];
 
   /** `sizeHint`: how many events to expect (only sizes the leaf buffer; any count works). */
   constructor(
@@ -99,6 +124,7 @@ export class EventRunChecker {
     this.expected = o.from;
     this.prevHash = o.anchor ? o.anchor.eventHashBefore : null;
     this.prevHead = o.anchor ? o.anchor.headBefore : null;
+    this.fused = o.plainJson === true && FUSED_OK;
   }
 
   /** Events added so far. */
@@ -110,9 +136,14 @@ export class EventRunChecker {
   add(raw: unknown): Promise<void> | undefined {
     const { c, o } = this;
     const i = this.n++;
-    o.onEach?.(raw, i);
     const path = ptr(o.path, i);
     const rec = readEvent(raw, path, c.shape, o.mode);
+    // The fast path (one set of canonical texts per event) or, for anything unusual, the generic one.
+    const texts = rec && this.fused ? eventTexts(raw as Obj, rec, o.onEach !== undefined) : null;
+    if (o.onEach) {
+      if (texts?.event != null) o.onEach(raw, i, texts.event);
+      else o.onEach(raw, i);
+    }
     if (!rec) {
       // Assume it held its slot, so one bad event does not cascade into sequence problems.
       if (this.expected !== undefined) this.expected++;
@@ -128,11 +159,31 @@ export class EventRunChecker {
     if (rec.stream_id !== o.streamId) {
       c.stream.fail('STREAM_MISMATCH', ptr(path, 'stream_id'), `event of stream ${show(rec.stream_id)} in a run of ${show(o.streamId)}`);
     }
-    checkEventContent(rec, c);
+    if (texts) {
+      if (rec.payload) {
+        const cm = commitmentHex(hexInto(rec.payload.salt, this.salt, 0), texts.payload!);
+        if (cm !== rec.entry!.payload_commitment) commitmentMismatch(rec, cm, c.commitment);
+      }
+      const h = entryHashHex(texts.entry);
+      if (h !== rec.event_hash) eventHashMismatch(rec, h, c.eventHash);
+    } else {
+      checkEventContent(rec, c);
+    }
     if (rec.erased) this.erased++;
     else if (!rec.payload) this.withoutPayload++;
 
-    const eh = hexOf(rec.event_hash);
+    // The event hash's bytes: straight into the leaf buffer when leaves are collected.
+    let eh: Uint8Array;
+    if (this.leafBuf && this.leavesOk) {
+      if ((i + 1) * 32 > this.leafBuf.length) {
+        const grown = new Uint8Array(this.leafBuf.length * 2);
+        grown.set(this.leafBuf);
+        this.leafBuf = grown;
+      }
+      eh = hexInto(rec.event_hash, this.leafBuf, i * 32);
+    } else {
+      eh = hexInto(rec.event_hash, this.eh, 0);
+    }
     if (this.prevHash !== null && rec.previous_event_hash !== this.prevHash) {
       c.chain.fail(
         'CHAIN_BROKEN',
@@ -141,23 +192,18 @@ export class EventRunChecker {
       );
     }
     if (this.prevHead !== null) {
-      const h = bytesToHex(nextHead(this.prevHead, eh));
+      const h = texts ? nextHeadHex(this.prevHead, eh) : bytesToHex(nextHead(this.prevHead, eh));
       if (h !== rec.stream_head_hash) {
         c.chain.fail('CHAIN_BROKEN', ptr(path, 'stream_head_hash'), `stream_head_hash should be ${h} (head before ‖ event_hash), found ${rec.stream_head_hash}`);
       }
     }
     this.prevHash = rec.event_hash;
-    this.prevHead = hexOf(rec.stream_head_hash);
-    if (this.leafBuf && this.leavesOk) {
-      if ((i + 1) * 32 > this.leafBuf.length) {
-        const grown = new Uint8Array(this.leafBuf.length * 2);
-        grown.set(this.leafBuf);
-        this.leafBuf = grown;
-      }
-      this.leafBuf.set(eh, i * 32);
-    }
+    // Two head buffers in turn: the one just read from is the next event's "head before".
+    const head = this.heads[i & 1]!;
+    this.prevHead = hexInto(rec.stream_head_hash, head, 0);
 
-    this.sigs.add(rec);
+    if (texts) this.sigs.addMessage(rec, receiptMessageOf(texts.receipt));
+    else this.sigs.add(rec);
     return this.sigs.pending >= SIGNATURE_BATCH ? this.sigs.dispatch() : undefined;
   }
 
@@ -221,7 +267,13 @@ export function noteUnchecked(r: ReportBuilder, prefix: string, res: RunResult):
  * Kind `stream`: `{stream_id, events:[…], chain?:{head_before, event_hash_before}, from_seq_no?}` with events
  * as GET /v2/streams/{id}/events returns them.
  */
-export async function verifyStreamKind(object: unknown, trust: TrustSet, r: ReportBuilder, signatureVerifier?: SignatureVerifier): Promise<void> {
+export async function verifyStreamKind(
+  object: unknown,
+  trust: TrustSet,
+  r: ReportBuilder,
+  signatureVerifier?: SignatureVerifier,
+  plainJson = false,
+): Promise<void> {
   const top = r.check('stream: well-formed');
   if (!isObj(object)) {
     top.fail('MALFORMED', '', 'a stream object must be {stream_id, events, chain?, from_seq_no?}');
@@ -259,6 +311,14 @@ export async function verifyStreamKind(object: unknown, trust: TrustSet, r: Repo
     r.check('chain: start not anchored (from_seq_no > 1 and no chain given): the first event is taken as signed');
   }
   const checks = runChecks(r, 'events');
-  const res = await checkEventRun(events, trust, checks, { path: '/events', mode: 'event', streamId, from: start, anchor, signatureVerifier });
+  const res = await checkEventRun(events, trust, checks, {
+    path: '/events',
+    mode: 'event',
+    streamId,
+    from: start,
+    anchor,
+    signatureVerifier,
+    plainJson,
+  });
   noteUnchecked(r, 'events', res);
 }
