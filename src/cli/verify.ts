@@ -10,13 +10,14 @@
 //
 // Hashing: for the duration of the command src/protocol hashes with node:crypto (installNativeSha256) instead of
 // the portable default @noble/hashes; the same bytes, in a fraction of the time (docs/verify.md, "SHA-256 in the CLI").
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { openBundleFile, STREAM_THRESHOLD_BYTES, type StreamedBundle } from './verify-stream.js';
 import { VerifyPool } from './verify-workers.js';
-import { setSha256, type Sha256Hasher, type Sha256Impl } from '../protocol/hash.js';
+import { setSha256 } from '../protocol/hash.js';
+import { installNativeSha256 } from './native-sha256.js';
+export { installNativeSha256, nativeSha256 } from './native-sha256.js';
 import { parsePolicy } from '../protocol/policy.js';
 import {
   BUNDLE_KEYS_TRUST_CHECK,
@@ -52,49 +53,6 @@ const NO_TRUST_HINT = 'hint: no trusted keys were given; pass --trust keys.json 
 interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
-}
-
-/**
- * node:crypto's SHA-256 (OpenSSL) for src/protocol: the same bytes as the default @noble/hashes, several times
- * faster on the million hashes of a large pack. One-shot `crypto.hash` where this Node has it (20.12+), else
- * createHash. Results are plain Uint8Arrays (views on the returned Buffer), as @noble/hashes returns.
- */
-export function nativeSha256(): Sha256Impl {
-  const asBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  const check = (data: Uint8Array): Uint8Array => {
-    if (!(data instanceof Uint8Array)) throw new TypeError('sha256: expected a Uint8Array');
-    return data;
-  };
-  const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer' | 'hex') => Buffer | string }).hash;
-  const fast = typeof oneShot === 'function';
-  const hash = fast
-    ? (data: Uint8Array) => asBytes(oneShot('sha256', check(data), 'buffer') as Buffer)
-    : (data: Uint8Array) => asBytes(crypto.createHash('sha256').update(check(data)).digest());
-  const hashHex = fast
-    ? (data: Uint8Array) => oneShot('sha256', check(data), 'hex') as string
-    : (data: Uint8Array) => crypto.createHash('sha256').update(check(data)).digest('hex');
-  const create = (): Sha256Hasher => {
-    const h = crypto.createHash('sha256');
-    return {
-      update(data: Uint8Array) {
-        h.update(check(data));
-        return this;
-      },
-      digest: () => asBytes(h.digest()),
-    };
-  };
-  return Object.freeze({ name: `node:crypto ${fast ? 'hash' : 'createHash'}`, hash, hashHex, create });
-}
-
-let native: Sha256Impl | undefined;
-
-/**
- * Makes src/protocol hash with node:crypto in this process (the CLI only; the library default stays
- * @noble/hashes). Returns the implementation it replaced.
- */
-export function installNativeSha256(): Sha256Impl {
-  native ??= nativeSha256();
-  return setSha256(native);
 }
 
 const stdio: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
