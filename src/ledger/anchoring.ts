@@ -16,6 +16,8 @@ export class Anchoring {
   private stamping = false;
   private failures = 0;
   private stopped = false;
+  /** Rowid of the last checkpoint put in an epoch; every checkpoint up to it is anchored (see closeEpoch). */
+  private anchoredThrough = 0;
   lastError: { message: string; at: string } | null = null;
   readonly stats = { epochs: 0, stamped: 0, failures: 0 };
 
@@ -55,8 +57,9 @@ export class Anchoring {
 
   /** Puts every not-yet-anchored checkpoint into a new epoch, in one transaction. True if one was made. */
   closeEpoch(): boolean {
-    return this.store.write(() => {
-      const cps = this.store.evidence.unanchoredCheckpoints(MAX_EPOCH_LEAVES);
+    let through = this.anchoredThrough;
+    const full = this.store.write(() => {
+      const cps = this.store.evidence.unanchoredCheckpoints(MAX_EPOCH_LEAVES, this.anchoredThrough);
       if (cps.length === 0) return false;
       const hashes = cps.map((c) => checkpointHash(c.note));
       const { root } = buildEpochTree(hashes);
@@ -66,8 +69,13 @@ export class Anchoring {
         cps.map((c, i) => ({ checkpointId: c.id, epochId: id, leafIndex: i, checkpointHash: bytesToHex(hashes[i]!) })),
       );
       this.stats.epochs++;
+      through = cps[cps.length - 1]!.rowid;
       return cps.length === MAX_EPOCH_LEAVES;
     });
+    // Committed: every checkpoint up to the last one taken is anchored (they come lowest rowid first, none
+    // skipped), so the next epoch reads only rows after it.
+    this.anchoredThrough = through;
+    return full;
   }
 
   /** Requests a token for every pending epoch, oldest first; on failure, retries later with backoff. */

@@ -103,14 +103,18 @@ export class EvidenceRepo {
 
   // ---- anchors ----
 
-  /** Checkpoints not yet placed in an anchor epoch, oldest first. */
-  unanchoredCheckpoints(limit: number): { id: string; note: string }[] {
+  /**
+   * Checkpoints not yet placed in an anchor epoch, in insertion (rowid) order, only past `afterRowid`: the caller
+   * passes the highest rowid it has seen anchored with everything before it, so an epoch reads only new rows
+   * instead of anti-joining every checkpoint ever signed (0 scans them all once, e.g. after a restart).
+   */
+  unanchoredCheckpoints(limit: number, afterRowid = 0): { rowid: number; id: string; note: string }[] {
     return this.db
-      .select({ id: checkpoints.id, note: checkpoints.note })
+      .select({ rowid: sql<number>`${checkpoints}.rowid`, id: checkpoints.id, note: checkpoints.note })
       .from(checkpoints)
       .leftJoin(anchorLeaves, eq(anchorLeaves.checkpointId, checkpoints.id))
-      .where(isNull(anchorLeaves.checkpointId))
-      .orderBy(asc(checkpoints.createdAt), asc(checkpoints.id))
+      .where(and(sql`${checkpoints}.rowid > ${afterRowid}`, isNull(anchorLeaves.checkpointId)))
+      .orderBy(sql`${checkpoints}.rowid`)
       .limit(limit)
       .all();
   }

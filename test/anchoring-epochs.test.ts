@@ -1,0 +1,72 @@
+// Closing anchor epochs (src/ledger/anchoring.ts) reads only checkpoints signed since the last epoch, yet never
+// skips one and never anchors one twice — across epochs and across a restart (which scans from the start once).
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { Anchoring } from '../src/ledger/anchoring.js';
+import { Ledger } from '../src/ledger/ledger.js';
+import { SCOPES } from '../src/ledger/tenancy.js';
+import { tempDir } from './helpers/server.js';
+
+const open: Ledger[] = [];
+afterEach(() => {
+  for (const l of open.splice(0)) l.close();
+});
+
+const ev = (i: number) => ({ source_ref: `r${i}`, event_type: 't', payload: { i } });
+
+describe('anchor epochs', () => {
+  it('take each checkpoint exactly once, in signing order, reading only what is new', async () => {
+    const dataDir = tempDir('ps-epochs-');
+    const ledger = Ledger.open(
+      loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 3, windowMaxAgeMs: 86_400_000 }),
+    );
+    open.push(ledger);
+    const { row } = ledger.tenancy.createKey('t', 's', SCOPES);
+    const p = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set<string>(SCOPES) };
+    const streams = [0, 1].map(() => ledger.createStream(p, { use_case: 'epochs' }, undefined).view.stream_id);
+    let i = 0;
+    const appendAndSeal = async (n: number) => {
+      for (const sid of streams) await ledger.append(p, sid, Array.from({ length: n }, () => ev(i++)), undefined, () => null);
+      ledger.sealer.runDue();
+    };
+    // No TSA is ever contacted: only closeEpoch is called.
+    const anchoring = new Anchoring(ledger.store, 'http://127.0.0.1:9/', [], 60_000, 1_000);
+    const db = new Database(path.join(dataDir, 'l.db'), { readonly: true });
+    const leaves = () =>
+      db
+        .prepare('SELECT c.rowid AS r, a.epoch_id AS e, a.leaf_index AS i FROM checkpoints c LEFT JOIN anchor_leaves a ON a.checkpoint_id = c.id ORDER BY c.rowid')
+        .all() as Array<{ r: number; e: string | null; i: number | null }>;
+
+    await appendAndSeal(6); // 2 checkpoints per stream
+    expect(anchoring.closeEpoch()).toBe(false); // fewer than a full epoch: one epoch, nothing more to do
+    let all = leaves();
+    expect(all.length).toBe(4);
+    expect(new Set(all.map((l) => l.e)).size).toBe(1);
+    expect(all.map((l) => l.i)).toEqual([0, 1, 2, 3]);
+    expect(anchoring.closeEpoch()).toBe(false);
+    expect(anchoring.stats.epochs).toBe(1); // the second call found nothing
+
+    await appendAndSeal(9); // 3 more per stream
+    anchoring.closeEpoch();
+    all = leaves();
+    expect(all.length).toBe(10);
+    expect(all.every((l) => l.e !== null)).toBe(true);
+    const second = all.slice(4);
+    expect(new Set(second.map((l) => l.e)).size).toBe(1);
+    expect(second[0]!.e).not.toBe(all[0]!.e);
+    expect(second.map((l) => l.i)).toEqual([0, 1, 2, 3, 4, 5]);
+
+    // A restarted process starts from rowid 0: it finds nothing left, and so anchors nothing twice.
+    const restarted = new Anchoring(ledger.store, 'http://127.0.0.1:9/', [], 60_000, 1_000);
+    expect(restarted.closeEpoch()).toBe(false);
+    expect(restarted.stats.epochs).toBe(0);
+    await appendAndSeal(3);
+    restarted.closeEpoch();
+    all = leaves();
+    expect(all.length).toBe(12);
+    expect(all.slice(10).every((l) => l.e !== null && l.e !== second[0]!.e)).toBe(true);
+    db.close();
+  });
+});
