@@ -1,4 +1,5 @@
 // The Hono application: middleware order is request id → error model → routes (auth, limits, idempotency per route).
+// The two append routes come first and run that whole chain in one handler (middleware/keyed-write.ts).
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import { newId } from '../ledger/ids.js';
@@ -13,7 +14,7 @@ import { rateLimit, TokenBuckets } from './middleware/rate-limit.js';
 import { json } from './schemas.js';
 import { auditRoutes } from './v2/audit.js';
 import { checkpointRoutes } from './v2/checkpoints.js';
-import { eventRoutes } from './v2/events.js';
+import { appendRoutes, eventRoutes } from './v2/events.js';
 import { keyRoutes } from './v2/keys.js';
 import { streamRoutes } from './v2/streams.js';
 import { verifyRoutes } from './v2/verify.js';
@@ -22,12 +23,15 @@ import { v1Routes } from './v1/index.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const cfg = ledger.config;
+  const buckets = new TokenBuckets(cfg.rateLimitRps, cfg.rateLimitBurst);
+  // Before the request-id middleware: these handlers answer without calling next() and set the request id
+  // themselves, exactly as that middleware would (keyed-write.ts).
+  appendRoutes(app, ledger, { tenancy: ledger.tenancy, buckets, gate: ledger.idempotency, idempotencyTtlMs: cfg.idempotencyTtlMs });
   app.use('*', requestId({ generator: () => newId('req') }));
   app.onError(onError);
   app.notFound(onNotFound);
 
-  const cfg = ledger.config;
-  const buckets = new TokenBuckets(cfg.rateLimitRps, cfg.rateLimitBurst);
   const deps: Deps = {
     ledger,
     auth: authMiddleware(ledger.tenancy, buckets),

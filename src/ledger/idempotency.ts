@@ -19,7 +19,9 @@ export type GateDecision =
 
 interface InFlight {
   fingerprint: string;
-  done: Promise<void>;
+  /** created only when a duplicate actually waits (rare): most requests never need it */
+  done?: Promise<void>;
+  wake?: () => void;
 }
 
 export class IdempotencyGate {
@@ -30,35 +32,52 @@ export class IdempotencyGate {
     private readonly waitMs: number,
   ) {}
 
-  async enter(tenantId: string, key: string, fingerprint: string): Promise<GateDecision> {
+  /**
+   * Replay, proceed, or (for a duplicate of a request still running) wait for it. Synchronous, without a promise,
+   * whenever no wait is needed, which is every request but concurrent duplicates.
+   */
+  enter(tenantId: string, key: string, fingerprint: string): GateDecision | Promise<GateDecision> {
     const slot = `${tenantId}\u0000${key}`;
-    for (;;) {
-      const rec = this.store.idempotency.get(tenantId, key, Date.now());
-      if (rec) {
-        if (rec.fingerprint !== fingerprint) throw conflict();
-        return { kind: 'replay', status: rec.status, bodyText: rec.responseBody };
-      }
-      const running = this.inFlight.get(slot);
-      if (!running) break;
+    return this.decide(tenantId, key, fingerprint, slot) ?? this.waitAndEnter(tenantId, key, fingerprint, slot);
+  }
+
+  /** The decision when it needs no wait; undefined (and nothing changed) when an original with this key is running. */
+  private decide(tenantId: string, key: string, fingerprint: string, slot: string): GateDecision | undefined {
+    const rec = this.store.idempotency.get(tenantId, key, Date.now());
+    if (rec) {
+      if (rec.fingerprint !== fingerprint) throw conflict();
+      return { kind: 'replay', status: rec.status, bodyText: rec.responseBody };
+    }
+    const running = this.inFlight.get(slot);
+    if (running) {
       if (running.fingerprint !== fingerprint) throw conflict();
+      return undefined;
+    }
+    const mine: InFlight = { fingerprint };
+    this.inFlight.set(slot, mine);
+    return {
+      kind: 'proceed',
+      release: () => {
+        this.inFlight.delete(slot);
+        mine.wake?.();
+      },
+    };
+  }
+
+  private async waitAndEnter(tenantId: string, key: string, fingerprint: string, slot: string): Promise<GateDecision> {
+    for (;;) {
+      const running = this.inFlight.get(slot)!;
+      running.done ??= new Promise<void>((r) => (running.wake = r));
       const finished = await Promise.race([running.done.then(() => true), delay(this.waitMs).then(() => false)]);
       if (!finished) {
         throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still being processed; retry later', {
           retry_after_ms: 1000,
         });
       }
-      // The original finished: loop to replay its record, or (if it failed and left none) to run ourselves.
+      // The original finished: replay its record, or (if it failed and left none) run ourselves.
+      const d = this.decide(tenantId, key, fingerprint, slot);
+      if (d) return d;
     }
-    let release!: () => void;
-    const done = new Promise<void>((r) => (release = r));
-    this.inFlight.set(slot, { fingerprint, done });
-    return {
-      kind: 'proceed',
-      release: () => {
-        this.inFlight.delete(slot);
-        release();
-      },
-    };
   }
 }
 

@@ -17,14 +17,19 @@ const decoder = new TextDecoder();
 const tooLarge = (maxBytes: number) =>
   new ApiError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`, { limit_bytes: maxBytes });
 
-/** The body as text, refusing more than maxBytes. */
-async function readText(c: Context<AppEnv>, maxBytes: number): Promise<string> {
+/** The body as text, refusing more than maxBytes. Not async on the common path: one promise less per request. */
+function readText(c: Context<AppEnv>, maxBytes: number): Promise<string> {
   const length = c.req.header('content-length');
   if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
     // The HTTP parser delivers exactly Content-Length bytes, so the header decides the limit.
     if (parseInt(length, 10) > maxBytes) throw tooLarge(maxBytes);
     return c.req.text();
   }
+  return readStreamed(c, maxBytes);
+}
+
+/** A body without Content-Length (chunked): streamed and counted. */
+async function readStreamed(c: Context<AppEnv>, maxBytes: number): Promise<string> {
   const body = c.req.raw.body;
   if (!body) return '';
   const reader = body.getReader();
@@ -46,19 +51,23 @@ async function readText(c: Context<AppEnv>, maxBytes: number): Promise<string> {
   return text;
 }
 
+/** The body parsed as JSON, with the errors in their order: 413 too large, 415 not JSON, 400 not parseable. */
+export async function readJson(c: Context<AppEnv>, maxBytes: number): Promise<unknown> {
+  const text = await readText(c, maxBytes);
+  const ct = c.req.header('content-type');
+  if (!ct || !JSON_TYPE.test(ct)) {
+    throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json', { content_type: ct ?? null });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError('MALFORMED_JSON', `request body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
 export const jsonBody = (maxBytes: number) =>
   createMiddleware<AppEnv>(async (c, next) => {
-    const text = await readText(c, maxBytes);
-    const ct = c.req.header('content-type');
-    if (!ct || !JSON_TYPE.test(ct)) {
-      throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json', { content_type: ct ?? null });
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (e) {
-      throw new ApiError('MALFORMED_JSON', `request body is not valid JSON: ${(e as Error).message}`);
-    }
+    const parsed = await readJson(c, maxBytes);
     // Hono's own json() re-parses the cached text on every call; hand out the one parse instead. Nothing mutates
     // it: the validator builds new objects, the fingerprint and size checks only read.
     const json = Promise.resolve(parsed);

@@ -1,8 +1,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { ApiError } from '../../ledger/errors.js';
+import type { Ledger } from '../../ledger/ledger.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
-import { jsonText } from '../reply.js';
+import { jsonForValidation, keyedWrite, validated, type KeyedWriteDeps } from '../middleware/keyed-write.js';
 import { authErrors, BatchInput, BatchReceipts, EventInput, IDEMPOTENCY_KEY_PARAM, json, Receipt, StoredReceipt, StreamIdParam, writeErrors } from '../schemas.js';
 
 /** Each item of a batch body `{events: […]}` must fit the single-event limit too: 413 naming the first that does not. */
@@ -19,62 +20,74 @@ export function checkBatchItemSizes(body: unknown, maxEventBytes: number): void 
   });
 }
 
-export function eventRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
-  const { ledger } = d;
+const SINGLE_PATH = '/v2/streams/{streamId}/events';
+const BATCH_PATH = '/v2/streams/{streamId}/events/batch';
+const honoPath = (p: string) => p.replaceAll(/\/{(.+?)}/g, '/:$1');
+
+/**
+ * The two append routes, as handlers: each runs its whole middleware chain in one function (keyed-write.ts), with
+ * the same checks in the same order as the chain declared for the other write routes: auth('events:write'), rate
+ * limit, body (the route's size limit), idempotency (required), then the param validator, the media-type gate and
+ * the json validator. app.ts registers these before the global request-id middleware; their documentation is
+ * registered by eventRoutes, in its place in /openapi.json.
+ */
+export function appendRoutes(app: OpenAPIHono<AppEnv>, ledger: Ledger, d: KeyedWriteDeps) {
   const cfg = ledger.config;
 
-  app.openapi(
+  app.post(
+    honoPath(SINGLE_PATH),
+    keyedWrite(d, 'events:write', cfg.maxEventBytes, (c, w) => {
+      const { streamId } = validated(StreamIdParam, c.req.param(), 'param');
+      const input = validated(EventInput, jsonForValidation(c, w.body), 'json');
+      return ledger.append(w.principal, streamId, [input], w.idem, (receipts) => receipts[0]);
+    }),
+  );
+
+  app.post(
+    honoPath(BATCH_PATH),
+    keyedWrite(d, 'events:write', cfg.maxBatchBytes, (c, w) => {
+      const { streamId } = validated(StreamIdParam, c.req.param(), 'param');
+      const { events } = validated(BatchInput, jsonForValidation(c, w.body), 'json');
+      checkBatchItemSizes(w.body, cfg.maxEventBytes); // the one parse, not a re-parse
+      return ledger.append(w.principal, streamId, events, w.idem, (receipts) => ({ stream_id: streamId, receipts }));
+    }),
+  );
+}
+
+export function eventRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
+  const { ledger } = d;
+
+  // Documentation only: the handlers are appendRoutes above (what app.openapi() would register, minus the chain).
+  app.openAPIRegistry.registerPath(
     createRoute({
       method: 'post',
-      path: '/v2/streams/{streamId}/events',
+      path: SINGLE_PATH,
       tags: ['events'],
       summary: 'Append one event; answers with its signed receipt once durable',
       security: [{ bearer: [] }],
       parameters: [IDEMPOTENCY_KEY_PARAM],
-      middleware: [d.auth('events:write'), d.rateLimit, d.body(cfg.maxEventBytes), d.idempotency(true)] as const,
       request: {
         params: StreamIdParam,
         body: { required: true, content: { 'application/json': { schema: EventInput } } },
       },
       responses: { 201: json(Receipt, 'the signed receipt'), ...writeErrors },
     }),
-    async (c) => {
-      const r = await ledger.append(
-        c.get('principal'),
-        c.req.valid('param').streamId,
-        [c.req.valid('json')],
-        c.get('idempotency'),
-        (receipts) => receipts[0],
-      );
-      return jsonText(c, r.status, r.bodyText);
-    },
   );
 
-  app.openapi(
+  app.openAPIRegistry.registerPath(
     createRoute({
       method: 'post',
-      path: '/v2/streams/{streamId}/events/batch',
+      path: BATCH_PATH,
       tags: ['events'],
       summary: 'Append 1–1000 events atomically, in order',
       security: [{ bearer: [] }],
       parameters: [IDEMPOTENCY_KEY_PARAM],
-      middleware: [d.auth('events:write'), d.rateLimit, d.body(cfg.maxBatchBytes), d.idempotency(true)] as const,
       request: {
         params: StreamIdParam,
         body: { required: true, content: { 'application/json': { schema: BatchInput } } },
       },
       responses: { 201: json(BatchReceipts, 'one receipt per item, in order'), ...writeErrors },
     }),
-    async (c) => {
-      const { events } = c.req.valid('json');
-      checkBatchItemSizes(await c.req.json(), cfg.maxEventBytes); // the body middleware's one parse, not a re-parse
-      const streamId = c.req.valid('param').streamId;
-      const r = await ledger.append(c.get('principal'), streamId, events, c.get('idempotency'), (receipts) => ({
-        stream_id: streamId,
-        receipts,
-      }));
-      return jsonText(c, r.status, r.bodyText);
-    },
   );
 
   app.openapi(
