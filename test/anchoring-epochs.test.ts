@@ -1,13 +1,10 @@
 // Closing anchor epochs (src/ledger/anchoring.ts) reads only checkpoints signed since the last epoch, yet never
 // skips one and never anchors one twice — across epochs and across a restart (which scans from the start once).
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import { Anchoring } from '../src/ledger/anchoring.js';
-import { Ledger } from '../src/ledger/ledger.js';
-import { SCOPES } from '../src/ledger/tenancy.js';
-import { tempDir } from './helpers/server.js';
+import type { Ledger } from '../src/ledger/ledger.js';
+import { openTestLedger } from './helpers/ledger.js';
 
 const open: Ledger[] = [];
 afterEach(() => {
@@ -18,14 +15,9 @@ const ev = (i: number) => ({ source_ref: `r${i}`, event_type: 't', payload: { i 
 
 describe('anchor epochs', () => {
   it('take each checkpoint exactly once, in signing order, reading only what is new', async () => {
-    const dataDir = tempDir('ps-epochs-');
-    const ledger = Ledger.open(
-      loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 3, windowMaxAgeMs: 86_400_000 }),
-    );
+    const { ledger, principal: p, dbPath, stream } = openTestLedger(3, 86_400_000, 'ps-epochs-');
     open.push(ledger);
-    const { row } = ledger.tenancy.createKey('t', 's', SCOPES);
-    const p = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set<string>(SCOPES) };
-    const streams = [0, 1].map(() => ledger.createStream(p, { use_case: 'epochs' }, undefined).view.stream_id);
+    const streams = [stream(), stream()];
     let i = 0;
     const appendAndSeal = async (n: number) => {
       for (const sid of streams) await ledger.append(p, sid, Array.from({ length: n }, () => ev(i++)), undefined, () => null);
@@ -33,7 +25,7 @@ describe('anchor epochs', () => {
     };
     // No TSA is ever contacted: only closeEpoch is called.
     const anchoring = new Anchoring(ledger.store, 'http://127.0.0.1:9/', [], 60_000, 1_000);
-    const db = new Database(path.join(dataDir, 'l.db'), { readonly: true });
+    const db = new Database(dbPath, { readonly: true });
     const leaves = () =>
       db
         .prepare('SELECT c.rowid AS r, a.epoch_id AS e, a.leaf_index AS i FROM checkpoints c LEFT JOIN anchor_leaves a ON a.checkpoint_id = c.id ORDER BY c.rowid')

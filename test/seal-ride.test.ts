@@ -1,15 +1,12 @@
 // Sealing rides the appender's group commits while appends are queued (src/ledger/sealer.ts, CommitRider): the
 // checkpoints it signs there must be exactly the ones its own transactions would have signed — contiguous windows,
 // every checkpoint consistent with the one before — including when the group commit it was to ride fails.
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { Ledger } from '../src/ledger/ledger.js';
-import { SCOPES } from '../src/ledger/tenancy.js';
+import type { Ledger } from '../src/ledger/ledger.js';
 import { hexToBytes } from '../src/protocol/bytes.js';
 import { parseCheckpoint } from '../src/protocol/checkpoint.js';
 import { consistencyProof, rootAt, verifyConsistency } from '../src/protocol/merkle.js';
-import { tempDir } from './helpers/server.js';
+import { openTestLedger } from './helpers/ledger.js';
 
 const open: Ledger[] = [];
 afterEach(() => {
@@ -19,14 +16,8 @@ afterEach(() => {
 const ev = (i: number) => ({ source_ref: `r${i}`, event_type: 't', payload: { i } });
 
 function setup(windowMaxEvents: number) {
-  const dataDir = tempDir('ps-ride-');
-  const ledger = Ledger.open(
-    loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents, windowMaxAgeMs: 40 }),
-  );
+  const { ledger, principal: p, stream } = openTestLedger(windowMaxEvents, 40, 'ps-ride-');
   open.push(ledger);
-  const { row } = ledger.tenancy.createKey('t', 's', SCOPES);
-  const p = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set<string>(SCOPES) };
-  const stream = () => ledger.createStream(p, { use_case: 'ride' }, undefined).view.stream_id;
   return { ledger, p, stream };
 }
 

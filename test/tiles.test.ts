@@ -1,19 +1,16 @@
 // Stored tiles (src/protocol/tiles.ts, built by src/ledger/tiles.ts, read by the store's node source) must hold
 // exactly the RFC 9162 node hashes they claim, at every tile level, however the leaves arrive; and every proof and
 // root served through them must equal the one computed without them.
-import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import { Ledger } from '../src/ledger/ledger.js';
-import { SCOPES } from '../src/ledger/tenancy.js';
 import { TileFolder } from '../src/ledger/tiles.js';
 import { bytesToHex } from '../src/protocol/bytes.js';
 import { consistencyProof, inclusionProof, nodeHash, rootAt, rootFromLeaves, type NodeSource } from '../src/protocol/merkle.js';
 import { TILE_BYTES, TILE_HASHES, TILE_WIDTH, tileAddress, tileHash, tileLevelOffset } from '../src/protocol/tiles.js';
-import { tempDir } from './helpers/server.js';
+import { openTestLedger } from './helpers/ledger.js';
 
 const h = (l: Uint8Array, r: Uint8Array) => new Uint8Array(createHash('sha256').update(Uint8Array.of(1)).update(l).update(r).digest());
 
@@ -108,14 +105,9 @@ afterEach(() => {
 
 describe('stored tiles in the ledger', () => {
   it('are written by sealing, hold the stored nodes, and leave every proof and root unchanged', async () => {
-    const dataDir = tempDir('ps-tiles-');
-    const ledger = Ledger.open(
-      loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 500, windowMaxAgeMs: 20 }),
-    );
+    const { ledger, principal: p, dbPath, stream } = openTestLedger(500, 20, 'ps-tiles-');
     open.push(ledger);
-    const { row } = ledger.tenancy.createKey('t', 's', SCOPES);
-    const p = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set<string>(SCOPES) };
-    const sid = ledger.createStream(p, { use_case: 'tiles' }, undefined).view.stream_id;
+    const sid = stream();
     const n = 3_000;
     for (let i = 0; i < n; i += 97) {
       const k = Math.min(97, n - i);
@@ -124,7 +116,7 @@ describe('stored tiles in the ledger', () => {
     for (let i = 0; i < 200 && ledger.store.streams.get(sid)!.sealedSeqNo < n; i++) await new Promise((r) => setTimeout(r, 10));
     expect(ledger.store.streams.get(sid)!.sealedSeqNo).toBe(n);
 
-    const db = new Database(path.join(dataDir, 'l.db'), { readonly: true });
+    const db = new Database(dbPath, { readonly: true });
     const stored = db.prepare('SELECT tile_level, tile_idx, length(hashes) AS len FROM merkle_tiles WHERE stream_id = ? ORDER BY tile_level, tile_idx').all(sid);
     expect(stored).toEqual(Array.from({ length: Math.floor(n / 256) }, (_, i) => ({ tile_level: 0, tile_idx: i, len: TILE_BYTES })));
     const leaves = (db.prepare('SELECT event_hash FROM events WHERE stream_id = ? ORDER BY seq_no').pluck().all(sid) as string[]).map((x) => Buffer.from(x, 'hex'));
@@ -152,13 +144,12 @@ describe('stored tiles in the ledger', () => {
   });
 
   it('fall back to the per-node store when a tile is missing or not a tile', async () => {
-    const dataDir = tempDir('ps-tiles-');
-    const config = loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 256, windowMaxAgeMs: 20 });
-    let ledger = Ledger.open(config);
+    const t = openTestLedger(256, 20, 'ps-tiles-');
+    let ledger = t.ledger;
     open.push(ledger);
-    const { row } = ledger.tenancy.createKey('t', 's', SCOPES);
-    const p = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set<string>(SCOPES) };
-    const sid = ledger.createStream(p, { use_case: 'tiles' }, undefined).view.stream_id;
+    const p = t.principal;
+    const sid = t.stream();
+    const config = ledger.config;
     await ledger.append(p, sid, Array.from({ length: 1024 }, (_, j) => ({ source_ref: `r${j}`, event_type: 't', payload: { j } })), undefined, () => null);
     for (let i = 0; i < 200 && ledger.store.streams.get(sid)!.sealedSeqNo < 1024; i++) await new Promise((r) => setTimeout(r, 10));
     const before = [0, 300, 700, 1023].map((i) => inclusionProof(ledger.store.checkpoints.nodeSource(sid), i, 1024).map(bytesToHex));

@@ -136,13 +136,17 @@ export class Sealer implements CommitRider {
     this.stopped = true;
     for (const st of this.state.values()) clearTimeout(st.timer);
     // Finished tiles would be lost with the process; storing them is one short transaction.
+    this.storeTiles((fn) => this.store.write(fn));
+  }
+
+  /** Writes the finished tiles (in `tx`: a transaction or a savepoint). Tiles only speed proofs up: a failure is logged. */
+  private storeTiles(tx: (fn: () => void) => void): void {
     const tiles = this.tiles.take();
-    if (tiles.length) {
-      try {
-        this.store.write(() => this.store.checkpoints.insertTiles(tiles));
-      } catch (e) {
-        console.error('storing tiles failed:', (e as Error).message);
-      }
+    if (!tiles.length) return;
+    try {
+      tx(() => this.store.checkpoints.insertTiles(tiles));
+    } catch (e) {
+      console.error('storing tiles failed:', (e as Error).message);
     }
   }
 
@@ -281,15 +285,7 @@ export class Sealer implements CommitRider {
    */
   private sealDue(batch: Due, budget: number, riding: boolean): { results: Sealed[]; budget: number } {
     const results: Sealed[] = [];
-    const tiles = this.tiles.take();
-    if (tiles.length) {
-      try {
-        this.store.savepoint(() => this.store.checkpoints.insertTiles(tiles));
-      } catch (e) {
-        // Tiles only speed proofs up; sealing goes on without them.
-        console.error('storing tiles failed:', (e as Error).message);
-      }
-    }
+    this.storeTiles((fn) => this.store.savepoint(fn));
     for (const [streamId, trigger] of batch) {
       if (budget <= 0) {
         this.due.set(streamId, trigger);
