@@ -53,7 +53,7 @@ const MEDIA_TYPES = [
 describe('fused append routes decide like the generic chain', () => {
   for (const ct of MEDIA_TYPES) {
     it(`Content-Type ${JSON.stringify(ct)}`, async () => {
-      const headers = ct === '' ? {} : { 'content-type': ct };
+      const headers: Record<string, string> = ct === '' ? {} : { 'content-type': ct };
       const fused = await post(`/v2/streams/${sid}/events`, JSON.stringify({ source_ref: 'p', event_type: 't', payload: 1 }), headers);
       const batch = await post(`/v2/streams/${sid}/events/batch`, JSON.stringify({ events: [{ source_ref: 'p', event_type: 't', payload: 1 }] }), headers);
       const generic = await post('/v2/streams', JSON.stringify({ use_case: 'parity' }), headers);
