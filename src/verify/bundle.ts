@@ -2,11 +2,10 @@
 // manifest and section digests, every event (commitment, entry hash, chain, receipt signature), the range's
 // inclusion in a trusted checkpoint through the range proof, and that checkpoint's consistency with the
 // earlier ones the pack cites. One pass over the events; everything else is O(log n).
-import { BUNDLE_FORMAT, BUNDLE_SECTIONS, type BundleSection } from '../protocol/bundle.js';
+import { ArraySectionDigest, BUNDLE_FORMAT, BUNDLE_SECTIONS, sectionDigest, type BundleSection } from '../protocol/bundle.js';
 import { hexToBytes } from '../protocol/bytes.js';
 import { verifyRange } from '../protocol/merkle.js';
 import { checkCheckpoint, type CheckpointInfo } from './checkpoint.js';
-import { ArraySectionDigest, sectionDigest } from './digest.js';
 import { checkPair, MAX_CONSISTENCY_PROOF } from './consistency.js';
 import { ptr, type ReportBuilder } from './report.js';
 import { asObj, Fields, isObj, own, show, typeName } from './shape.js';
