@@ -629,6 +629,20 @@ describe('429 RATE_LIMITED', () => {
     expect(ok.headers.get('idempotent-replayed')).toBeNull();
   });
 
+  it('the unauthenticated verify routes are limited per client address, with the envelope and Retry-After', async () => {
+    for (const path of ['/v2/verify', '/v1/public/verify']) {
+      await sleep(1100);
+      const anon = client(limited.url);
+      const rs = [];
+      for (let i = 0; i < 4; i++) rs.push(await anon('POST', path, { object: { nothing: true } }));
+      expect(rs.slice(0, 2).map((r) => r.status), path).toEqual([200, 200]); // verified (ok:false), not refused
+      const refused = rs.slice(2).find((r) => r.status === 429);
+      expect(refused, `${path}: ${rs.map((r) => r.status)}`).toBeDefined();
+      const e = expectError(refused!, 429, 'RATE_LIMITED');
+      expect(e.details.retry_after_s).toBe(Number(refused!.headers.get('retry-after')));
+    }
+  });
+
   it('failed authentication is limited per client address, so keys cannot be guessed at line speed', async () => {
     await sleep(1100);
     const guesser = client(limited.url, 'ps_live_' + 'G'.repeat(43));

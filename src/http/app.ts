@@ -10,7 +10,7 @@ import { onError, onNotFound, validationHook } from './errors.js';
 import { authMiddleware } from './middleware/auth.js';
 import { jsonBody } from './middleware/body.js';
 import { idempotencyMiddleware } from './middleware/idempotency.js';
-import { rateLimit, TokenBuckets } from './middleware/rate-limit.js';
+import { rateLimit, rateLimitByAddress, TokenBuckets } from './middleware/rate-limit.js';
 import { json } from './schemas.js';
 import { auditRoutes } from './v2/audit.js';
 import { checkpointRoutes } from './v2/checkpoints.js';
@@ -38,6 +38,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
     idempotency: idempotencyMiddleware(ledger.idempotency, cfg.idempotencyTtlMs),
     body: jsonBody,
     rateLimit: rateLimit(buckets),
+    rateLimitByAddress: rateLimitByAddress(buckets),
   };
 
   app.openapi(

@@ -10,4 +10,6 @@ export interface Deps {
   idempotency: (required: boolean) => MiddlewareHandler<AppEnv>;
   body: (maxBytes: number) => MiddlewareHandler<AppEnv>;
   rateLimit: MiddlewareHandler<AppEnv>;
+  /** per client address, for the routes without authentication */
+  rateLimitByAddress: MiddlewareHandler<AppEnv>;
 }

@@ -1,20 +1,11 @@
 // Bearer system keys: missing/unknown → 401, known but lacking the scope → 403. Failed attempts are
 // rate-limited per client address when the limiter is on, so keys cannot be guessed at line speed.
-import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { ApiError } from '../../ledger/errors.js';
 import type { Principal, Scope, Tenancy } from '../../ledger/tenancy.js';
 import type { AppEnv } from '../env.js';
-import type { TokenBuckets } from './rate-limit.js';
-
-function clientAddress(c: Context): string {
-  try {
-    return getConnInfo(c).remote.address ?? 'unknown';
-  } catch {
-    return 'unknown'; // not running under the Node server (in-process tests)
-  }
-}
+import { clientAddress, type TokenBuckets } from './rate-limit.js';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 

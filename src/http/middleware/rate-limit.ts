@@ -1,5 +1,7 @@
 // Token buckets: per API key for authenticated traffic, per client address for failed authentication (so key
-// guessing is throttled too). Off unless PROOFSTREAM_RATE_LIMIT_RPS is set.
+// guessing is throttled too) and for the unauthenticated verify routes (so nobody can keep the verifier busy at line
+// speed). Off unless PROOFSTREAM_RATE_LIMIT_RPS is set.
+import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { ApiError } from '../../ledger/errors.js';
@@ -43,6 +45,22 @@ export class TokenBuckets {
     for (const [k, b] of this.buckets) if (b.tokens + ((now - b.at) / 1000) * this.rps >= this.capacity) this.buckets.delete(k);
   }
 }
+
+/** The peer's address, for limits on unauthenticated traffic. */
+export function clientAddress(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown'; // not running under the Node server (in-process tests)
+  }
+}
+
+/** For routes without authentication: one bucket per client address (shared with failed authentication). */
+export const rateLimitByAddress = (buckets: TokenBuckets) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    buckets.take(c, `addr:${clientAddress(c)}`);
+    await next();
+  });
 
 export const rateLimit = (buckets: TokenBuckets) =>
   createMiddleware<AppEnv>(async (c, next) => {
