@@ -28,6 +28,8 @@ export interface Config {
   /** max body of POST /v2/verify (a whole audit bundle) */
   maxVerifyBytes: number;
   idempotencyTtlMs: number;
+  /** audit packs older than this are deleted (row and file); 0 keeps them forever */
+  packTtlMs: number;
   idempotencyWaitMs: number;
   /** extra time a group commit waits to gather appends (0 = commit on the next event-loop turn) */
   commitDelayMs: number;
@@ -110,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxVerifyBytes: int(env, 'PROOFSTREAM_MAX_VERIFY_BYTES', 64 * 1024 * 1024),
     idempotencyTtlMs: int(env, 'PROOFSTREAM_IDEMPOTENCY_TTL_MS', 24 * 3600 * 1000),
     idempotencyWaitMs: int(env, 'PROOFSTREAM_IDEMPOTENCY_WAIT_MS', 10_000),
+    packTtlMs: int(env, 'PROOFSTREAM_PACK_TTL_MS', 7 * 24 * 3600 * 1000),
     commitDelayMs: int(env, 'PROOFSTREAM_COMMIT_DELAY_MS', 0),
     rateLimitRps: int(env, 'PROOFSTREAM_RATE_LIMIT_RPS', 0),
     rateLimitBurst: int(env, 'PROOFSTREAM_RATE_LIMIT_BURST', 0),

@@ -13,6 +13,7 @@ import { IdempotencyGate } from './idempotency.js';
 import { newId } from './ids.js';
 import { Anchoring } from './anchoring.js';
 import { Evidence } from './evidence.js';
+import { Packs } from './packs.js';
 import { Proofs, type InclusionView } from './proofs.js';
 import { Witnessing } from './witnessing.js';
 import { Sealer } from './sealer.js';
@@ -51,6 +52,7 @@ export class Ledger {
   readonly sealer: Sealer;
   readonly proofs: Proofs;
   readonly evidence: Evidence;
+  readonly packs: Packs;
   /** null when no witnesses are configured */
   readonly witnessing: Witnessing | null;
   /** null when no TSA is configured */
@@ -70,6 +72,7 @@ export class Ledger {
     this.appender.ride(this.sealer);
     this.sealer.rideWith(() => this.appender.queued > 0);
     this.evidence = new Evidence(store, config);
+    this.packs = new Packs(this);
     this.proofs = new Proofs(store, (p, id, what) => this.streamFor(p, id, what), this.evidence);
     this.witnessing = config.witnesses.length ? new Witnessing(store, config.witnesses, config.retryMaxMs) : null;
     this.anchoring = config.tsaUrl
@@ -95,7 +98,11 @@ export class Ledger {
     ledger.sealer.start();
     ledger.witnessing?.start();
     ledger.anchoring?.start();
-    ledger.purgeTimer = setInterval(() => store.idempotency.purgeExpired(Date.now()), 60_000);
+    ledger.packs.sweepOrphans();
+    ledger.purgeTimer = setInterval(() => {
+      store.idempotency.purgeExpired(Date.now());
+      ledger.packs.purgeExpired(Date.now());
+    }, 60_000);
     ledger.purgeTimer.unref();
     return ledger;
   }

@@ -342,6 +342,47 @@ export class Packs {
     }
   }
 
+  /**
+   * Retention: deletes packs created more than PROOFSTREAM_PACK_TTL_MS ago (0 keeps them). The row goes first, in
+   * its own transaction, so a pack is never served without its file; then the file. A crash in between leaves a
+   * file without a row, which sweepOrphans() removes at the next start. Returns how many packs went.
+   */
+  purgeExpired(now: number): number {
+    const ttl = this.ledger.config.packTtlMs;
+    if (ttl <= 0) return 0;
+    const cutoff = new Date(now - ttl).toISOString();
+    let n = 0;
+    for (const row of this.repo.createdBefore(cutoff, 1000)) {
+      this.ledger.store.write(() => this.repo.delete(row.id));
+      fs.rmSync(path.join(this.ledger.config.dataDir, row.filePath), { force: true });
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * At start: files in the packs directory that no row refers to — a build that crashed before its row committed
+   * (`*.json.tmp`, or a renamed file), or a purge interrupted between row and file — are removed once they have not
+   * been written for `quietMs` (an hour), so a build still running in another process is never touched.
+   */
+  sweepOrphans(now = Date.now(), quietMs = 3600_000): number {
+    if (!fs.existsSync(this.dir)) return 0;
+    const known = this.repo.filePaths();
+    let n = 0;
+    for (const name of fs.readdirSync(this.dir)) {
+      if (known.has(`${PACKS_DIR}/${name}`)) continue;
+      const file = path.join(this.dir, name);
+      try {
+        if (now - fs.statSync(file).mtimeMs < quietMs) continue;
+        fs.rmSync(file, { force: true });
+        n++;
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    return n;
+  }
+
   /** A pack of the caller's tenant; anything else is "not found". */
   get(p: Principal, packId: string): PackFile {
     const row = this.repo.get(packId);

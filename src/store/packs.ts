@@ -1,5 +1,5 @@
 // Audit packs: the pack rows, and the keyset-paged event reads the pack builder streams from.
-import { and, asc, eq, gte, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, lt, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { events, packs } from './schema.js';
 import type { EventRow } from './events.js';
@@ -27,6 +27,20 @@ export class PacksRepo {
       .where(and(eq(events.streamId, p('s')), eq(events.seqNo, p('q'))))
       .prepare();
     this.getStmt = db.select().from(packs).where(eq(packs.id, p('id'))).prepare();
+  }
+
+  /** Packs created before `createdBefore` (ISO time), oldest first, at most `limit`. */
+  createdBefore(createdBefore: string, limit: number): PackRow[] {
+    return this.db.select().from(packs).where(lt(packs.createdAt, createdBefore)).orderBy(asc(packs.createdAt)).limit(limit).all();
+  }
+
+  delete(id: string): void {
+    this.db.delete(packs).where(eq(packs.id, id)).run();
+  }
+
+  /** The file paths (relative to the data directory) of every stored pack. */
+  filePaths(): Set<string> {
+    return new Set(this.db.select({ f: packs.filePath }).from(packs).all().map((r) => r.f));
   }
 
   /** Events of one stream with fromSeqNo ≤ seq_no ≤ toSeqNo, in order, at most `limit` of them. */

@@ -80,7 +80,7 @@ function assertFileExists(pack: PackFile): void {
 }
 
 export function auditRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
-  const packs = new Packs(d.ledger);
+  const packs = d.ledger.packs;
 
   /**
    * An Idempotency-Key record for a pack holds a reference (`{"pack_ref":…}`), not the document: this turns
