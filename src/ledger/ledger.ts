@@ -100,8 +100,14 @@ export class Ledger {
     ledger.anchoring?.start();
     ledger.packs.sweepOrphans();
     ledger.purgeTimer = setInterval(() => {
-      store.idempotency.purgeExpired(Date.now());
-      ledger.packs.purgeExpired(Date.now());
+      // Housekeeping only: a failure (a busy database, a file that will not go) is logged and retried next minute,
+      // never allowed to take the server down.
+      try {
+        store.idempotency.purgeExpired(Date.now());
+        ledger.packs.purgeExpired(Date.now());
+      } catch (e) {
+        console.error('purge failed; will retry:', (e as Error).message);
+      }
     }, 60_000);
     ledger.purgeTimer.unref();
     return ledger;
