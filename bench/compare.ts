@@ -2,36 +2,20 @@
 // (e.g. a copy of the code before a change, and this one) on a shared machine. Servers and the raw floor are started
 // fresh and measured in alternation (floor, A, B, floor, A, B, …) under the same pinning as bench/run.ts, so slow
 // phases of a busy machine hit all of them alike; it prints medians and the ratios B/A and each/floor.
-import { spawn } from 'node:child_process';
-import { EVENT, load as loadRun, pin, ROOT, type Load } from './lib.js';
+import { EVENT, load as loadRun, startFloor, startPinned, type Load } from './lib.js';
 import path from 'node:path';
 import { client, newKey, tempDir } from '../test/helpers/server.js';
 
 const [treeA, treeB] = [path.resolve(process.argv[2]!), path.resolve(process.argv[3]!)];
 const rounds = Number(process.argv[4] ?? 3);
 const seconds = Number(process.argv[5] ?? 3);
-const pinned = (core: number, args: string[]) => pin(core, process.execPath, args);
 const event = EVENT;
 const load = (spec: object): Promise<Load> => loadRun({ duration: seconds, ...spec });
 
-async function start(cwd: string, args: string[], env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {
-  const [cmd, a] = pinned(0, args);
-  const p = spawn(cmd, a, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve) => {
-    let out = '';
-    p.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/[^:\s]+:\d+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-  });
-  const exited = new Promise<void>((r) => p.once('exit', () => r()));
-  return { url, stop: async () => (p.kill('SIGTERM'), await exited) };
-}
 
 async function ledgerRun(tree: string, scenario: string): Promise<Load> {
   const key = newKey();
-  const s = await start(tree, ['bin/proofstream.mjs', 'serve'], { HOST: '127.0.0.1', PORT: '0', PROOFSTREAM_DATA_DIR: tempDir(), PROOFSTREAM_BOOTSTRAP_KEY: key });
+  const s = await startPinned(tree, ['bin/proofstream.mjs', 'serve'], { HOST: '127.0.0.1', PORT: '0', PROOFSTREAM_DATA_DIR: tempDir(), PROOFSTREAM_BOOTSTRAP_KEY: key });
   try {
     const call = client(s.url, key);
     const sid = (await call('POST', '/v2/streams', { use_case: 'cmp' })).body.stream_id;
@@ -50,7 +34,7 @@ async function ledgerRun(tree: string, scenario: string): Promise<Load> {
 }
 
 async function floorRun(): Promise<Load> {
-  const f = await start(ROOT, ['bin/run-ts.mjs', 'bench/floor-server.ts', path.join(tempDir('ps-floor-'), 'floor.db')], {});
+  const f = await startFloor();
   try {
     return await load({ url: f.url, key: 'none', method: 'POST', path: '/floor', body: event });
   } finally {

@@ -3,6 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import { startServer, tempDir, type RunningServer } from '../test/helpers/server.js';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,6 +32,43 @@ export function runNode(core: number | null, args: string[]): Promise<string> {
     p.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').pop()!) : reject(new Error(`${args.join(' ')} exited ${code}`))));
   });
 }
+
+/**
+ * A server process pinned to core 0 (from `cwd`, `nodeArgs` before the script, e.g. --cpu-prof), once it printed its
+ * "listening on <url>" line.
+ */
+export interface PinnedServer {
+  url: string;
+  pid: number;
+  /** SIGTERM, resolved when it exited */
+  stop: () => Promise<void>;
+}
+
+export async function startPinned(cwd: string, args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<PinnedServer> {
+  const [cmd, a] = pin(0, process.execPath, [...nodeArgs, ...args]);
+  const p = spawn(cmd, a, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve) => {
+    let out = '';
+    p.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/[^:\s]+:\d+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+  });
+  const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  return { url, pid: p.pid!, stop: async () => (p.kill('SIGTERM'), await exited) };
+}
+
+/** A ledger server (this tree, fresh data directory) with all its threads moved to core 0 when taskset is there. */
+export async function startLedgerPinned(env: Record<string, string> = {}): Promise<RunningServer> {
+  const s = await startServer({ env });
+  if (hasTaskset) execFileSync('taskset', ['-a', '-p', '-c', '0', String(s.proc.pid)], { stdio: 'ignore' });
+  return s;
+}
+
+/** The raw floor server (bench/floor-server.ts) on a fresh temporary database, pinned to core 0. */
+export const startFloor = (nodeArgs: string[] = []): Promise<PinnedServer> =>
+  startPinned(ROOT, ['bin/run-ts.mjs', 'bench/floor-server.ts', path.join(tempDir('ps-floor-'), 'floor.db')], {}, nodeArgs);
 
 export interface Load {
   requests_per_s: number;

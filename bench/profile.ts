@@ -2,8 +2,7 @@
 // started under `node --cpu-prof` (pinned like bench/run.ts), then a self-time summary of the profile: shares by
 // package/area and the top functions. Prints the throughput too, but the profile is the point: on a shared
 // machine the shares are stable where absolute req/s are not.
-import { spawn } from 'node:child_process';
-import { EVENT, hasTaskset, load as loadRun, ROOT, type Load } from './lib.js';
+import { EVENT, load as loadRun, ROOT, startFloor, startPinned, type Load, type PinnedServer } from './lib.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { client, newKey, tempDir } from '../test/helpers/server.js';
@@ -17,46 +16,19 @@ const load = (spec: object): Promise<Load> => loadRun({ duration: seconds, ...sp
 const PROF_ARGS = ['--cpu-prof', `--cpu-prof-dir=${profDir}`]; // not allowed in NODE_OPTIONS on Node 20
 
 /** Like test/helpers/server.ts startServer, but under --cpu-prof and pinned to core 0 from the start. */
-async function startProfiledServer(): Promise<{ url: string; key: string; stop: () => Promise<void> }> {
+async function startProfiledServer(): Promise<PinnedServer & { key: string }> {
   const key = newKey();
-  const args = [...PROF_ARGS, 'bin/proofstream.mjs', 'serve'];
-  const [cmd, a] = hasTaskset ? ['taskset', ['-c', '0', process.execPath, ...args]] : [process.execPath, args];
-  const p = spawn(cmd, a as string[], {
-    cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', PROOFSTREAM_DATA_DIR: tempDir(), PROOFSTREAM_BOOTSTRAP_KEY: key },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve) => {
-    let out = '';
-    p.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/[^:]+:\d+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-  });
-  const exited = new Promise<void>((r) => p.once('exit', () => r()));
-  return { url, key, stop: async () => (p.kill('SIGTERM'), await exited) };
+  const env = { HOST: '127.0.0.1', PORT: '0', PROOFSTREAM_DATA_DIR: tempDir(), PROOFSTREAM_BOOTSTRAP_KEY: key };
+  return { ...(await startPinned(ROOT, ['bin/proofstream.mjs', 'serve'], env, PROF_ARGS)), key };
 }
 let result;
 const t0 = Date.now();
 let loadStart = 0; // ms after t0 when the measured load began: earlier samples (module loading, setup) are skipped
 if (scenario === 'floor') {
-  const dir = tempDir('ps-floor-');
-  const args = ['bin/run-ts.mjs', 'bench/floor-server.ts', path.join(dir, 'floor.db')];
-  const p = spawn(hasTaskset ? 'taskset' : process.execPath, hasTaskset ? ['-c', '0', process.execPath, ...PROF_ARGS, ...args] : [...PROF_ARGS, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve) => {
-    let out = '';
-    p.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-  });
+  const f = await startFloor(PROF_ARGS);
   loadStart = Date.now() - t0;
-  result = await load({ url, key: 'none', method: 'POST', path: '/floor', body: event });
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM'); // the floor server exits through process.exit on SIGTERM, which writes the profile
-  await exited;
+  result = await load({ url: f.url, key: 'none', method: 'POST', path: '/floor', body: event });
+  await f.stop(); // the floor server exits through process.exit on SIGTERM, which writes the profile
 } else {
   const s = await startProfiledServer();
   const call = client(s.url, s.key);

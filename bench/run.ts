@@ -1,12 +1,11 @@
 // `npm run bench [-- --quick]`: starts real servers on temporary databases, drives them from a second process on
 // 127.0.0.1 (server pinned to core 0, load to core 1 when taskset exists), prints one table and writes
 // bench/results/latest.{json,md}. Every figure is the median of 3 runs. Nothing here is a test.
-import { execFileSync, spawn } from 'node:child_process';
-import { EVENT as event, hasTaskset, load as loadRun, pin, ROOT, runNode, type Load } from './lib.js';
+import { EVENT as event, hasTaskset, load as loadRun, ROOT, runNode, startFloor, startLedgerPinned, type Load } from './lib.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { client, startServer, tempDir, type RunningServer } from '../test/helpers/server.js';
+import { client, tempDir } from '../test/helpers/server.js';
 
 const quick = process.argv.includes('--quick');
 const RUNS = 3;
@@ -22,27 +21,6 @@ async function median(spec: () => object, runs = RUNS): Promise<Load & { runs: L
   return { ...m, p99_ms: [...rs].map((r) => r.p99_ms).sort((a, b) => a - b)[Math.floor(rs.length / 2)]!, runs: rs };
 }
 
-async function server(env: Record<string, string> = {}): Promise<RunningServer> {
-  const s = await startServer({ env: { ...env } });
-  if (hasTaskset) execFileSync('taskset', ['-a', '-p', '-c', '0', String(s.proc.pid)], { stdio: 'ignore' });
-  return s;
-}
-
-async function floorServer(): Promise<{ url: string; stop: () => void }> {
-  const dir = tempDir('ps-floor-');
-  const [cmd, a] = pin(0, process.execPath, ['bin/run-ts.mjs', 'bench/floor-server.ts', path.join(dir, 'floor.db')]);
-  const p = spawn(cmd, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve) => {
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-  });
-  return { url, stop: () => p.kill('SIGTERM') };
-}
-
 const rows: Array<{ name: string; value: string; unit: string; note: string }> = [];
 const rows6: Array<{ name: string; value: string; unit: string; note: string }> = [];
 const results: Record<string, unknown> = { quick, runs: RUNS, duration_s: DURATION, connections: CONNECTIONS, pinned: hasTaskset };
@@ -52,16 +30,16 @@ console.error(`bench: ${quick ? 'quick' : 'full'}, ${RUNS} runs × ${DURATION}s,
 
 // 7 first: the raw floor, measured in the same run as everything it is compared with.
 {
-  const f = await floorServer();
+  const f = await startFloor();
   const r = await median(() => ({ url: f.url, key: 'none', method: 'POST', path: '/floor', body: event }));
-  f.stop();
+  await f.stop();
   results.floor = r;
 }
 const floor = results.floor as Load;
 
 // 1. single appends (durable, distinct keys), sealing on (defaults) and off, to isolate what sealing adds.
 {
-  const s = await server();
+  const s = await startLedgerPinned();
   const call = client(s.url, s.key);
   const sid = (await call('POST', '/v2/streams', { use_case: 'bench' })).body.stream_id;
   results.append = await median(() => ({ url: s.url, key: s.key, method: 'POST', path: `/v2/streams/${sid}/events`, body: event, idempotency: 'unique' }));
@@ -74,7 +52,7 @@ const floor = results.floor as Load;
   await s.stop();
 }
 {
-  const s = await server({ PROOFSTREAM_WINDOW_MAX_EVENTS: '100000', PROOFSTREAM_WINDOW_MAX_AGE_MS: '86400000' });
+  const s = await startLedgerPinned({ PROOFSTREAM_WINDOW_MAX_EVENTS: '100000', PROOFSTREAM_WINDOW_MAX_AGE_MS: '86400000' });
   const call = client(s.url, s.key);
   const sid = (await call('POST', '/v2/streams', { use_case: 'bench-nosealing' })).body.stream_id;
   results.append_no_sealing = await median(() => ({ url: s.url, key: s.key, method: 'POST', path: `/v2/streams/${sid}/events`, body: event, idempotency: 'unique' }));
@@ -82,7 +60,7 @@ const floor = results.floor as Load;
 }
 // 2. batch route, 100 events per request
 {
-  const s = await server();
+  const s = await startLedgerPinned();
   const call = client(s.url, s.key);
   const sid = (await call('POST', '/v2/streams', { use_case: 'bench-batch' })).body.stream_id;
   const batch = { events: Array.from({ length: 100 }, (_, i) => ({ ...event, source_ref: `b${i}` })) };

@@ -3,16 +3,14 @@
 // every ~0.2 s at these rates) and one whose windows never close, alternating, fresh key per request, server pinned
 // to core 0 and load to core 1 as in bench/run.ts. Sequential medians (the bench table's "sealing off" row) drift
 // with the machine by more than the effect; pairs taken seconds apart share most of that drift. Prints one JSON line.
-import { execFileSync } from 'node:child_process';
-import { EVENT as event, hasTaskset, load } from './lib.js';
-import { client, startServer, type RunningServer } from '../test/helpers/server.js';
+import { EVENT as event, load, startLedgerPinned } from './lib.js';
+import { client, type RunningServer } from '../test/helpers/server.js';
 
 const rounds = Number(process.argv[2] ?? 6);
 const seconds = Number(process.argv[3] ?? 10);
 
 async function server(env: Record<string, string>): Promise<{ s: RunningServer; path: string }> {
-  const s = await startServer({ env });
-  if (hasTaskset) execFileSync('taskset', ['-a', '-p', '-c', '0', String(s.proc.pid)], { stdio: 'ignore' });
+  const s = await startLedgerPinned(env);
   const sid = (await client(s.url, s.key)('POST', '/v2/streams', { use_case: 'seal-ab' })).body.stream_id;
   return { s, path: `/v2/streams/${sid}/events` };
 }

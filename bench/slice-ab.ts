@@ -5,11 +5,10 @@
 // (/proc utime+stime) per response, and throughput while it was the target. autocannon cannot switch its target
 // every 300 ms or sample the server's CPU per slice, hence the small client here; it only writes fixed requests and
 // counts responses by Content-Length. Nothing here is a test. (It measured the fused append route: docs/performance.md.)
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { EVENT, pin, ROOT } from './lib.js';
+import { EVENT, startFloor, startPinned } from './lib.js';
 import { client, newKey, tempDir } from '../test/helpers/server.js';
 
 const [treeA, treeB] = [path.resolve(process.argv[2]!), path.resolve(process.argv[3]!)];
@@ -22,25 +21,12 @@ const ticks = (pid: number) => {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(f[11]) + Number(f[12]);
 };
-async function start(cwd: string, args: string[], env: Record<string, string>) {
-  const [cmd, a] = pin(0, process.execPath, args);
-  const p = spawn(cmd, a, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve) => {
-    let out = '';
-    p.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/[^:\s]+:\d+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-  });
-  return { url, pid: p.pid!, stop: () => p.kill('SIGTERM') };
-}
-interface Target { name: string; port: number; pid: number; make: (n: number) => string; done: number; nonOk: number; cpu: number; activeMs: number; stop: () => void }
+interface Target { name: string; port: number; pid: number; make: (n: number) => string; done: number; nonOk: number; cpu: number; activeMs: number; stop: () => Promise<void> }
 const body = JSON.stringify(EVENT);
 const prefix = `s-${process.pid}-${Date.now()}`;
 async function ledger(name: string, tree: string): Promise<Target> {
   const key = newKey();
-  const s = await start(tree, ['bin/proofstream.mjs', 'serve'], { HOST: '127.0.0.1', PORT: '0', PROOFSTREAM_DATA_DIR: tempDir(), PROOFSTREAM_BOOTSTRAP_KEY: key });
+  const s = await startPinned(tree, ['bin/proofstream.mjs', 'serve'], { HOST: '127.0.0.1', PORT: '0', PROOFSTREAM_DATA_DIR: tempDir(), PROOFSTREAM_BOOTSTRAP_KEY: key });
   const sid = (await client(s.url, key)('POST', '/v2/streams', { use_case: 'slice' })).body.stream_id as string;
   const port = Number(new URL(s.url).port);
   const batch = JSON.stringify({ events: Array.from({ length: 100 }, (_, i) => ({ ...EVENT, source_ref: `b${i}` })) });
@@ -50,7 +36,7 @@ async function ledger(name: string, tree: string): Promise<Target> {
   return { name, port, pid: s.pid, make, done: 0, nonOk: 0, cpu: 0, activeMs: 0, stop: s.stop };
 }
 async function floor(): Promise<Target> {
-  const s = await start(ROOT, ['bin/run-ts.mjs', 'bench/floor-server.ts', path.join(tempDir('ps-floor-'), 'floor.db')], {});
+  const s = await startFloor();
   const port = Number(new URL(s.url).port);
   const req = `POST /floor HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   return { name: 'floor', port, pid: s.pid, make: () => req, done: 0, nonOk: 0, cpu: 0, activeMs: 0, stop: s.stop };
@@ -120,7 +106,7 @@ for (let s = 0; s < slices; s++) {
     perSlice[i]!.push({ done: t.done - d0, cpu: dc });
   }
 }
-for (const t of targets) t.stop();
+await Promise.all(targets.map((t) => t.stop()));
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const row = (t: Target, i: number) => {
   const rps = (t.done / t.activeMs) * 1000;
