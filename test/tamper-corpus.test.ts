@@ -3,18 +3,14 @@
 // the identical report for every file.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verify } from '../src/verify/index.js';
-import { ROOT, client, runCli, startServer, type RunningServer } from './helpers/server.js';
+import { codes, corpus, describeServerCliAgreement } from './helpers/corpus.js';
 
-const DIR = path.join(ROOT, 'fixtures/tamper');
-const cases: Array<{ file: string; description: string; expect_codes: string[] }> = JSON.parse(fs.readFileSync(path.join(DIR, 'cases.json'), 'utf8'));
-const trustFile = path.join(DIR, 'trusted-keys.json');
+const C = corpus('tamper');
+const { cases, load } = C;
+const trustFile = path.join(C.dir, 'trusted-keys.json');
 const trusted_keys = JSON.parse(fs.readFileSync(trustFile, 'utf8'));
-const load = (f: string) => JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8'));
-const codes = (r: { problems: Array<{ code: string }> }) => new Set(r.problems.map((p) => p.code));
-
-const cli = (file: string) => runCli(['verify', path.join(DIR, file), '--trust', trustFile, '--json']);
 
 describe('tamper corpus, in-process', () => {
   it('the untouched pack verifies', async () => {
@@ -41,27 +37,4 @@ describe('tamper corpus, in-process', () => {
   }
 });
 
-describe('tamper corpus: server and CLI agree on every file', () => {
-  let srv: RunningServer;
-  beforeAll(async () => {
-    srv = await startServer();
-  });
-  afterAll(async () => srv?.stop());
-
-  it('identical reports and exit codes for the valid pack and every case', async () => {
-    const call = client(srv.url);
-    const files = ['valid.json', ...cases.map((c) => c.file)];
-    // Two CLI processes at a time: the machine has two cores.
-    for (let i = 0; i < files.length; i += 2) {
-      await Promise.all(
-        files.slice(i, i + 2).map(async (f) => {
-          const [http, offline] = await Promise.all([call('POST', '/v2/verify', { object: load(f), trusted_keys }), cli(f)]);
-          expect(http.status, f).toBe(200);
-          expect(JSON.parse(offline.stdout), f).toEqual(http.body);
-          expect(offline.code, f).toBe(http.body.ok ? 0 : 1);
-          expect(http.body.ok, f).toBe(f === 'valid.json');
-        }),
-      );
-    }
-  }, 180_000);
-});
+describeServerCliAgreement('tamper corpus: server and CLI agree on every file', C, { trusted_keys }, ['--trust', trustFile]);

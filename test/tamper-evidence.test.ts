@@ -4,20 +4,16 @@
 // the identical report for every file.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verify } from '../src/verify/index.js';
 import { encodeVerifierKey } from '../src/protocol/note.js';
 import { parsePolicy } from '../src/protocol/policy.js';
-import { ROOT, client, runCli, startServer, type RunningServer } from './helpers/server.js';
+import { codes, corpus, describeServerCliAgreement } from './helpers/corpus.js';
 
-const DIR = path.join(ROOT, 'fixtures/tamper-evidence');
-const cases: Array<{ file: string; description: string; expect_codes: string[] }> = JSON.parse(fs.readFileSync(path.join(DIR, 'cases.json'), 'utf8'));
-const policyFile = path.join(DIR, 'policy.txt');
+const C = corpus('tamper-evidence');
+const { cases, load } = C;
+const policyFile = path.join(C.dir, 'policy.txt');
 const policy = fs.readFileSync(policyFile, 'utf8');
-const load = (f: string) => JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8'));
-const codes = (r: { problems: Array<{ code: string }> }) => new Set(r.problems.map((p) => p.code));
-
-const cli = (file: string, extra: string[] = ['--policy', policyFile]) => runCli(['verify', path.join(DIR, file), ...extra, '--json']);
 
 describe('evidence tamper corpus, in-process', () => {
   it('the untouched pack verifies under the policy, with its cosignatures and anchor checked', async () => {
@@ -90,26 +86,4 @@ describe('evidence tamper corpus, in-process', () => {
   });
 });
 
-describe('evidence tamper corpus: server and CLI agree on every file', () => {
-  let srv: RunningServer;
-  beforeAll(async () => {
-    srv = await startServer();
-  });
-  afterAll(async () => srv?.stop());
-
-  it('identical reports and exit codes for the valid pack and every case', async () => {
-    const call = client(srv.url);
-    const files = ['valid.json', ...cases.map((c) => c.file)];
-    for (let i = 0; i < files.length; i += 2) {
-      await Promise.all(
-        files.slice(i, i + 2).map(async (f) => {
-          const [http, offline] = await Promise.all([call('POST', '/v2/verify', { object: load(f), policy }), cli(f)]);
-          expect(http.status, f).toBe(200);
-          expect(JSON.parse(offline.stdout), f).toEqual(http.body);
-          expect(offline.code, f).toBe(http.body.ok ? 0 : 1);
-          expect(http.body.ok, f).toBe(f === 'valid.json');
-        }),
-      );
-    }
-  }, 180_000);
-});
+describeServerCliAgreement('evidence tamper corpus: server and CLI agree on every file', C, { policy }, ['--policy', policyFile]);
