@@ -2,11 +2,9 @@ import { serve } from '@hono/node-server';
 import { loadConfig } from '../config.js';
 import { createApp } from '../http/app.js';
 import { Ledger } from '../ledger/ledger.js';
-import { installNativeSha256 } from './native-sha256.js';
 
 export async function serveCommand(): Promise<void> {
   const config = loadConfig();
-  installNativeSha256(); // sealing's proofs, /v2/verify, evidence checks: same hashes, native speed
   const ledger = Ledger.open(config);
   const app = createApp(ledger);
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {

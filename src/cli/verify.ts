@@ -16,8 +16,8 @@ import { parseArgs } from 'node:util';
 import { openBundleFile, STREAM_THRESHOLD_BYTES, type StreamedBundle } from './verify-stream.js';
 import { VerifyPool } from './verify-workers.js';
 import { setSha256 } from '../protocol/hash.js';
-import { installNativeSha256 } from './native-sha256.js';
-export { installNativeSha256, nativeSha256 } from './native-sha256.js';
+import { installNativeSha256 } from '../ledger/native-sha256.js';
+export { installNativeSha256, nativeSha256 } from '../ledger/native-sha256.js';
 import { parsePolicy } from '../protocol/policy.js';
 import {
   BUNDLE_KEYS_TRUST_CHECK,

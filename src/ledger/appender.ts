@@ -376,9 +376,7 @@ function jcsString(s: string, path: string, index?: number): string {
 
 const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
-/** RFC 9162 node hash SHA-256(0x01 ‖ left ‖ right), native (protocol/merkle.ts nodeHash is the portable one). */
-export const nodeHashNative = (left: Uint8Array, right: Uint8Array): Buffer => sha256Parts(NODE_PREFIX, left, right);
-
+/** SHA-256 of the parts as a Buffer (hex and row values come straight from it), through a scratch buffer. */
 function sha256Parts(...parts: Uint8Array[]): Buffer {
   let n = 0;
   for (const p of parts) n += p.length;

@@ -13,6 +13,7 @@ import { IdempotencyGate } from './idempotency.js';
 import { newId } from './ids.js';
 import { Anchoring } from './anchoring.js';
 import { Evidence } from './evidence.js';
+import { installNativeSha256 } from './native-sha256.js';
 import { Packs } from './packs.js';
 import { Proofs, type InclusionView } from './proofs.js';
 import { Witnessing } from './witnessing.js';
@@ -85,6 +86,8 @@ export class Ledger {
   }
 
   static open(config: Config): Ledger {
+    // The engine is Node-only: src/protocol's hashes (roots, proofs, window and tile folds, /v2/verify) go native.
+    installNativeSha256();
     const store = Store.open(config.dbPath);
     const signer = loadOrCreateSigner(config.signingKeyPath);
     store.ledgerKeys.register({

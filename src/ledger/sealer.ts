@@ -2,13 +2,13 @@
 // append path: appends only tell it what committed; it seals on its own event-loop turns, in bounded slices.
 import { bytesToHex, hexToBytes, utf8ToBytes } from '../protocol/bytes.js';
 import { formatCheckpoint } from '../protocol/checkpoint.js';
-import { consistencyProof, rootAt, rootFromFrontier, rootFromLeaves, verifyConsistency } from '../protocol/merkle.js';
+import { consistencyProof, nodeHash, rootAt, rootFromFrontier, rootFromLeaves, verifyConsistency } from '../protocol/merkle.js';
 import { ED25519_TYPE, encodeVerifierKey, formatNote, keyId } from '../protocol/note.js';
 import type { Store } from '../store/index.js';
 import type { CheckpointRow } from '../store/checkpoints.js';
 import { newId } from './ids.js';
 import type { Signer } from './signer.js';
-import { nodeHashNative, type CommitRider } from './appender.js';
+import type { CommitRider } from './appender.js';
 import { TileFolder } from './tiles.js';
 
 export interface WindowPolicy {
@@ -179,7 +179,7 @@ export class Sealer implements CommitRider {
     for (const leaf of leaves) {
       const cur = (w.cur ??= { from: w.next, size: 0, frontier: [] });
       let node = leaf;
-      for (let i = cur.size; i % 2 === 1; i = (i - 1) / 2) node = nodeHashNative(cur.frontier.pop()!, node);
+      for (let i = cur.size; i % 2 === 1; i = (i - 1) / 2) node = nodeHash(cur.frontier.pop()!, node);
       cur.frontier.push(node);
       cur.size++;
       w.next++;
@@ -342,7 +342,7 @@ export class Sealer implements CommitRider {
       if (!windowRoot) {
         const leaves = this.store.checkpoints.leafHashes(streamId, from, to);
         if (leaves.length !== to - from + 1) throw new SealError(`events ${from}..${to} are not all stored`);
-        windowRoot = rootFromLeaves(leaves, nodeHashNative);
+        windowRoot = rootFromLeaves(leaves);
       }
       const root = rootAt(src, to);
       // Never sign a checkpoint that contradicts one already signed for this origin.

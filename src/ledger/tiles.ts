@@ -4,7 +4,7 @@
 // per-node reads, so nothing here is on the durability path.
 import { TILE_WIDTH, TileBuilder } from '../protocol/tiles.js';
 import type { TileRow } from '../store/checkpoints.js';
-import { nodeHashNative } from './appender.js';
+import { nodeHash } from '../protocol/merkle.js';
 
 /** Streams with a tile in progress kept at once (each holds up to one 16 KiB tile per tile level). */
 const MAX_STREAMS = 1024;
@@ -35,7 +35,7 @@ export class TileFolder {
       const skip = (TILE_WIDTH - ((firstSeqNo - 1) % TILE_WIDTH)) % TILE_WIDTH;
       if (skip >= leaves.length) return;
       i = skip;
-      st = { next: firstSeqNo + skip, levels: [{ builder: new TileBuilder(nodeHashNative), tileIndex: (firstSeqNo + skip - 1) / TILE_WIDTH }] };
+      st = { next: firstSeqNo + skip, levels: [{ builder: new TileBuilder(nodeHash), tileIndex: (firstSeqNo + skip - 1) / TILE_WIDTH }] };
     }
     for (; i < leaves.length; i++) {
       this.push(streamId, st, 0, leaves[i]!);
@@ -60,7 +60,7 @@ export class TileFolder {
     let up = st.levels[t + 1];
     if (!up) {
       if ((lvl.tileIndex - 1) % TILE_WIDTH !== 0) return;
-      up = { builder: new TileBuilder(nodeHashNative), tileIndex: (lvl.tileIndex - 1) / TILE_WIDTH };
+      up = { builder: new TileBuilder(nodeHash), tileIndex: (lvl.tileIndex - 1) / TILE_WIDTH };
       st.levels.push(up);
     }
     this.push(streamId, st, t + 1, done.root);
@@ -71,14 +71,5 @@ export class TileFolder {
     const out = this.pending;
     this.pending = [];
     return out;
-  }
-
-  get pendingCount(): number {
-    return this.pending.length;
-  }
-
-  /** Forget a stream's tiles in progress (e.g. its sealing halted). */
-  forget(streamId: string): void {
-    this.streams.delete(streamId);
   }
 }

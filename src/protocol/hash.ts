@@ -2,8 +2,8 @@
 // so a value from one context can never be replayed as another (see docs/protocol.md, "Domains").
 //
 // The SHA-256 implementation is injectable: @noble/hashes by default (pure, runs anywhere), or whatever a
-// Node-only caller installs with setSha256 — the CLI verifier installs node:crypto's (src/cli/verify.ts),
-// which is several times faster on large packs. Any implementation must give the same bytes as SHA-256
+// Node-only caller installs with setSha256 — the ledger and the CLI verifier install node:crypto's
+// (src/ledger/native-sha256.ts), which is several times faster on large packs. Any implementation must give the same bytes as SHA-256
 // (FIPS 180-4); the choice only changes speed, never a hash.
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, utf8ToBytes } from './bytes.js';

@@ -114,19 +114,18 @@ function popcount(n: number): number {
 
 /**
  * RFC 9162 MTH over a list of leaf hashes (reference implementation, O(n) hashing). Used for small
- * ranges (e.g. the leaves an auditor holds) and as the ground truth in tests. `hashNode` must compute
- * SHA-256(0x01 ‖ left ‖ right) (the default); the ledger passes a native one for window roots.
+ * ranges (e.g. the leaves an auditor holds, a window's own root) and as the ground truth in tests.
  */
-export function rootFromLeaves(leafHashes: readonly Uint8Array[], hashNode: (l: Uint8Array, r: Uint8Array) => Uint8Array = nodeHash): Uint8Array {
+export function rootFromLeaves(leafHashes: readonly Uint8Array[]): Uint8Array {
   if (leafHashes.length === 0) return EMPTY_ROOT;
-  return mth(leafHashes, 0, leafHashes.length, hashNode);
+  return mth(leafHashes, 0, leafHashes.length);
 }
 
-function mth(leaves: readonly Uint8Array[], lo: number, hi: number, hashNode: (l: Uint8Array, r: Uint8Array) => Uint8Array): Uint8Array {
+function mth(leaves: readonly Uint8Array[], lo: number, hi: number): Uint8Array {
   const n = hi - lo;
   if (n === 1) return leaves[lo]!;
   const k = splitPoint(n);
-  return hashNode(mth(leaves, lo, lo + k, hashNode), mth(leaves, lo + k, hi, hashNode));
+  return nodeHash(mth(leaves, lo, lo + k), mth(leaves, lo + k, hi));
 }
 
 /**
@@ -541,7 +540,7 @@ export function rootFromRangeProof(
     let pos = 0;
     const walk = (lo: number, hi: number): Uint8Array | null => {
       if (hi <= from || lo >= to) return pos < proof.length ? proof[pos++]! : null;
-      if (from <= lo && hi <= to) return mth(leafHashes, lo - from, hi - from, nodeHash);
+      if (from <= lo && hi <= to) return mth(leafHashes, lo - from, hi - from);
       const k = splitPoint(hi - lo);
       const l = walk(lo, lo + k);
       if (l === null) return null;

@@ -58,11 +58,6 @@ export class TileBuilder {
 
   constructor(private readonly hashNode: (left: Uint8Array, right: Uint8Array) => Uint8Array) {}
 
-  /** Hashes pushed into the tile in progress (0..255). */
-  get filled(): number {
-    return this.count;
-  }
-
   push(hash: Uint8Array): { tile: Uint8Array; root: Uint8Array } | null {
     const blob = (this.blob ??= new Uint8Array(TILE_BYTES));
     const i = this.count;

@@ -1,5 +1,5 @@
-// node:crypto's SHA-256 for src/protocol (Node-only, so not in src/protocol itself): the CLI verifier installs it for
-// a command, the server for its whole life. Same bytes as the portable default (@noble/hashes), in a fraction of the
+// node:crypto's SHA-256 for src/protocol (Node-only, so not in src/protocol itself): a Ledger installs it when it
+// opens (the engine's roots, proofs and folds then hash natively), the CLI verifier for the duration of a command. Same bytes as the portable default (@noble/hashes), in a fraction of the
 // time; test/verify-native-hash.test.ts holds them equal.
 import crypto from 'node:crypto';
 import { setSha256, type Sha256Hasher, type Sha256Impl } from '../protocol/hash.js';
