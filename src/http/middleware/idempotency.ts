@@ -21,12 +21,16 @@ export function idempotencyKeyOf(c: Context<AppEnv>, required: boolean): string 
   return key;
 }
 
-/** A fingerprint that could not be computed: the body JCS cannot represent, as 422 NOT_CANONICALIZABLE naming where. */
-export function notCanonicalizable(e: unknown): ApiError {
-  const at = (e as { path?: string }).path;
-  return new ApiError('NOT_CANONICALIZABLE', `request body cannot be canonicalized (RFC 8785): ${(e as Error).message}`, {
-    path: at ?? null,
-  });
+/** The request's fingerprint; a body JCS cannot represent is 422 NOT_CANONICALIZABLE naming where. */
+export function fingerprintOf(c: Context<AppEnv>, body: unknown): string {
+  try {
+    return requestFingerprint(c.req.method, c.req.path, body);
+  } catch (e) {
+    const at = (e as { path?: string }).path;
+    throw new ApiError('NOT_CANONICALIZABLE', `request body cannot be canonicalized (RFC 8785): ${(e as Error).message}`, {
+      path: at ?? null,
+    });
+  }
 }
 
 export const idempotencyMiddleware = (gate: IdempotencyGate, ttlMs: number) => (required: boolean) =>
@@ -37,12 +41,7 @@ export const idempotencyMiddleware = (gate: IdempotencyGate, ttlMs: number) => (
       return next();
     }
     const { tenantId } = c.get('principal');
-    let fingerprint: string;
-    try {
-      fingerprint = requestFingerprint(c.req.method, c.req.path, await c.req.json());
-    } catch (e) {
-      throw notCanonicalizable(e);
-    }
+    const fingerprint = fingerprintOf(c, await c.req.json());
     const decision = await gate.enter(tenantId, key, fingerprint);
     if (decision.kind === 'replay') {
       return c.body(decision.bodyText, decision.status as 201, {

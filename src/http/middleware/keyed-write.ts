@@ -11,14 +11,14 @@ import type { Context, Handler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { z } from '@hono/zod-openapi';
 import type { IdempotencyWrite } from '../../ledger/appender.js';
-import { requestFingerprint, type GateDecision, type IdempotencyGate } from '../../ledger/idempotency.js';
+import type { GateDecision, IdempotencyGate } from '../../ledger/idempotency.js';
 import { newId } from '../../ledger/ids.js';
 import type { Principal, Scope, Tenancy } from '../../ledger/tenancy.js';
 import type { AppEnv } from '../env.js';
 import { validationHook } from '../errors.js';
 import { authenticateRequest } from './auth.js';
 import { readJson } from './body.js';
-import { idempotencyKeyOf, notCanonicalizable } from './idempotency.js';
+import { fingerprintOf, idempotencyKeyOf } from './idempotency.js';
 import type { TokenBuckets } from './rate-limit.js';
 
 export interface KeyedWriteDeps {
@@ -57,12 +57,7 @@ export function keyedWrite(d: KeyedWriteDeps, scope: Scope, maxBytes: number, ro
       buckets.take(c, `key:${principal.keyId}`);
       const body = await readJson(c, maxBytes);
       const key = idempotencyKeyOf(c, true)!;
-      let fingerprint: string;
-      try {
-        fingerprint = requestFingerprint(c.req.method, c.req.path, body);
-      } catch (e) {
-        throw notCanonicalizable(e);
-      }
+      const fingerprint = fingerprintOf(c, body);
       const entered = gate.enter(principal.tenantId, key, fingerprint);
       const decision: GateDecision = entered instanceof Promise ? await entered : entered;
       if (decision.kind === 'replay') return respond(decision.status, decision.bodyText, reqId, true);
