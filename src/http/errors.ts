@@ -30,9 +30,9 @@ const HTTP_CODES: Record<number, ErrorCode> = {
  */
 function clientAborted(err: Error, c: Context<AppEnv>): boolean {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (incoming?.aborted) return true;
-  const code = (err as NodeJS.ErrnoException).code;
-  return (code === 'ECONNRESET' && err.message === 'aborted') || err.name === 'AbortError';
+  if (incoming?.aborted || (incoming?.destroyed && !incoming.complete)) return true;
+  // node's own error for a request body cut short (abortIncoming), when the bindings are not at hand
+  return (err as NodeJS.ErrnoException).code === 'ECONNRESET' && err.message === 'aborted';
 }
 
 export interface ErrorHooks {
