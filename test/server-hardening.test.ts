@@ -85,6 +85,15 @@ describe.runIf(process.platform === 'linux')('file descriptors', () => {
     await sleep(200);
     // Leaking one per request would be +100; allow a few for sockets and the database.
     expect(fdCount(srv.proc.pid!) - before).toBeLessThan(10);
+    // A GET whose client leaves after the first bytes closes its file too.
+    for (let i = 0; i < 30; i++) {
+      const s = await raw(srv.port);
+      s.socket.write(`GET /v2/audit/packs/${id} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${srv.key}\r\n\r\n`);
+      await waitFor(async () => (s.data().length > 0 ? true : undefined), 5000);
+      s.socket.destroy();
+    }
+    await sleep(500);
+    expect(fdCount(srv.proc.pid!) - before).toBeLessThan(10);
     // GET still sends the whole document.
     const got = await call('GET', `/v2/audit/packs/${id}`);
     expect(got.status).toBe(200);
@@ -212,12 +221,14 @@ describe('a full database', () => {
     const sid = (await call('POST', '/v2/streams', { use_case: 'full' })).body.stream_id;
     const receipts: any[] = [];
     let refused: Awaited<ReturnType<typeof call>> | undefined;
+    let retry: { key: string; body: unknown } | undefined;
     // 40 × 20 KB per batch; the cap is 2 MiB, so the database runs full well within 200 batches.
     for (let b = 0; b < 200 && !refused; b++) {
       const events = Array.from({ length: 40 }, (_, i) => ({ source_ref: `b${b}-${i}`, event_type: 't', payload: { pad: 'y'.repeat(20_000) } }));
-      const r = await call('POST', `/v2/streams/${sid}/events/batch`, { events }, { 'idempotency-key': idemKey() });
+      const key = idemKey();
+      const r = await call('POST', `/v2/streams/${sid}/events/batch`, { events }, { 'idempotency-key': key });
       if (r.status === 201) receipts.push(...r.body.receipts);
-      else refused = r;
+      else (refused = r), (retry = { key, body: { events } });
     }
     expect(refused?.status).toBe(507);
     expect(refused?.body.error).toMatchObject({ code: 'INSUFFICIENT_STORAGE', request_id: expect.stringMatching(/^req_/) });
@@ -235,9 +246,11 @@ describe('a full database', () => {
     srv = await start({ dataDir, key: srv.key, env: { PROOFSTREAM_MAX_DB_BYTES: String(64 * 1024 * 1024) } });
     call = client(srv.url, srv.key);
     expect((await call('GET', '/health')).body).toMatchObject({ status: 'ok', storage: 'ok' });
-    const more = await call('POST', `/v2/streams/${sid}/events`, { source_ref: 'after', event_type: 't', payload: {} }, { 'idempotency-key': idemKey() });
-    expect(more.status).toBe(201);
-    expect(more.body.seq_no).toBe(receipts.length + 1);
+    // The refused batch, retried with its Idempotency-Key, runs afresh: nothing of it was recorded.
+    const again = await call('POST', `/v2/streams/${sid}/events/batch`, retry!.body, { 'idempotency-key': retry!.key });
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBeNull();
+    expect(again.body.receipts[0].seq_no).toBe(receipts.length + 1);
     for (const r of receipts) {
       const stored = await call('GET', `/v2/receipts/${r.stream_event_id}`);
       expect(stored.status).toBe(200);
