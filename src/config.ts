@@ -52,6 +52,16 @@ export interface Config {
   tsaRootsPem: string[];
   /** checkpoints signed within one epoch share one time-stamp */
   anchorEpochMs: number;
+  /** most simultaneous TCP connections; more are closed on accept (each holds a file descriptor) */
+  maxConnections: number;
+  /** an idle keep-alive connection is closed after this long */
+  keepAliveTimeoutMs: number;
+  /** a request's headers must arrive within this long of its connection opening (or of its first byte) */
+  headersTimeoutMs: number;
+  /** a whole request, body included, must arrive within this long */
+  requestTimeoutMs: number;
+  /** cap on the database file (SQLite max_page_count); 0 = only the disk limits it */
+  maxDbBytes: number;
 }
 
 /** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
@@ -124,6 +134,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tsaUrl: env.PROOFSTREAM_TSA_URL || undefined,
     tsaRootsPem: [],
     anchorEpochMs: int(env, 'PROOFSTREAM_ANCHOR_EPOCH_MS', 60_000),
+    maxConnections: int(env, 'PROOFSTREAM_MAX_CONNECTIONS', 1000),
+    keepAliveTimeoutMs: int(env, 'PROOFSTREAM_KEEP_ALIVE_TIMEOUT_MS', 5_000),
+    headersTimeoutMs: int(env, 'PROOFSTREAM_HEADERS_TIMEOUT_MS', 10_000),
+    requestTimeoutMs: int(env, 'PROOFSTREAM_REQUEST_TIMEOUT_MS', 120_000),
+    maxDbBytes: int(env, 'PROOFSTREAM_MAX_DB_BYTES', 0),
   };
   cfg.witnesses = overrides.witnesses ?? parseWitnesses(env.PROOFSTREAM_WITNESSES);
   cfg.witnessQuorum = int(env, 'PROOFSTREAM_WITNESS_QUORUM', cfg.witnesses.length);

@@ -1,19 +1,22 @@
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { loadConfig } from '../config.js';
 import { createApp } from '../http/app.js';
+import { hardenServer, serverOptions } from '../http/server-options.js';
 import { Ledger } from '../ledger/ledger.js';
 
 export async function serveCommand(): Promise<void> {
   const config = loadConfig();
   const ledger = Ledger.open(config);
   const app = createApp(ledger);
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: serverOptions(config) }, (info) => {
     // One machine-readable line: tests and scripts wait for it.
     console.log(`proofstream listening on http://${info.address}:${info.port} (db ${config.dbPath}, kid ${ledger.signer.kid})`);
     if (!ledger.store.tenancy.hasAnyKey()) {
       console.log('no API keys yet: run `npx proofstream keys create --tenant <t> --system <s>` or set PROOFSTREAM_BOOTSTRAP_KEY');
     }
   });
+  hardenServer(server as Server, config);
   const stop = () => {
     // Stop taking requests, let queued appends commit, then close the database cleanly.
     server.close(() => {

@@ -6,12 +6,13 @@ import { newId } from '../ledger/ids.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Deps } from './deps.js';
 import type { AppEnv } from './env.js';
-import { onError, onNotFound, validationHook } from './errors.js';
+import { errorHandler, onNotFound, validationHook } from './errors.js';
 import { authMiddleware } from './middleware/auth.js';
 import { jsonBody } from './middleware/body.js';
 import { idempotencyMiddleware } from './middleware/idempotency.js';
 import { rateLimit, rateLimitByAddress, TokenBuckets } from './middleware/rate-limit.js';
 import { json } from './schemas.js';
+import { StorageHealth } from './storage-health.js';
 import { auditRoutes } from './v2/audit.js';
 import { checkpointRoutes } from './v2/checkpoints.js';
 import { appendRoutes, eventRoutes } from './v2/events.js';
@@ -25,11 +26,13 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const cfg = ledger.config;
   const buckets = new TokenBuckets(cfg.rateLimitRps, cfg.rateLimitBurst);
+  const storage = new StorageHealth(ledger.store);
+  ledger.appender.onCommit(() => storage.markWritten());
   // Before the request-id middleware: these handlers answer without calling next() and set the request id
   // themselves, exactly as that middleware would (keyed-write.ts).
   appendRoutes(app, ledger, { tenancy: ledger.tenancy, buckets, gate: ledger.idempotency, idempotencyTtlMs: cfg.idempotencyTtlMs });
   app.use('*', requestId({ generator: () => newId('req') }));
-  app.onError(onError);
+  app.onError(errorHandler({ storageFull: () => storage.markFull() }));
   app.notFound(onNotFound);
 
   const deps: Deps = {
@@ -46,10 +49,16 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
       method: 'get',
       path: '/health',
       tags: ['system'],
-      summary: 'Liveness and database reachability (no auth)',
+      summary: 'Liveness, database reachability and storage (no auth)',
       responses: {
-        200: json(z.object({ status: z.literal('ok'), db: z.literal('ok'), kid: z.string() }), 'healthy'),
-        503: json(z.object({ status: z.literal('degraded'), db: z.literal('unreachable') }), 'database unreachable'),
+        200: json(z.object({ status: z.literal('ok'), db: z.literal('ok'), storage: z.literal('ok'), kid: z.string() }), 'healthy'),
+        503: json(
+          z.union([
+            z.object({ status: z.literal('degraded'), db: z.literal('unreachable') }),
+            z.object({ status: z.literal('degraded'), db: z.literal('ok'), storage: z.literal('full'), kid: z.string() }),
+          ]),
+          'database unreachable, or storage full (appends answer 507 until there is room again)',
+        ),
       },
     }),
     (c) => {
@@ -59,9 +68,11 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
       } catch {
         ok = false;
       }
-      return ok
-        ? c.json({ status: 'ok' as const, db: 'ok' as const, kid: ledger.signer.kid }, 200)
-        : c.json({ status: 'degraded' as const, db: 'unreachable' as const }, 503);
+      if (!ok) return c.json({ status: 'degraded' as const, db: 'unreachable' as const }, 503);
+      const kid = ledger.signer.kid;
+      return storage.state() === 'full'
+        ? c.json({ status: 'degraded' as const, db: 'ok' as const, storage: 'full' as const, kid }, 503)
+        : c.json({ status: 'ok' as const, db: 'ok' as const, storage: 'ok' as const, kid }, 200);
     },
   );
 

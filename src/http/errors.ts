@@ -1,10 +1,12 @@
 // One error model: every failure leaves as {"error":{code,message,details,request_id}}, never a stack trace.
+import type { IncomingMessage } from 'node:http';
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { ApiError, type ErrorCode } from '../ledger/errors.js';
 import type { AppEnv } from './env.js';
+import { isStorageFull } from './storage-health.js';
 
 export function envelope(c: Context<AppEnv>, code: ErrorCode | string, status: number, message: string, details: unknown) {
   return c.json(
@@ -22,20 +24,50 @@ const HTTP_CODES: Record<number, ErrorCode> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
-export const onError: ErrorHandler<AppEnv> = (err, c) => {
-  if (err instanceof ApiError) {
-    // RFC 6750 §3: tell the client which scheme to use.
-    if (err.status === 401) c.header('WWW-Authenticate', 'Bearer realm="proofstream"');
-    return envelope(c, err.code, err.status, err.message, err.details);
-  }
-  if (err instanceof HTTPException && err.status < 500) {
-    const code = HTTP_CODES[err.status] ?? 'VALIDATION_ERROR';
-    return envelope(c, code, err.status, err.message || code, null);
-  }
-  // Log for the operator with the request id; the client gets the id and nothing internal.
-  console.error(`[${c.get('requestId')}] ${c.req.method} ${c.req.path}:`, err);
-  return envelope(c, 'INTERNAL_ERROR', 500, 'internal error; retry with the same Idempotency-Key', null);
-};
+/**
+ * The client went away before its request was read (node's "aborted", ECONNRESET). Not our failure: nobody reads
+ * the answer, and logging each one as a 500 with a stack would let any client flood the log.
+ */
+function clientAborted(err: Error, c: Context<AppEnv>): boolean {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming?.aborted || (incoming?.destroyed && !incoming.complete)) return true;
+  // node's own error for a request body cut short (abortIncoming), when the bindings are not at hand
+  return (err as NodeJS.ErrnoException).code === 'ECONNRESET' && err.message === 'aborted';
+}
+
+export interface ErrorHooks {
+  /** told when a write failed because the database or the disk is full */
+  storageFull?: () => void;
+}
+
+export function errorHandler(hooks: ErrorHooks = {}): ErrorHandler<AppEnv> {
+  return (err, c) => {
+    if (err instanceof ApiError) {
+      // RFC 6750 §3: tell the client which scheme to use.
+      if (err.status === 401) c.header('WWW-Authenticate', 'Bearer realm="proofstream"');
+      return envelope(c, err.code, err.status, err.message, err.details);
+    }
+    if (err instanceof HTTPException && err.status < 500) {
+      const code = HTTP_CODES[err.status] ?? 'VALIDATION_ERROR';
+      return envelope(c, code, err.status, err.message || code, null);
+    }
+    if (clientAborted(err, c)) {
+      console.warn(`[${c.get('requestId')}] ${c.req.method} ${c.req.path}: client aborted the request`);
+      return envelope(c, 'REQUEST_ABORTED', 400, 'the request was aborted by the client', null);
+    }
+    if (isStorageFull(err)) {
+      // The transaction rolled back: nothing was written and nothing acknowledged. One line, no stack: it repeats.
+      hooks.storageFull?.();
+      console.error(`[${c.get('requestId')}] ${c.req.method} ${c.req.path}: storage full (${(err as NodeJS.ErrnoException).code})`);
+      return envelope(c, 'INSUFFICIENT_STORAGE', 507, 'the ledger is out of storage; nothing was written. Retry once an operator has made room', null);
+    }
+    // Log for the operator with the request id; the client gets the id and nothing internal.
+    console.error(`[${c.get('requestId')}] ${c.req.method} ${c.req.path}:`, err);
+    return envelope(c, 'INTERNAL_ERROR', 500, 'internal error; retry with the same Idempotency-Key', null);
+  };
+}
+
+export const onError: ErrorHandler<AppEnv> = errorHandler();
 
 export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
   envelope(c, 'RESOURCE_NOT_FOUND', 404, `no route for ${c.req.method} ${c.req.path}`, null);

@@ -15,6 +15,11 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'UNSUPPORTED_OBJECT_KIND'
   | 'EVIDENCE_PENDING'
+  | 'MALFORMED_REQUEST'
+  | 'REQUEST_TIMEOUT'
+  | 'HEADERS_TOO_LARGE'
+  | 'REQUEST_ABORTED'
+  | 'INSUFFICIENT_STORAGE'
   | 'INTERNAL_ERROR';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
@@ -34,6 +39,16 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   UNSUPPORTED_OBJECT_KIND: 422,
   /** the requested range is not sealed into a checkpoint yet: retry later */
   EVIDENCE_PENDING: 409,
+  /** node's HTTP parser refused the bytes (not HTTP/1.1, bad header syntax…) */
+  MALFORMED_REQUEST: 400,
+  /** headers or the whole request did not arrive in time (PROOFSTREAM_HEADERS_TIMEOUT_MS / _REQUEST_TIMEOUT_MS) */
+  REQUEST_TIMEOUT: 408,
+  /** request headers beyond node's limit (16 KiB) */
+  HEADERS_TOO_LARGE: 431,
+  /** the client went away mid-request; nobody reads this answer, it only keeps it out of the 500s */
+  REQUEST_ABORTED: 400,
+  /** the database (or the disk) is full: nothing was written, retry once an operator made room */
+  INSUFFICIENT_STORAGE: 507,
   INTERNAL_ERROR: 500,
 };
 

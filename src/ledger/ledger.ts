@@ -88,7 +88,7 @@ export class Ledger {
   static open(config: Config): Ledger {
     // The engine is Node-only: src/protocol's hashes (roots, proofs, window and tile folds, /v2/verify) go native.
     installNativeSha256();
-    const store = Store.open(config.dbPath);
+    const store = Store.open(config.dbPath, { maxBytes: config.maxDbBytes });
     const signer = loadOrCreateSigner(config.signingKeyPath);
     store.ledgerKeys.register({
       kid: signer.kid,

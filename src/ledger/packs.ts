@@ -252,7 +252,7 @@ export class Packs {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const relPath = `${PACKS_DIR}/${packId}.json`;
     const file = path.join(this.ledger.config.dataDir, relPath);
-    const tmp = `${file}.tmp`;
+    const tmp = `${file}.${process.pid}.tmp`; // the builder's pid: sweepOrphans() can tell a dead build at once
     let byteSize = 0;
     let renamed = false;
     try {
@@ -361,9 +361,12 @@ export class Packs {
   }
 
   /**
-   * At start: files in the packs directory that no row refers to — a build that crashed before its row committed
-   * (`*.json.tmp`, or a renamed file), or a purge interrupted between row and file — are removed once they have not
-   * been written for `quietMs` (an hour), so a build still running in another process is never touched.
+   * At start, before this process builds anything: files in the packs directory that no row refers to go.
+   * A partial `<pack>.json.<pid>.tmp` whose builder is dead — or is this process's pid, a previous process's
+   * (containers reuse pids) — goes at once. Anything else unreferenced (a renamed file whose row never committed,
+   * a purge interrupted between row and file, a .tmp of a live process — another server on this data directory —
+   * or an untagged `.json.tmp` of older versions) goes once it has not been written for `quietMs`
+   * (an hour), so a build still running elsewhere is never touched.
    */
   sweepOrphans(now = Date.now(), quietMs = 3600_000): number {
     if (!fs.existsSync(this.dir)) return 0;
@@ -373,7 +376,7 @@ export class Packs {
       if (known.has(`${PACKS_DIR}/${name}`)) continue;
       const file = path.join(this.dir, name);
       try {
-        if (now - fs.statSync(file).mtimeMs < quietMs) continue;
+        if (!deadBuild(name) && now - fs.statSync(file).mtimeMs < quietMs) continue;
         fs.rmSync(file, { force: true });
         n++;
       } catch {
@@ -388,6 +391,21 @@ export class Packs {
     const row = this.repo.get(packId);
     if (!row || row.tenantId !== p.tenantId) throw notFound('pack');
     return { row, file: path.join(this.ledger.config.dataDir, row.filePath) };
+  }
+}
+
+/** A build's partial file whose builder cannot be writing it any more (see sweepOrphans). */
+function deadBuild(name: string): boolean {
+  if (!name.endsWith('.tmp')) return false;
+  const tagged = /\.json\.(\d+)\.tmp$/.exec(name);
+  if (!tagged) return false; // an untagged .json.tmp (older versions): no way to tell, so the quiet rule
+  const pid = Number(tagged[1]);
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0); // signal 0: only asks whether the process exists
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH'; // EPERM: it exists, another user's
   }
 }
 

@@ -42,7 +42,17 @@ export function loadOrCreateSigner(file: string): Signer {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
+  warnIfExposed(file);
   const key = createPrivateKey(fs.readFileSync(file));
   if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${file} is not an Ed25519 private key`);
   return signerFromKeyObject(key);
+}
+
+/** One line at start when the key file is open to group or others: whoever can read it can sign receipts. */
+function warnIfExposed(file: string): void {
+  if (process.platform === 'win32') return; // no POSIX modes there
+  const mode = fs.statSync(file).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    console.warn(`warning: signing key ${file} has mode ${mode.toString(8).padStart(4, '0')} (group/others can access it); run chmod 600 on it`);
+  }
 }

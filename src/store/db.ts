@@ -13,10 +13,31 @@ export interface Handle {
   db: Db;
 }
 
+export interface OpenOptions {
+  /** cap on the database file, as SQLite's max_page_count (writes beyond it fail with SQLITE_FULL); 0 = none */
+  maxBytes?: number;
+}
+
 const MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../drizzle');
 
-export function openDatabase(file: string): Handle {
+/**
+ * The database holds every payload: owner-only. SQLite creates -wal and -shm with the main file's mode, so the
+ * main file is created 0600 before SQLite opens it; files an older version left group/world-readable are narrowed.
+ */
+function ownerOnly(file: string): void {
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    try {
+      if ((fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+}
+
+export function openDatabase(file: string, opts: OpenOptions = {}): Handle {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  if (file !== ':memory:') ownerOnly(file);
   const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = FULL');
@@ -24,5 +45,10 @@ export function openDatabase(file: string): Handle {
   sqlite.pragma('busy_timeout = 5000');
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS });
+  if (opts.maxBytes) {
+    // Per connection, not stored in the file. SQLite never sets it below the current page count.
+    const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
+    sqlite.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxBytes / pageSize))}`);
+  }
   return { sqlite, db };
 }

@@ -1,7 +1,9 @@
 // The store: every repository over one connection, plus the transaction primitive the ledger builds on.
 import { CheckpointsRepo } from './checkpoints.js';
 import type Database from 'better-sqlite3';
-import { openDatabase, type Handle } from './db.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { openDatabase, type Handle, type OpenOptions } from './db.js';
 import { EventsRepo } from './events.js';
 import { EvidenceRepo } from './evidence.js';
 import { IdempotencyRepo } from './idempotency.js';
@@ -34,8 +36,8 @@ export class Store {
     this.evidence = new EvidenceRepo(h.db);
   }
 
-  static open(file: string): Store {
-    return new Store(openDatabase(file));
+  static open(file: string, opts: OpenOptions = {}): Store {
+    return new Store(openDatabase(file, opts));
   }
 
   /** BEGIN IMMEDIATE … COMMIT: takes the write lock up front, so concurrent writers serialize instead of failing. */
@@ -50,6 +52,15 @@ export class Store {
 
   ping(): boolean {
     return this.tx.ping.get() !== undefined;
+  }
+
+  /** Bytes the database can still grow by: under its max_page_count, and on its filesystem, whichever is less. */
+  headroomBytes(): number {
+    const p = (name: string) => this.h.sqlite.pragma(name, { simple: true }) as number;
+    const pageSize = p('page_size');
+    const underCap = (p('max_page_count') - p('page_count') + p('freelist_count')) * pageSize;
+    const fsStat = fs.statfsSync(path.dirname(path.resolve(this.h.sqlite.name)));
+    return Math.min(underCap, fsStat.bavail * fsStat.bsize);
   }
 
   close(): void {

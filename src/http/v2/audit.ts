@@ -62,14 +62,17 @@ export const Bundle = z
 
 /** Sends a pack's file as the body, streamed. */
 function sendPack(c: Context<AppEnv>, pack: PackFile, status: 200 | 201, extra: Record<string, string> = {}): Response {
-  const stream = fs.createReadStream(pack.file);
-  return c.body(Readable.toWeb(stream) as unknown as ReadableStream, status, {
+  const headers = {
     'Content-Type': 'application/json',
     'Content-Length': String(pack.row.byteSize),
     ETag: `"${pack.row.sha256}"`,
     ...(status === 201 ? { Location: `/v2/audit/packs/${pack.row.id}` } : {}),
     ...extra,
-  });
+  };
+  // HEAD: Hono drops the body of the GET answer without cancelling it, so a stream opened here would keep its file
+  // descriptor (paused once its buffer fills) until the process exits. Open nothing.
+  if (c.req.method === 'HEAD') return c.body(null, status, headers);
+  return c.body(Readable.toWeb(fs.createReadStream(pack.file)) as unknown as ReadableStream, status, headers);
 }
 
 function assertFileExists(pack: PackFile): void {
