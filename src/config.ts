@@ -52,6 +52,12 @@ export interface Config {
   tsaRootsPem: string[];
   /** checkpoints signed within one epoch share one time-stamp */
   anchorEpochMs: number;
+  /** start even when the database is behind what was published (PROOFSTREAM_ALLOW_ROLLBACK=1, `serve --allow-rollback`) */
+  allowRollback: boolean;
+  /** the high-water record (`<db>.highwater`) is rewritten at most this often (PROOFSTREAM_HIGHWATER_INTERVAL_MS) */
+  highwaterIntervalMs: number;
+  /** how long start waits for the witnesses' sizes before warning and going on (PROOFSTREAM_START_WITNESS_TIMEOUT_MS) */
+  startWitnessTimeoutMs: number;
 }
 
 /** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
@@ -124,6 +130,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tsaUrl: env.PROOFSTREAM_TSA_URL || undefined,
     tsaRootsPem: [],
     anchorEpochMs: int(env, 'PROOFSTREAM_ANCHOR_EPOCH_MS', 60_000),
+    allowRollback: env.PROOFSTREAM_ALLOW_ROLLBACK === '1' || env.PROOFSTREAM_ALLOW_ROLLBACK === 'true',
+    highwaterIntervalMs: int(env, 'PROOFSTREAM_HIGHWATER_INTERVAL_MS', 100),
+    startWitnessTimeoutMs: int(env, 'PROOFSTREAM_START_WITNESS_TIMEOUT_MS', 5_000),
   };
   cfg.witnesses = overrides.witnesses ?? parseWitnesses(env.PROOFSTREAM_WITNESSES);
   cfg.witnessQuorum = int(env, 'PROOFSTREAM_WITNESS_QUORUM', cfg.witnesses.length);
