@@ -16,7 +16,7 @@ import { Evidence } from './evidence.js';
 import { installNativeSha256 } from './native-sha256.js';
 import { Packs } from './packs.js';
 import { Proofs, type InclusionView } from './proofs.js';
-import { openHighwater, type HighwaterWriter } from './rollback-guard.js';
+import { openHighwater, refuseMissingDatabase, type HighwaterWriter } from './rollback-guard.js';
 import { Witnessing } from './witnessing.js';
 import { Sealer } from './sealer.js';
 import { loadOrCreateSigner, type Signer } from './signer.js';
@@ -91,6 +91,7 @@ export class Ledger {
   static open(config: Config): Ledger {
     // The engine is Node-only: src/protocol's hashes (roots, proofs, window and tile folds, /v2/verify) go native.
     installNativeSha256();
+    refuseMissingDatabase(config);
     const store = Store.open(config.dbPath);
     // Before anything is appended or sealed: refuse a database behind what was already published (RollbackError).
     let highwater: HighwaterWriter;

@@ -289,6 +289,29 @@ export class HighwaterWriter {
 }
 
 /**
+ * Before the database is opened (which would create an empty one): a record of published streams beside a database
+ * file that does not exist is a rollback to nothing. Throws RollbackError unless allowed.
+ */
+export function refuseMissingDatabase(config: Pick<Config, 'dbPath' | 'allowRollback'>): void {
+  if (config.allowRollback || fs.existsSync(config.dbPath)) return;
+  let record: HighwaterRecord | undefined;
+  try {
+    record = readHighwater(highwaterPath(config.dbPath));
+  } catch {
+    record = undefined; // unreadable: openHighwater reports it
+  }
+  const findings = Object.entries(record?.streams ?? {}).map(
+    ([streamId, s]): RollbackFinding => ({
+      streamId,
+      source: 'high-water',
+      published: `head seq_no ${s.head_seq_no}, checkpoint size ${s.checkpoint_size}`,
+      database: 'nothing: the database file does not exist',
+    }),
+  );
+  if (findings.length) throw new RollbackError(findings, config.dbPath);
+}
+
+/**
  * At open, before anything is sealed or appended: compares the database with its high-water record. Throws
  * RollbackError when it is behind (unless `allowRollback`, which logs what was accepted); then rewrites the record
  * to the database as it is and returns the writer that keeps it current.
