@@ -5,8 +5,11 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Ledger } from '../src/ledger/ledger.js';
+import { RollbackError } from '../src/ledger/rollback-guard.js';
 import { loadOrCreateSigner } from '../src/ledger/signer.js';
 import { encodeVerifierKey } from '../src/protocol/note.js';
+import { openTestLedger } from './helpers/ledger.js';
 import { BIN, client, idemKey, newKey, spawnListening, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
 import { startWitness, type RunningWitnessProcess } from './helpers/witness.js';
@@ -275,4 +278,40 @@ describe('rollback guard', () => {
     expect(readHighwater(dataDir).streams[streamId]).toMatchObject({ head_seq_no: 210, checkpoint_size: 210 });
     await srv.stop();
   }, 120_000);
+});
+
+describe('the high-water check (in-process, real SQLite files)', () => {
+  it('refuses a different root or head hash at the recorded position and an unreadable record; the override rewrites it', async () => {
+    const t = openTestLedger(10, 86_400_000, 'ps-highwater-');
+    dirs.push(t.dataDir);
+    const sid = t.stream();
+    await t.ledger.append(t.principal, sid, Array.from({ length: 10 }, (_, i) => ({ source_ref: `r${i}`, event_type: 't', payload: { i } })), undefined, (r) => r);
+    await waitFor(async () => (t.ledger.store.streams.get(sid)!.sealedSeqNo === 10 ? true : undefined));
+    const config = t.ledger.config;
+    t.ledger.close();
+    const file = `${t.dbPath}.highwater`;
+    const rec = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(rec.streams[sid]).toMatchObject({ head_seq_no: 10, checkpoint_size: 10 });
+    const refusal = (text: string): string => {
+      fs.writeFileSync(file, text);
+      try {
+        Ledger.open(config).close();
+      } catch (e) {
+        expect(e).toBeInstanceOf(RollbackError);
+        return (e as Error).message;
+      }
+      throw new Error('opened');
+    };
+    const withEntry = (patch: object) => JSON.stringify({ ...rec, streams: { [sid]: { ...rec.streams[sid], ...patch } } });
+
+    // Another tree (a fork, or another database under this one's name) at the published size.
+    expect(refusal(withEntry({ checkpoint_root: 'ab'.repeat(32) }))).toContain(`stream ${sid} (high-water): published a checkpoint of size 10 with root abababab`);
+    expect(refusal(withEntry({ head_hash: 'cd'.repeat(32) }))).toContain('published seq_no 10 with head hash cdcdcdcd');
+    expect(refusal('{"format":"proofstream-highwater/1","streams":')).toContain('unreadable');
+
+    const accepted = Ledger.open({ ...config, allowRollback: true });
+    accepted.close();
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).streams).toEqual(rec.streams);
+    Ledger.open(config).close();
+  });
 });
