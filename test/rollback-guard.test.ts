@@ -247,7 +247,17 @@ describe('rollback guard', () => {
     // The witness's refusal happens before the database is opened for work: no record was created from it.
     expect(fs.existsSync(highwaterFile(dataDir))).toBe(false);
 
+    // Accepted once (the witness cannot forget its size, so the record remembers the acceptance): later starts go on.
+    srv = await startWith(dataDir, key, env, ['--allow-rollback']);
+    expect(srv.output()).toContain('ROLLBACK ACCEPTED');
+    await srv.stop();
+    expect(readHighwater(dataDir).witness_accepted).toEqual({ [streamId]: { [w.name]: 150 } });
+    srv = await start(dataDir, key, env);
+    expect(srv.output()).not.toContain('ROLLBACK');
+    await srv.stop();
+
     // Decision: a witness that cannot be asked delays nothing beyond its timeout; start goes on with a warning.
+    fs.rmSync(highwaterFile(dataDir));
     await w.stop();
     srv = await start(dataDir, key, env);
     expect(srv.output()).toMatch(/warning: witness .* could not be asked at start/);

@@ -42,7 +42,14 @@ export interface HighwaterRecord {
   format: typeof HIGHWATER_FORMAT;
   written_at: string;
   streams: Record<string, HighwaterStream>;
+  /**
+   * stream id → witness name → the size that witness had cosigned when an operator accepted a rollback past it.
+   * The witness cannot forget that size, so without this every later start would be refused again.
+   */
+  witness_accepted?: WitnessAccepted;
 }
+
+export type WitnessAccepted = Record<string, Record<string, number>>;
 
 /** One way the database is behind what was published. */
 export interface RollbackFinding {
@@ -50,6 +57,8 @@ export interface RollbackFinding {
   streamId: string | null;
   /** who remembers the publication: 'high-water' or `witness <name>` */
   source: string;
+  /** for a witness's finding: its name and the size it has cosigned */
+  witness?: { name: string; size: number };
   published: string;
   database: string;
 }
@@ -119,6 +128,10 @@ export function readHighwater(file: string): HighwaterRecord | undefined {
       (s.checkpoint_size === 0 ? s.checkpoint_root === null : isHex(s.checkpoint_root));
     if (!ok) throw new Error(`malformed entry for stream ${id}`);
   }
+  const acc = r.witness_accepted ?? {};
+  if (typeof acc !== 'object' || acc === null || !Object.values(acc).every((m) => typeof m === 'object' && m !== null && Object.values(m).every(isCount))) {
+    throw new Error('malformed witness_accepted');
+  }
   return r;
 }
 
@@ -154,9 +167,10 @@ export function checkAgainstRecord(store: Store, record: HighwaterRecord): Rollb
 }
 
 /** The record's text from each stream's `"<id>":{…}` member (kept serialized: a flush joins, never re-stringifies all). */
-function serialize(members: Map<string, string>): string {
+function serialize(members: Map<string, string>, accepted: WitnessAccepted): string {
   const head = `{"format":${JSON.stringify(HIGHWATER_FORMAT)},"written_at":${JSON.stringify(new Date().toISOString())},"streams":{`;
-  return `${head}${[...members.values()].join(',')}}}\n`;
+  const tail = Object.keys(accepted).length ? `,"witness_accepted":${JSON.stringify(accepted)}` : '';
+  return `${head}${[...members.values()].join(',')}}${tail}}\n`;
 }
 
 let tmpCounter = 0;
@@ -222,6 +236,8 @@ export class HighwaterWriter {
     private readonly store: Store,
     readonly file: string,
     private readonly intervalMs: number,
+    /** carried over from the record as it was (see HighwaterRecord.witness_accepted) */
+    private readonly accepted: WitnessAccepted = {},
   ) {
     for (const s of store.checkpoints.published()) this.set(s);
   }
@@ -235,7 +251,7 @@ export class HighwaterWriter {
   /** Writes the record as the database is now, synchronously (at open and at close). */
   writeNow(): void {
     this.refresh(Number.POSITIVE_INFINITY);
-    writeAtomicSync(this.file, serialize(this.members));
+    writeAtomicSync(this.file, serialize(this.members, this.accepted));
   }
 
   /** The appender committed events of `streamId`. */
@@ -284,7 +300,7 @@ export class HighwaterWriter {
     const t0 = performance.now();
     try {
       this.refresh(MAX_REFRESH_PER_FLUSH);
-      const text = serialize(this.members);
+      const text = serialize(this.members, this.accepted);
       this.stats.lastLoopMs = performance.now() - t0;
       await writeAtomic(this.file, text);
       this.stats.writes++;
@@ -343,7 +359,7 @@ export function openHighwater(store: Store, config: Pick<Config, 'dbPath' | 'all
     if (!config.allowRollback) throw new RollbackError(findings, config.dbPath);
     console.error(describeRollback(findings, config.dbPath, true));
   }
-  const writer = new HighwaterWriter(store, file, config.highwaterIntervalMs);
+  const writer = new HighwaterWriter(store, file, config.highwaterIntervalMs, record?.witness_accepted);
   if (!record && !findings.length) {
     const published = store.checkpoints.published();
     if (published.some((s) => s.checkpointSize > 0 || s.headSeqNo > 0)) {
@@ -369,7 +385,12 @@ export interface WitnessProbeResult {
  * another root, 409 with our size (the spec) or 422 (our witness). A witness that does not answer within
  * `timeoutMs` overall is a warning, not a refusal: start must not depend on a third party being up.
  */
-export async function probeWitnesses(store: Store, witnesses: readonly WitnessConfig[], timeoutMs: number): Promise<WitnessProbeResult> {
+export async function probeWitnesses(
+  store: Store,
+  witnesses: readonly WitnessConfig[],
+  timeoutMs: number,
+  accepted: WitnessAccepted = {},
+): Promise<WitnessProbeResult> {
   const findings: RollbackFinding[] = [];
   const warnings: string[] = [];
   const latest = store.checkpoints
@@ -395,12 +416,17 @@ export async function probeWitnesses(store: Store, witnesses: readonly WitnessCo
           }
           const res = await submitCheckpoint(w.url, { old: cp.treeSize, proof: [], note: cp.note }, { timeoutMs: left });
           const mine = `its latest checkpoint at size ${cp.treeSize} (root ${short(cp.rootHash)})`;
+          const found = (size: number, published: string) => {
+            // A rollback past this witness's size that an operator already accepted is not reported again.
+            if ((accepted[cp.streamId]?.[w.name] ?? -1) >= size) return;
+            findings.push({ streamId: cp.streamId, source, published, database: mine, witness: { name: w.name, size } });
+          };
           if (res.kind === 'conflict' && res.size > cp.treeSize) {
-            findings.push({ streamId: cp.streamId, source, published: `a checkpoint of size ${res.size}, which the witness cosigned`, database: mine });
+            found(res.size, `a checkpoint of size ${res.size}, which the witness cosigned`);
           } else if (res.kind === 'conflict' && res.size === cp.treeSize) {
-            findings.push({ streamId: cp.streamId, source, published: `a different root at size ${cp.treeSize}, which the witness cosigned`, database: mine });
+            found(res.size, `a different root at size ${cp.treeSize}, which the witness cosigned`);
           } else if (res.kind === 'rejected' && res.status === 422) {
-            findings.push({ streamId: cp.streamId, source, published: `a checkpoint the witness finds inconsistent with this one (HTTP 422)`, database: mine });
+            found(cp.treeSize, 'a checkpoint the witness finds inconsistent with this one (HTTP 422)');
           } else if (res.kind === 'rejected') {
             warnings.push(`witness ${w.name} refused the start check for stream ${cp.streamId}: HTTP ${res.status} ${res.body.slice(0, 120).trim()}`);
           } else if (res.kind === 'unreachable') {
@@ -422,10 +448,17 @@ export async function probeWitnesses(store: Store, witnesses: readonly WitnessCo
  */
 export async function checkWitnessesAtStart(config: Config): Promise<void> {
   if (config.witnesses.length === 0 || !fs.existsSync(config.dbPath)) return;
+  const file = highwaterPath(config.dbPath);
+  let record: HighwaterRecord | undefined;
+  try {
+    record = readHighwater(file);
+  } catch {
+    record = undefined; // openHighwater reports an unreadable record
+  }
   const store = Store.open(config.dbPath);
   let r: WitnessProbeResult;
   try {
-    r = await probeWitnesses(store, config.witnesses, config.startWitnessTimeoutMs);
+    r = await probeWitnesses(store, config.witnesses, config.startWitnessTimeoutMs, record?.witness_accepted);
   } finally {
     store.close();
   }
@@ -433,4 +466,13 @@ export async function checkWitnessesAtStart(config: Config): Promise<void> {
   if (r.findings.length === 0) return;
   if (!config.allowRollback) throw new RollbackError(r.findings, config.dbPath);
   console.error(describeRollback(r.findings, config.dbPath, true));
+  // Remember what was accepted: the witnesses keep their sizes, and the next start must not refuse them again.
+  const accepted: WitnessAccepted = { ...record?.witness_accepted };
+  for (const f of r.findings) {
+    if (!f.streamId || !f.witness) continue;
+    const m = (accepted[f.streamId] = { ...accepted[f.streamId] });
+    m[f.witness.name] = Math.max(m[f.witness.name] ?? 0, f.witness.size);
+  }
+  const next: HighwaterRecord = { format: HIGHWATER_FORMAT, written_at: new Date().toISOString(), streams: record?.streams ?? {}, witness_accepted: accepted };
+  writeAtomicSync(file, `${JSON.stringify(next)}\n`);
 }
