@@ -195,8 +195,11 @@ function writeAtomicSync(file: string, data: string): void {
   }
 }
 
-/** writeAtomicSync on libuv's thread pool: the fsyncs do not hold the event loop. */
-async function writeAtomic(file: string, data: string): Promise<void> {
+/**
+ * writeAtomicSync on libuv's thread pool: the fsyncs do not hold the event loop. `superseded()` is asked before the
+ * rename: a synchronous write made meanwhile (at close) is newer and must not be replaced by this one.
+ */
+async function writeAtomic(file: string, data: string, superseded: () => boolean): Promise<void> {
   const tmp = tmpName(file);
   const fh = await fsp.open(tmp, 'w', 0o600);
   try {
@@ -204,6 +207,10 @@ async function writeAtomic(file: string, data: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+  if (superseded()) {
+    await fsp.rm(tmp, { force: true });
+    return;
   }
   await fsp.rename(tmp, file);
   const dir = await fsp.open(path.dirname(file), 'r');
@@ -302,7 +309,7 @@ export class HighwaterWriter {
       this.refresh(MAX_REFRESH_PER_FLUSH);
       const text = serialize(this.members, this.accepted);
       this.stats.lastLoopMs = performance.now() - t0;
-      await writeAtomic(this.file, text);
+      await writeAtomic(this.file, text, () => this.closed);
       this.stats.writes++;
       this.stats.lastWriteMs = performance.now() - t0;
       this.stats.maxWriteMs = Math.max(this.stats.maxWriteMs, this.stats.lastWriteMs);
