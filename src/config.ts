@@ -102,6 +102,14 @@ function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   return n;
 }
 
+/** An on/off setting: unset, '', '0' or 'false' is off; '1' or 'true' is on; anything else is a mistake worth stopping for. */
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new Error(`${name} must be 1/true or 0/false, got ${JSON.stringify(raw)}`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const dataDir = path.resolve(overrides.dataDir ?? env.PROOFSTREAM_DATA_DIR ?? './data');
   const cfg: Config = {
@@ -130,7 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tsaUrl: env.PROOFSTREAM_TSA_URL || undefined,
     tsaRootsPem: [],
     anchorEpochMs: int(env, 'PROOFSTREAM_ANCHOR_EPOCH_MS', 60_000),
-    allowRollback: env.PROOFSTREAM_ALLOW_ROLLBACK === '1' || env.PROOFSTREAM_ALLOW_ROLLBACK === 'true',
+    allowRollback: flag(env, 'PROOFSTREAM_ALLOW_ROLLBACK'),
     highwaterIntervalMs: int(env, 'PROOFSTREAM_HIGHWATER_INTERVAL_MS', 100),
     startWitnessTimeoutMs: int(env, 'PROOFSTREAM_START_WITNESS_TIMEOUT_MS', 5_000),
   };

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { RollbackError } from '../src/ledger/rollback-guard.js';
 import { loadOrCreateSigner } from '../src/ledger/signer.js';
@@ -323,5 +324,13 @@ describe('the high-water check (in-process, real SQLite files)', () => {
     accepted.close();
     expect(JSON.parse(fs.readFileSync(file, 'utf8')).streams).toEqual(rec.streams);
     Ledger.open(config).close();
+  });
+
+  it('PROOFSTREAM_ALLOW_ROLLBACK takes 1/true or 0/false and refuses anything else', () => {
+    expect(loadConfig({ PROOFSTREAM_ALLOW_ROLLBACK: '1' }).allowRollback).toBe(true);
+    expect(loadConfig({ PROOFSTREAM_ALLOW_ROLLBACK: 'true' }).allowRollback).toBe(true);
+    expect(loadConfig({ PROOFSTREAM_ALLOW_ROLLBACK: '0' }).allowRollback).toBe(false);
+    expect(loadConfig({}).allowRollback).toBe(false);
+    expect(() => loadConfig({ PROOFSTREAM_ALLOW_ROLLBACK: 'yes' })).toThrow(/PROOFSTREAM_ALLOW_ROLLBACK must be 1\/true or 0\/false/);
   });
 });
