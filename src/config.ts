@@ -62,6 +62,12 @@ export interface Config {
   requestTimeoutMs: number;
   /** cap on the database file (SQLite max_page_count); 0 = only the disk limits it */
   maxDbBytes: number;
+  /** start even when the database is behind what was published (PROOFSTREAM_ALLOW_ROLLBACK=1, `serve --allow-rollback`) */
+  allowRollback: boolean;
+  /** the high-water record (`<db>.highwater`) is rewritten at most this often (PROOFSTREAM_HIGHWATER_INTERVAL_MS) */
+  highwaterIntervalMs: number;
+  /** how long start waits for the witnesses' sizes before warning and going on (PROOFSTREAM_START_WITNESS_TIMEOUT_MS) */
+  startWitnessTimeoutMs: number;
 }
 
 /** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
@@ -106,6 +112,14 @@ function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   return n;
 }
 
+/** An on/off setting: unset, '', '0' or 'false' is off; '1' or 'true' is on; anything else is a mistake worth stopping for. */
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new Error(`${name} must be 1/true or 0/false, got ${JSON.stringify(raw)}`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const dataDir = path.resolve(overrides.dataDir ?? env.PROOFSTREAM_DATA_DIR ?? './data');
   const cfg: Config = {
@@ -139,6 +153,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     headersTimeoutMs: int(env, 'PROOFSTREAM_HEADERS_TIMEOUT_MS', 10_000),
     requestTimeoutMs: int(env, 'PROOFSTREAM_REQUEST_TIMEOUT_MS', 120_000),
     maxDbBytes: int(env, 'PROOFSTREAM_MAX_DB_BYTES', 0),
+    allowRollback: flag(env, 'PROOFSTREAM_ALLOW_ROLLBACK'),
+    highwaterIntervalMs: int(env, 'PROOFSTREAM_HIGHWATER_INTERVAL_MS', 100),
+    startWitnessTimeoutMs: int(env, 'PROOFSTREAM_START_WITNESS_TIMEOUT_MS', 5_000),
   };
   cfg.witnesses = overrides.witnesses ?? parseWitnesses(env.PROOFSTREAM_WITNESSES);
   cfg.witnessQuorum = int(env, 'PROOFSTREAM_WITNESS_QUORUM', cfg.witnesses.length);

@@ -7,6 +7,8 @@ import { SCOPES, Tenancy } from '../ledger/tenancy.js';
 const USAGE = `usage: proofstream <command>
 
   serve                                   run the ledger (HOST, PORT, PROOFSTREAM_* env; see README)
+  serve --allow-rollback                  start although the database is behind what was published
+                                          (exit 3 without it; docs/operations.md)
   keys create --tenant <t> --system <s> [--scopes a,b,…]
                                           create a system key and print it once
                                           (scopes: ${SCOPES.join(', ')}; default all)
@@ -41,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'serve') {
     const { serveCommand } = await import('./serve.js');
-    await serveCommand();
+    await serveCommand(argv.slice(1));
     return -1; // keep running
   }
   if (cmd === 'keys' && sub === 'create') {

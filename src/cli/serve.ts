@@ -4,10 +4,23 @@ import { loadConfig } from '../config.js';
 import { createApp } from '../http/app.js';
 import { hardenServer, serverOptions } from '../http/server-options.js';
 import { Ledger } from '../ledger/ledger.js';
+import { checkWitnessesAtStart, RollbackError } from '../ledger/rollback-guard.js';
 
-export async function serveCommand(): Promise<void> {
-  const config = loadConfig();
-  const ledger = Ledger.open(config);
+/** Exit status of `proofstream serve` when the rollback guard refuses to start. */
+export const EXIT_ROLLBACK = 3;
+
+export async function serveCommand(args: string[] = []): Promise<void> {
+  const config = loadConfig(process.env, args.includes('--allow-rollback') ? { allowRollback: true } : {});
+  let ledger: Ledger;
+  try {
+    await checkWitnessesAtStart(config);
+    ledger = Ledger.open(config);
+  } catch (e) {
+    if (!(e instanceof RollbackError)) throw e;
+    // An operator message, not a crash: no stack trace.
+    console.error(`proofstream: ${e.message}`);
+    process.exit(EXIT_ROLLBACK);
+  }
   const app = createApp(ledger);
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: serverOptions(config) }, (info) => {
     // One machine-readable line: tests and scripts wait for it.

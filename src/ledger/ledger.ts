@@ -16,6 +16,7 @@ import { Evidence } from './evidence.js';
 import { installNativeSha256 } from './native-sha256.js';
 import { Packs } from './packs.js';
 import { Proofs, type InclusionView } from './proofs.js';
+import { openHighwater, refuseMissingDatabase, type HighwaterWriter } from './rollback-guard.js';
 import { Witnessing } from './witnessing.js';
 import { Sealer } from './sealer.js';
 import { loadOrCreateSigner, type Signer } from './signer.js';
@@ -59,6 +60,8 @@ export class Ledger {
   /** null when no TSA is configured */
   readonly anchoring: Anchoring | null;
   private purgeTimer: NodeJS.Timeout | undefined;
+  /** keeps `<db>.highwater` (what was published) current; see rollback-guard.ts */
+  private highwater: HighwaterWriter | undefined;
 
   private constructor(
     readonly config: Config,
@@ -88,7 +91,16 @@ export class Ledger {
   static open(config: Config): Ledger {
     // The engine is Node-only: src/protocol's hashes (roots, proofs, window and tile folds, /v2/verify) go native.
     installNativeSha256();
+    refuseMissingDatabase(config);
     const store = Store.open(config.dbPath, { maxBytes: config.maxDbBytes });
+    // Before anything is appended or sealed: refuse a database behind what was already published (RollbackError).
+    let highwater: HighwaterWriter;
+    try {
+      highwater = openHighwater(store, config);
+    } catch (e) {
+      store.close();
+      throw e;
+    }
     const signer = loadOrCreateSigner(config.signingKeyPath);
     store.ledgerKeys.register({
       kid: signer.kid,
@@ -97,6 +109,9 @@ export class Ledger {
       createdAt: new Date().toISOString(),
     });
     const ledger = new Ledger(config, store, signer);
+    ledger.highwater = highwater;
+    ledger.appender.onCommit((streamId) => highwater.touch(streamId));
+    ledger.sealer.onSealed(() => highwater.sealed());
     if (config.bootstrapKey) ledger.tenancy.createKey('default', 'default', SCOPES, config.bootstrapKey);
     ledger.sealer.start();
     ledger.witnessing?.start();
@@ -121,6 +136,7 @@ export class Ledger {
     this.sealer.stop();
     this.witnessing?.stop();
     this.anchoring?.stop();
+    this.highwater?.close();
     this.store.close();
   }
 

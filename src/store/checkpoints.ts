@@ -8,6 +8,14 @@ import { checkpoints, events, streams, windows } from './schema.js';
 
 export type WindowRow = typeof windows.$inferSelect;
 export type CheckpointRow = typeof checkpoints.$inferSelect;
+/** A stream's committed head and latest checkpoint (see CheckpointsRepo.published). */
+export interface PublishedState {
+  streamId: string;
+  headSeqNo: number;
+  headHash: string;
+  checkpointSize: number;
+  checkpointRoot: string | null;
+}
 /** A complete stored tile (layout: src/protocol/tiles.ts). */
 export interface TileRow {
   streamId: string;
@@ -226,6 +234,30 @@ export class CheckpointsRepo {
 
   latest(streamId: string): CheckpointRow | undefined {
     return this.db.select().from(checkpoints).where(eq(checkpoints.streamId, streamId)).orderBy(desc(checkpoints.treeSize)).limit(1).get();
+  }
+
+  /**
+   * What each stream has published so far, as committed: its head and its latest checkpoint (size 0 and a null root
+   * when it has none). The rollback guard's record (src/ledger/rollback-guard.ts); `streamId` narrows it to one.
+   */
+  published(streamId?: string): PublishedState[] {
+    const sqlite = (this.db as Db & { $client: Database.Database }).$client;
+    const base =
+      'SELECT s."id" AS streamId, s."head_seq_no" AS headSeqNo, s."head_hash" AS headHash, ' +
+      'COALESCE(c."tree_size", 0) AS checkpointSize, c."root_hash" AS checkpointRoot ' +
+      'FROM "streams" s LEFT JOIN "checkpoints" c ON c."id" = s."last_checkpoint_id"';
+    if (streamId === undefined) return (this.publishedAll ??= sqlite.prepare(base)).all() as PublishedState[];
+    return (this.publishedOne ??= sqlite.prepare(`${base} WHERE s."id" = ?`)).all(streamId) as PublishedState[];
+  }
+  private publishedAll: Database.Statement | undefined;
+  private publishedOne: Database.Statement | undefined;
+
+  /** The stream head hash stored with event `seqNo` (what a receipt for it carried), or undefined. */
+  headHashAt(streamId: string, seqNo: number): string | undefined {
+    const sqlite = (this.db as Db & { $client: Database.Database }).$client;
+    return sqlite.prepare('SELECT "stream_head_hash" FROM "events" WHERE "stream_id" = ? AND "seq_no" = ?').pluck().get(streamId, seqNo) as
+      | string
+      | undefined;
   }
 
   /** Newest first; `beforeSize` is the cursor (exclusive). */
