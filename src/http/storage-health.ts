@@ -1,20 +1,12 @@
 // Whether the ledger can still write. A write that failed for lack of space (SQLITE_FULL, ENOSPC) marks storage
 // full; the next committed append, or room found again when /health looks, clears it. /health reports it.
+import { isStorageFull } from '../ledger/storage-full.js';
 import type { Store } from '../store/index.js';
 
 /** Room the database must have again before /health stops saying "full" on its own. */
 export const STORAGE_RECOVERED_BYTES = 1024 * 1024;
 
-const SPACE_CODES = new Set(['SQLITE_FULL', 'ENOSPC', 'EDQUOT']);
-
-/** True when err (or an error it wraps) says the database or the disk is full. */
-export function isStorageFull(err: unknown): boolean {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && SPACE_CODES.has(code)) return true;
-  }
-  return false;
-}
+export { isStorageFull };
 
 export class StorageHealth {
   private full = false;

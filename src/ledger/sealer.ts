@@ -9,6 +9,7 @@ import type { CheckpointRow } from '../store/checkpoints.js';
 import { newId } from './ids.js';
 import type { Signer } from './signer.js';
 import type { CommitRider } from './appender.js';
+import { isStorageFull } from './storage-full.js';
 import { TileFolder } from './tiles.js';
 
 export interface WindowPolicy {
@@ -41,6 +42,8 @@ interface WindowRoots {
 
 /** At most this many windows are sealed per turn, so a large backlog never holds the event loop for long. */
 const MAX_WINDOWS_PER_TURN = 32;
+/** how long a seal that met a full disk waits before trying again */
+const STORAGE_RETRY_MS = 1000;
 /** At most this many windows ride one group commit: the appends in it wait for them before COMMIT. */
 const MAX_WINDOWS_PER_RIDE = 4;
 
@@ -68,6 +71,7 @@ export class Sealer implements CommitRider {
   private appendsQueued: (() => boolean) | null = null;
   /** Streams whose sealing failed a safety check: they stop getting checkpoints until an operator looks. */
   readonly halted = new Map<string, string>();
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   readonly stats = { windows: 0, turns: 0, rides: 0 };
   /** Stored tiles built from the committed leaves, written in the sealing transactions (see tiles.ts). */
   readonly tiles = new TileFolder();
@@ -135,6 +139,7 @@ export class Sealer implements CommitRider {
   stop(): void {
     this.stopped = true;
     for (const st of this.state.values()) clearTimeout(st.timer);
+    for (const t of this.retryTimers.values()) clearTimeout(t);
     // Finished tiles would be lost with the process; storing them is one short transaction.
     this.storeTiles((fn) => this.store.write(fn));
   }
@@ -244,6 +249,17 @@ export class Sealer implements CommitRider {
     st.timer.unref();
   }
 
+  /** Marks the stream due again after a pause (used when storage is full), at most one timer per stream. */
+  private retryLater(streamId: string, trigger: 'size' | 'age'): void {
+    if (this.retryTimers.has(streamId) || this.stopped) return;
+    const t = setTimeout(() => {
+      this.retryTimers.delete(streamId);
+      this.markDue(streamId, trigger);
+    }, STORAGE_RETRY_MS);
+    t.unref();
+    this.retryTimers.set(streamId, t);
+  }
+
   private markDue(streamId: string, trigger: 'size' | 'age'): void {
     if (this.halted.has(streamId)) return;
     if (this.due.get(streamId) !== 'age') this.due.set(streamId, trigger);
@@ -297,6 +313,12 @@ export class Sealer implements CommitRider {
         budget -= r.windows;
         results.push({ streamId, trigger, sealed: r.sealed, head: r.head });
       } catch (e) {
+        if (isStorageFull(e)) {
+          // Nothing of this stream was sealed (its savepoint rolled back); once space is freed it seals as usual.
+          console.error(`sealing ${streamId} deferred: storage full; retrying in ${STORAGE_RETRY_MS} ms`);
+          this.retryLater(streamId, trigger);
+          continue;
+        }
         this.halted.set(streamId, (e as Error).message);
         console.error(`sealing halted for ${streamId}: ${(e as Error).message}`);
       }
