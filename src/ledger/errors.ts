@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'UNSUPPORTED_OBJECT_KIND'
   | 'EVIDENCE_PENDING'
+  | 'INTEGRITY_ERROR'
   | 'INTERNAL_ERROR';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
@@ -34,6 +35,8 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   UNSUPPORTED_OBJECT_KIND: 422,
   /** the requested range is not sealed into a checkpoint yet: retry later */
   EVIDENCE_PENDING: 409,
+  /** a stored event does not match its hash (the database was altered); details name the row; nothing is served */
+  INTEGRITY_ERROR: 500,
   INTERNAL_ERROR: 500,
 };
 

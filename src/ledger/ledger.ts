@@ -13,6 +13,7 @@ import { IdempotencyGate } from './idempotency.js';
 import { newId } from './ids.js';
 import { Anchoring } from './anchoring.js';
 import { Evidence } from './evidence.js';
+import { checkedEvent, checkedEvents } from './integrity.js';
 import { installNativeSha256 } from './native-sha256.js';
 import { Packs } from './packs.js';
 import { Proofs, type InclusionView } from './proofs.js';
@@ -214,12 +215,13 @@ export class Ledger {
     const ev = this.store.events.get(eventId);
     if (!ev) throw notFound('event');
     this.streamFor(p, ev.streamId, 'event');
-    return { ...receiptView(ev), inclusion: this.proofs.firstInclusion(ev.streamId, ev.seqNo) };
+    // Ownership first: another tenant's row stays "not found" even when it is damaged.
+    return { ...receiptView(checkedEvent(ev)), inclusion: this.proofs.firstInclusion(ev.streamId, ev.seqNo) };
   }
 
   listEvents(p: Principal, streamId: string, fromSeqNo: number, limit: number): { events: EventView[]; next_from_seq_no: number | null } {
     const stream = this.streamFor(p, streamId);
-    const rows = this.store.events.list(streamId, fromSeqNo, limit);
+    const rows = checkedEvents(this.store.events.list(streamId, fromSeqNo, limit));
     const last = rows[rows.length - 1];
     return {
       events: rows.map(eventView),
