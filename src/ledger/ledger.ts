@@ -20,7 +20,7 @@ import { Proofs, type InclusionView } from './proofs.js';
 import { Witnessing } from './witnessing.js';
 import { Sealer } from './sealer.js';
 import { loadOrCreateSigner, type Signer } from './signer.js';
-import { SCOPES, Tenancy, type Principal } from './tenancy.js';
+import { Tenancy, type Principal } from './tenancy.js';
 
 export interface StreamInput {
   system_id?: string | undefined;
@@ -98,7 +98,15 @@ export class Ledger {
       createdAt: new Date().toISOString(),
     });
     const ledger = new Ledger(config, store, signer);
-    if (config.bootstrapKey) ledger.tenancy.createKey('default', 'default', SCOPES, config.bootstrapKey);
+    // The bootstrap key is whatever the variable names now: a changed or unset variable retires the previous one.
+    let retired: string[];
+    try {
+      ({ retired } = ledger.tenancy.applyBootstrapKey(config.bootstrapKey));
+    } catch (e) {
+      store.close(); // refused at start: nothing is running yet but the database handle
+      throw e;
+    }
+    if (retired.length) console.error(`retired ${retired.length} previous bootstrap key(s): ${retired.join(', ')}`);
     ledger.sealer.start();
     ledger.witnessing?.start();
     ledger.anchoring?.start();
