@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SCOPES, keyStrengthBits, keyWeakness } from '../src/ledger/tenancy.js';
+import { Store } from '../src/store/index.js';
+import { KeyPolicyError, SCOPES, Tenancy, keyStrengthBits, keyWeakness } from '../src/ledger/tenancy.js';
 import { BIN, client, newKey, runCli, spawnListening, startServer, tempDir } from './helpers/server.js';
 
 const dirs: string[] = [];
@@ -107,6 +108,31 @@ describe('PROOFSTREAM_BOOTSTRAP_KEY is the bootstrap key now, never a previous o
       await srv.stop();
     }
   }, 60_000);
+});
+
+describe('the variable never touches keys made with keys create', () => {
+  it('naming a CLI key leaves it as it is; naming a revoked one is refused', () => {
+    const dataDir = dir('ps-keys-cli-');
+    const store = Store.open(path.join(dataDir, 'k.db'));
+    try {
+      const tenancy = new Tenancy(store);
+      const bootstrap = newKey();
+      tenancy.applyBootstrapKey(bootstrap);
+      const cli = tenancy.createKey('acme', 'auditor', ['read']);
+      expect(tenancy.applyBootstrapKey(cli.key).retired).toHaveLength(1); // the previous bootstrap key
+      expect(tenancy.authenticate(bootstrap)).toBeUndefined();
+      const p = tenancy.authenticate(cli.key)!;
+      expect([p.tenantId, [...p.scopes]]).toEqual([cli.tenant.id, ['read']]); // not widened to every scope
+      expect(store.tenancy.keyByHash(cli.row.keyHash)!.bootstrap).toBe(false);
+
+      store.tenancy.revokeKeys([cli.row.id], new Date().toISOString());
+      tenancy.forgetCachedKeys();
+      expect(() => tenancy.applyBootstrapKey(cli.key)).toThrow(KeyPolicyError);
+      expect(tenancy.authenticate(cli.key)).toBeUndefined();
+    } finally {
+      store.close();
+    }
+  });
 });
 
 describe('a weak bootstrap key is refused at start', () => {

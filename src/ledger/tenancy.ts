@@ -164,11 +164,13 @@ export class Tenancy {
     const retired = this.store.write(() => {
       if (key !== undefined && keyHash !== undefined) {
         const existing = this.store.tenancy.keyByHash(keyHash);
-        if (existing && existing.revokedAt !== null && !existing.bootstrap) {
+        if (!existing) this.insertKey(key, 'default', 'default', SCOPES, true);
+        // An earlier bootstrap key named again is the bootstrap key again: the variable decides.
+        else if (existing.bootstrap) this.store.tenancy.reinstateAsBootstrap(existing.id);
+        // A key made otherwise is never touched: if revoked it stays revoked, if active it stays what it is.
+        else if (existing.revokedAt !== null) {
           throw new KeyPolicyError('BOOTSTRAP_KEY_REFUSED', 'PROOFSTREAM_BOOTSTRAP_KEY names a key that was revoked; choose a new one');
         }
-        if (existing) this.store.tenancy.reinstateAsBootstrap(existing.id);
-        else this.insertKey(key, 'default', 'default', SCOPES, true);
       }
       const stale = this.store.tenancy.activeBootstrapKeys().filter((k) => k.keyHash !== keyHash).map((k) => k.id);
       this.store.tenancy.revokeKeys(stale, new Date().toISOString());

@@ -56,9 +56,9 @@ export class TenancyRepo {
     if (ids.length) this.db.update(apiKeys).set({ revokedAt }).where(inArray(apiKeys.id, [...ids])).run();
   }
 
-  /** Makes a key the active bootstrap key: marked, and (if an earlier start retired it) authenticating again. */
+  /** Makes a bootstrap key an earlier start retired authenticate again. */
   reinstateAsBootstrap(id: string): void {
-    this.db.update(apiKeys).set({ bootstrap: true, revokedAt: null }).where(eq(apiKeys.id, id)).run();
+    this.db.update(apiKeys).set({ revokedAt: null }).where(and(eq(apiKeys.id, id), eq(apiKeys.bootstrap, true))).run();
   }
 
   hasAnyKey(): boolean {
