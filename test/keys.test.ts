@@ -82,7 +82,7 @@ describe('PROOFSTREAM_BOOTSTRAP_KEY is the bootstrap key now, never a previous o
     const rows = apiKeyRows(dataDir);
     expect(rows.filter((r) => r.bootstrap === 1 && r.revoked_at === null)).toHaveLength(1);
     expect(rows.filter((r) => r.bootstrap === 1 && r.revoked_at !== null)).toHaveLength(1);
-  }, 60_000);
+  }, 180_000); // four server starts in a row: slow on a loaded machine
 
   it('a database from before bootstrap keys were marked: the old bootstrap key is retired by the upgrade', async () => {
     const dataDir = dir('ps-keys-legacy-');
@@ -107,7 +107,7 @@ describe('PROOFSTREAM_BOOTSTRAP_KEY is the bootstrap key now, never a previous o
     } finally {
       await srv.stop();
     }
-  }, 60_000);
+  }, 180_000); // two server starts and a CLI run in a row
 });
 
 describe('the variable never touches keys made with keys create', () => {
