@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { Store } from '../store/index.js';
-import { SCOPES, Tenancy } from '../ledger/tenancy.js';
+import { SCOPES, scopeProblem, Tenancy } from '../ledger/tenancy.js';
 
 const USAGE = `usage: proofstream <command>
 
@@ -55,7 +55,13 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(USAGE);
       return 2;
     }
-    const scopes = values.scopes ? values.scopes.split(',').map((s) => s.trim()).filter(Boolean) : [...SCOPES];
+    // Only an absent --scopes means "all": `--scopes ,` or `--scopes ''` is a mistake, not a key with no scopes.
+    const scopes = values.scopes === undefined ? [...SCOPES] : values.scopes.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = scopeProblem(scopes);
+    if (bad) {
+      process.stderr.write(`proofstream keys create: ${bad}\n`);
+      return 2;
+    }
     const store = Store.open(loadConfig().dbPath);
     try {
       const r = new Tenancy(store).createKey(values.tenant, values.system, scopes);

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'HEADERS_TOO_LARGE'
   | 'REQUEST_ABORTED'
   | 'INSUFFICIENT_STORAGE'
+  | 'INTEGRITY_ERROR'
   | 'INTERNAL_ERROR';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
@@ -49,6 +50,8 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   REQUEST_ABORTED: 400,
   /** the database (or the disk) is full: nothing was written, retry once an operator made room */
   INSUFFICIENT_STORAGE: 507,
+  /** a stored event does not match its hash (the database was altered); details name the row; nothing is served */
+  INTEGRITY_ERROR: 500,
   INTERNAL_ERROR: 500,
 };
 

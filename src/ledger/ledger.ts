@@ -13,6 +13,7 @@ import { IdempotencyGate } from './idempotency.js';
 import { newId } from './ids.js';
 import { Anchoring } from './anchoring.js';
 import { Evidence } from './evidence.js';
+import { checkedEvent, checkedEvents } from './integrity.js';
 import { installNativeSha256 } from './native-sha256.js';
 import { Packs } from './packs.js';
 import { Proofs, type InclusionView } from './proofs.js';
@@ -20,7 +21,7 @@ import { openHighwater, refuseMissingDatabase, type HighwaterWriter } from './ro
 import { Witnessing } from './witnessing.js';
 import { Sealer } from './sealer.js';
 import { loadOrCreateSigner, type Signer } from './signer.js';
-import { SCOPES, Tenancy, type Principal } from './tenancy.js';
+import { Tenancy, type Principal } from './tenancy.js';
 
 export interface StreamInput {
   system_id?: string | undefined;
@@ -112,7 +113,15 @@ export class Ledger {
     ledger.highwater = highwater;
     ledger.appender.onCommit((streamId) => highwater.touch(streamId));
     ledger.sealer.onSealed(() => highwater.sealed());
-    if (config.bootstrapKey) ledger.tenancy.createKey('default', 'default', SCOPES, config.bootstrapKey);
+    // The bootstrap key is whatever the variable names now: a changed or unset variable retires the previous one.
+    let retired: string[];
+    try {
+      ({ retired } = ledger.tenancy.applyBootstrapKey(config.bootstrapKey));
+    } catch (e) {
+      store.close(); // refused at start: nothing is running yet but the database handle
+      throw e;
+    }
+    if (retired.length) console.error(`retired ${retired.length} previous bootstrap key(s): ${retired.join(', ')}`);
     ledger.sealer.start();
     ledger.witnessing?.start();
     ledger.anchoring?.start();
@@ -230,12 +239,13 @@ export class Ledger {
     const ev = this.store.events.get(eventId);
     if (!ev) throw notFound('event');
     this.streamFor(p, ev.streamId, 'event');
-    return { ...receiptView(ev), inclusion: this.proofs.firstInclusion(ev.streamId, ev.seqNo) };
+    // Ownership first: another tenant's row stays "not found" even when it is damaged.
+    return { ...receiptView(checkedEvent(ev)), inclusion: this.proofs.firstInclusion(ev.streamId, ev.seqNo) };
   }
 
   listEvents(p: Principal, streamId: string, fromSeqNo: number, limit: number): { events: EventView[]; next_from_seq_no: number | null } {
     const stream = this.streamFor(p, streamId);
-    const rows = this.store.events.list(streamId, fromSeqNo, limit);
+    const rows = checkedEvents(this.store.events.list(streamId, fromSeqNo, limit));
     const last = rows[rows.length - 1];
     return {
       events: rows.map(eventView),

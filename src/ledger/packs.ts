@@ -25,6 +25,7 @@ import { PacksRepo, type PackRow } from '../store/packs.js';
 import type { IdempotencyWrite } from './appender.js';
 import { ApiError, notFound } from './errors.js';
 import { newId } from './ids.js';
+import { checkedEvent, integrityError } from './integrity.js';
 import type { Ledger } from './ledger.js';
 import type { Principal } from './tenancy.js';
 
@@ -184,6 +185,8 @@ export class Packs {
     } else {
       const before = this.repo.eventAt(streamId, from - 1);
       if (!before) throw new Error(`event ${from - 1} of ${streamId} is not stored`);
+      // Its hashes open the pack's chain section: a damaged row must not start an auditor's document.
+      checkedEvent(before);
       chain = { head_before: before.streamHeadHash, event_hash_before: before.eventHash };
     }
 
@@ -274,10 +277,11 @@ export class Packs {
           const page = this.repo.eventsPage(streamId, expected, to, rows);
           if (page.length === 0) throw new Error(`events ${expected}..${to} of ${streamId} are not stored`);
           for (const row of page) {
-            // Cheap sanity checks: a pack that would fail verification because the store is damaged is a defect
-            // to report, not a document to hand to an auditor.
-            if (row.seqNo !== expected) throw new Error(`${streamId}: expected seq_no ${expected}, read ${row.seqNo}`);
-            if (row.previousEventHash !== prevEventHash) throw new Error(`${streamId}: seq_no ${row.seqNo} does not link to its predecessor`);
+            // A pack that would fail verification because the store is damaged is a defect to report (500
+            // INTEGRITY_ERROR naming the row), not a document to hand to an auditor.
+            if (row.seqNo !== expected) throw integrityError(row, `expected seq_no ${expected} here, the store holds ${row.seqNo}`);
+            checkedEvent(row);
+            if (row.previousEventHash !== prevEventHash) throw integrityError(row, `its previous_event_hash is not the event_hash of seq_no ${expected - 1}`);
             const ev = bundleEvent(row);
             digest.add(ev);
             const line = (expected === from ? '\n' : ',\n') + JSON.stringify(ev);

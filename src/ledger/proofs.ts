@@ -5,6 +5,7 @@ import type { CheckpointRow } from '../store/checkpoints.js';
 import type { Store } from '../store/index.js';
 import type { StreamRow } from '../store/streams.js';
 import { ApiError, notFound } from './errors.js';
+import { checkedEntries } from './integrity.js';
 import type { Evidence, EvidenceView } from './evidence.js';
 import type { Principal } from './tenancy.js';
 
@@ -160,10 +161,11 @@ export class Proofs {
       trigger: w.trigger,
       sealed_at: w.sealedAt,
       checkpoint: this.view(c),
-      events: this.store.checkpoints.leaves(w.streamId, w.fromSeqNo, w.toSeqNo).map((l) => ({
+      // The entries, not just the hashes: each served event_hash is recomputed from its row first.
+      events: checkedEntries(this.store.events.entries(w.streamId, w.fromSeqNo, w.toSeqNo)).map((l) => ({
         stream_event_id: l.id,
         seq_no: l.seqNo,
-        event_hash: l.h,
+        event_hash: l.eventHash,
         leaf_index: l.seqNo - 1,
         inclusion_proof: hexAll(inclusionProof(src, l.seqNo - 1, c.treeSize)),
       })),

@@ -9,7 +9,77 @@ export type Scope = (typeof SCOPES)[number];
 
 export const KEY_PREFIX = 'ps_live_';
 /** Bootstrap keys come from operators; insist on enough entropy that a weak one is refused at start, not exploited later. */
-const MIN_KEY_LEN = KEY_PREFIX.length + 22;
+export const MIN_KEY_BODY_CHARS = 22;
+/** Estimated bits a person-chosen key must reach (keyStrengthBits); 112 is the least NIST SP 800-57 still accepts. */
+export const MIN_KEY_BITS = 112;
+/**
+ * The longest run of one character ("aaaaaaa") and of consecutive characters ("abcdefg", "7654321") a key may hold.
+ * Long enough that a random key (hex included) practically never trips them; a typed one soon does.
+ */
+export const MAX_REPEAT_RUN = 7;
+export const MAX_SEQUENCE_RUN = 7;
+
+/**
+ * A key request the key rules refuse: a PROOFSTREAM_BOOTSTRAP_KEY that is weak or revoked (the message never
+ * contains the key), or a scope list that is empty or names an unknown scope.
+ */
+export class KeyPolicyError extends Error {
+  constructor(
+    readonly code: 'BOOTSTRAP_KEY_REFUSED' | 'SCOPES_INVALID',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Why a scope list is refused (empty, or an unknown scope), or undefined when every scope is known. */
+export function scopeProblem(scopes: readonly string[]): string | undefined {
+  const valid = `valid scopes: ${SCOPES.join(', ')}`;
+  if (scopes.length === 0) return `a key needs at least one scope (${valid})`;
+  const bad = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+  if (bad.length) return `unknown scope(s): ${bad.map((b) => JSON.stringify(b)).join(', ')} (${valid})`;
+  return undefined;
+}
+
+/**
+ * A conservative estimate of the entropy of a person-chosen key body: the character classes used give the alphabet
+ * (lowercase 26, uppercase 26, digits 10, other printable ASCII 32), and only min(length, 2 × distinct characters)
+ * characters count, so "aaaa…" or "abcabc…" score by what they repeat, not by their length. A random base64url body
+ * of 22 characters scores ≈ 131 bits; 22 × "a" scores 9.
+ */
+export function keyStrengthBits(body: string): number {
+  let pool = 0;
+  if (/[a-z]/.test(body)) pool += 26;
+  if (/[A-Z]/.test(body)) pool += 26;
+  if (/[0-9]/.test(body)) pool += 10;
+  if (/[^a-zA-Z0-9]/.test(body)) pool += 32;
+  const distinct = new Set(body).size;
+  return pool <= 1 ? 0 : Math.min(body.length, 2 * distinct) * Math.log2(pool);
+}
+
+/** Why a person-chosen key is refused, or undefined when it passes; never quotes the key. */
+export function keyWeakness(key: string): string | undefined {
+  if (!key.startsWith(KEY_PREFIX)) return `must start with ${KEY_PREFIX}`;
+  const body = key.slice(KEY_PREFIX.length);
+  if (!/^[\x21-\x7e]*$/.test(body)) return 'may hold only printable ASCII characters after the prefix (no spaces)';
+  if (body.length < MIN_KEY_BODY_CHARS) return `needs at least ${MIN_KEY_BODY_CHARS} characters after ${KEY_PREFIX} (it has ${body.length})`;
+  let same = 1;
+  let up = 1;
+  let down = 1;
+  for (let i = 1; i < body.length; i++) {
+    const d = body.charCodeAt(i) - body.charCodeAt(i - 1);
+    same = d === 0 ? same + 1 : 1;
+    up = d === 1 ? up + 1 : 1;
+    down = d === -1 ? down + 1 : 1;
+    if (same > MAX_REPEAT_RUN) return `repeats one character more than ${MAX_REPEAT_RUN} times in a row`;
+    if (up > MAX_SEQUENCE_RUN || down > MAX_SEQUENCE_RUN) return `holds a run of more than ${MAX_SEQUENCE_RUN} consecutive characters (like abcdefgh)`;
+  }
+  const bits = keyStrengthBits(body);
+  if (bits < MIN_KEY_BITS) {
+    return `is too predictable (about ${Math.floor(bits)} bits estimated from its character classes and distinct characters; at least ${MIN_KEY_BITS} needed)`;
+  }
+  return undefined;
+}
 
 /** Lowercase hex SHA-256 of the key's UTF-8 bytes (what api_keys.key_hash stores). */
 export const hashApiKey = (key: string): string => hash('sha256', key, 'hex');
@@ -51,33 +121,64 @@ export class Tenancy {
     return s;
   }
 
-  /** Creates a key and returns it in clear text: the only time it exists outside the caller. */
-  createKey(tenantName: string, systemName: string, scopes: readonly string[], presetKey?: string) {
-    const bad = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
-    if (bad.length) throw new Error(`unknown scope(s): ${bad.join(', ')} (known: ${SCOPES.join(', ')})`);
-    if (presetKey !== undefined && (!presetKey.startsWith(KEY_PREFIX) || presetKey.length < MIN_KEY_LEN)) {
-      throw new Error(`a key must look like ${KEY_PREFIX}<at least 22 random base64url characters>`);
+  /** Creates a random key and returns it in clear text: the only time it exists outside the caller. */
+  createKey(tenantName: string, systemName: string, scopes: readonly string[]) {
+    const bad = scopeProblem(scopes);
+    if (bad) throw new KeyPolicyError('SCOPES_INVALID', bad);
+    return this.store.write(() => this.insertKey(KEY_PREFIX + randomBytes(32).toString('base64url'), tenantName, systemName, scopes, false));
+  }
+
+  /** Inside a write transaction: the key's row (an active one with the same hash is returned as is). */
+  private insertKey(key: string, tenantName: string, systemName: string, scopes: readonly string[], bootstrap: boolean) {
+    const tenant = this.ensureTenant(tenantName);
+    const system = this.ensureSystem(tenant.id, systemName);
+    const keyHash = hashApiKey(key);
+    const existing = this.store.tenancy.activeKeyByHash(keyHash);
+    if (existing) return { key, row: existing, tenant, system, created: false };
+    const row: ApiKeyRow = {
+      id: newId('key'),
+      tenantId: tenant.id,
+      systemId: system.id,
+      keyHash,
+      prefix: key.slice(0, KEY_PREFIX.length + 4),
+      scopes: [...scopes],
+      createdAt: new Date().toISOString(),
+      revokedAt: null,
+      bootstrap,
+    };
+    this.store.tenancy.insertApiKey(row);
+    return { key, row, tenant, system, created: true };
+  }
+
+  /**
+   * Applies PROOFSTREAM_BOOTSTRAP_KEY at start: the key it names (checked by keyWeakness) is the one bootstrap key,
+   * installed with every scope for tenant and system `default` if new; every other bootstrap key is revoked, so a
+   * changed or unset variable retires the previous key. One transaction. Returns the ids of the keys it retired.
+   */
+  applyBootstrapKey(key: string | undefined): { retired: string[] } {
+    if (key !== undefined) {
+      const weak = keyWeakness(key);
+      if (weak) throw new KeyPolicyError('BOOTSTRAP_KEY_REFUSED', `PROOFSTREAM_BOOTSTRAP_KEY ${weak}; generate one with: echo ${KEY_PREFIX}$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')`);
     }
-    const key = presetKey ?? KEY_PREFIX + randomBytes(32).toString('base64url');
-    return this.store.write(() => {
-      const tenant = this.ensureTenant(tenantName);
-      const system = this.ensureSystem(tenant.id, systemName);
-      const keyHash = hashApiKey(key);
-      const existing = this.store.tenancy.activeKeyByHash(keyHash);
-      if (existing) return { key, row: existing, tenant, system, created: false };
-      const row: ApiKeyRow = {
-        id: newId('key'),
-        tenantId: tenant.id,
-        systemId: system.id,
-        keyHash,
-        prefix: key.slice(0, KEY_PREFIX.length + 4),
-        scopes: [...scopes],
-        createdAt: new Date().toISOString(),
-        revokedAt: null,
-      };
-      this.store.tenancy.insertApiKey(row);
-      return { key, row, tenant, system, created: true };
+    const keyHash = key === undefined ? undefined : hashApiKey(key);
+    const retired = this.store.write(() => {
+      if (key !== undefined && keyHash !== undefined) {
+        const existing = this.store.tenancy.keyByHash(keyHash);
+        if (!existing) this.insertKey(key, 'default', 'default', SCOPES, true);
+        // An earlier bootstrap key named again is the bootstrap key again: the variable decides.
+        else if (existing.bootstrap) this.store.tenancy.reinstateAsBootstrap(existing.id);
+        // A key made otherwise is never touched: if revoked it stays revoked, if active it stays what it is.
+        else if (existing.revokedAt !== null) {
+          throw new KeyPolicyError('BOOTSTRAP_KEY_REFUSED', 'PROOFSTREAM_BOOTSTRAP_KEY names a key that was revoked; choose a new one');
+        }
+      }
+      const stale = this.store.tenancy.activeBootstrapKeys().filter((k) => k.keyHash !== keyHash).map((k) => k.id);
+      this.store.tenancy.revokeKeys(stale, new Date().toISOString());
+      return stale;
     });
+    // Cached resolutions of a retired key must not outlive this call.
+    if (retired.length) this.forgetCachedKeys();
+    return { retired };
   }
 
   authenticate(bearer: string): Principal | undefined {

@@ -6,12 +6,15 @@ import { events } from './schema.js';
 import { rowReader, sqliteOf } from './streams.js';
 
 export type EventRow = typeof events.$inferSelect;
+/** A row without its payload and salt: what an event hash can be recomputed from (the commitment stands for them). */
+export type EventEntryRow = Omit<EventRow, 'payload' | 'salt'>;
 
 export class EventsRepo {
   // Raw better-sqlite3 statements: these run once per appended event (insert, insertNode) or per receipt read.
   private readonly insertStmt: Database.Statement;
   private readonly insertNodeStmt: Database.Statement;
   private readonly getRow: (id: string) => EventRow | undefined;
+  private readonly entriesStmt: Database.Statement;
   constructor(private readonly db: Db) {
     const sqlite = sqliteOf(db);
     this.insertStmt = sqlite.prepare(
@@ -21,6 +24,12 @@ export class EventsRepo {
     );
     this.insertNodeStmt = sqlite.prepare('INSERT INTO "merkle_nodes" ("stream_id", "level", "idx", "hash") VALUES (?, ?, ?, ?)');
     this.getRow = rowReader(sqlite, events, '"id" = ?');
+    this.entriesStmt = sqlite.prepare(
+      'SELECT "id", "stream_id" AS "streamId", "seq_no" AS "seqNo", "source_ref" AS "sourceRef", "event_type" AS "eventType", ' +
+        '"occurred_at" AS "occurredAt", "received_at" AS "receivedAt", "payload_commitment" AS "payloadCommitment", ' +
+        '"event_hash" AS "eventHash", "previous_event_hash" AS "previousEventHash", "stream_head_hash" AS "streamHeadHash", ' +
+        '"protocol", "kid", "signature" FROM "events" WHERE "stream_id" = ? AND "seq_no" >= ? AND "seq_no" <= ? ORDER BY "seq_no"',
+    );
   }
 
   insert(r: EventRow): void {
@@ -50,6 +59,11 @@ export class EventsRepo {
 
   get(id: string): EventRow | undefined {
     return this.getRow(id);
+  }
+
+  /** Events fromSeqNo..toSeqNo of a stream in order, without payloads (which can be large and are not needed). */
+  entries(streamId: string, fromSeqNo: number, toSeqNo: number): EventEntryRow[] {
+    return this.entriesStmt.all(streamId, fromSeqNo, toSeqNo) as EventEntryRow[];
   }
 
   list(streamId: string, fromSeqNo: number, limit: number): EventRow[] {

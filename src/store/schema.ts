@@ -31,6 +31,11 @@ export const apiKeys = sqliteTable('api_keys', {
   scopes: text('scopes', { mode: 'json' }).$type<string[]>().notNull(),
   createdAt: text('created_at').notNull(),
   revokedAt: text('revoked_at'),
+  /**
+   * 1 for the key PROOFSTREAM_BOOTSTRAP_KEY installed: at every start the bootstrap keys the variable no longer names
+   * are revoked, so changing or unsetting it retires the old one.
+   */
+  bootstrap: integer('bootstrap', { mode: 'boolean' }).notNull().default(false),
 });
 
 export const streams = sqliteTable(

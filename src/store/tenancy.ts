@@ -1,5 +1,5 @@
 // Tenants, systems and API keys.
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { apiKeys, systems, tenants } from './schema.js';
 import { rowReader, sqliteOf } from './streams.js';
@@ -40,6 +40,25 @@ export class TenancyRepo {
 
   activeKeyByHash(keyHash: string): ApiKeyRow | undefined {
     return this.byHash(keyHash);
+  }
+
+  /** The key with this hash, revoked or not (key_hash is unique over every row ever made). */
+  keyByHash(keyHash: string): ApiKeyRow | undefined {
+    return this.db.select().from(apiKeys).where(eq(apiKeys.keyHash, keyHash)).get();
+  }
+
+  /** Keys installed from PROOFSTREAM_BOOTSTRAP_KEY that still authenticate. */
+  activeBootstrapKeys(): ApiKeyRow[] {
+    return this.db.select().from(apiKeys).where(and(eq(apiKeys.bootstrap, true), isNull(apiKeys.revokedAt))).all();
+  }
+
+  revokeKeys(ids: readonly string[], revokedAt: string): void {
+    if (ids.length) this.db.update(apiKeys).set({ revokedAt }).where(inArray(apiKeys.id, [...ids])).run();
+  }
+
+  /** Makes a bootstrap key an earlier start retired authenticate again. */
+  reinstateAsBootstrap(id: string): void {
+    this.db.update(apiKeys).set({ revokedAt: null }).where(and(eq(apiKeys.id, id), eq(apiKeys.bootstrap, true))).run();
   }
 
   hasAnyKey(): boolean {
