@@ -27,7 +27,13 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const buckets = new TokenBuckets(cfg.rateLimitRps, cfg.rateLimitBurst);
   // Before the request-id middleware: these handlers answer without calling next() and set the request id
   // themselves, exactly as that middleware would (keyed-write.ts).
-  appendRoutes(app, ledger, { tenancy: ledger.tenancy, buckets, gate: ledger.idempotency, idempotencyTtlMs: cfg.idempotencyTtlMs });
+  appendRoutes(app, ledger, {
+    tenancy: ledger.tenancy,
+    buckets,
+    gate: ledger.idempotency,
+    idempotencyTtlMs: cfg.idempotencyTtlMs,
+    maxJsonDepth: cfg.maxJsonDepth,
+  });
   app.use('*', requestId({ generator: () => newId('req') }));
   app.onError(onError);
   app.notFound(onNotFound);
@@ -36,7 +42,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
     ledger,
     auth: authMiddleware(ledger.tenancy, buckets),
     idempotency: idempotencyMiddleware(ledger.idempotency, cfg.idempotencyTtlMs),
-    body: jsonBody,
+    body: (maxBytes) => jsonBody(maxBytes, cfg.maxJsonDepth),
     rateLimit: rateLimit(buckets),
     rateLimitByAddress: rateLimitByAddress(buckets),
   };
