@@ -14,6 +14,7 @@ export type StrictJsonReason =
   | 'too_deep'
   | 'lone_surrogate'
   | 'inexact_number'
+  | 'unsafe_integer'
   | 'duplicate_key'
   | 'proto_key';
 
@@ -92,7 +93,8 @@ export interface StrictJsonLimits {
 
 /**
  * JSON.parse, refusing what JCS cannot carry exactly. Throws StrictJsonError: `syntax` and `too_deep` (checked on
- * the text before anything is built), `lone_surrogate`, `inexact_number`, `duplicate_key`, `proto_key`.
+ * the text before anything is built), `lone_surrogate`, `inexact_number`, `unsafe_integer`, `duplicate_key`,
+ * `proto_key`.
  */
 export function parseStrictJson(text: string, limits: StrictJsonLimits): unknown {
   const scan = scanText(text, limits.maxDepth);
@@ -115,10 +117,13 @@ export function parseStrictJson(text: string, limits: StrictJsonLimits): unknown
   // Only now that the text is known to be JSON do its semantic problems count (a syntax error is the answer first).
   if (scan.problemAt >= 0) {
     const at = scan.problemAt;
+    const literal = () => text.slice(at, numberEnd(text, at));
     const what =
       scan.problem === 'lone_surrogate'
         ? 'a string or key contains a lone surrogate, which UTF-8 and RFC 8785 cannot represent'
-        : `the number ${text.slice(at, numberEnd(text, at))} has no exact IEEE 754 double: it would be stored and signed as ${String(Number(text.slice(at, numberEnd(text, at))))}`;
+        : scan.problem === 'unsafe_integer'
+          ? `the integer ${literal()} is beyond ±(2^53−1), which I-JSON readers cannot reproduce`
+          : `the number ${literal()} has no exact IEEE 754 double: it would be stored and signed as ${String(Number(literal()))}`;
     throw new StrictJsonError(scan.problem!, what, pointerAt(text, at), at);
   }
   const walked = { keys: 0, proto: false };
@@ -183,7 +188,7 @@ interface Scan {
   /** offset of the bracket that opens level maxDepth + 1, or -1 */
   tooDeepAt: number;
   /** the first semantic problem (reported only if the text parses) */
-  problem: 'lone_surrogate' | 'inexact_number' | null;
+  problem: 'lone_surrogate' | 'inexact_number' | 'unsafe_integer' | null;
   problemAt: number;
   /** object members in the text (one `:` each outside strings), duplicates included */
   members: number;
@@ -257,9 +262,12 @@ function scanText(text: string, maxDepth: number): Scan {
       r.members++;
     } else if (ch === 0x2d /* - */ || (ch >= 0x30 && ch <= 0x39)) {
       const end = numberEnd(text, i);
-      if (r.problemAt < 0 && !numberIsExact(text, i, end)) {
-        r.problem = 'inexact_number';
-        r.problemAt = i;
+      if (r.problemAt < 0) {
+        const p = numberProblem(text, i, end);
+        if (p !== null) {
+          r.problem = p;
+          r.problemAt = i;
+        }
       }
       i = end - 1;
     }
@@ -279,12 +287,14 @@ function numberEnd(text: string, i: number): number {
 }
 
 /**
- * Whether the literal text[i, end) denotes exactly the decimal value of the double JCS writes for it (ECMAScript
- * Number::toString): then what is signed and served is the number that was sent. -0 counts as 0 (JCS writes 0).
+ * Null when the literal text[i, end) denotes exactly the decimal value of the double JCS writes for it (ECMAScript
+ * Number::toString), so that what is signed and served is the number that was sent (-0 counts as 0: JCS writes 0);
+ * and, when that value is an integer, it is within ±(2^53−1), the integers every I-JSON reader (RFC 7493 §2.2)
+ * reproduces — the ledger's policy for payloads since the first version.
  */
-function numberIsExact(text: string, i: number, end: number): boolean {
-  // Integers of at most 15 digits are exact doubles whose shortest form is the literal itself (leading zeros
-  // aside, which JSON forbids): the common case, decided without building a string.
+function numberProblem(text: string, i: number, end: number): 'inexact_number' | 'unsafe_integer' | null {
+  // Integers of at most 15 digits are safe, exact doubles whose shortest form is the literal itself (leading
+  // zeros aside, which JSON forbids): the common case, decided without building a string.
   const len = end - i;
   if (len <= 15) {
     let plain = true;
@@ -295,13 +305,15 @@ function numberIsExact(text: string, i: number, end: number): boolean {
         break;
       }
     }
-    if (plain) return true;
+    if (plain) return null;
   }
   const literal = text.slice(i, end);
   const n = Number(literal);
-  if (!Number.isFinite(n)) return false; // NaN here means not a number at all: JSON.parse refuses it first
+  // NaN here means not a number at all: JSON.parse refuses it first
+  if (!Number.isFinite(n)) return 'inexact_number';
   const written = Object.is(n, -0) ? '0' : String(n);
-  return written === literal || decimalKey(literal) === decimalKey(written);
+  if (written !== literal && decimalKey(literal) !== decimalKey(written)) return 'inexact_number';
+  return Number.isInteger(n) && !Number.isSafeInteger(n) ? 'unsafe_integer' : null;
 }
 
 /**

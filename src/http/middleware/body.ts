@@ -100,6 +100,7 @@ function ingestError(e: StrictJsonError, limit: number): ApiError {
       return new ApiError('JSON_TOO_DEEP', `request body ${e.message.replace(/^JSON /, '')}`, { ...details, limit });
     case 'lone_surrogate':
     case 'inexact_number':
+    case 'unsafe_integer':
       return new ApiError('NOT_CANONICALIZABLE', `request body cannot be stored exactly: ${e.message}`, details);
     case 'duplicate_key':
       return new ApiError('DUPLICATE_KEY', `request body has a ${e.message}`, details);
