@@ -131,6 +131,34 @@ describe('parseStrictJson accepts every JSON value JCS writes back unchanged', (
     );
   });
 
+  it('refuses exactly the strings and keys that are not well-formed UTF-16, escaped or raw, wherever they sit', () => {
+    const unit = fc.oneof(
+      fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+      fc.integer({ min: 0xd7f0, max: 0xe010 }).map((c) => String.fromCharCode(c)),
+      fc.constantFrom('😀', 'é', '"', '\\'),
+    );
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 8 }), fc.string({ unit, maxLength: 8 }), (a, b) => {
+        const ok = a.isWellFormed() && b.isWellFormed();
+        const accepts = (text: string) => {
+          try {
+            parseStrictJson(text, LIMITS);
+            return true;
+          } catch (e) {
+            expect((e as StrictJsonError).reason).toBe('lone_surrogate');
+            return false;
+          }
+        };
+        // JSON.stringify escapes lone surrogates as \udxxx; the raw form puts the code units in the text itself
+        expect(accepts(JSON.stringify({ [a]: [b, a], x: b }))).toBe(ok);
+        const raw = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
+        const rawOk = a.replace(/["\\]/g, '').isWellFormed() && b.replace(/["\\]/g, '').isWellFormed();
+        expect(accepts(`{${raw(a)}:[${raw(b)}]}`)).toBe(rawOk);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('refuses exactly the number literals whose decimal value is not that of the double JCS writes, or an unsafe integer', () => {
     const literal = fc
       .tuple(fc.boolean(), fc.stringMatching(/^(0|[1-9][0-9]{0,25})$/), fc.option(fc.stringMatching(/^[0-9]{1,25}$/)), fc.option(fc.integer({ min: -330, max: 330 })))

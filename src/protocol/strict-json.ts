@@ -89,15 +89,21 @@ export const MAX_JSON_DEPTH_CEILING = 256;
 export interface StrictJsonLimits {
   /** deepest nesting of arrays and objects in the whole text (a scalar is depth 0, `[]` depth 1) */
   maxDepth: number;
+  /**
+   * The text is known to hold no unpaired surrogate code unit, as text from decodeUtf8Strict cannot: the check for
+   * raw ones (isWellFormed, slow in Node 20: as long as JSON.parse on ASCII) is skipped. Escapes are checked anyway.
+   */
+  wellFormed?: boolean;
 }
 
 /**
  * JSON.parse, refusing what JCS cannot carry exactly. Throws StrictJsonError: `syntax` and `too_deep` (checked on
  * the text before anything is built), `lone_surrogate`, `inexact_number`, `unsafe_integer`, `duplicate_key`,
- * `proto_key`.
+ * `proto_key`. `info.depth`, when given, is set to the nesting depth of the text.
  */
-export function parseStrictJson(text: string, limits: StrictJsonLimits): unknown {
-  const scan = scanText(text, limits.maxDepth);
+export function parseStrictJson(text: string, limits: StrictJsonLimits, info?: { depth: number }): unknown {
+  const scan = scanText(text, limits.maxDepth, limits.wellFormed === true || text.isWellFormed());
+  if (info) info.depth = scan.maxDepth;
   if (scan.tooDeepAt >= 0) {
     throw new StrictJsonError(
       'too_deep',
@@ -187,6 +193,8 @@ export const escapePointer = (k: string) => k.replace(/~/g, '~0').replace(/\//g,
 interface Scan {
   /** offset of the bracket that opens level maxDepth + 1, or -1 */
   tooDeepAt: number;
+  /** the deepest level the text reached (up to the first one past the limit) */
+  maxDepth: number;
   /** the first semantic problem (reported only if the text parses) */
   problem: 'lone_surrogate' | 'inexact_number' | 'unsafe_integer' | null;
   problemAt: number;
@@ -212,16 +220,22 @@ function hex4(text: string, i: number): number {
  * One pass over the characters. It does not validate syntax (JSON.parse does, right after): on valid JSON it is
  * exact, on anything else it only has to terminate.
  */
-function scanText(text: string, maxDepth: number): Scan {
-  const r: Scan = { tooDeepAt: -1, problem: null, problemAt: -1, members: 0 };
-  // Raw lone surrogates cannot come from valid UTF-8, but this function takes any string.
-  const rawOk = text.isWellFormed();
-  let depth = 0;
+function scanText(text: string, maxDepth: number, rawOk: boolean): Scan {
+  const r: Scan = { tooDeepAt: -1, maxDepth: 0, problem: null, problemAt: -1, members: 0 };
   const n = text.length;
+  // Strings are skipped with indexOf (native) unless a backslash lies before their closing quote.
+  let nextEscape = text.indexOf('\\');
+  if (nextEscape < 0) nextEscape = n;
+  let depth = 0;
   for (let i = 0; i < n; i++) {
     const ch = text.charCodeAt(i);
     if (ch === 0x22 /* " */) {
       const start = i;
+      const close = text.indexOf('"', i + 1);
+      if (close >= 0 && close < nextEscape && rawOk) {
+        i = close;
+        continue;
+      }
       for (i++; i < n; i++) {
         const s = text.charCodeAt(i);
         if (s === 0x22) break;
@@ -251,10 +265,15 @@ function scanText(text: string, maxDepth: number): Scan {
           if (pairOk) i++;
         }
       }
+      nextEscape = text.indexOf('\\', i + 1);
+      if (nextEscape < 0) nextEscape = n;
     } else if (ch === 0x5b /* [ */ || ch === 0x7b /* { */) {
-      if (++depth > maxDepth) {
-        r.tooDeepAt = i;
-        return r;
+      if (++depth > r.maxDepth) {
+        r.maxDepth = depth;
+        if (depth > maxDepth) {
+          r.tooDeepAt = i;
+          return r;
+        }
       }
     } else if (ch === 0x5d /* ] */ || ch === 0x7d /* } */) {
       depth--;
@@ -346,11 +365,14 @@ function countKeys(v: unknown, acc: { keys: number; proto: boolean }): void {
     for (let i = 0; i < v.length; i++) countKeys(v[i], acc);
     return;
   }
-  const keys = Object.keys(v);
-  acc.keys += keys.length;
+  // for-in rather than Object.keys: no array per object. JSON.parse objects inherit no enumerable keys (should
+  // Object.prototype be polluted, the count only goes up, and firstBadKey then finds nothing to refuse).
+  for (const k in v) {
+    acc.keys++;
+    countKeys((v as Record<string, unknown>)[k], acc);
+  }
   // JSON.parse defines __proto__ as an own data property (it does not set the prototype).
   if (Object.hasOwn(v, '__proto__')) acc.proto = true;
-  for (let i = 0; i < keys.length; i++) countKeys((v as Record<string, unknown>)[keys[i]!], acc);
 }
 
 // ---- naming the place (only when something is refused) ----------------------------------------------------------

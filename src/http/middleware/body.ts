@@ -79,14 +79,16 @@ export async function readJson(c: Context<AppEnv>, maxBytes: number, maxDepth = 
     throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json', { content_type: ct ?? null });
   }
   let value: unknown;
+  const info = { depth: 0 };
   try {
     const text = decodeUtf8Strict(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
-    value = parseStrictJson(text, { maxDepth: maxDepth + BODY_ENVELOPE_DEPTH });
+    value = parseStrictJson(text, { maxDepth: maxDepth + BODY_ENVELOPE_DEPTH, wellFormed: true }, info);
   } catch (e) {
     if (e instanceof StrictJsonError) throw ingestError(e, maxDepth + BODY_ENVELOPE_DEPTH);
     throw e;
   }
-  checkValueDepths(value, maxDepth);
+  // A body no deeper than maxDepth + 1 cannot hold a member value deeper than maxDepth: the usual case, no walk.
+  if (info.depth > maxDepth + 1) checkValueDepths(value, maxDepth);
   return value;
 }
 
