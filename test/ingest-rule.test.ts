@@ -73,7 +73,9 @@ describe('depth: refused on the text, before JSON.parse builds it', () => {
     refused(await post('/v2/streams', stream(nestedObjects(6000))), 400, 'JSON_TOO_DEEP');
     refused(await post('/v2/streams', stream(nestedObjects(65))), 400, 'JSON_TOO_DEEP', '/metadata' + '/k'.repeat(64));
     refused(await append(batch('1', nestedArrays(6000)), `/v2/streams/${sid}/events/batch`), 400, 'JSON_TOO_DEEP');
-    refused(await append(batch('1', '2', nestedArrays(65)), `/v2/streams/${sid}/events/batch`), 400, 'JSON_TOO_DEEP', '/events/2/payload' + '/0'.repeat(64));
+    const item = await append(batch('1', '2', nestedArrays(65)), `/v2/streams/${sid}/events/batch`);
+    refused(item, 400, 'JSON_TOO_DEEP', '/events/2/payload' + '/0'.repeat(64));
+    expect(item.body.error.details).toMatchObject({ index: 2, limit: 64 });
     refused(await append(`{"source_ref":"r","payload":${nestedArrays(6000)}}`, '/v1/sdk/events'), 400, 'JSON_TOO_DEEP');
     refused(await append(`{"events":[{"source_ref":"r","payload":${nestedArrays(65)}}]}`, '/v1/sdk/events/batch'), 400, 'JSON_TOO_DEEP', '/events/0/payload' + '/0'.repeat(64));
     expect(await streamCount()).toBe(before);
@@ -118,7 +120,9 @@ describe('nothing is stored changed', () => {
     refused(await append(event('[1.00000000000000000001]')), 422, 'NOT_CANONICALIZABLE', '/payload/0');
     refused(await append(event('{"a":1,"a":2}')), 422, 'DUPLICATE_KEY', '/payload/a');
     refused(await append(event('{"k":[{"__proto__":1}]}')), 422, 'FORBIDDEN_KEY', '/payload/k/0/__proto__');
-    refused(await append(batch('1', '{"s":"x\\udfff"}'), `/v2/streams/${sid}/events/batch`), 422, 'NOT_CANONICALIZABLE', '/events/1/payload/s');
+    const item = await append(batch('1', '{"s":"x\\udfff"}'), `/v2/streams/${sid}/events/batch`);
+    refused(item, 422, 'NOT_CANONICALIZABLE', '/events/1/payload/s');
+    expect(item.body.error.details).toMatchObject({ reason: 'lone_surrogate', index: 1 });
     refused(await append('{"source_ref":"r","source_ref":"s","payload":1}', '/v1/sdk/events'), 422, 'DUPLICATE_KEY', '/source_ref');
     refused(await append('{"source_ref":"r","payload":{"__proto__":[]}}', '/v1/sdk/events'), 422, 'FORBIDDEN_KEY', '/payload/__proto__');
   });
@@ -131,7 +135,9 @@ describe('nothing is stored changed', () => {
     refused(await append(bytes(event('"\xed\xa0\x80"'))), 400, 'MALFORMED_JSON', '/payload'); // an encoded surrogate
     refused(await append(bytes(batch('1', '"\xc0\xaf"')), `/v2/streams/${sid}/events/batch`), 400, 'MALFORMED_JSON', '/events/1/payload');
     const r = await append(bytes(event('"\x80"')));
-    expect(r.body.error.details).toMatchObject({ reason: 'invalid_utf8', offset: event('"').length - 1 }); // the byte after the opening quote
+    const at = event('"').length - 1; // the byte after the opening quote
+    expect(r.body.error.details).toMatchObject({ reason: 'invalid_utf8', offset: at });
+    expect(r.body.error.message).toBe(`request body is not valid UTF-8 (byte ${at})`);
     expect(await streamCount()).toBe(before);
   });
 

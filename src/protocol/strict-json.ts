@@ -46,7 +46,7 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
     const at = firstInvalidUtf8(bytes);
     // The pointer of the value holding the bad byte: locate it in the text decoded up to there (valid by construction).
     const before = lossyDecoder.decode(bytes.subarray(0, at));
-    throw new StrictJsonError('invalid_utf8', `body is not valid UTF-8 (byte ${at})`, pointerAt(before, before.length), at);
+    throw new StrictJsonError('invalid_utf8', `not valid UTF-8 (byte ${at})`, pointerAt(before, before.length), at);
   }
 }
 

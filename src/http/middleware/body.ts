@@ -1,8 +1,9 @@
 // Read a JSON body once, within a size limit, with precise errors: 413 too large, 415 not JSON, 400 not parseable,
 // then the ingestion rule (docs/api.md, "Ingestion rule"): only what RFC 8785 JCS represents exactly is accepted,
 // so nothing is stored that a read path, an audit pack or the verifier cannot serve as it was sent.
-// The body is read as bytes, decoded as strict UTF-8 and parsed exactly once; every later c.req.json() (the idempotency fingerprint, the
-// route's zod validator, the batch size check) gets that same parsed value instead of parsing the text again.
+// The body is read as bytes, decoded as strict UTF-8 and parsed exactly once; every later c.req.json() (the
+// idempotency fingerprint, the route's zod validator, the batch size check) gets that same parsed value instead of
+// parsing the text again.
 //
 // Why not hono/body-limit: it touches c.req.raw.body, which makes @hono/node-server materialize a full WHATWG
 // Request (undici Request, ReadableStream, AbortSignal) for every request, about a tenth of the server's CPU under
@@ -24,8 +25,9 @@ import type { AppEnv } from '../env.js';
 const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json\s*(?:;.*)?$/i;
 
 /**
- * How many levels the whole body may nest beyond the value limit: the envelope around payloads (`{"events":[{
- * "payload": …}]}` is 3; a bundle sent to POST /v2/verify holds a v1 payload at 5).
+ * How many levels the whole body may nest beyond the payload and metadata limit: room for the envelopes around them
+ * (a batch item's payload opens level 4; in a bundle sent to POST /v2/verify a v1 payload, one level inside its v1
+ * wrapper, opens level 6).
  */
 export const BODY_ENVELOPE_DEPTH = 8;
 
@@ -92,14 +94,20 @@ export async function readJson(c: Context<AppEnv>, maxBytes: number, maxDepth = 
   return value;
 }
 
+/** Refusal details; in a batch (`/events/i/…`) also `index`, naming the item as every batch refusal does. */
+function refusalDetails(reason: string, path: string | null, offset: number | null, extra: object = {}) {
+  const item = path === null ? null : /^\/events\/(\d+)(?:\/|$)/.exec(path);
+  return { reason, path, offset, ...extra, ...(item ? { index: Number(item[1]) } : {}) };
+}
+
 function ingestError(e: StrictJsonError, limit: number): ApiError {
-  const details = { reason: e.reason, path: e.path, offset: e.offset };
+  const details = refusalDetails(e.reason, e.path, e.offset);
   switch (e.reason) {
     case 'invalid_utf8':
     case 'syntax':
       return new ApiError('MALFORMED_JSON', `request body is ${e.message}`, details);
     case 'too_deep':
-      return new ApiError('JSON_TOO_DEEP', `request body ${e.message.replace(/^JSON /, '')}`, { ...details, limit });
+      return new ApiError('JSON_TOO_DEEP', `request body ${e.message.replace(/^JSON /, '')}`, refusalDetails(e.reason, e.path, e.offset, { limit }));
     case 'lone_surrogate':
     case 'inexact_number':
     case 'unsafe_integer':
@@ -134,12 +142,7 @@ function checkDepth(v: unknown, at: string, maxDepth: number): void {
   if (typeof v !== 'object' || v === null || jsonDepth(v) <= maxDepth) return;
   const p = tooDeepPointer(v, maxDepth);
   if (p !== null) {
-    throw new ApiError('JSON_TOO_DEEP', `${at} nests deeper than ${maxDepth} levels`, {
-      reason: 'too_deep',
-      path: at + p,
-      offset: null,
-      limit: maxDepth,
-    });
+    throw new ApiError('JSON_TOO_DEEP', `${at} nests deeper than ${maxDepth} levels`, refusalDetails('too_deep', at + p, null, { limit: maxDepth }));
   }
 }
 
