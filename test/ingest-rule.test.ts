@@ -138,6 +138,17 @@ describe('nothing is stored changed', () => {
     const at = event('"').length - 1; // the byte after the opening quote
     expect(r.body.error.details).toMatchObject({ reason: 'invalid_utf8', offset: at });
     expect(r.body.error.message).toBe(`request body is not valid UTF-8 (byte ${at})`);
+    // A chunked body (no Content-Length) is read on its own path: the same rule, even when a character is split
+    // across chunks.
+    const chunks = [bytes('{"use_case":"u","metadata":{"a":"'), Buffer.from([0xc3]), Buffer.from([0xa9, 0xff]), bytes('"}}')];
+    const chunked = await fetch(`${srv.url}/v2/streams`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${srv.key}`, 'content-type': 'application/json' },
+      body: new ReadableStream({ start: (c) => (chunks.forEach((x) => c.enqueue(x)), c.close()) }),
+      duplex: 'half',
+    } as RequestInit);
+    const cb = await chunked.json();
+    expect([chunked.status, cb.error.code, cb.error.details.path]).toEqual([400, 'MALFORMED_JSON', '/metadata/a']);
     expect(await streamCount()).toBe(before);
   });
 
