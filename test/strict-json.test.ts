@@ -83,6 +83,8 @@ describe('decodeUtf8Strict', () => {
     expect(bad(enc('{"a":[1,"\xed\xa0\x80"]}'))).toEqual({ reason: 'invalid_utf8', offset: 9, path: '/a/1' }); // CESU surrogate
     expect(bad(enc('["\xc0\xaf"]')).offset).toBe(2); // overlong
     expect(bad(enc('["\xe2\x82"]')).offset).toBe(2); // truncated
+    // before any depth check: no pointer through 100,000 open arrays
+    expect(bad(enc('['.repeat(100_000) + '"\xff"'))).toEqual({ reason: 'invalid_utf8', offset: 100_001, path: null });
     expect(decodeUtf8Strict(Buffer.from('["é😀"]'))).toBe('["é😀"]');
   });
 });

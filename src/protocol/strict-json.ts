@@ -406,7 +406,7 @@ function tokenize(
   text: string,
   offset: number,
   keys: boolean,
-): { path: string; offset: number; key?: string; reason?: 'duplicate_key' | 'proto_key' } | null {
+): { path: string | null; offset: number; key?: string; reason?: 'duplicate_key' | 'proto_key' } | null {
   const stack: Frame[] = [];
   const n = text.length;
   let expectKey = false;
@@ -436,6 +436,8 @@ function tokenize(
     if (!keys && i >= offset && ch !== 0x2c && ch !== 0x3a && ch !== 0x20 && ch !== 0x0a && ch !== 0x0d && ch !== 0x09) {
       return { path: pointerOf(stack), offset: i };
     }
+    // Text not yet checked for depth (the prefix before invalid UTF-8) may nest without bound: no pointer then.
+    if ((ch === 0x5b || ch === 0x7b) && stack.length >= MAX_POINTER_DEPTH) return { path: null, offset: i };
     if (ch === 0x5b) {
       stack.push({ array: true, index: 0, key: null, seen: null });
       expectKey = false;
@@ -457,8 +459,14 @@ function tokenize(
   return keys ? null : { path: pointerOf(stack), offset: n };
 }
 
-/** JSON pointer of the value (or member) at a text offset: the containers open there, with their current keys. */
-export function pointerAt(text: string, offset: number): string {
+/** Pointers are not built through more containers than this (the text may not have been depth-checked yet). */
+const MAX_POINTER_DEPTH = 1024;
+
+/**
+ * JSON pointer of the value (or member) at a text offset: the containers open there, with their current keys; null
+ * past MAX_POINTER_DEPTH containers.
+ */
+export function pointerAt(text: string, offset: number): string | null {
   return tokenize(text, offset, false)!.path;
 }
 
