@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { COSIGNATURE_TYPE, parseVerifierKey } from './protocol/note.js';
+import { MAX_JSON_DEPTH_CEILING, MAX_JSON_DEPTH_DEFAULT } from './protocol/strict-json.js';
 import { derToPem, pemBlocksToDer } from './verify/pem.js';
 
 /** A witness the ledger submits checkpoints to (c2sp.org/tlog-witness). */
@@ -25,6 +26,8 @@ export interface Config {
   maxEventBytes: number;
   maxBatchBytes: number;
   maxBatchEvents: number;
+  /** deepest nesting of a payload or metadata value (the whole body may nest 8 levels more) */
+  maxJsonDepth: number;
   /** max body of POST /v2/verify (a whole audit bundle) */
   maxVerifyBytes: number;
   idempotencyTtlMs: number;
@@ -120,6 +123,15 @@ function flag(env: NodeJS.ProcessEnv, name: string): boolean {
   throw new Error(`${name} must be 1/true or 0/false, got ${JSON.stringify(raw)}`);
 }
 
+/** PROOFSTREAM_MAX_JSON_DEPTH: 1..MAX_JSON_DEPTH_CEILING, so that every stored value stays readable by every path. */
+function jsonDepthLimit(env: NodeJS.ProcessEnv): number {
+  const n = int(env, 'PROOFSTREAM_MAX_JSON_DEPTH', MAX_JSON_DEPTH_DEFAULT);
+  if (n < 1 || n > MAX_JSON_DEPTH_CEILING) {
+    throw new Error(`PROOFSTREAM_MAX_JSON_DEPTH must be between 1 and ${MAX_JSON_DEPTH_CEILING}, got ${n}`);
+  }
+  return n;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const dataDir = path.resolve(overrides.dataDir ?? env.PROOFSTREAM_DATA_DIR ?? './data');
   const cfg: Config = {
@@ -133,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxEventBytes: int(env, 'PROOFSTREAM_MAX_EVENT_BYTES', 64 * 1024),
     maxBatchBytes: int(env, 'PROOFSTREAM_MAX_BATCH_BYTES', 8 * 1024 * 1024),
     maxBatchEvents: 1000,
+    maxJsonDepth: jsonDepthLimit(env),
     maxVerifyBytes: int(env, 'PROOFSTREAM_MAX_VERIFY_BYTES', 64 * 1024 * 1024),
     idempotencyTtlMs: int(env, 'PROOFSTREAM_IDEMPOTENCY_TTL_MS', 24 * 3600 * 1000),
     idempotencyWaitMs: int(env, 'PROOFSTREAM_IDEMPOTENCY_WAIT_MS', 10_000),

@@ -30,7 +30,13 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   ledger.appender.onCommit(() => storage.markWritten());
   // Before the request-id middleware: these handlers answer without calling next() and set the request id
   // themselves, exactly as that middleware would (keyed-write.ts).
-  appendRoutes(app, ledger, { tenancy: ledger.tenancy, buckets, gate: ledger.idempotency, idempotencyTtlMs: cfg.idempotencyTtlMs });
+  appendRoutes(app, ledger, {
+    tenancy: ledger.tenancy,
+    buckets,
+    gate: ledger.idempotency,
+    idempotencyTtlMs: cfg.idempotencyTtlMs,
+    maxJsonDepth: cfg.maxJsonDepth,
+  });
   app.use('*', requestId({ generator: () => newId('req') }));
   app.onError(errorHandler({ storageFull: () => storage.markFull() }));
   app.notFound(onNotFound);
@@ -39,7 +45,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
     ledger,
     auth: authMiddleware(ledger.tenancy, buckets),
     idempotency: idempotencyMiddleware(ledger.idempotency, cfg.idempotencyTtlMs),
-    body: jsonBody,
+    body: (maxBytes) => jsonBody(maxBytes, cfg.maxJsonDepth),
     rateLimit: rateLimit(buckets),
     rateLimitByAddress: rateLimitByAddress(buckets),
   };

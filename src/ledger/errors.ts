@@ -12,6 +12,9 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'NOT_CANONICALIZABLE'
+  | 'JSON_TOO_DEEP'
+  | 'DUPLICATE_KEY'
+  | 'FORBIDDEN_KEY'
   | 'RATE_LIMITED'
   | 'UNSUPPORTED_OBJECT_KIND'
   | 'EVIDENCE_PENDING'
@@ -36,6 +39,12 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_CANONICALIZABLE: 422,
+  /** the body, a payload or metadata nests deeper than the ingestion rule allows (docs/api.md, "Ingestion rule") */
+  JSON_TOO_DEEP: 400,
+  /** an object repeats a key: JSON.parse would keep only the last, and the ledger would sign something else */
+  DUPLICATE_KEY: 422,
+  /** a `__proto__` key: prototype-polluting, and dropped by object spreads */
+  FORBIDDEN_KEY: 422,
   RATE_LIMITED: 429,
   UNSUPPORTED_OBJECT_KIND: 422,
   /** the requested range is not sealed into a checkpoint yet: retry later */

@@ -26,6 +26,8 @@ export interface KeyedWriteDeps {
   buckets: TokenBuckets;
   gate: IdempotencyGate;
   idempotencyTtlMs: number;
+  /** the ingestion rule's nesting limit for payloads (body.ts readJson) */
+  maxJsonDepth?: number;
 }
 
 /** What the chain hands the route: what the separate middlewares would have left on the context. */
@@ -47,7 +49,7 @@ const REQUEST_ID_INVALID = /[^\w\-=]/;
 
 /** One handler doing the whole chain for a route whose body is JSON and whose Idempotency-Key is required. */
 export function keyedWrite(d: KeyedWriteDeps, scope: Scope, maxBytes: number, route: KeyedWriteRoute): Handler<AppEnv> {
-  const { tenancy, buckets, gate, idempotencyTtlMs: ttlMs } = d;
+  const { tenancy, buckets, gate, idempotencyTtlMs: ttlMs, maxJsonDepth } = d;
   return async (c) => {
     let reqId = c.req.header('X-Request-Id');
     if (!reqId || reqId.length > REQUEST_ID_LIMIT || REQUEST_ID_INVALID.test(reqId)) reqId = newId('req');
@@ -55,7 +57,7 @@ export function keyedWrite(d: KeyedWriteDeps, scope: Scope, maxBytes: number, ro
     try {
       const principal = authenticateRequest(c, tenancy, buckets, scope);
       buckets.take(c, `key:${principal.keyId}`);
-      const body = await readJson(c, maxBytes);
+      const body = await readJson(c, maxBytes, maxJsonDepth);
       const key = idempotencyKeyOf(c, true)!;
       const fingerprint = fingerprintOf(c, body);
       const entered = gate.enter(principal.tenantId, key, fingerprint);
