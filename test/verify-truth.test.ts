@@ -230,6 +230,26 @@ describe('over HTTP, and for evidence not there yet', () => {
     expect(human.stdout).toContain('proof.json: v1_proof — PENDING');
     expect(human.stdout).toContain(`  anchor at /checkpoint/anchor: ${pendingAnchor.missing}\n      retry: ${pendingAnchor.retry} (in about 60 s)`);
 
+    // A policy that also demands a witness nobody has asked yet: both pieces pending, in check order.
+    const vectorWitness = read(path.join(ROOT, 'fixtures/vectors/anchor.json')).cosignature;
+    const serverPolicy = (await pub('GET', '/v2/trust-policy')).text.split('\n').filter((l: string) => !l.startsWith('quorum ')).join('\n');
+    const stricter = `${serverPolicy}\nwitness ${vectorWitness.witness} ${vectorWitness.witness_vkey}\nquorum ${vectorWitness.witness}\n`;
+    const both = (await pub('POST', '/v1/public/verify', { proof, policy: stricter })).body;
+    expect({ status: both.status, codes: both.problems.map((p: { code: string }) => p.code), pending: both.pending }).toEqual({
+      status: 'pending',
+      codes: ['WITNESS_QUORUM_NOT_MET', 'ANCHOR_MISSING'],
+      pending: [
+        {
+          evidence: 'witness_cosignatures',
+          path: '/checkpoint/cosignatures',
+          missing: `cosignatures meeting the policy's quorum "${vectorWitness.witness}" (0 verified so far)`,
+          retry: 'fetch the object again once the witnesses have cosigned the checkpoint: the ledger submits every checkpoint to them, retrying a witness that is down at most every PROOFSTREAM_RETRY_MAX_MS (30 s by default)',
+          retry_after_s: 30,
+        },
+        pendingAnchor,
+      ],
+    });
+
     // Evidence that is present and wrong is invalid, pending or not: an altered payload beside the missing anchor.
     const forged = structuredClone(proof);
     forged.event.payload.payload.decision = 'reject';
