@@ -250,6 +250,25 @@ describe('over HTTP, and for evidence not there yet', () => {
       ],
     });
 
+    // Fetched before its window was sealed: no checkpoint, so no anchor either — pending too, not a silent pass.
+    const unsealed = { ...proof, status: 'pending', inclusion: null, checkpoint: null, anchor: null };
+    const early = (await pub('POST', '/v1/public/verify', { proof: unsealed })).body;
+    expect({ status: early.status, problems: early.problems, pending: early.pending }).toEqual({
+      status: 'pending',
+      problems: [{ code: 'ANCHOR_MISSING', path: '/checkpoint', message: 'no checkpoint yet, so no anchor: the trust policy names TSA roots' }],
+      pending: [
+        {
+          evidence: 'anchor',
+          path: '/checkpoint',
+          missing: 'a checkpoint covering the event, then its RFC 3161 anchor',
+          retry: "fetch the proof again once the event's window is sealed into a checkpoint (within the stream's max_age_ms, about a second by default) and its evidence has arrived",
+          retry_after_s: 60,
+        },
+      ],
+    });
+    // Without a policy nothing is required of the checkpoint: the unsealed proof is valid as far as it goes.
+    expect((await pub('POST', '/v1/public/verify', { proof: unsealed, trusted_keys: (await pub('GET', '/v2/keys')).body.keys })).body.status).toBe('valid');
+
     // Evidence that is present and wrong is invalid, pending or not: an altered payload beside the missing anchor.
     const forged = structuredClone(proof);
     forged.event.payload.payload.decision = 'reject';

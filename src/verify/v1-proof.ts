@@ -17,8 +17,8 @@ import { ptr, type CheckScope, type ReportBuilder } from './report.js';
 import { asObj, Fields, isObj, own, show, type Obj } from './shape.js';
 import { ZERO_HASH_HEX } from './stream.js';
 import { checkAnchors, checkWitnesses } from './evidence.js';
-import type { TrustPolicy } from '../protocol/policy.js';
-import { hintsFor, type CallerHints } from './caller.js';
+import { quorumMet, type TrustPolicy } from '../protocol/policy.js';
+import { ANCHOR_RETRY_AFTER_S, hintsFor, WITNESS_RETRY_AFTER_S, type CallerHints } from './caller.js';
 import { kidOf, type TrustSet } from './trust.js';
 
 export const V1_PROOF_KIND = 'v1_proof';
@@ -190,8 +190,32 @@ export async function verifyV1ProofKind(
     const anchor = own(checkpoint, 'anchor');
     const anchors = anchor === undefined || anchor === null ? [] : [isObj(anchor) ? { checkpoint_id: cp.checkpointId, ...anchor } : anchor];
     await checkAnchors(anchors, target, policy, r, () => '/checkpoint/anchor', undefined, ctx);
+  } else if ((checkpoint === undefined || checkpoint === null) && policy) {
+    // Not sealed yet: the evidence the policy requires of the checkpoint cannot be there either. Saying nothing
+    // would let a policy that demands an anchor pass a proof that has none.
+    const c = r.check('checkpoint: present, for the cosignatures and anchor the trust policy requires');
+    if (!quorumMet(policy, new Set())) {
+      c.waitFor('WITNESS_QUORUM_NOT_MET', '/checkpoint', `no checkpoint yet, so no cosignatures: the policy's quorum "${policy.quorum}" is not met`, {
+        evidence: 'witness_cosignatures',
+        missing: `a checkpoint covering the event, then cosignatures meeting the policy's quorum "${policy.quorum}"`,
+        retry: SEAL_RETRY,
+        retry_after_s: WITNESS_RETRY_AFTER_S,
+      });
+    }
+    if (policy.tsaRoots.length > 0) {
+      c.waitFor('ANCHOR_MISSING', '/checkpoint', 'no checkpoint yet, so no anchor: the trust policy names TSA roots', {
+        evidence: 'anchor',
+        missing: 'a checkpoint covering the event, then its RFC 3161 anchor',
+        retry: SEAL_RETRY,
+        retry_after_s: ANCHOR_RETRY_AFTER_S,
+      });
+    }
+    if (c.failures === 0) c.skipped('the trust policy requires neither cosignatures nor an anchor');
   }
 }
+
+const SEAL_RETRY =
+  "fetch the proof again once the event's window is sealed into a checkpoint (within the stream's max_age_ms, about a second by default) and its evidence has arrived";
 
 function checkGenesisLinks(ev: EventRecord, chain: CheckScope): void {
   if (ev.previous_event_hash !== ZERO_HASH_HEX) {
