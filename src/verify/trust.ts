@@ -104,16 +104,16 @@ export function noteVerifierKeys(trust: TrustSet, origin: string): { vkeys: Veri
  * Reads a keys file for the CLI's --trust: an array of keys, the GET /v2/keys response `{keys:[…]}`, or
  * `{trusted_keys:[…]}`. Returns the normalized keys or a message saying what is wrong.
  *
- * Refused (`selfTrust`): a file that is itself something to verify — a bundle, a v1 proof (both carry a `keys`
- * member), any object detectKind recognizes, or a POST /v2/verify body. Keys read out of evidence are the evidence's
- * claim about its own signer; trusting them proves only that the object agrees with itself.
+ * Refused (`selfTrust`): a value that is itself something to verify — a bundle, a v1 proof (both carry a `keys`
+ * member), any object detectKind recognizes. Keys read out of evidence are the evidence's claim about its own
+ * signer; trusting them proves only that the object agrees with itself. (A POST /v2/verify body is read for its
+ * `trusted_keys`, which are its author's, as before.)
  */
 export function trustedKeysFromJson(v: unknown): { keys: TrustedKey[] } | { error: string; selfTrust?: true } {
-  if (isVerifyRequest(v) || (isObj(v) && detectKind({ object: v }) !== UNKNOWN_KIND)) {
-    const what = isVerifyRequest(v) ? 'a verify request' : `a ${detectKind({ object: v })} object`;
+  if (isObj(v) && !isVerifyRequest(v) && detectKind({ object: v }) !== UNKNOWN_KIND) {
     return {
       selfTrust: true,
-      error: `this is ${what}, not a keys file: keys taken out of evidence only show that the evidence agrees with itself; use the ledger's GET /v2/keys response`,
+      error: `this is a ${detectKind({ object: v })} object, not a keys file: keys taken out of evidence only show that the evidence agrees with itself; use the ledger's GET /v2/keys response`,
     };
   }
   let list: unknown = v;
