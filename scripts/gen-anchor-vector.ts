@@ -5,6 +5,9 @@
 //     checkpoint_hash, epoch leaf hash, the interior node, the epoch root, every leaf's inclusion path and the
 //     digest the TSA is asked to stamp. No token: a TSA signature is not reproducible, and the token is checked
 //     as RFC 3161 says (docs/anchors-tsa.md), over the digest given here.
+//   - §8.1 epoch order: the first two of those checkpoints signed in one millisecond, the first signed having the
+//     larger checkpoint id. Leaf i is the i-th checkpoint signed (committed), not the created_at-then-id order: the
+//     vector gives the root in signing order and, to tell them apart, the root the id order would give.
 //   - §9 witness cosignatures: one tlog-cosignature/v1 line by a fixed witness key (seed 0x57 × 32) over the size-3
 //     checkpoint at a fixed time, and the bundle `witnesses` entry carrying it.
 //   - §10 trust policy: a policy text; for sets of cosigned witness names whether quorumMet holds; logKeyFor
@@ -66,6 +69,15 @@ export async function build() {
   const leaves = cpHashes.map(epochLeaf);
   const { root, paths } = buildEpochTree(cpHashes);
   const digest = epochDigest(root);
+
+  // §8.1 epoch order: two checkpoints with one created_at; ids are random, so the first signed may sort last.
+  const sameMs = '2026-01-01T00:00:00.000Z';
+  const ordered = [
+    { checkpoint_id: 'chk_zzzzzzzzzzzzzzzzzzzzzz', created_at: sameMs, note: notes[0]!, checkpoint_hash: bytesToHex(cpHashes[0]!) },
+    { checkpoint_id: 'chk_AAAAAAAAAAAAAAAAAAAAAA', created_at: sameMs, note: notes[1]!, checkpoint_hash: bytesToHex(cpHashes[1]!) },
+  ];
+  const signingOrder = buildEpochTree([cpHashes[0]!, cpHashes[1]!]);
+  const byIdOrder = buildEpochTree([cpHashes[1]!, cpHashes[0]!]);
 
   // §9: a witness cosignature over the size-3 checkpoint, and the bundle entry that carries it.
   const wPub = new Map<string, Uint8Array>();
@@ -135,6 +147,14 @@ export async function build() {
       epoch_node_1_0: bytesToHex(nodeHash(leaves[0]!, leaves[1]!)),
       epoch_root: bytesToHex(root),
       tsa_digest: bytesToHex(digest),
+    },
+    epoch_order: {
+      rule: 'leaf i of an epoch is the i-th checkpoint the ledger signed (committed) among those in no epoch yet; created_at and checkpoint_id do not order leaves',
+      checkpoints_in_signing_order: ordered.map((c, i) => ({ ...c, leaf_index: i, path: signingOrder.paths[i]!.map(bytesToHex) })),
+      epoch_size: 2,
+      epoch_root: bytesToHex(signingOrder.root),
+      tsa_digest: bytesToHex(epochDigest(signingOrder.root)),
+      not_the_root_in_checkpoint_id_order: bytesToHex(byIdOrder.root),
     },
     cosignature: {
       witness: w0.name,

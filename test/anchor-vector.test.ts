@@ -134,6 +134,32 @@ describe('anchor worked example (protocol.md §8)', () => {
   });
 });
 
+describe('epoch order (protocol.md §8.1): signing order, not created_at then checkpoint id', () => {
+  const O = v.epoch_order;
+  const cs: { checkpoint_id: string; created_at: string; note: string; checkpoint_hash: string; leaf_index: number; path: string[] }[] = O.checkpoints_in_signing_order;
+
+  it('two checkpoints share a millisecond, and the one signed first has the larger id', () => {
+    expect(cs.map((c) => c.leaf_index)).toEqual([0, 1]);
+    expect(cs[0]!.created_at).toBe(cs[1]!.created_at);
+    expect(cs[0]!.checkpoint_id > cs[1]!.checkpoint_id).toBe(true);
+    // They are the §8 notes of sizes 1 and 2: signed in that order.
+    expect(cs.map((c) => c.note)).toEqual([cps[0]!.note, cps[1]!.note]);
+    for (const c of cs) expect(c.checkpoint_hash).toBe(hex(H(tag('anchor-checkpoint'), c.note)));
+  });
+
+  it('the epoch root is over the leaves in signing order; the id order gives another root', () => {
+    const leaf = (c: { checkpoint_hash: string }) => H(Buffer.from([0]), B(c.checkpoint_hash));
+    const [l0, l1] = cs.map(leaf) as [Buffer, Buffer];
+    expect(O.epoch_size).toBe(2);
+    expect(O.epoch_root).toBe(hex(H(Buffer.from([1]), l0, l1)));
+    expect(O.not_the_root_in_checkpoint_id_order).toBe(hex(H(Buffer.from([1]), l1, l0)));
+    expect(O.not_the_root_in_checkpoint_id_order).not.toBe(O.epoch_root);
+    expect(O.tsa_digest).toBe(hex(H(tag('anchor-epoch'), B(O.epoch_root))));
+    expect(cs.map((c) => c.path)).toEqual([[hex(l1)], [hex(l0)]]);
+    for (const c of cs) expect(verifyInclusion(leaf(c), c.leaf_index, 2, c.path.map(hexToBytes), hexToBytes(O.epoch_root))).toBe(true);
+  });
+});
+
 describe('witness cosignature example (protocol.md §9)', () => {
   const C = v.cosignature;
   it('the signed message, key ID and signature line follow tlog-cosignature/v1', () => {

@@ -1,6 +1,11 @@
 // Closing anchor epochs (src/ledger/anchoring.ts) reads only checkpoints signed since the last epoch, yet never
 // skips one and never anchors one twice — across epochs and across a restart (which scans from the start once).
 import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildEpochTree, checkpointHash } from '../src/protocol/anchor.js';
+import { bytesToHex } from '../src/protocol/bytes.js';
+import { ROOT } from './helpers/server.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Anchoring } from '../src/ledger/anchoring.js';
 import type { Ledger } from '../src/ledger/ledger.js';
@@ -60,5 +65,38 @@ describe('anchor epochs', () => {
     expect(all.length).toBe(12);
     expect(all.slice(10).every((l) => l.e !== null && l.e !== second[0]!.e)).toBe(true);
     db.close();
+  });
+
+  it('order leaves by signing, not by created_at then id: two checkpoints of one millisecond, as in the §8.1 vector', async () => {
+    const { ledger, principal: p, dbPath, dataDir, stream } = openTestLedger(2, 86_400_000, 'ps-epoch-order-');
+    open.push(ledger);
+    try {
+      const order = JSON.parse(fs.readFileSync(path.join(ROOT, 'fixtures/vectors/anchor.json'), 'utf8')).epoch_order;
+      const [first, second] = order.checkpoints_in_signing_order as { checkpoint_id: string; created_at: string }[];
+      for (const sid of [stream(), stream()]) await ledger.append(p, sid, [ev(1), ev(2)], undefined, () => null);
+      ledger.sealer.runDue();
+      // Give the two checkpoints the vector's labels: one created_at, and the one signed first the larger id.
+      const rw = new Database(dbPath);
+      const rows = rw.prepare('SELECT rowid AS r, id, note FROM checkpoints ORDER BY rowid').all() as Array<{ r: number; id: string; note: string }>;
+      expect(rows.length).toBe(2);
+      const relabel = rw.prepare('UPDATE checkpoints SET id = ?, created_at = ? WHERE rowid = ?');
+      relabel.run(first!.checkpoint_id, first!.created_at, rows[0]!.r);
+      relabel.run(second!.checkpoint_id, second!.created_at, rows[1]!.r);
+      new Anchoring(ledger.store, 'http://127.0.0.1:9/', [], 60_000, 1_000).closeEpoch();
+      const leaves = rw.prepare('SELECT checkpoint_id AS id, leaf_index AS i FROM anchor_leaves ORDER BY leaf_index').all();
+      const epoch = rw.prepare('SELECT epoch_root AS root FROM anchor_epochs').get() as { root: string };
+      rw.close();
+      expect(leaves).toEqual([
+        { id: first!.checkpoint_id, i: 0 },
+        { id: second!.checkpoint_id, i: 1 },
+      ]);
+      const hashes = rows.map((r) => checkpointHash(r.note));
+      expect(epoch.root).toBe(bytesToHex(buildEpochTree(hashes).root));
+      expect(epoch.root).not.toBe(bytesToHex(buildEpochTree([...hashes].reverse()).root));
+    } finally {
+      open.splice(open.indexOf(ledger), 1);
+      ledger.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -130,8 +130,8 @@ describe('ledger + two witnesses + TSA', () => {
     const report = JSON.parse(v.stdout);
     expect(report.problems).toEqual([]);
     expect(v.code).toBe(0);
-    expect(report.checks).toContainEqual({ name: 'witnesses: quorum "witnesses" of the policy met', ok: true });
-    expect(report.checks).toContainEqual({ name: 'anchors: time-stamp token over the epoch root, from a trusted TSA', ok: true });
+    expect(report.checks).toContainEqual({ name: 'witnesses: quorum "witnesses" of the policy met', ok: true, status: 'passed' });
+    expect(report.checks).toContainEqual({ name: 'anchors: time-stamp token over the epoch root, from a trusted TSA', ok: true, status: 'passed' });
 
     // The same pack against a stricter policy (a third witness that never cosigned is required) is refused.
     const three = witnessKeyFromSeed('witness.test/three', new Uint8Array(32).fill(3));
@@ -173,7 +173,7 @@ describe('ledger + two witnesses + TSA', () => {
     expect(proof.checkpoint.cosignatures).toHaveLength(2);
     const ok = await call('POST', '/v1/public/verify', proof);
     expect(ok.body.problems).toEqual([]);
-    expect(ok.body.checks).toContainEqual({ name: 'anchors: time-stamp token over the epoch root, from a trusted TSA', ok: true });
+    expect(ok.body.checks).toContainEqual({ name: 'anchors: time-stamp token over the epoch root, from a trusted TSA', ok: true, status: 'passed' });
     const bad = structuredClone(proof);
     const line: string = bad.checkpoint.cosignatures[1].signature_line;
     bad.checkpoint.cosignatures[1].signature_line = line.slice(0, -4) + (line.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA');

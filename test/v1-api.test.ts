@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROBLEM_CODES } from '../src/verify/index.js';
 import { BIN, ROOT, client, idemKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
+import { asCaller } from './helpers/corpus.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX128 = /^[0-9a-f]{128}$/;
@@ -188,13 +189,13 @@ describe('v1 API', () => {
     fs.writeFileSync(policy, (await pub('GET', '/v2/trust-policy')).text);
     const offline = await run(['verify', file, '--policy', policy, '--json'], { PROOFSTREAM_DATA_DIR: tempDir() });
     expect(offline.code, offline.stderr).toBe(0);
-    expect(JSON.parse(offline.stdout)).toEqual(wrapped.body);
+    expect(asCaller(JSON.parse(offline.stdout), 'cli', 'http')).toEqual(wrapped.body);
     // with the keys instead of the policy: the same as the server given those keys
     const withKeys = await pub('POST', '/v1/public/verify', { proof, trusted_keys: JSON.parse(fs.readFileSync(keys, 'utf8')).keys });
     expect(withKeys.body.ok).toBe(true);
     const offlineKeys = await run(['verify', file, '--trust', keys, '--json'], { PROOFSTREAM_DATA_DIR: tempDir() });
     expect(offlineKeys.code, offlineKeys.stderr).toBe(0);
-    expect(JSON.parse(offlineKeys.stdout)).toEqual(withKeys.body);
+    expect(asCaller(JSON.parse(offlineKeys.stdout), 'cli', 'http')).toEqual(withKeys.body);
     const human = await run(['verify', file, '--trust', keys], { PROOFSTREAM_DATA_DIR: tempDir() });
     expect(human.code).toBe(0);
     expect(human.stdout).toContain('v1_proof — VALID');
@@ -206,7 +207,7 @@ describe('v1 API', () => {
     const off2 = await run(['verify', file, '--policy', policy, '--json'], { PROOFSTREAM_DATA_DIR: tempDir() });
     expect(off2.code).toBe(1);
     const http2 = (await pub('POST', '/v1/public/verify', { proof: bad })).body;
-    expect(JSON.parse(off2.stdout)).toEqual(http2);
+    expect(asCaller(JSON.parse(off2.stdout), 'cli', 'http')).toEqual(http2);
     expect(http2.problems[0]).toMatchObject({ code: 'PAYLOAD_MISMATCH', path: '/event/payload_commitment' });
 
     // trust: a key the proof was not signed with fails it

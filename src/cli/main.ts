@@ -22,7 +22,8 @@ const USAGE = `usage: proofstream <command>
   verify <file> [--policy policy.txt] [--trust keys.json] [--json]
                                           verify a bundle, receipt, stream, checkpoint, consistency
                                           proof, fork evidence or v1 proof offline (exit 0 valid,
-                                          1 invalid, 2 unreadable/bad usage; see docs/verify.md)
+                                          1 invalid, 2 unreadable/bad usage, 3 pending;
+                                          see docs/verify.md)
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -1,6 +1,7 @@
 // `proofstream verify <file> [--trust keys.json] [--json]`: the offline verifier on a file. No network, no
-// database. Exit 0 valid, 1 invalid, 2 unreadable file or bad usage. `--json` prints exactly the report
-// POST /v2/verify returns for the same object and trust.
+// database. Exit 0 valid, 1 invalid, 2 unreadable file or bad usage (a --trust file that is itself evidence
+// included), 3 pending (only evidence still to come is missing). `--json` prints the report POST /v2/verify returns
+// for the same object and trust, its advice naming CLI flags instead of request fields.
 //
 // Large packs (docs/verify.md, "Large packs"): a bundle file of STREAM_THRESHOLD_BYTES (16 MiB) or more that is
 // in the pack writer's line layout is read line by line (src/cli/verify-stream.ts) instead of parsed whole, and
@@ -39,10 +40,12 @@ export const VERIFY_USAGE = `usage: proofstream verify <file> [--policy policy.t
                 log keys, witnesses with their quorum, TSA roots. Bundles must then carry the
                 cosignatures and anchors it demands.
   --trust F     trust the keys in F: the GET /v2/keys response, or an array of {kid, alg, public_key}
-                (without it, a bundle is checked against its own keys, and the report says so)
+                (without it, a bundle is checked against its own keys, and the report says so).
+                F may not be the file being verified, nor any pack, proof or other evidence.
   --json        print the JSON report (the same object POST /v2/verify returns)
 
-  exit status: 0 valid, 1 invalid, 2 unreadable file or bad usage
+  exit status: 0 valid, 1 invalid, 2 unreadable file or bad usage,
+               3 pending (evidence the policy requires is not there yet: fetch it again later)
 `;
 
 const BUNDLE_KEYS_WARNING =
@@ -117,7 +120,7 @@ async function verifyCommandWith(args: string[], io: Io): Promise<number> {
   const mainCpu0 = timed ? threadCpuSeconds() : undefined;
 
   // The options are read first but their errors reported after the document's, as always.
-  const opts = readOptions(values);
+  const opts = readOptions(values, file);
 
   let size = -1;
   try {
@@ -137,7 +140,7 @@ async function verifyCommandWith(args: string[], io: Io): Promise<number> {
       else {
         const report = await verify(
           { object: bundle.object, trusted_keys: opts.trusted, policy: opts.policy },
-          { trustBundleKeys: opts.trusted === undefined && opts.policy === undefined, signatureVerifier: pool, plainJson: true },
+          { trustBundleKeys: opts.trusted === undefined && opts.policy === undefined, signatureVerifier: pool, plainJson: true, caller: 'cli' },
         );
         if (bundle.complete && bundle.broken === null) streamed = { report, bundle };
         else fallback = bundle.broken ?? 'the events were not read to their end';
@@ -181,11 +184,18 @@ async function verifyCommandWith(args: string[], io: Io): Promise<number> {
     } else {
       io.out(formatReport(report, { file, fromBundle, noTrust }));
     }
-    return report.ok ? 0 : 1;
+    return exitCodeOf(report);
   } finally {
     await pool?.close();
   }
 }
+
+/** Exit status of a report: 0 valid, 1 invalid, 3 pending (2 is for errors before any report). */
+export const EXIT_VALID = 0;
+export const EXIT_INVALID = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_PENDING = 3;
+export const exitCodeOf = (r: Report): number => (r.status === 'valid' ? EXIT_VALID : r.status === 'pending' ? EXIT_PENDING : EXIT_INVALID);
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
@@ -204,16 +214,34 @@ function threadCpuSeconds(): number | undefined {
   }
 }
 
+/** Whether two paths name one file (false when either cannot be read: readJson reports that). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = fs.statSync(a);
+    const y = fs.statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
 type Options = { trusted: TrustedKey[] | undefined; policy: string | undefined } | { error: string; code: string };
 
-/** --trust and --policy, read and checked; the first problem as an error. */
-function readOptions(values: { trust?: string | undefined; policy?: string | undefined }): Options {
+/**
+ * --trust and --policy, read and checked; the first problem as an error. A --trust file is refused
+ * (SELF_TRUST_REFUSED) when it is the verified file itself (same device and inode, so links and other spellings of
+ * the path count) or is itself evidence (trustedKeysFromJson): its keys would come out of what is being verified.
+ */
+function readOptions(values: { trust?: string | undefined; policy?: string | undefined }, file: string): Options {
   let trusted: TrustedKey[] | undefined;
   if (values.trust !== undefined) {
+    if (sameFile(values.trust, file)) {
+      return { code: 'SELF_TRUST_REFUSED', error: `--trust ${values.trust} is the file being verified: an object cannot vouch for its own keys; use the ledger's GET /v2/keys response` };
+    }
     const t = readJson(values.trust);
     if ('error' in t) return t;
     const keys = trustedKeysFromJson(t.value);
-    if ('error' in keys) return { code: 'VALIDATION_ERROR', error: `${values.trust}: ${keys.error}` };
+    if ('error' in keys) return { code: 'selfTrust' in keys ? 'SELF_TRUST_REFUSED' : 'VALIDATION_ERROR', error: `--trust ${values.trust}: ${keys.error}` };
     trusted = keys.keys;
   }
   let policy: string | undefined;
@@ -269,21 +297,35 @@ async function verifyWhole(
 
   const report = await verify(
     { kind, object, trusted_keys: trusted, policy },
-    { trustBundleKeys: trusted === undefined && policy === undefined, plainJson: true, ...(pool ? { signatureVerifier: pool } : {}) },
+    { trustBundleKeys: trusted === undefined && policy === undefined, plainJson: true, caller: 'cli', ...(pool ? { signatureVerifier: pool } : {}) },
   );
   const fromBundle = report.checks.some((c) => c.name === BUNDLE_KEYS_TRUST_CHECK);
   return { report, fromBundle, noTrust: trusted === undefined && policy === undefined && !fromBundle };
 }
 
+/** How each check status is marked: a skipped check is never shown as a pass. */
+export const STATUS_MARK = { passed: '✓', failed: '✗', skipped: '–' } as const;
+
 /** The human-readable report. */
 export function formatReport(r: Report, o: { file: string; fromBundle: boolean; noTrust: boolean }): string {
   const lines: string[] = [];
   if (o.fromBundle) lines.push(BUNDLE_KEYS_WARNING, '');
-  lines.push(`${o.file}: ${r.kind} — ${r.ok ? 'VALID' : 'INVALID'}`, '');
-  for (const c of r.checks) lines.push(`  ${c.ok ? '✓' : '✗'} ${c.name}`);
+  lines.push(`${o.file}: ${r.kind} — ${r.status.toUpperCase()}`, '');
+  for (const c of r.checks) {
+    lines.push(`  ${STATUS_MARK[c.status]} ${c.name}`);
+    if (c.reason !== undefined) lines.push(`      ${c.status === 'skipped' ? 'skipped' : 'not performed'}: ${c.reason}`);
+  }
   if (r.problems.length > 0) {
     lines.push('', `problems (${r.problems.length}):`);
     for (const p of r.problems) lines.push(`  ${p.code}  ${p.path === '' ? '(object)' : p.path}  ${p.message}`);
+  }
+  if (r.pending && r.pending.length > 0) {
+    lines.push('', 'pending (nothing is wrong yet; this evidence is not there yet):');
+    for (const p of r.pending) lines.push(`  ${p.evidence} at ${p.path}: ${p.missing}`, `      retry: ${p.retry} (in about ${p.retry_after_s} s)`);
+  }
+  if (r.unauthenticated && r.unauthenticated.length > 0) {
+    lines.push('', 'not authenticated (labels: nothing verified binds them; * = every element):');
+    for (const p of r.unauthenticated) lines.push(`  ${p}`);
   }
   if (o.noTrust && !r.ok) lines.push('', NO_TRUST_HINT);
   if (o.fromBundle) lines.push('', BUNDLE_KEYS_WARNING);

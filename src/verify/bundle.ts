@@ -14,6 +14,7 @@ import type { SignatureVerifier } from './event.js';
 import { addKeys, BUNDLE_KEYS_TRUST_CHECK, emptyTrust, type TrustSet } from './trust.js';
 import { checkAnchors, checkWitnesses } from './evidence.js';
 import type { TrustPolicy } from '../protocol/policy.js';
+import { hintsFor, type CallerHints } from './caller.js';
 
 const TOP_MEMBERS = ['format', 'manifest', ...BUNDLE_SECTIONS] as const;
 const MANIFEST_MEMBERS = ['pack_id', 'stream_id', 'from_seq_no', 'to_seq_no', 'created_at', 'sections'] as const;
@@ -33,6 +34,40 @@ export interface BundleTrust {
   signatureVerifier?: SignatureVerifier | undefined;
   /** The bundle is plain JSON data (VerifyOptions.plainJson). */
   plainJson?: boolean | undefined;
+  /** Advice for the caller (VerifyOptions.caller). */
+  hints?: CallerHints | undefined;
+}
+
+/**
+ * Members of a bundle that no signature, proof or trusted key binds: changing one (and the unsigned section digest
+ * above it) changes nothing a verifier can see. `*` stands for every element of the array. Reported, not covered:
+ * covering them would need a signature over the manifest, and packs already issued must keep verifying as they are.
+ */
+const UNBOUND_MEMBERS: ReadonlyArray<readonly [section: string, members: readonly string[], each: boolean]> = [
+  ['manifest', ['pack_id', 'created_at'], false],
+  ['stream', ['use_case', 'policy_id', 'metadata', 'created_at'], false],
+  ['events', ['stream_event_id'], true],
+  ['checkpoint', ['checkpoint_id'], false],
+  ['witnesses', ['checkpoint_id'], true],
+  ['anchors', ['checkpoint_id', 'epoch_id', 'tsa_chain'], true],
+];
+
+/** The unbound members the bundle actually has, as JSON pointers (`*` for every element), plus `/keys`. */
+function unboundMembers(b: Record<string, unknown>, useBundleKeys: boolean): string[] {
+  const out: string[] = [];
+  for (const [section, members, each] of UNBOUND_MEMBERS) {
+    const v = b[section];
+    if (each) {
+      // The first element stands for all: the pack writer gives every element the same members.
+      const first = v instanceof StreamedEvents ? {} : Array.isArray(v) && v.length > 0 && isObj(v[0]) ? v[0] : null;
+      if (first) for (const m of members) if (v instanceof StreamedEvents || m in first) out.push(ptr('', section, '*', m));
+    } else if (isObj(v)) {
+      for (const m of members) if (m in v) out.push(ptr('', section, m));
+    }
+  }
+  // The keys section is informational unless trusted; trusted, it is what everything rests on, and nothing vouches for it.
+  if (Array.isArray(b.keys) && (b.keys.length > 0 || useBundleKeys)) out.push('/keys');
+  return out;
 }
 
 /**
@@ -123,7 +158,7 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
   const compare = (name: BundleSection, actual: string | null) => {
     const want = claimed[name];
     if (actual === null || want === undefined) {
-      digests.skip();
+      digests.cannotRun();
       return;
     }
     if (actual !== want) {
@@ -169,7 +204,8 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
   if (top.has('keys')) addKeys(own_, b.keys, kc, (i, member) => (i < 0 ? '/keys' : ptr('/keys', i, ...(member ? [member] : []))), { checkKid: true, what: 'keys' });
   let trust = t.trust;
   if (t.useBundleKeys) {
-    r.check(BUNDLE_KEYS_TRUST_CHECK);
+    const h = t.hints ?? hintsFor(undefined);
+    r.note(BUNDLE_KEYS_TRUST_CHECK, `no trusted keys were given (${h.trust} or ${h.policy}): the bundle is shown consistent and signed by the keys it names, not issued by a ledger you know`);
     trust = own_;
   }
 
@@ -213,7 +249,7 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
     leaves = res.leaves;
   } else {
     compare('events', digestOf('events', streamed ? await streamed.toArray() : b.events));
-    for (const c of Object.values(checks)) c.skip();
+    for (const c of Object.values(checks)) c.cannotRun();
   }
 
   // ---- checkpoint ----
@@ -225,8 +261,8 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
     cp = await checkCheckpoint(b.checkpoint, '/checkpoint', trust, { sig: cpSig, body: cpBody, streamId, origin, requireId: true });
   }
   if (!cp) {
-    cpSig.skip();
-    cpCover.skip();
+    cpSig.cannotRun();
+    cpCover.cannotRun();
   } else if (to !== undefined && cp.size < to) {
     cpCover.fail('CHECKPOINT_STALE', '/checkpoint/tree_size', `the checkpoint's tree (${cp.size}) does not reach to_seq_no ${to}`);
   }
@@ -261,10 +297,10 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
         );
       }
     } else if (rc.failures === 0) {
-      rc.skip();
+      rc.cannotRun();
     }
   } else {
-    rc.skip();
+    rc.cannotRun();
   }
 
   // ---- consistency ----
@@ -273,6 +309,10 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
   const conProof = r.check('consistency: proofs verify');
   const conFork = r.check('consistency: no fork');
   const cons = sectionArr('consistency');
+  if (cons && cons.length === 0) {
+    const why = 'the bundle cites no earlier checkpoint (its checkpoint is the first of the stream, or none was included)';
+    for (const c of [conBody, conSig, conProof, conFork]) c.skipped(why);
+  }
   // Every validly signed checkpoint the bundle cites, by size: two with one size and different roots is a fork,
   // whichever of them is the bundle's own checkpoint.
   const seenBySize = new Map<number, { rootHex: string; path: string }>();
@@ -297,7 +337,7 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
         } else if (!seen) seenBySize.set(older.size, { rootHex: older.rootHex, path: `${path}/from` });
       }
       if (!older || !cp || proof === undefined) {
-        conProof.skip();
+        conProof.cannotRun();
         continue;
       }
       checkPair(older, cp, proof, { proofPath: ptr(path, 'proof'), pairPath: path, proofCheck: conProof, forkCheck: conFork });
@@ -307,7 +347,18 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
   // ---- witnesses and anchors ----
   const note = cp && cp.consistent && isObj(b.checkpoint) && typeof b.checkpoint.note === 'string' ? b.checkpoint.note : null;
   const target = note !== null && cp ? { note, checkpointId: cp.checkpointId } : null;
-  await checkWitnesses(sectionArr('witnesses'), target, t.policy, r);
+  const ctx = { hints: t.hints ?? hintsFor(undefined), live: false };
+  await checkWitnesses(sectionArr('witnesses'), target, t.policy, r, '/witnesses', ctx);
   const anchors = sectionArr('anchors');
-  await checkAnchors(anchors, target, t.policy, r);
+  await checkAnchors(anchors, target, t.policy, r, undefined, undefined, ctx);
+
+  // ---- what nothing binds ----
+  const unbound = unboundMembers(b, t.useBundleKeys);
+  if (unbound.length > 0) {
+    r.unauthenticated(...unbound);
+    r.note(
+      'unauthenticated: labels bound by no signature, proof or trusted key',
+      `${unbound.join(', ')} could be changed (with the unsigned manifest digests) without changing this report: read them as labels`,
+    );
+  }
 }

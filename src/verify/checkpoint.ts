@@ -70,7 +70,7 @@ export async function checkCheckpoint(v: unknown, path: string, trust: TrustSet,
     parsed = parseNote(note);
   } catch (e) {
     o.body.fail('CHECKPOINT_MALFORMED', f.at('note'), `the note does not parse as a C2SP signed note: ${(e as Error).message}`);
-    o.sig.skip();
+    o.sig.cannotRun();
     return info;
   }
   let origin: string;
@@ -90,7 +90,7 @@ export async function checkCheckpoint(v: unknown, path: string, trust: TrustSet,
     info.rootHex = noteRoot;
   } catch (e) {
     o.body.fail('CHECKPOINT_MALFORMED', f.at('note'), `the note text is not a tlog-checkpoint body: ${(e as Error).message}`);
-    o.sig.skip();
+    o.sig.cannotRun();
     return info;
   }
 
@@ -115,7 +115,7 @@ export async function checkCheckpoint(v: unknown, path: string, trust: TrustSet,
     ({ vkeys, encoded } = noteVerifierKeys(trust, origin));
   } catch (e) {
     o.body.fail('CHECKPOINT_MALFORMED', f.at('note'), `origin ${show(origin)} cannot name a verifier key: ${(e as Error).message}`);
-    o.sig.skip();
+    o.sig.cannotRun();
     return info;
   }
   const res = await verifyNote(note, vkeys);

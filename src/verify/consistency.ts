@@ -85,7 +85,7 @@ export async function verifyConsistencyKind(object: unknown, trust: TrustSet, r:
   const forkCheck = r.check('consistency: no fork');
   if (!isObj(object)) {
     top.fail('MALFORMED', '', 'a consistency object must be {from, to, proof}');
-    proofCheck.skip();
+    proofCheck.cannotRun();
     return;
   }
   const nested = own(object, 'consistency');
@@ -96,7 +96,7 @@ export async function verifyConsistencyKind(object: unknown, trust: TrustSet, r:
   const from = await checkCheckpoint(own(object, 'from'), '/from', trust, { sig: fromSig, body: fromBody });
   const to = await checkCheckpoint(own(object, 'to'), '/to', trust, { sig: toSig, body: toBody });
   if (!from || !to || proof === undefined) {
-    proofCheck.skip();
+    proofCheck.cannotRun();
     return;
   }
   // The API response's own claims, when present, must describe these two checkpoints.

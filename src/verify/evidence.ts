@@ -9,6 +9,7 @@ import { quorumMet, type TrustPolicy } from '../protocol/policy.js';
 import { derToPem } from './pem.js';
 import { ptr, type ReportBuilder } from './report.js';
 import { asObj, Fields, show } from './shape.js';
+import { ANCHOR_RETRY_AFTER_S, hintsFor, WITNESS_RETRY_AFTER_S, type CallerHints } from './caller.js';
 
 /** Name of the check a report carries when witness keys came from the bundle itself (no policy given). */
 export const BUNDLE_WITNESS_TRUST_CHECK = 'trust: witness keys taken from the bundle itself (no policy)';
@@ -31,6 +32,16 @@ const ANCHOR_MEMBERS = [
 const MAX_EPOCH_PATH = 64;
 const MAX_TOKEN_BYTES = 64 * 1024;
 
+export interface EvidenceContext {
+  /** how the caller gives a policy, for advice in reasons and messages */
+  hints?: CallerHints;
+  /**
+   * The object can still gain evidence (a v1 proof, fetched again later): missing cosignatures or a missing anchor
+   * that the policy requires are then pending (ReportStatus "pending"), not invalid. A bundle is final: false.
+   */
+  live?: boolean;
+}
+
 export interface EvidenceTarget {
   /** the bundle checkpoint's note exactly as issued (no cosignature lines) */
   note: string;
@@ -44,23 +55,32 @@ export async function checkWitnesses(
   policy: TrustPolicy | null,
   r: ReportBuilder,
   base = '/witnesses',
+  ctx: EvidenceContext = {},
 ): Promise<void> {
+  const hints = ctx.hints ?? hintsFor(undefined);
   const shape = r.check('witnesses: well-formed, one entry per witness, for the bundle checkpoint');
   const sig = r.check('witnesses: cosignatures verify under trusted witness keys');
   const quorum = r.check(policy ? `witnesses: quorum "${policy.quorum ?? 'none'}" of the policy met` : 'witnesses: quorum (no policy: not required)');
-  if (!policy) r.check(BUNDLE_WITNESS_TRUST_CHECK);
+  if (!policy) {
+    quorum.skipped(`no trust policy was given (${hints.policy}), so no quorum is required`);
+    r.note(BUNDLE_WITNESS_TRUST_CHECK, `no trust policy was given (${hints.policy}): a cosignature is checked against the key its own entry carries, which does not show who the witness is`);
+  } else if (!policy.quorum) quorum.skipped('the trust policy sets no quorum');
   if (!section || !target) {
-    shape.skip();
-    sig.skip();
+    shape.cannotRun();
+    sig.cannotRun();
     if (policy?.quorum) quorum.fail('WITNESS_QUORUM_NOT_MET', base, 'no usable witness section or checkpoint: the quorum cannot be met');
     return;
+  }
+  if (section.length === 0) {
+    shape.skipped('no cosignatures are present');
+    sig.skipped('no cosignatures are present');
   }
   let body: string;
   try {
     body = parseNote(target.note).text;
   } catch {
-    sig.skip();
-    quorum.skip();
+    sig.cannotRun();
+    quorum.cannotRun();
     return;
   }
   const verified = new Set<string>();
@@ -124,12 +144,18 @@ export async function checkWitnesses(
     }
     verified.add(name);
   }
+  if (section.length > 0 && verified.size === 0) sig.skipped('no cosignature got as far as its signature check');
   if (policy && !quorumMet(policy, verified)) {
-    quorum.fail(
-      'WITNESS_QUORUM_NOT_MET',
-      base,
-      `${verified.size} trusted witness cosignature(s) verified (${[...verified].join(', ') || 'none'}); the policy's quorum "${policy.quorum}" is not met`,
-    );
+    const message = `${verified.size} trusted witness cosignature(s) verified (${[...verified].join(', ') || 'none'}); the policy's quorum "${policy.quorum}" is not met`;
+    // Only missing cosignatures can still arrive: one that is present and wrong stays wrong.
+    if (ctx.live && shape.ok && sig.ok) {
+      quorum.waitFor('WITNESS_QUORUM_NOT_MET', base, message, {
+        evidence: 'witness_cosignatures',
+        missing: `cosignatures meeting the policy's quorum "${policy.quorum}" (${verified.size} verified so far)`,
+        retry: 'fetch the object again once the witnesses have cosigned the checkpoint: the ledger submits every checkpoint to them, retrying a witness that is down at most every PROOFSTREAM_RETRY_MAX_MS (30 s by default)',
+        retry_after_s: WITNESS_RETRY_AFTER_S,
+      });
+    } else quorum.fail('WITNESS_QUORUM_NOT_MET', base, message);
   }
 }
 
@@ -153,22 +179,44 @@ export async function checkAnchors(
   r: ReportBuilder,
   pathOf: (i: number) => string = (i) => ptr('/anchors', i),
   verifyToken: TokenVerifier = verifyTokenLazily,
+  ctx: EvidenceContext = {},
 ): Promise<void> {
+  const hints = ctx.hints ?? hintsFor(undefined);
   const shape = r.check('anchors: well-formed, for the bundle checkpoint');
   const path_ = r.check("anchors: the checkpoint's hash leads to the epoch root");
   const tok = r.check('anchors: time-stamp token over the epoch root, from a trusted TSA');
   const required = policy !== null && policy.tsaRoots.length > 0;
   if (!section || !target) {
-    shape.skip();
-    path_.skip();
-    tok.skip();
+    shape.cannotRun();
+    path_.cannotRun();
+    tok.cannotRun();
     return;
   }
+  // Without a TSA root there is nothing to check a token against: the anchor is then not evidence of anything.
+  const noRoots = !policy
+    ? `no trust policy naming TSA roots was given (${hints.policy}), so no time-stamp authority is trusted`
+    : 'the trust policy names no TSA root (no tsa line), so no time-stamp authority is trusted';
   if (section.length === 0) {
-    if (required) tok.fail('ANCHOR_MISSING', pathOf(0).replace(/\/0$/, ''), 'the trust policy names TSA roots, but the bundle carries no anchor');
+    shape.skipped('no anchor is present');
+    path_.skipped('no anchor is present');
+    if (!required) tok.skipped(`no anchor is present, and none is required: ${noRoots}`);
+    else {
+      const at = pathOf(0).replace(/\/0$/, '');
+      const message = 'the trust policy names TSA roots, but no anchor is present';
+      if (ctx.live) {
+        tok.waitFor('ANCHOR_MISSING', at, `${message} yet`, {
+          evidence: 'anchor',
+          missing: "an RFC 3161 anchor of the checkpoint (the ledger's next anchor epoch has not been time-stamped yet)",
+          retry: 'fetch the object again after the next anchor epoch has been closed and time-stamped: the ledger closes one every PROOFSTREAM_ANCHOR_EPOCH_MS (60 s by default)',
+          retry_after_s: ANCHOR_RETRY_AFTER_S,
+        });
+      } else tok.fail('ANCHOR_MISSING', at, message);
+    }
     return;
   }
   const roots = policy ? policy.tsaRoots.map((t) => derToPem(t.der)) : [];
+  let tokensChecked = 0;
+  let pathsChecked = 0;
   const cpHash = anchorCheckpointHashHex(target.note);
   for (let i = 0; i < section.length; i++) {
     const path = pathOf(i);
@@ -193,6 +241,7 @@ export async function checkAnchors(
       continue;
     }
     if (root === undefined || size === undefined || index === undefined || h === undefined || proof === undefined || token === undefined || genTime === undefined) continue;
+    pathsChecked++;
     if (h !== cpHash) {
       path_.fail('ANCHOR_CHECKPOINT_MISMATCH', ptr(path, 'checkpoint_hash'), `checkpoint_hash ${h} is not the hash of the bundle's checkpoint note (${cpHash})`);
       continue;
@@ -209,10 +258,11 @@ export async function checkAnchors(
       tok.fail('ANCHOR_MALFORMED', ptr(path, 'token'), `token is not base64 DER: ${(err as Error).message}`);
       continue;
     }
-    if (!policy) {
-      tok.fail('ANCHOR_UNTRUSTED_TSA', ptr(path, 'token'), 'no trust policy naming TSA roots was given, so the time-stamp authority cannot be trusted (pass --policy)');
+    if (roots.length === 0) {
+      tok.skipped(`${noRoots}: the token was not checked`);
       continue;
     }
+    tokensChecked++;
     const res = await verifyToken(der, epochDigest(hexToBytes(root)), { trustedRoots: roots, chain: (chain ?? []) as string[] });
     if (!res.ok) {
       for (const p of res.problems) {
@@ -224,4 +274,7 @@ export async function checkAnchors(
       tok.fail('ANCHOR_MALFORMED', ptr(path, 'gen_time'), `gen_time ${show(genTime)} is not the token's time ${res.genTime?.toISOString() ?? '(none)'}`);
     }
   }
+  // An entry stopped before its token (by the checks above) leaves nothing verified: say so rather than pass.
+  if (pathsChecked === 0) path_.skipped('no path was checked: no anchor got that far');
+  if (tokensChecked === 0) tok.skipped('no time-stamp token was checked: no anchor got that far');
 }

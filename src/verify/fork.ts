@@ -35,13 +35,13 @@ export async function verifyForkKind(object: unknown, trust: TrustSet, r: Report
   const forkCheck = r.check('fork: no conflict between the two checkpoints');
   if (!a || !b || !a.trusted || !b.trusted) {
     // Unsigned or untrusted evidence proves nothing; the checkpoint problems say why.
-    forkCheck.skip();
+    forkCheck.cannotRun();
     return;
   }
   const proofCheck = r.check('fork evidence: consistency proof');
   const [older, newer] = a.size <= b.size ? [a, b] : [b, a];
   if (older.size !== newer.size && proof === null) {
-    r.check('fork: not demonstrated (sizes differ and no consistency_proof was given)');
+    r.note('fork: not demonstrated (sizes differ and no consistency_proof was given)', 'no consistency_proof to test the two checkpoints against each other');
     return;
   }
   checkPair(older, newer, proof ?? [], {

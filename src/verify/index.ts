@@ -13,10 +13,23 @@ import { verifyStreamKind } from './stream.js';
 import { verifyV1ProofKind } from './v1-proof.js';
 import { addKeys, emptyTrust, kidOf, type TrustedKey } from './trust.js';
 import { bytesToHex } from '../protocol/bytes.js';
+import { hintsFor, type VerifyCaller } from './caller.js';
 import { logKeyFor, parsePolicy, type TrustPolicy } from '../protocol/policy.js';
 
 export { ANCHOR_KIND, detectKind, isVerifyRequest, IVC_KIND, UNKNOWN_KIND, VERIFY_KINDS, type VerifyKind } from './kind.js';
-export { MAX_LISTED_PROBLEMS, PROBLEM_CODES, ptr, type Check, type Problem, type ProblemCode, type Report } from './report.js';
+export {
+  MAX_LISTED_PROBLEMS,
+  PROBLEM_CODES,
+  ptr,
+  type Check,
+  type CheckStatus,
+  type PendingEvidence,
+  type Problem,
+  type ProblemCode,
+  type Report,
+  type ReportStatus,
+} from './report.js';
+export { CALLER_HINTS, hintsFor, type CallerHints, type VerifyCaller } from './caller.js';
 export { BUNDLE_KEYS_TRUST_CHECK, kidOf, trustedKeysFromJson, type TrustedKey } from './trust.js';
 export { SIGNATURE_BATCH, verifySignaturesInProcess, type SignatureJob, type SignatureVerifier } from './event.js';
 export { StreamedEvents } from './bundle.js';
@@ -53,6 +66,11 @@ export interface VerifyOptions {
    * report is the same. verifyJson sets it; leave it unset for values of unknown origin.
    */
   plainJson?: boolean;
+  /**
+   * Who asks: advice in reasons and messages names what that caller can do (`--policy policy.txt` for the CLI, the
+   * request field "policy" for HTTP, the policy input for a library caller, the default). Nothing else differs.
+   */
+  caller?: VerifyCaller;
 }
 
 export const IVC_MESSAGE = 'proof-of-evolution (IVC) objects are not supported by this verifier';
@@ -131,7 +149,7 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
     const tc = r.check(`trust: ${n} trusted key(s) given by the caller`);
     addKeys(trust, given, tc, () => '', { what: 'trusted_keys' });
   } else if (!useBundleKeys && own(input, 'policy') === undefined) {
-    r.check('trust: no trusted keys given').skip();
+    r.check('trust: no trusted keys given').cannotRun(`no keys to check signatures against: give ${hintsFor(opts.caller).trust} or ${hintsFor(opts.caller).policy}`);
   }
 
   let policy: TrustPolicy | null = null;
@@ -172,7 +190,14 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
     case 'bundle':
       await verifyBundleKind(
         object,
-        { trust, useBundleKeys: useBundleKeys && policy === null, policy, signatureVerifier: opts.signatureVerifier, plainJson: opts.plainJson === true },
+        {
+          trust,
+          useBundleKeys: useBundleKeys && policy === null,
+          policy,
+          signatureVerifier: opts.signatureVerifier,
+          plainJson: opts.plainJson === true,
+          hints: hintsFor(opts.caller),
+        },
         r,
       );
       break;
@@ -180,7 +205,7 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
       await verifyForkKind(object, trust, r);
       break;
     case 'v1_proof':
-      await verifyV1ProofKind(object, trust, r, policy);
+      await verifyV1ProofKind(object, trust, r, policy, hintsFor(opts.caller));
       break;
   }
   return r.build();

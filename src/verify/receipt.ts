@@ -18,7 +18,7 @@ export async function verifyReceiptKind(object: unknown, trust: TrustSet, r: Rep
   const sigCheck = r.check('receipt: signed by a trusted key');
   const rec = readEvent(object, '', shape, 'receipt');
   if (!rec || !isObj(object)) {
-    sigCheck.skip();
+    sigCheck.cannotRun();
     return;
   }
   const sigs = new SignatureBatch(trust, sigCheck);
@@ -29,10 +29,10 @@ export async function verifyReceiptKind(object: unknown, trust: TrustSet, r: Rep
     const commitment = r.check('receipt: payload commitment');
     const eventHash = r.check('receipt: event hash recomputed from the event fields');
     checkEventContent(rec, { commitment, eventHash });
-    if (rec.erased) r.check('receipt: payload erased: bound by its commitment, content not checked');
-    else if (!rec.payload) r.check('receipt: no payload given: content not checked');
+    if (rec.erased) r.note('receipt: payload erased: bound by its commitment, content not checked', 'the payload was erased');
+    else if (!rec.payload) r.note('receipt: no payload given: content not checked', 'no payload was given');
   } else {
-    r.check('receipt: no event fields given: event_hash taken as signed');
+    r.note('receipt: no event fields given: event_hash taken as signed', 'no event fields were given to recompute event_hash from');
   }
 
   // At seq_no 1 the links are known without the event before.
@@ -64,7 +64,7 @@ export async function verifyReceiptKind(object: unknown, trust: TrustSet, r: Rep
   const proofCheck = r.check('inclusion: event_hash leads to the root');
   if (!isObj(inclusion)) {
     inc.fail('MALFORMED', '/inclusion', 'inclusion must be an object {leaf_index, tree_size, root_hash, proof}');
-    proofCheck.skip();
+    proofCheck.cannotRun();
     return;
   }
   const f = new Fields(inclusion, '/inclusion', inc);
@@ -74,7 +74,7 @@ export async function verifyReceiptKind(object: unknown, trust: TrustSet, r: Rep
   const cpId = f.strOrNull('checkpoint_id', { optional: true });
   const proof = f.hexList('proof', { max: MAX_PROOF });
   if (leafIndex === undefined || treeSize === undefined || rootHash === undefined || proof === undefined || !cpId.ok) {
-    proofCheck.skip();
+    proofCheck.cannotRun();
     return;
   }
   let root = hexToBytes(rootHash);
@@ -83,7 +83,7 @@ export async function verifyReceiptKind(object: unknown, trust: TrustSet, r: Rep
     const sig = r.check('checkpoint: note signed by a trusted log key');
     const cp = await checkCheckpoint(checkpoint, '/checkpoint', trust, { sig, body, streamId: rec.stream_id });
     if (!cp) {
-      proofCheck.skip();
+      proofCheck.cannotRun();
       return;
     }
     const same = r.check('inclusion: against this checkpoint');
@@ -97,7 +97,7 @@ export async function verifyReceiptKind(object: unknown, trust: TrustSet, r: Rep
     }
     root = cp.root;
   } else {
-    r.check('inclusion: root_hash not backed by a signed checkpoint (none given)');
+    r.note('inclusion: root_hash not backed by a signed checkpoint (none given)', 'no checkpoint was given to vouch for root_hash');
   }
   if (leafIndex !== rec.seq_no - 1) {
     proofCheck.fail('RANGE_PROOF_INVALID', '/inclusion/leaf_index', `leaf_index must be seq_no − 1 = ${rec.seq_no - 1}, found ${leafIndex}`);

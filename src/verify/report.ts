@@ -1,5 +1,6 @@
-// The verification report (docs/verify.md): `{ok, kind, checks:[{name, ok}], problems:[{code, path, message}]}`,
-// a builder that attributes every problem to the check that raised it, and JSON-pointer helpers.
+// The verification report (docs/verify.md): `{ok, status, kind, checks:[{name, ok, status, reason?}],
+// problems:[{code, path, message}], pending?, unauthenticated?}`, a builder that attributes every problem to the
+// check that raised it, and JSON-pointer helpers.
 // Pure and browser-safe.
 
 /** Every problem code a verifier can report (docs/bundle.md, "What a verifier checks"). */
@@ -39,9 +40,39 @@ export const PROBLEM_CODES = [
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
+/**
+ * passed: performed, nothing wrong. failed: a problem was raised through it, or it could not be performed because
+ * its inputs were unusable. skipped: there was nothing to check, or nothing to check it against (the reason says
+ * which) — never a pass.
+ */
+export type CheckStatus = 'passed' | 'failed' | 'skipped';
+
 export interface Check {
   name: string;
+  /** status !== 'failed' */
   ok: boolean;
+  status: CheckStatus;
+  /** why a check was skipped, or could not be performed */
+  reason?: string;
+}
+
+/**
+ * valid: no problems. invalid: at least one problem that more time will not cure. pending: every problem is
+ * evidence that is not there yet (an anchor or witness cosignatures the trust policy requires of an object that
+ * can still gain them); `pending` says what is missing and when to look again.
+ */
+export type ReportStatus = 'valid' | 'invalid' | 'pending';
+
+export interface PendingEvidence {
+  evidence: 'anchor' | 'witness_cosignatures';
+  /** JSON pointer to where the evidence will appear */
+  path: string;
+  /** what is missing */
+  missing: string;
+  /** when to fetch the object again and verify it anew */
+  retry: string;
+  /** seconds until a retry is worth it under the ledger's defaults (a configured ledger may differ) */
+  retry_after_s: number;
 }
 
 export interface Problem {
@@ -54,9 +85,17 @@ export interface Problem {
 export interface Report {
   /** True iff `problems` is empty. */
   ok: boolean;
+  status: ReportStatus;
   kind: string;
   checks: Check[];
   problems: Problem[];
+  /** Present when status is "pending": the evidence still to come. */
+  pending?: PendingEvidence[];
+  /**
+   * JSON pointers to members of the verified object that no signature, proof or digest the verifier trusts binds:
+   * they could be changed without the report changing (bundles: docs/bundle.md, "What a bundle does not bind").
+   */
+  unauthenticated?: string[];
   /** Present when the verifier proved a fork: a `fork_evidence` object anyone can re-verify (docs/trust.md). */
   fork_evidence?: ForkEvidence;
 }
@@ -100,7 +139,13 @@ export class CheckScope {
   private listed: Problem[] = [];
   private omitted = new Map<ProblemCode, number>();
   private count = 0;
-  private skipped = false;
+  private unusable = false;
+  private skipReason: string | undefined;
+  private unusableReason: string | undefined;
+  /** @internal problems raised through waitFor (evidence not there yet), a subset of count */
+  pendingCount = 0;
+  /** @internal */
+  readonly pending: PendingEvidence[] = [];
 
   constructor(readonly name: string) {}
 
@@ -111,9 +156,25 @@ export class CheckScope {
     else this.omitted.set(code, (this.omitted.get(code) ?? 0) + 1);
   }
 
-  /** Marks the check as not performed (its inputs were unusable); it then reports ok: false. */
-  skip(): void {
-    this.skipped = true;
+  /**
+   * Records a problem that is evidence not there yet: the check fails (ok: false), and when every problem of the
+   * report is of this sort the report's status is "pending" rather than "invalid".
+   */
+  waitFor(code: ProblemCode, path: string, message: string, pending: Omit<PendingEvidence, 'path'>): void {
+    this.fail(code, path, message);
+    this.pendingCount++;
+    this.pending.push({ evidence: pending.evidence, path, missing: pending.missing, retry: pending.retry, retry_after_s: pending.retry_after_s });
+  }
+
+  /** Marks the check as not performed because its inputs were unusable (or absent): it fails (ok: false). */
+  cannotRun(reason?: string): void {
+    this.unusable = true;
+    this.unusableReason ??= reason;
+  }
+
+  /** Marks the check as skipped: nothing to check, or nothing to check it against. A problem still fails it. */
+  skipped(reason: string): void {
+    this.skipReason ??= reason;
   }
 
   get failures(): number {
@@ -121,7 +182,18 @@ export class CheckScope {
   }
 
   get ok(): boolean {
-    return this.count === 0 && !this.skipped;
+    return this.count === 0 && !this.unusable;
+  }
+
+  get status(): CheckStatus {
+    return !this.ok ? 'failed' : this.skipReason !== undefined ? 'skipped' : 'passed';
+  }
+
+  /** The check as the report lists it. */
+  toCheck(): Check {
+    const status = this.status;
+    const reason = status === 'skipped' ? this.skipReason : this.unusable && this.count === 0 ? (this.unusableReason ?? NOT_PERFORMED) : undefined;
+    return reason === undefined ? { name: this.name, ok: status !== 'failed', status } : { name: this.name, ok: status !== 'failed', status, reason };
   }
 
   /** @internal */
@@ -130,17 +202,32 @@ export class CheckScope {
   }
 }
 
+const NOT_PERFORMED = 'not performed: its inputs are unusable (the other problems say why)';
+
 /** Collects checks in the order they are opened; `build()` lists problems grouped by check, in that order. */
 export class ReportBuilder {
   private readonly checks: CheckScope[] = [];
   private readonly byName = new Map<string, CheckScope>();
   private fork: ForkEvidence | undefined;
+  private readonly unbound: string[] = [];
 
   constructor(public kind: string) {}
 
   /** Attaches the evidence of a proven fork (the first one found is kept). */
   attachForkEvidence(e: ForkEvidence): void {
     this.fork ??= e;
+  }
+
+  /** A check that records what was not checked: always skipped, with its reason. */
+  note(name: string, reason: string): CheckScope {
+    const c = this.check(name);
+    c.skipped(reason);
+    return c;
+  }
+
+  /** Records members of the object that nothing binds (Report.unauthenticated). */
+  unauthenticated(...paths: string[]): void {
+    this.unbound.push(...paths);
   }
 
   /** Opens (or returns the already opened) check with this name. */
@@ -175,12 +262,22 @@ export class ReportBuilder {
     for (const [code, n] of omitted) {
       problems.push({ code, path: '', message: `${n} more ${code} problem(s) not listed` });
     }
+    let total = 0;
+    let pendingTotal = 0;
+    for (const c of this.checks) {
+      total += c.failures;
+      pendingTotal += c.pendingCount;
+    }
+    const status: ReportStatus = total === 0 ? 'valid' : pendingTotal === total ? 'pending' : 'invalid';
     const report: Report = {
       ok: problems.length === 0,
+      status,
       kind: this.kind,
-      checks: this.checks.map((c) => ({ name: c.name, ok: c.ok })),
+      checks: this.checks.map((c) => c.toCheck()),
       problems,
     };
+    if (status === 'pending') report.pending = this.checks.flatMap((c) => c.pending);
+    if (this.unbound.length > 0) report.unauthenticated = [...this.unbound];
     if (this.fork && problems.some((p) => p.code === 'FORK_DETECTED')) report.fork_evidence = this.fork;
     return report;
   }

@@ -259,8 +259,8 @@ export function checkGenesisAnchor(
 
 /** Adds the informational checks about what could not be checked against content. */
 export function noteUnchecked(r: ReportBuilder, prefix: string, res: RunResult): void {
-  if (res.erased > 0) r.check(`${prefix}: ${res.erased} erased payload(s): bound by their commitments, content not checked`);
-  if (res.withoutPayload > 0) r.check(`${prefix}: ${res.withoutPayload} event(s) without payload: content not checked`);
+  if (res.erased > 0) r.note(`${prefix}: ${res.erased} erased payload(s): bound by their commitments, content not checked`, 'the payloads were erased');
+  if (res.withoutPayload > 0) r.note(`${prefix}: ${res.withoutPayload} event(s) without payload: content not checked`, 'no payload was given');
 }
 
 /**
@@ -288,12 +288,12 @@ export async function verifyStreamKind(
   let anchor: { headBefore: Uint8Array; eventHashBefore: string } | null = null;
   if (chainRaw !== undefined && chainRaw !== null) anchor = readChain(chainRaw, '/chain', top);
   if (streamId === undefined || events === undefined || top.failures > 0) {
-    chainCheck.skip();
+    chainCheck.cannotRun();
     return;
   }
   if (events.length === 0) {
     top.fail('MALFORMED', '/events', 'no events to verify');
-    chainCheck.skip();
+    chainCheck.cannotRun();
     return;
   }
   // Where the run starts: from_seq_no, else the first event's seq_no when a chain is given, else 1.
@@ -308,7 +308,7 @@ export async function verifyStreamKind(
   } else if (start === 1) {
     anchor = { headBefore: genesisHead(streamId), eventHashBefore: ZERO_HASH_HEX };
   } else {
-    r.check('chain: start not anchored (from_seq_no > 1 and no chain given): the first event is taken as signed');
+    r.note('chain: start not anchored (from_seq_no > 1 and no chain given): the first event is taken as signed', 'nothing links the first event to the ones before it');
   }
   const checks = runChecks(r, 'events');
   const res = await checkEventRun(events, trust, checks, {

@@ -6,6 +6,7 @@ import { sha256 } from '../protocol/hash.js';
 import { ED25519_TYPE, encodeVerifierKey, parseVerifierKey, type VerifierKey } from '../protocol/note.js';
 import type { CheckScope } from './report.js';
 import { isHex32, isObj, own, show, typeName } from './shape.js';
+import { detectKind, isVerifyRequest, UNKNOWN_KIND } from './kind.js';
 
 /** A trusted key as the API lists it (GET /v2/keys entries carry more members; they are ignored). */
 export interface TrustedKey {
@@ -102,8 +103,19 @@ export function noteVerifierKeys(trust: TrustSet, origin: string): { vkeys: Veri
 /**
  * Reads a keys file for the CLI's --trust: an array of keys, the GET /v2/keys response `{keys:[…]}`, or
  * `{trusted_keys:[…]}`. Returns the normalized keys or a message saying what is wrong.
+ *
+ * Refused (`selfTrust`): a value that is itself something to verify — a bundle, a v1 proof (both carry a `keys`
+ * member), any object detectKind recognizes. Keys read out of evidence are the evidence's claim about its own
+ * signer; trusting them proves only that the object agrees with itself. (A POST /v2/verify body is read for its
+ * `trusted_keys`, which are its author's, as before.)
  */
-export function trustedKeysFromJson(v: unknown): { keys: TrustedKey[] } | { error: string } {
+export function trustedKeysFromJson(v: unknown): { keys: TrustedKey[] } | { error: string; selfTrust?: true } {
+  if (isObj(v) && !isVerifyRequest(v) && detectKind({ object: v }) !== UNKNOWN_KIND) {
+    return {
+      selfTrust: true,
+      error: `this is a ${detectKind({ object: v })} object, not a keys file: keys taken out of evidence only show that the evidence agrees with itself; use the ledger's GET /v2/keys response`,
+    };
+  }
   let list: unknown = v;
   if (isObj(v)) {
     if (Array.isArray(own(v, 'keys'))) list = own(v, 'keys');

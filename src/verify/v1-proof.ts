@@ -17,7 +17,8 @@ import { ptr, type CheckScope, type ReportBuilder } from './report.js';
 import { asObj, Fields, isObj, own, show, type Obj } from './shape.js';
 import { ZERO_HASH_HEX } from './stream.js';
 import { checkAnchors, checkWitnesses } from './evidence.js';
-import type { TrustPolicy } from '../protocol/policy.js';
+import { quorumMet, type TrustPolicy } from '../protocol/policy.js';
+import { ANCHOR_RETRY_AFTER_S, hintsFor, WITNESS_RETRY_AFTER_S, type CallerHints } from './caller.js';
 import { kidOf, type TrustSet } from './trust.js';
 
 export const V1_PROOF_KIND = 'v1_proof';
@@ -85,7 +86,13 @@ const MAX_PROOF = 64;
 const V1_PROOF_MEMBERS = ['kind', 'status', 'event', 'receipt', 'inclusion', 'checkpoint', 'anchor', 'keys'] as const;
 
 /** Verifies a v1 proof object. Never throws (verify() also guards). */
-export async function verifyV1ProofKind(object: unknown, trust: TrustSet, r: ReportBuilder, policy: TrustPolicy | null = null): Promise<void> {
+export async function verifyV1ProofKind(
+  object: unknown,
+  trust: TrustSet,
+  r: ReportBuilder,
+  policy: TrustPolicy | null = null,
+  hints: CallerHints = hintsFor(undefined),
+): Promise<void> {
   const kindCheck = r.check('v1 proof: kind');
   const top = r.check('v1 proof: well-formed');
   const o = asObj(object, '', top, 'a v1 proof object {kind: "v1_proof", status, event, receipt, inclusion, checkpoint, anchor, keys}');
@@ -115,7 +122,7 @@ export async function verifyV1ProofKind(object: unknown, trust: TrustSet, r: Rep
   const sigCheck = r.check('event: receipt signed by a trusted key');
   const ev = algCheck.failures === 0 ? readEvent(evObj, '/event', evShape, 'event') : null;
   if (!ev) {
-    sigCheck.skip();
+    sigCheck.cannotRun();
     return;
   }
   const commitment = r.check('event: payload commitment');
@@ -160,7 +167,7 @@ export async function verifyV1ProofKind(object: unknown, trust: TrustSet, r: Rep
       }
     } else {
       // A note: nothing in this object binds the previous event's hash.
-      r.check('event: previous_event_hash not checked (bound only at seq_no 1, or at an odd leaf index by a verified inclusion proof)');
+      r.note('event: previous_event_hash not checked (bound only at seq_no 1, or at an odd leaf index by a verified inclusion proof)', 'nothing in this proof binds the previous event\'s hash');
     }
   }
 
@@ -177,12 +184,38 @@ export async function verifyV1ProofKind(object: unknown, trust: TrustSet, r: Rep
       : cos === undefined
         ? []
         : undefined;
-    await checkWitnesses(entries, target, policy, r, '/checkpoint/cosignatures');
+    // A v1 proof is fetched again later for evidence still to come: missing evidence is pending, not invalid.
+    const ctx = { hints, live: true };
+    await checkWitnesses(entries, target, policy, r, '/checkpoint/cosignatures', ctx);
     const anchor = own(checkpoint, 'anchor');
     const anchors = anchor === undefined || anchor === null ? [] : [isObj(anchor) ? { checkpoint_id: cp.checkpointId, ...anchor } : anchor];
-    await checkAnchors(anchors, target, policy, r, () => '/checkpoint/anchor');
+    await checkAnchors(anchors, target, policy, r, () => '/checkpoint/anchor', undefined, ctx);
+  } else if ((checkpoint === undefined || checkpoint === null) && policy) {
+    // Not sealed yet: the evidence the policy requires of the checkpoint cannot be there either. Saying nothing
+    // would let a policy that demands an anchor pass a proof that has none.
+    const c = r.check('checkpoint: present, for the cosignatures and anchor the trust policy requires');
+    if (!quorumMet(policy, new Set())) {
+      c.waitFor('WITNESS_QUORUM_NOT_MET', '/checkpoint', `no checkpoint yet, so no cosignatures: the policy's quorum "${policy.quorum}" is not met`, {
+        evidence: 'witness_cosignatures',
+        missing: `a checkpoint covering the event, then cosignatures meeting the policy's quorum "${policy.quorum}"`,
+        retry: SEAL_RETRY,
+        retry_after_s: WITNESS_RETRY_AFTER_S,
+      });
+    }
+    if (policy.tsaRoots.length > 0) {
+      c.waitFor('ANCHOR_MISSING', '/checkpoint', 'no checkpoint yet, so no anchor: the trust policy names TSA roots', {
+        evidence: 'anchor',
+        missing: 'a checkpoint covering the event, then its RFC 3161 anchor',
+        retry: SEAL_RETRY,
+        retry_after_s: ANCHOR_RETRY_AFTER_S,
+      });
+    }
+    if (c.failures === 0) c.skipped('the trust policy requires neither cosignatures nor an anchor');
   }
 }
+
+const SEAL_RETRY =
+  "fetch the proof again once the event's window is sealed into a checkpoint (within the stream's max_age_ms, about a second by default) and its evidence has arrived";
 
 function checkGenesisLinks(ev: EventRecord, chain: CheckScope): void {
   if (ev.previous_event_hash !== ZERO_HASH_HEX) {
@@ -201,7 +234,7 @@ function checkGenesisLinks(ev: EventRecord, chain: CheckScope): void {
 /** The committed v1 envelope {format, tenant_id, status, payload}; null when erased or not a v1 envelope. */
 function readV1Payload(ev: EventRecord, evObj: Obj, r: ReportBuilder): { tenant_id: string; status: string } | null {
   if (ev.erased) {
-    r.check('event: payload erased: tenant_id and status bound by the commitment, not checked');
+    r.note('event: payload erased: tenant_id and status bound by the commitment, not checked', 'the payload was erased');
     return null;
   }
   const c = r.check('event: payload is a v1 envelope {format, tenant_id, status, payload}');
@@ -226,7 +259,7 @@ function checkV1Receipt(v: unknown, ev: EventRecord, sevId: string | null, v1: {
   const same = r.check('receipt: the v1 receipt restates the event (id, tenant, hash, time, signature)');
   const o = asObj(v, '/receipt', shape, 'the v1 receipt {id, tenant_id, event_hash, received_at, signature}');
   if (!o) {
-    same.skip();
+    same.cannotRun();
     return;
   }
   const f = new Fields(o, '/receipt', shape);
@@ -297,7 +330,7 @@ function checkInclusion(v: unknown, ev: EventRecord, cp: CheckpointInfo | null, 
   const proofCheck = r.check('inclusion: event_hash leads to the checkpoint root');
   const o = asObj(v, '/inclusion', shape, 'an inclusion proof {leaf_index, tree_size, checkpoint_id, proof}');
   if (!o) {
-    proofCheck.skip();
+    proofCheck.cannotRun();
     return false;
   }
   const f = new Fields(o, '/inclusion', shape);
@@ -306,7 +339,7 @@ function checkInclusion(v: unknown, ev: EventRecord, cp: CheckpointInfo | null, 
   const cpId = f.str('checkpoint_id', { nonEmpty: true });
   const proof = f.hexList('proof', { max: MAX_PROOF });
   if (leafIndex === undefined || treeSize === undefined || cpId === undefined || proof === undefined || !cpGiven || !cp) {
-    proofCheck.skip();
+    proofCheck.cannotRun();
     return false;
   }
   const same = r.check('inclusion: against this checkpoint');

@@ -69,7 +69,7 @@ export function v1PublicVerifyRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
         ({ proof, trusted_keys: trusted, policy } = parsed.data);
       }
       const trust = requestTrust(trusted, policy, serverPolicy);
-      const report = await verify({ kind: V1_PROOF_KIND, object: proof, ...trust });
+      const report = await verify({ kind: V1_PROOF_KIND, object: proof, ...trust }, { caller: 'http' });
       return c.json(report, 200);
     },
   );

@@ -46,8 +46,18 @@ export const VerifyRequest = z
 export const VerifyReport = z
   .object({
     ok: z.boolean().openapi({ description: 'true iff problems is empty' }),
+    status: z.enum(['valid', 'invalid', 'pending']).openapi({
+      description: 'valid: no problems; pending: the only problems are evidence not there yet (see pending); invalid: anything else',
+    }),
     kind: z.string(),
-    checks: z.array(z.object({ name: z.string(), ok: z.boolean() })),
+    checks: z.array(
+      z.object({
+        name: z.string(),
+        ok: z.boolean().openapi({ description: 'status is not "failed"' }),
+        status: z.enum(['passed', 'failed', 'skipped']).openapi({ description: 'skipped: nothing was checked (the reason says why); never a pass' }),
+        reason: z.string().optional().openapi({ description: 'why the check was skipped or could not be performed' }),
+      }),
+    ),
     problems: z.array(
       z.object({
         code: z.enum(PROBLEM_CODES),
@@ -55,6 +65,22 @@ export const VerifyReport = z
         message: z.string(),
       }),
     ),
+    pending: z
+      .array(
+        z.object({
+          evidence: z.enum(['anchor', 'witness_cosignatures']),
+          path: z.string(),
+          missing: z.string(),
+          retry: z.string(),
+          retry_after_s: z.number().int(),
+        }),
+      )
+      .optional()
+      .openapi({ description: 'present when status is "pending": what is missing and when to fetch the object again' }),
+    unauthenticated: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: 'JSON pointers (* = every element) of members no signature, proof or trusted key binds: labels' }),
     fork_evidence: z
       .object({
         kind: z.literal('fork_evidence'),
@@ -121,7 +147,7 @@ export function verifyRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
         });
       }
       const trust = requestTrust(body.trusted_keys, body.policy, serverPolicy);
-      const report = await verify({ kind: body.kind, object: body.object, ...trust });
+      const report = await verify({ kind: body.kind, object: body.object, ...trust }, { caller: 'http' });
       return c.json(report, 200);
     },
   );
