@@ -38,7 +38,8 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
     idempotency: idempotencyMiddleware(ledger.idempotency, cfg.idempotencyTtlMs),
     body: jsonBody,
     rateLimit: rateLimit(buckets),
-    rateLimitByAddress: rateLimitByAddress(buckets),
+    // Its own buckets, on by default: the verify routes are unauthenticated and each request can cost seconds of CPU.
+    rateLimitByAddress: rateLimitByAddress(new TokenBuckets(cfg.verifyRateLimitRps, cfg.verifyRateLimitBurst)),
   };
 
   app.openapi(

@@ -15,6 +15,9 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'UNSUPPORTED_OBJECT_KIND'
   | 'EVIDENCE_PENDING'
+  | 'JSON_TOO_DEEP'
+  | 'VERIFY_BUSY'
+  | 'VERIFY_TOO_COMPLEX'
   | 'INTERNAL_ERROR';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
@@ -34,6 +37,12 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   UNSUPPORTED_OBJECT_KIND: 422,
   /** the requested range is not sealed into a checkpoint yet: retry later */
   EVIDENCE_PENDING: 409,
+  /** a JSON body nests deeper than its route allows (refused before parsing) */
+  JSON_TOO_DEEP: 400,
+  /** every verify worker and queue place (or the in-flight body budget) is taken: retry after Retry-After */
+  VERIFY_BUSY: 503,
+  /** the object needs more memory or time than one verify may use (docs/api.md "Verify limits") */
+  VERIFY_TOO_COMPLEX: 413,
   INTERNAL_ERROR: 500,
 };
 
