@@ -40,6 +40,8 @@ export interface Config {
   verifyTimeoutMs: number;
   /** …deepest JSON nesting of a verify body (deeper → 400 JSON_TOO_DEEP, before parsing) */
   verifyMaxDepth: number;
+  /** …most items (elements or members) in any one array or object of a verify body (more → 413 VERIFY_TOO_COMPLEX) */
+  verifyMaxItems: number;
   /** requests per second per client address on the unauthenticated verify routes; 0 disables that limiter */
   verifyRateLimitRps: number;
   verifyRateLimitBurst: number;
@@ -133,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     verifyHeapMb: Math.max(16, int(env, 'PROOFSTREAM_VERIFY_HEAP_MB', 768)),
     verifyTimeoutMs: int(env, 'PROOFSTREAM_VERIFY_TIMEOUT_MS', 120_000),
     verifyMaxDepth: int(env, 'PROOFSTREAM_VERIFY_MAX_DEPTH', 256),
+    verifyMaxItems: Math.max(1, int(env, 'PROOFSTREAM_VERIFY_MAX_ITEMS', 1_000_000)),
     verifyRateLimitRps: int(env, 'PROOFSTREAM_VERIFY_RATE_LIMIT_RPS', 2),
     verifyRateLimitBurst: int(env, 'PROOFSTREAM_VERIFY_RATE_LIMIT_BURST', 20),
     idempotencyTtlMs: int(env, 'PROOFSTREAM_IDEMPOTENCY_TTL_MS', 24 * 3600 * 1000),

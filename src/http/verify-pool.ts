@@ -30,7 +30,7 @@ function workerSpec(): { code: string } | { url: URL } {
   };
 }
 
-export type VerifyPoolOptions = Pick<Config, 'verifyWorkers' | 'verifyQueue' | 'verifyMaxInflightBytes' | 'verifyHeapMb' | 'verifyTimeoutMs' | 'verifyMaxDepth'> & {
+export type VerifyPoolOptions = Pick<Config, 'verifyWorkers' | 'verifyQueue' | 'verifyMaxInflightBytes' | 'verifyHeapMb' | 'verifyTimeoutMs' | 'verifyMaxDepth' | 'verifyMaxItems'> & {
   /** the server's trust policy, for requests that bring none */
   serverPolicy: string;
 };
@@ -148,18 +148,22 @@ export class VerifyPool {
       }
       const w = this.waiting.shift()!;
       const id = this.nextId++;
-      const timer =
-        this.opts.verifyTimeoutMs > 0
-          ? setTimeout(() => this.kill(slot!, new ApiError('VERIFY_TOO_COMPLEX', `verifying this object takes longer than ${this.opts.verifyTimeoutMs} ms`, { limit: 'time', limit_ms: this.opts.verifyTimeoutMs })), this.opts.verifyTimeoutMs)
-          : undefined;
-      slot.current = { ...w, id, timer };
+      slot.current = { ...w, id, timer: undefined };
       const msg: VerifyJob = { id, ...w.job };
       slot.worker.postMessage(msg, [w.job.body]);
     }
   }
 
+  /** The worker started on the request: from now on it has verifyTimeoutMs. */
+  private started(slot: Slot): void {
+    const cur = slot.current!;
+    const ms = this.opts.verifyTimeoutMs;
+    if (ms <= 0) return;
+    cur.timer = setTimeout(() => this.kill(slot, new ApiError('VERIFY_TOO_COMPLEX', `verifying this object takes longer than ${ms} ms`, { limit: 'time', limit_ms: ms })), ms);
+  }
+
   private spawn(): Slot {
-    const workerData: VerifyWorkerData = { serverPolicy: this.opts.serverPolicy, maxDepth: this.opts.verifyMaxDepth };
+    const workerData: VerifyWorkerData = { serverPolicy: this.opts.serverPolicy, maxDepth: this.opts.verifyMaxDepth, maxItems: this.opts.verifyMaxItems };
     const resourceLimits = { maxOldGenerationSizeMb: this.opts.verifyHeapMb };
     const worker = 'code' in this.spec ? new Worker(this.spec.code, { eval: true, workerData, resourceLimits }) : new Worker(this.spec.url, { workerData, resourceLimits });
     // Idle workers must not keep a process alive that is otherwise done; a request in flight keeps it alive anyway.
@@ -168,6 +172,7 @@ export class VerifyPool {
     worker.on('message', (m: VerifyOutcome) => {
       const cur = slot.current;
       if (!cur || cur.id !== m.id) return;
+      if ('started' in m) return this.started(slot);
       this.finish(slot);
       if (m.ok) cur.resolve(m.report);
       else cur.reject(new ApiError(m.error.code, m.error.message, m.error.details, m.error.status));

@@ -1,6 +1,6 @@
 // A verify worker (src/http/verify-pool.ts): one request at a time, from raw body bytes to the report's JSON.
 // Order matters, cheapest refusal first: fatal UTF-8 decode (400), nesting depth before JSON.parse builds anything
-// (400 JSON_TOO_DEEP), JSON.parse (400), the route's own validation and trust (422), then verify(). Errors go back
+// (400 JSON_TOO_DEEP), items per array/object (413 VERIFY_TOO_COMPLEX), JSON.parse (400), the route's own validation and trust (422), then verify(). Errors go back
 // as {code, message, details, status}, which the main thread turns into the usual envelope.
 import { parentPort, workerData } from 'node:worker_threads';
 import { installNativeSha256 } from '../ledger/native-sha256.js';
@@ -13,6 +13,35 @@ import { v2VerifyInput } from './v2/verify.js';
 export interface VerifyWorkerData {
   serverPolicy: string;
   maxDepth: number;
+  maxItems: number;
+}
+
+/**
+ * The offset of the first `,` that gives one array or object more than maxItems items, or -1. Why: JSON.parse grows
+ * one backing store per array or object, and a single huge one (millions of elements) that outgrows the worker's
+ * heap aborts the whole process instead of just the worker (nodejs/node#47224: resourceLimits are best-effort for
+ * single large allocations); many small ones end the worker cleanly. Call it on text whose depth is bounded.
+ */
+export function itemsExceededAt(text: string, maxItems: number): number {
+  const counts: number[] = [];
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22 /* " */) {
+      for (i++; i < n; i++) {
+        const s = text.charCodeAt(i);
+        if (s === 0x5c /* \ */) i++;
+        else if (s === 0x22) break;
+      }
+    } else if (ch === 0x5b /* [ */ || ch === 0x7b /* { */) {
+      counts.push(1);
+    } else if (ch === 0x5d /* ] */ || ch === 0x7d /* } */) {
+      counts.pop();
+    } else if (ch === 0x2c /* , */ && counts.length > 0) {
+      if (++counts[counts.length - 1]! > maxItems) return i;
+    }
+  }
+  return -1;
 }
 
 export interface VerifyJob {
@@ -24,6 +53,8 @@ export interface VerifyJob {
 }
 
 export type VerifyOutcome =
+  /** the worker took the job: its time limit runs from here, so a worker's start-up is not charged to it */
+  | { id: number; started: true }
   | { id: number; ok: true; report: string }
   | { id: number; ok: false; error: { code: ErrorCode; message: string; details: unknown; status: number } };
 
@@ -39,6 +70,10 @@ export async function verifyBody(job: Omit<VerifyJob, 'id'>, data: VerifyWorkerD
   const at = depthExceededAt(text, data.maxDepth);
   if (at >= 0) {
     throw new ApiError('JSON_TOO_DEEP', `request body nests deeper than ${data.maxDepth} levels`, { max_depth: data.maxDepth, offset: at });
+  }
+  const big = itemsExceededAt(text, data.maxItems);
+  if (big >= 0) {
+    throw new ApiError('VERIFY_TOO_COMPLEX', `an array or object in the request body has more than ${data.maxItems} items`, { limit: 'items', max_items: data.maxItems, offset: big });
   }
   let parsed: unknown;
   try {
@@ -57,6 +92,7 @@ if (parentPort) {
   const port = parentPort;
   port.on('message', (m: VerifyJob) => {
     const { id } = m;
+    port.postMessage({ id, started: true } satisfies VerifyOutcome);
     void verifyBody(m, data).then(
       (report) => port.postMessage({ id, ok: true, report } satisfies VerifyOutcome),
       (e: unknown) => {
