@@ -42,6 +42,8 @@ export interface Config {
   verifyMaxDepth: number;
   /** …most items (elements or members) in any one array or object of a verify body (more → 413 VERIFY_TOO_COMPLEX) */
   verifyMaxItems: number;
+  /** …most JSON values in a verify body (more → 413 VERIFY_TOO_COMPLEX); what parsing it costs in memory grows with them */
+  verifyMaxValues: number;
   /** requests per second per client address on the unauthenticated verify routes; 0 disables that limiter */
   verifyRateLimitRps: number;
   verifyRateLimitBurst: number;
@@ -136,6 +138,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     verifyTimeoutMs: int(env, 'PROOFSTREAM_VERIFY_TIMEOUT_MS', 120_000),
     verifyMaxDepth: int(env, 'PROOFSTREAM_VERIFY_MAX_DEPTH', 256),
     verifyMaxItems: Math.max(1, int(env, 'PROOFSTREAM_VERIFY_MAX_ITEMS', 1_000_000)),
+    // A 64 MiB bundle of the smallest events (~800 bytes, ~20 values each) holds ~1.7 million.
+    verifyMaxValues: Math.max(1, int(env, 'PROOFSTREAM_VERIFY_MAX_VALUES', 4_000_000)),
     verifyRateLimitRps: int(env, 'PROOFSTREAM_VERIFY_RATE_LIMIT_RPS', 2),
     verifyRateLimitBurst: int(env, 'PROOFSTREAM_VERIFY_RATE_LIMIT_BURST', 20),
     idempotencyTtlMs: int(env, 'PROOFSTREAM_IDEMPOTENCY_TTL_MS', 24 * 3600 * 1000),

@@ -6,7 +6,7 @@
 //
 // Servers (started together, stopped in afterAll):
 //   dflt   defaults
-//   tight  1 worker, no queue, 40 MB in flight, 64 MB worker heap, no rate limit
+//   tight  1 worker, no queue, 40 MB in flight, 64 MB worker heap, 100M values, no rate limit
 //   slow   300 ms per verify, no rate limit
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,7 @@ beforeAll(async () => {
         PROOFSTREAM_VERIFY_QUEUE: '0',
         PROOFSTREAM_VERIFY_MAX_INFLIGHT_BYTES: '40000000',
         PROOFSTREAM_VERIFY_HEAP_MB: '64',
+        PROOFSTREAM_VERIFY_MAX_VALUES: '100000000',
         PROOFSTREAM_VERIFY_RATE_LIMIT_RPS: '0',
       },
     }),
@@ -154,6 +155,16 @@ describe('in the worker', () => {
     // the same items split into arrays of a thousand: verified
     const ok = await rawPost(dflt.url, '/v2/verify', '{"object":[' + ('[' + '0,'.repeat(999) + '0],').repeat(1000) + '[]]}');
     expect(ok.status, ok.text).toBe(200);
+  });
+
+  it('a body with more values than the limit is refused before parsing (413 VERIFY_TOO_COMPLEX)', async () => {
+    // 4.2 million `{}` in arrays of a thousand: 12 MB of text, hundreds of MB once parsed.
+    const body = '{"object":[' + ('[' + '{},'.repeat(999) + '{}],').repeat(4200) + '[]]}';
+    const t0 = performance.now();
+    const e = expectError(await rawPost(dflt.url, '/v2/verify', body), 413, 'VERIFY_TOO_COMPLEX');
+    expect(e.details.limit).toBe('values');
+    expect(e.details.max_values).toBe(4_000_000);
+    expect(performance.now() - t0).toBeLessThan(5000);
   });
 
   it('a worker out of memory answers 413 VERIFY_TOO_COMPLEX; the server stays up and the next verify works', async () => {

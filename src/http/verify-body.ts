@@ -105,24 +105,34 @@ export async function verifyInPool(c: Context<AppEnv>, pool: VerifyPool, route: 
   if (cl !== undefined && !chunked) {
     declared = Number(cl);
     if (!Number.isSafeInteger(declared) || declared < 0) throw new ApiError('MALFORMED_JSON', 'bad Content-Length');
-    if (declared > maxBytes) throw tooLarge(maxBytes);
+    if (declared > maxBytes) throw refusedUnread(c, tooLarge(maxBytes));
   }
   const ct = c.req.header('content-type');
-  if (!ct || !JSON_TYPE.test(ct)) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json', { content_type: ct ?? null });
+  if (!ct || !JSON_TYPE.test(ct)) throw refusedUnread(c, new ApiError('UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json', { content_type: ct ?? null }));
   let admission: Admission;
   try {
     admission = pool.admit(declared ?? 0);
   } catch (e) {
-    if (e instanceof ApiError && e.code === 'VERIFY_BUSY') c.header('Retry-After', String(VERIFY_RETRY_AFTER_S));
-    throw e;
+    throw refusedUnread(c, e);
   }
+  let read = false;
   try {
     const { body, length } = await readRaw(c, admission, declared, maxBytes);
+    read = true;
     return jsonText(c, 200, await admission.verify(route, body, length));
   } catch (e) {
-    if (e instanceof ApiError && e.code === 'VERIFY_BUSY') c.header('Retry-After', String(VERIFY_RETRY_AFTER_S));
-    throw e;
+    throw read ? e : refusedUnread(c, e);
   } finally {
     admission.release();
   }
+}
+
+/**
+ * A refusal before the body was read, with Retry-After for VERIFY_BUSY. The unread body is drained by node-server
+ * (at most 64 MiB, then the connection is closed): closing at once would reset the connection under a client still
+ * sending, and many clients then lose the answer.
+ */
+function refusedUnread(c: Context<AppEnv>, e: unknown): unknown {
+  if (e instanceof ApiError && e.code === 'VERIFY_BUSY') c.header('Retry-After', String(VERIFY_RETRY_AFTER_S));
+  return e;
 }

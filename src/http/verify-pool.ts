@@ -30,7 +30,7 @@ function workerSpec(): { code: string } | { url: URL } {
   };
 }
 
-export type VerifyPoolOptions = Pick<Config, 'verifyWorkers' | 'verifyQueue' | 'verifyMaxInflightBytes' | 'verifyHeapMb' | 'verifyTimeoutMs' | 'verifyMaxDepth' | 'verifyMaxItems'> & {
+export type VerifyPoolOptions = Pick<Config, 'verifyWorkers' | 'verifyQueue' | 'verifyMaxInflightBytes' | 'verifyHeapMb' | 'verifyTimeoutMs' | 'verifyMaxDepth' | 'verifyMaxItems' | 'verifyMaxValues'> & {
   /** the server's trust policy, for requests that bring none */
   serverPolicy: string;
 };
@@ -163,7 +163,7 @@ export class VerifyPool {
   }
 
   private spawn(): Slot {
-    const workerData: VerifyWorkerData = { serverPolicy: this.opts.serverPolicy, maxDepth: this.opts.verifyMaxDepth, maxItems: this.opts.verifyMaxItems };
+    const workerData: VerifyWorkerData = { serverPolicy: this.opts.serverPolicy, maxDepth: this.opts.verifyMaxDepth, maxItems: this.opts.verifyMaxItems, maxValues: this.opts.verifyMaxValues };
     const resourceLimits = { maxOldGenerationSizeMb: this.opts.verifyHeapMb };
     const worker = 'code' in this.spec ? new Worker(this.spec.code, { eval: true, workerData, resourceLimits }) : new Worker(this.spec.url, { workerData, resourceLimits });
     // Idle workers must not keep a process alive that is otherwise done; a request in flight keeps it alive anyway.

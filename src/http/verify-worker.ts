@@ -1,7 +1,10 @@
 // A verify worker (src/http/verify-pool.ts): one request at a time, from raw body bytes to the report's JSON.
 // Order matters, cheapest refusal first: fatal UTF-8 decode (400), nesting depth before JSON.parse builds anything
-// (400 JSON_TOO_DEEP), items per array/object (413 VERIFY_TOO_COMPLEX), JSON.parse (400), the route's own validation and trust (422), then verify(). Errors go back
-// as {code, message, details, status}, which the main thread turns into the usual envelope.
+// (400 JSON_TOO_DEEP), items per array/object and values in all (413 VERIFY_TOO_COMPLEX), JSON.parse (400), the
+// route's own validation and trust (422), then verify(). Errors go back as {code, message, details, status}, which
+// the main thread turns into the usual envelope.
+import fs from 'node:fs';
+import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { installNativeSha256 } from '../ledger/native-sha256.js';
 import { ApiError, type ErrorCode } from '../ledger/errors.js';
@@ -14,16 +17,22 @@ export interface VerifyWorkerData {
   serverPolicy: string;
   maxDepth: number;
   maxItems: number;
+  maxValues: number;
 }
 
 /**
- * The offset of the first `,` that gives one array or object more than maxItems items, or -1. Why: JSON.parse grows
- * one backing store per array or object, and a single huge one (millions of elements) that outgrows the worker's
- * heap aborts the whole process instead of just the worker (nodejs/node#47224: resourceLimits are best-effort for
- * single large allocations); many small ones end the worker cleanly. Call it on text whose depth is bounded.
+ * Where a JSON text first goes over its shape limits, or undefined: more than maxItems items (elements or members)
+ * in one array or object, or more than maxValues values in all (counted as `[`, `{` and `,`, each a value beyond
+ * the first of its container). Call it on text whose depth is already bounded (depthExceededAt).
+ *
+ * Why: within the byte limit, the values are what JSON.parse's memory grows with (millions of `{}` fill a worker's
+ * heap, and the worker then spends seconds collecting garbage before it is stopped); and one huge backing store
+ * (millions of elements in one array) that outgrows the heap aborts the whole process instead of just the worker
+ * (nodejs/node#47224: resourceLimits are best-effort for single large allocations).
  */
-export function itemsExceededAt(text: string, maxItems: number): number {
+export function shapeExceededAt(text: string, maxItems: number, maxValues: number): { limit: 'items' | 'values'; offset: number } | undefined {
   const counts: number[] = [];
+  let values = 0;
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const ch = text.charCodeAt(i);
@@ -35,13 +44,15 @@ export function itemsExceededAt(text: string, maxItems: number): number {
       }
     } else if (ch === 0x5b /* [ */ || ch === 0x7b /* { */) {
       counts.push(1);
+      if (++values > maxValues) return { limit: 'values', offset: i };
     } else if (ch === 0x5d /* ] */ || ch === 0x7d /* } */) {
       counts.pop();
     } else if (ch === 0x2c /* , */ && counts.length > 0) {
-      if (++counts[counts.length - 1]! > maxItems) return i;
+      if (++counts[counts.length - 1]! > maxItems) return { limit: 'items', offset: i };
+      if (++values > maxValues) return { limit: 'values', offset: i };
     }
   }
-  return -1;
+  return undefined;
 }
 
 export interface VerifyJob {
@@ -71,9 +82,12 @@ export async function verifyBody(job: Omit<VerifyJob, 'id'>, data: VerifyWorkerD
   if (at >= 0) {
     throw new ApiError('JSON_TOO_DEEP', `request body nests deeper than ${data.maxDepth} levels`, { max_depth: data.maxDepth, offset: at });
   }
-  const big = itemsExceededAt(text, data.maxItems);
-  if (big >= 0) {
-    throw new ApiError('VERIFY_TOO_COMPLEX', `an array or object in the request body has more than ${data.maxItems} items`, { limit: 'items', max_items: data.maxItems, offset: big });
+  const over = shapeExceededAt(text, data.maxItems, data.maxValues);
+  if (over?.limit === 'items') {
+    throw new ApiError('VERIFY_TOO_COMPLEX', `an array or object in the request body has more than ${data.maxItems} items`, { limit: 'items', max_items: data.maxItems, offset: over.offset });
+  }
+  if (over) {
+    throw new ApiError('VERIFY_TOO_COMPLEX', `the request body holds more than ${data.maxValues} JSON values`, { limit: 'values', max_values: data.maxValues, offset: over.offset });
   }
   let parsed: unknown;
   try {
@@ -86,7 +100,22 @@ export async function verifyBody(job: Omit<VerifyJob, 'id'>, data: VerifyWorkerD
   return JSON.stringify(await verify(input, { plainJson: true }));
 }
 
+/**
+ * Lowers this thread's CPU priority (Linux: a thread id is a valid PRIO_PROCESS target, and /proc/thread-self names
+ * it), so that on a small machine the main thread's appends and reads win the core over a long verify. Elsewhere, or
+ * when refused, the thread keeps the process's priority.
+ */
+function lowerThreadPriority(): void {
+  try {
+    const tid = Number(/task\/(\d+)$/.exec(fs.readlinkSync('/proc/thread-self'))?.[1]);
+    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, Math.min(19, os.getPriority(tid) + 10));
+  } catch {
+    /* not Linux, or not allowed */
+  }
+}
+
 if (parentPort) {
+  lowerThreadPriority();
   installNativeSha256();
   const data = workerData as VerifyWorkerData;
   const port = parentPort;
