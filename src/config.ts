@@ -132,7 +132,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxVerifyBytes: int(env, 'PROOFSTREAM_MAX_VERIFY_BYTES', 64 * 1024 * 1024),
     // One verify thread per two cores: the main thread (appends, reads) keeps a core to itself on a small box.
     verifyWorkers: Math.max(1, int(env, 'PROOFSTREAM_VERIFY_WORKERS', Math.floor(os.availableParallelism() / 2))),
-    verifyQueue: int(env, 'PROOFSTREAM_VERIFY_QUEUE', 4),
+    // Queued requests hold their bodies inside the in-flight byte budget, so a long queue costs no more memory.
+    verifyQueue: int(env, 'PROOFSTREAM_VERIFY_QUEUE', 32),
     verifyMaxInflightBytes: int(env, 'PROOFSTREAM_VERIFY_MAX_INFLIGHT_BYTES', 160 * 1024 * 1024),
     verifyHeapMb: Math.max(16, int(env, 'PROOFSTREAM_VERIFY_HEAP_MB', 768)),
     verifyTimeoutMs: int(env, 'PROOFSTREAM_VERIFY_TIMEOUT_MS', 120_000),

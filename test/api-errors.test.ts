@@ -636,10 +636,10 @@ describe('429 RATE_LIMITED', () => {
     for (const path of ['/v2/verify', '/v1/public/verify']) {
       await sleep(1100);
       const anon = client(limited.url);
-      const rs = [];
-      for (let i = 0; i < 4; i++) rs.push(await anon('POST', path, { object: { nothing: true } }));
-      expect(rs.slice(0, 2).map((r) => r.status), path).toEqual([200, 200]); // verified (ok:false), not refused
-      const refused = rs.slice(2).find((r) => r.status === 429);
+      // At once: a verify runs in a worker and can take longer than the bucket needs to refill one token.
+      const rs = await Promise.all(Array.from({ length: 4 }, () => anon('POST', path, { object: { nothing: true } })));
+      expect(rs.filter((r) => r.status === 200).length, `${path}: ${rs.map((r) => r.status)}`).toBe(2); // verified (ok:false), not refused
+      const refused = rs.find((r) => r.status === 429);
       expect(refused, `${path}: ${rs.map((r) => r.status)}`).toBeDefined();
       const e = expectError(refused!, 429, 'RATE_LIMITED');
       expect(e.details.retry_after_s).toBe(Number(refused!.headers.get('retry-after')));
