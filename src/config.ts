@@ -1,5 +1,6 @@
 // Configuration from the environment, with the embedded defaults that make `npm start` work on a fresh clone.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { COSIGNATURE_TYPE, parseVerifierKey } from './protocol/note.js';
 import { MAX_JSON_DEPTH_CEILING, MAX_JSON_DEPTH_DEFAULT } from './protocol/strict-json.js';
@@ -30,6 +31,25 @@ export interface Config {
   maxJsonDepth: number;
   /** max body of POST /v2/verify (a whole audit bundle) */
   maxVerifyBytes: number;
+  /** verify routes (docs/api.md "Verify limits"): worker threads verifying at once */
+  verifyWorkers: number;
+  /** …verifies admitted beyond those, waiting for a worker (more → 503 VERIFY_BUSY) */
+  verifyQueue: number;
+  /** …body bytes held by admitted verifies at once, read, queued or verifying (more → 503 VERIFY_BUSY) */
+  verifyMaxInflightBytes: number;
+  /** …old-generation heap of one verify worker, MB (exceeded → 413 VERIFY_TOO_COMPLEX, the worker is replaced) */
+  verifyHeapMb: number;
+  /** …wall time one verify may take in its worker (exceeded → 413 VERIFY_TOO_COMPLEX) */
+  verifyTimeoutMs: number;
+  /** …deepest JSON nesting of a verify body (deeper → 400 JSON_TOO_DEEP, before parsing) */
+  verifyMaxDepth: number;
+  /** …most items (elements or members) in any one array or object of a verify body (more → 413 VERIFY_TOO_COMPLEX) */
+  verifyMaxItems: number;
+  /** …most JSON values in a verify body (more → 413 VERIFY_TOO_COMPLEX); what parsing it costs in memory grows with them */
+  verifyMaxValues: number;
+  /** requests per second per client address on the unauthenticated verify routes; 0 disables that limiter */
+  verifyRateLimitRps: number;
+  verifyRateLimitBurst: number;
   idempotencyTtlMs: number;
   /** audit packs older than this are deleted (row and file); 0 keeps them forever */
   packTtlMs: number;
@@ -147,6 +167,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxBatchEvents: 1000,
     maxJsonDepth: jsonDepthLimit(env),
     maxVerifyBytes: int(env, 'PROOFSTREAM_MAX_VERIFY_BYTES', 64 * 1024 * 1024),
+    // One verify thread per two cores: the main thread (appends, reads) keeps a core to itself on a small box.
+    verifyWorkers: Math.max(1, int(env, 'PROOFSTREAM_VERIFY_WORKERS', Math.floor(os.availableParallelism() / 2))),
+    // Queued requests hold their bodies inside the in-flight byte budget, so a long queue costs no more memory.
+    verifyQueue: int(env, 'PROOFSTREAM_VERIFY_QUEUE', 32),
+    verifyMaxInflightBytes: int(env, 'PROOFSTREAM_VERIFY_MAX_INFLIGHT_BYTES', 160 * 1024 * 1024),
+    verifyHeapMb: Math.max(16, int(env, 'PROOFSTREAM_VERIFY_HEAP_MB', 768)),
+    verifyTimeoutMs: int(env, 'PROOFSTREAM_VERIFY_TIMEOUT_MS', 120_000),
+    verifyMaxDepth: int(env, 'PROOFSTREAM_VERIFY_MAX_DEPTH', 256),
+    verifyMaxItems: Math.max(1, int(env, 'PROOFSTREAM_VERIFY_MAX_ITEMS', 1_000_000)),
+    // A 64 MiB bundle of the smallest events (~800 bytes, ~20 values each) holds ~1.7 million.
+    verifyMaxValues: Math.max(1, int(env, 'PROOFSTREAM_VERIFY_MAX_VALUES', 4_000_000)),
+    verifyRateLimitRps: int(env, 'PROOFSTREAM_VERIFY_RATE_LIMIT_RPS', 2),
+    verifyRateLimitBurst: int(env, 'PROOFSTREAM_VERIFY_RATE_LIMIT_BURST', 20),
     idempotencyTtlMs: int(env, 'PROOFSTREAM_IDEMPOTENCY_TTL_MS', 24 * 3600 * 1000),
     idempotencyWaitMs: int(env, 'PROOFSTREAM_IDEMPOTENCY_WAIT_MS', 10_000),
     packTtlMs: int(env, 'PROOFSTREAM_PACK_TTL_MS', 7 * 24 * 3600 * 1000),

@@ -47,7 +47,8 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
     idempotency: idempotencyMiddleware(ledger.idempotency, cfg.idempotencyTtlMs),
     body: (maxBytes) => jsonBody(maxBytes, cfg.maxJsonDepth),
     rateLimit: rateLimit(buckets),
-    rateLimitByAddress: rateLimitByAddress(buckets),
+    // Its own buckets, on by default: the verify routes are unauthenticated and each request can cost seconds of CPU.
+    rateLimitByAddress: rateLimitByAddress(new TokenBuckets(cfg.verifyRateLimitRps, cfg.verifyRateLimitBurst)),
   };
 
   app.openapi(

@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'REQUEST_ABORTED'
   | 'INSUFFICIENT_STORAGE'
   | 'INTEGRITY_ERROR'
+  | 'VERIFY_BUSY'
+  | 'VERIFY_TOO_COMPLEX'
   | 'INTERNAL_ERROR';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
@@ -61,6 +63,10 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   INSUFFICIENT_STORAGE: 507,
   /** a stored event does not match its hash (the database was altered); details name the row; nothing is served */
   INTEGRITY_ERROR: 500,
+  /** every verify worker and queue place (or the in-flight body budget) is taken: retry after Retry-After */
+  VERIFY_BUSY: 503,
+  /** the object needs more memory or time than one verify may use (docs/api.md "Verify limits") */
+  VERIFY_TOO_COMPLEX: 413,
   INTERNAL_ERROR: 500,
 };
 

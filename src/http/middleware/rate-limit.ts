@@ -1,6 +1,7 @@
-// Token buckets: per API key for authenticated traffic, per client address for failed authentication (so key
-// guessing is throttled too) and for the unauthenticated verify routes (so nobody can keep the verifier busy at line
-// speed). Off unless PROOFSTREAM_RATE_LIMIT_RPS is set.
+// Token buckets: per API key for authenticated traffic and per client address for failed authentication (so key
+// guessing is throttled too), off unless PROOFSTREAM_RATE_LIMIT_RPS is set; and, in their own buckets, per client
+// address for the unauthenticated verify routes (so nobody can keep the verifier busy at line speed), on by default
+// (PROOFSTREAM_VERIFY_RATE_LIMIT_RPS / _BURST; 0 turns it off).
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
@@ -55,7 +56,7 @@ export function clientAddress(c: Context): string {
   }
 }
 
-/** For routes without authentication: one bucket per client address (shared with failed authentication). */
+/** For routes without authentication: one bucket per client address, in the buckets given (app.ts: the verify routes' own). */
 export const rateLimitByAddress = (buckets: TokenBuckets) =>
   createMiddleware<AppEnv>(async (c, next) => {
     buckets.take(c, `addr:${clientAddress(c)}`);

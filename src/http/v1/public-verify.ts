@@ -1,15 +1,16 @@
 // POST /v1/public/verify: the shared verifier (src/verify) on a v1 proof object. No auth and no database reads:
 // the default trust is the server's own trust policy built from memory (its current signing key), exactly as
-// POST /v2/verify does.
+// POST /v2/verify does, and the same worker pool (src/http/verify-pool.ts).
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { ApiError } from '../../ledger/errors.js';
-import { verify, type TrustedKey } from '../../verify/index.js';
+import type { TrustedKey, VerifyInput } from '../../verify/index.js';
 import { V1_PROOF_KIND } from '../../verify/v1-proof.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
-import { zodDetails } from '../errors.js';
-import { ErrorEnvelope, json } from '../schemas.js';
-import { requestTrust, VerifyReport, VerifyRequest } from '../v2/verify.js';
+import { validationHook, zodDetails } from '../errors.js';
+import { verifyInPool } from '../verify-body.js';
+import { verifyPoolFor } from '../verify-pool.js';
+import { requestTrust, VERIFY_RESPONSES, VerifyRequest } from '../v2/verify.js';
 
 /** `{proof, trusted_keys?, policy?}`; any other JSON object is taken as the proof itself. */
 export const V1VerifyRequest = z
@@ -28,49 +29,47 @@ const V1VerifyBody = z
   .union([V1VerifyRequest, z.looseObject({}).openapi({ description: 'the v1 proof object itself (trust: the server key)' })])
   .openapi('V1VerifyBody');
 
-const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ErrorEnvelope } } });
-
 const WRAPPER_MEMBERS = new Set(['proof', 'trusted_keys', 'policy']);
 const isWrapper = (b: Record<string, unknown>) => Object.hasOwn(b, 'proof') && Object.keys(b).every((k) => WRAPPER_MEMBERS.has(k));
+
+/**
+ * A parsed POST /v1/public/verify body → verify()'s input, in the worker (src/http/verify-worker.ts): not an
+ * object → 422 as the route validator gives it; a wrapper {proof, trusted_keys?, policy?} is validated as one.
+ */
+export function v1VerifyInput(raw: unknown, serverPolicy: string): VerifyInput {
+  const top = V1VerifyBody.safeParse(raw);
+  if (!top.success) validationHook({ success: false, error: top.error, target: 'json' });
+  const body = top.data as Record<string, unknown>;
+  let proof: unknown = body;
+  let trusted: TrustedKey[] | undefined;
+  let policy: string | undefined;
+  if (isWrapper(body)) {
+    const parsed = V1VerifyRequest.safeParse(body);
+    if (!parsed.success) {
+      const details = zodDetails(parsed.error, 'json');
+      throw new ApiError('VALIDATION_ERROR', `request json is invalid: ${details.issues[0]?.path} ${details.issues[0]?.message}`, details, 422);
+    }
+    ({ proof, trusted_keys: trusted, policy } = parsed.data);
+  }
+  return { kind: V1_PROOF_KIND, object: proof, ...requestTrust(trusted, policy, serverPolicy) };
+}
 
 export function v1PublicVerifyRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
   const { signer, config } = d.ledger;
   // Read once from memory: never from the database.
   const serverPolicy = d.ledger.evidence.trustPolicy([signer.publicKey]);
+  const pool = verifyPoolFor(d.ledger, serverPolicy);
 
-  app.openapi(
+  // Documented with its schemas but parsed and validated in the worker (v1VerifyInput), never on the main thread.
+  app.openAPIRegistry.registerPath(
     createRoute({
       method: 'post',
       path: '/v1/public/verify',
       tags: ['v1'],
       summary: 'Verify a v1 proof object (no auth, stateless); the same report as POST /v2/verify',
-      middleware: [d.rateLimitByAddress, d.body(config.maxVerifyBytes)] as const,
       request: { body: { required: true, content: { 'application/json': { schema: V1VerifyBody } } } },
-      responses: {
-        200: json(VerifyReport, 'the report, whether or not the proof is valid'),
-        400: errorResponse('body is not JSON'),
-        413: errorResponse('body too large'),
-        415: errorResponse('not application/json'),
-        429: errorResponse('over the rate limit for this client address (when PROOFSTREAM_RATE_LIMIT_RPS is set)'),
-        422: errorResponse('not a JSON object, or malformed trusted_keys'),
-      },
+      responses: VERIFY_RESPONSES('the report, whether or not the proof is valid', 'not a JSON object, or malformed trusted_keys or policy'),
     }),
-    async (c) => {
-      const body = c.req.valid('json') as Record<string, unknown>;
-      let proof: unknown = body;
-      let trusted: TrustedKey[] | undefined;
-      let policy: string | undefined;
-      if (isWrapper(body)) {
-        const parsed = V1VerifyRequest.safeParse(body);
-        if (!parsed.success) {
-          const details = zodDetails(parsed.error, 'json');
-          throw new ApiError('VALIDATION_ERROR', `request json is invalid: ${details.issues[0]?.path} ${details.issues[0]?.message}`, details, 422);
-        }
-        ({ proof, trusted_keys: trusted, policy } = parsed.data);
-      }
-      const trust = requestTrust(trusted, policy, serverPolicy);
-      const report = await verify({ kind: V1_PROOF_KIND, object: proof, ...trust }, { caller: 'http' });
-      return c.json(report, 200);
-    },
   );
+  app.post('/v1/public/verify', d.rateLimitByAddress, (c) => verifyInPool(c, pool, 'v1', config.maxVerifyBytes));
 }

@@ -1,12 +1,16 @@
 // POST /v2/verify: the offline verifier (src/verify) as a service. No auth, and no database reads: the default
 // trust is the server's own signing key, taken from the in-memory signer, so the route keeps answering on a
-// server whose database is gone. Always 200 with the report, valid or not; 422 only for IVC objects.
+// server whose database is gone. Always 200 with the report, valid or not; 422 only for IVC objects. The body is
+// parsed and verified in a worker thread (src/http/verify-pool.ts), never on the main thread.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { parsePolicy } from '../../protocol/policy.js';
 import { ApiError } from '../../ledger/errors.js';
-import { detectKind, IVC_KIND, PROBLEM_CODES, verify, type TrustedKey } from '../../verify/index.js';
+import { detectKind, IVC_KIND, PROBLEM_CODES, type TrustedKey, type VerifyInput } from '../../verify/index.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
+import { validationHook } from '../errors.js';
+import { verifyInPool } from '../verify-body.js';
+import { verifyPoolFor } from '../verify-pool.js';
 import { ErrorEnvelope, Hex32, json } from '../schemas.js';
 
 const TrustedKeySchema = z
@@ -117,38 +121,50 @@ export function requestTrust(
   return { trusted_keys, policy };
 }
 
+/**
+ * A parsed POST /v2/verify body → verify()'s input, in the worker (src/http/verify-worker.ts): the request schema
+ * (422 VALIDATION_ERROR, the same details as the route validator gives), IVC refused (422), trust (a bad policy → 422).
+ */
+export function v2VerifyInput(raw: unknown, serverPolicy: string): VerifyInput {
+  const parsed = VerifyRequest.safeParse(raw);
+  if (!parsed.success) validationHook({ success: false, error: parsed.error, target: 'json' });
+  const body = parsed.data!;
+  if (detectKind(body) === IVC_KIND) {
+    throw new ApiError('UNSUPPORTED_OBJECT_KIND', 'proof-of-evolution (IVC) objects are not supported: this server verifies receipts, streams, checkpoints, consistency proofs, audit bundles and fork evidence', {
+      kind: IVC_KIND,
+    });
+  }
+  return { kind: body.kind, object: body.object, ...requestTrust(body.trusted_keys, body.policy, serverPolicy) };
+}
+
 export function verifyRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
   const { signer, config } = d.ledger;
   // Read once from memory: never from the database.
   const serverPolicy = d.ledger.evidence.trustPolicy([signer.publicKey]);
+  const pool = verifyPoolFor(d.ledger, serverPolicy);
 
-  app.openapi(
+  // Documented with its schemas, but not validated by the OpenAPI middleware: that would parse the body on the main
+  // thread. The worker parses and validates it (v2VerifyInput).
+  app.openAPIRegistry.registerPath(
     createRoute({
       method: 'post',
       path: '/v2/verify',
       tags: ['evidence'],
       summary: 'Verify a receipt, stream, checkpoint, consistency proof, audit bundle or fork evidence (no auth, stateless)',
-      middleware: [d.rateLimitByAddress, d.body(config.maxVerifyBytes)] as const,
       request: { body: { required: true, content: { 'application/json': { schema: VerifyRequest } } } },
-      responses: {
-        200: json(VerifyReport, 'the report, whether or not the object is valid'),
-        400: errorResponse('body is not JSON'),
-        413: errorResponse('body too large'),
-        415: errorResponse('not application/json'),
-        429: errorResponse('over the rate limit for this client address (when PROOFSTREAM_RATE_LIMIT_RPS is set)'),
-        422: errorResponse('not a verify request, or an unsupported object kind (UNSUPPORTED_OBJECT_KIND for IVC)'),
-      },
+      responses: VERIFY_RESPONSES('the report, whether or not the object is valid', 'not a verify request, a bad policy, or an unsupported object kind (UNSUPPORTED_OBJECT_KIND for IVC)'),
     }),
-    async (c) => {
-      const body = c.req.valid('json');
-      if (detectKind(body) === IVC_KIND) {
-        throw new ApiError('UNSUPPORTED_OBJECT_KIND', 'proof-of-evolution (IVC) objects are not supported: this server verifies receipts, streams, checkpoints, consistency proofs, audit bundles and fork evidence', {
-          kind: IVC_KIND,
-        });
-      }
-      const trust = requestTrust(body.trusted_keys, body.policy, serverPolicy);
-      const report = await verify({ kind: body.kind, object: body.object, ...trust }, { caller: 'http' });
-      return c.json(report, 200);
-    },
   );
+  app.post('/v2/verify', d.rateLimitByAddress, (c) => verifyInPool(c, pool, 'v2', config.maxVerifyBytes));
 }
+
+/** The responses both verify routes document (docs/api.md "Verify limits"). */
+export const VERIFY_RESPONSES = (ok: string, unprocessable: string) => ({
+  200: json(VerifyReport, ok),
+  400: errorResponse('MALFORMED_JSON: not UTF-8 or not JSON; JSON_TOO_DEEP: nested deeper than PROOFSTREAM_VERIFY_MAX_DEPTH'),
+  413: errorResponse('PAYLOAD_TOO_LARGE: body over PROOFSTREAM_MAX_VERIFY_BYTES; VERIFY_TOO_COMPLEX: the verify needs more memory or time than one verify may use'),
+  415: errorResponse('not application/json'),
+  422: errorResponse(unprocessable),
+  429: errorResponse('RATE_LIMITED: over the per-address limit (PROOFSTREAM_VERIFY_RATE_LIMIT_RPS), with Retry-After'),
+  503: errorResponse('VERIFY_BUSY: every verify worker and queue place, or the in-flight body budget, is taken; with Retry-After'),
+});
