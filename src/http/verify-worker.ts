@@ -8,7 +8,7 @@ import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { installNativeSha256 } from '../ledger/native-sha256.js';
 import { ApiError, type ErrorCode } from '../ledger/errors.js';
-import { depthExceededAt } from '../protocol/json-depth.js';
+import { shapeExceededAt } from '../protocol/json-shape.js';
 import { verify } from '../verify/index.js';
 import { v1VerifyInput } from './v1/public-verify.js';
 import { v2VerifyInput } from './v2/verify.js';
@@ -18,41 +18,6 @@ export interface VerifyWorkerData {
   maxDepth: number;
   maxItems: number;
   maxValues: number;
-}
-
-/**
- * Where a JSON text first goes over its shape limits, or undefined: more than maxItems items (elements or members)
- * in one array or object, or more than maxValues values in all (counted as `[`, `{` and `,`, each a value beyond
- * the first of its container). Call it on text whose depth is already bounded (depthExceededAt).
- *
- * Why: within the byte limit, the values are what JSON.parse's memory grows with (millions of `{}` fill a worker's
- * heap, and the worker then spends seconds collecting garbage before it is stopped); and one huge backing store
- * (millions of elements in one array) that outgrows the heap aborts the whole process instead of just the worker
- * (nodejs/node#47224: resourceLimits are best-effort for single large allocations).
- */
-export function shapeExceededAt(text: string, maxItems: number, maxValues: number): { limit: 'items' | 'values'; offset: number } | undefined {
-  const counts: number[] = [];
-  let values = 0;
-  const n = text.length;
-  for (let i = 0; i < n; i++) {
-    const ch = text.charCodeAt(i);
-    if (ch === 0x22 /* " */) {
-      for (i++; i < n; i++) {
-        const s = text.charCodeAt(i);
-        if (s === 0x5c /* \ */) i++;
-        else if (s === 0x22) break;
-      }
-    } else if (ch === 0x5b /* [ */ || ch === 0x7b /* { */) {
-      counts.push(1);
-      if (++values > maxValues) return { limit: 'values', offset: i };
-    } else if (ch === 0x5d /* ] */ || ch === 0x7d /* } */) {
-      counts.pop();
-    } else if (ch === 0x2c /* , */ && counts.length > 0) {
-      if (++counts[counts.length - 1]! > maxItems) return { limit: 'items', offset: i };
-      if (++values > maxValues) return { limit: 'values', offset: i };
-    }
-  }
-  return undefined;
 }
 
 export interface VerifyJob {
@@ -78,11 +43,11 @@ export async function verifyBody(job: Omit<VerifyJob, 'id'>, data: VerifyWorkerD
   } catch {
     throw new ApiError('MALFORMED_JSON', 'request body is not valid UTF-8', { reason: 'invalid_utf8' });
   }
-  const at = depthExceededAt(text, data.maxDepth);
-  if (at >= 0) {
-    throw new ApiError('JSON_TOO_DEEP', `request body nests deeper than ${data.maxDepth} levels`, { max_depth: data.maxDepth, offset: at });
+  // One pass before JSON.parse: depth, items per container, values in all (src/protocol/json-shape.ts).
+  const over = shapeExceededAt(text, { maxDepth: data.maxDepth, maxItems: data.maxItems, maxValues: data.maxValues });
+  if (over?.limit === 'depth') {
+    throw new ApiError('JSON_TOO_DEEP', `request body nests deeper than ${data.maxDepth} levels`, { max_depth: data.maxDepth, offset: over.offset });
   }
-  const over = shapeExceededAt(text, data.maxItems, data.maxValues);
   if (over?.limit === 'items') {
     throw new ApiError('VERIFY_TOO_COMPLEX', `an array or object in the request body has more than ${data.maxItems} items`, { limit: 'items', max_items: data.maxItems, offset: over.offset });
   }
