@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { packAndVerify, postRaw, readEvents } from './helpers/ingest.js';
+import { packAndVerify, postRaw, readEvents, sameDecimal } from './helpers/ingest.js';
 import { client, idemKey, startServer, type RunningServer } from './helpers/server.js';
 
 type Model =
@@ -16,19 +16,6 @@ type Model =
   | { t: 'arr'; items: Model[] }
   | { t: 'obj'; members: [string, Model][] };
 
-/** Whether two decimal literals denote the same rational number. */
-function sameDecimal(a: string, b: string): boolean {
-  const parse = (s: string) => {
-    const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(s)!;
-    const digits = BigInt(m[2]! + (m[3] ?? '')) * (m[1] ? -1n : 1n);
-    return { digits, exp: Number(m[4] ?? 0) - (m[3]?.length ?? 0) };
-  };
-  const x = parse(a);
-  const y = parse(b);
-  if (Math.abs(x.exp - y.exp) > 1000) return x.digits === 0n && y.digits === 0n;
-  const e = Math.min(x.exp, y.exp);
-  return x.digits * 10n ** BigInt(x.exp - e) === y.digits * 10n ** BigInt(y.exp - e);
-}
 
 /**
  * Whether a literal is stored exactly: its double is finite, JCS writes the same decimal value for it, and an integer

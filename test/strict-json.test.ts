@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../src/protocol/jcs.js';
 import { decodeUtf8Strict, parseStrictJson, StrictJsonError } from '../src/protocol/strict-json.js';
+import { sameDecimal } from './helpers/ingest.js';
 
 const LIMITS = { maxDepth: 72 };
 
@@ -190,15 +191,3 @@ function hasUnsafeInteger(v: unknown): boolean {
   return false;
 }
 
-/** Whether two decimal literals denote the same rational number (an independent check: BigInt arithmetic). */
-function sameDecimal(a: string, b: string): boolean {
-  const parse = (s: string) => {
-    const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(s)!;
-    const digits = BigInt(m[2]! + (m[3] ?? '')) * (m[1] ? -1n : 1n);
-    return { digits, exp: Number(m[4] ?? 0) - (m[3]?.length ?? 0) };
-  };
-  const x = parse(a);
-  const y = parse(b);
-  const e = Math.min(x.exp, y.exp);
-  return x.digits * 10n ** BigInt(x.exp - e) === y.digits * 10n ** BigInt(y.exp - e);
-}

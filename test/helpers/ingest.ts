@@ -70,3 +70,18 @@ export async function packAndVerify(base: string, key: string, streamId: string,
 export const nestedArrays = (depth: number) => '['.repeat(depth) + '0' + ']'.repeat(depth);
 /** Nested objects, `depth` levels: depth 1 is `{"k":0}`. */
 export const nestedObjects = (depth: number) => '{"k":'.repeat(depth) + '0' + '}'.repeat(depth);
+
+/** Whether two decimal literals denote the same rational number (an independent check: BigInt arithmetic). */
+export function sameDecimal(a: string, b: string): boolean {
+  const parse = (s: string) => {
+    const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(s)!;
+    const digits = BigInt(m[2]! + (m[3] ?? '')) * (m[1] ? -1n : 1n);
+    return { digits, exp: Number(m[4] ?? 0) - (m[3]?.length ?? 0) };
+  };
+  const x = parse(a);
+  const y = parse(b);
+  // exponents this far apart: equal only as zeros (and 10n ** 1000+ would be slow to build)
+  if (Math.abs(x.exp - y.exp) > 1000) return x.digits === 0n && y.digits === 0n;
+  const e = Math.min(x.exp, y.exp);
+  return x.digits * 10n ** BigInt(x.exp - e) === y.digits * 10n ** BigInt(y.exp - e);
+}
