@@ -3,7 +3,7 @@
 // data_version, src/ledger/tenancy.ts).
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { DEFAULT_SCOPES, KeyPolicyError, SCOPES, Tenancy, type KeyView } from '../ledger/tenancy.js';
+import { DEFAULT_SCOPES, KeyPolicyError, parseExpiresIn, SCOPES, scopeProblem, Tenancy, type KeyView } from '../ledger/tenancy.js';
 import { Store } from '../store/index.js';
 
 export const KEYS_USAGE = `usage:
@@ -63,6 +63,10 @@ function create(args: string[]): number {
   // Only an absent --scopes means the default: `--scopes ,` or `--scopes ''` is a mistake, not a key with no scopes.
   const scopes = values.scopes === undefined ? [...DEFAULT_SCOPES] : values.scopes.split(',').map((s) => s.trim()).filter(Boolean);
   const tenantWide = values['tenant-wide'] ?? false;
+  // Refused before the database is opened: a mistyped command leaves no file behind.
+  const bad = scopeProblem(scopes);
+  if (bad) return fail(bad);
+  if (values['expires-in'] !== undefined) parseExpiresIn(values['expires-in']);
   return withTenancy((tenancy) => {
     const r = tenancy.createKey(values.tenant!, values.system!, { scopes, expiresIn: values['expires-in'], tenantWide });
     if (values.json) {
