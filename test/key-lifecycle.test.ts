@@ -198,6 +198,9 @@ describe('admin routes', () => {
       expect(r.body.error.code).toBe('VALIDATION_ERROR');
       expect(r.body.error.request_id).toEqual(expect.any(String));
     }
+    const big = await admin('POST', '/v2/admin/keys', { system: 's', pad: 'x'.repeat(17 * 1024) });
+    expect(big.status).toBe(413);
+    expect(big.body.error.code).toBe('PAYLOAD_TOO_LARGE');
     expect((await admin('GET', '/v2/admin/keys')).body.keys.length).toBe(before); // nothing created
   }, 60_000);
 });
