@@ -131,7 +131,7 @@ function revoke(args: string[]): number {
   if (positionals.length !== 1) return fail(`revoke takes one key id\n${KEYS_USAGE}`);
   const id = positionals[0]!;
   return withTenancy((tenancy) => {
-    const was = tenancy.keyView(id);
+    const was = tenancy.describeKey(id);
     if (!was) return fail(`no key with id ${JSON.stringify(id)} (see: proofstream keys list)`);
     const now = tenancy.revokeKey(id)!;
     if (was.revoked_at) console.error(`${id} was already revoked at ${was.revoked_at}`);

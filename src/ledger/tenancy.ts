@@ -212,11 +212,7 @@ export class Tenancy {
   }
 
   /** One key as listings show it (of this tenant only, when tenantId is given), or undefined. */
-  keyView(id: string, tenantId?: string): KeyView | undefined {
-    return this.listKeysById(id, tenantId);
-  }
-
-  private listKeysById(id: string, tenantId?: string): KeyView | undefined {
+  describeKey(id: string, tenantId?: string): KeyView | undefined {
     const row = this.store.tenancy.keyById(id);
     if (!row || (tenantId !== undefined && row.tenantId !== tenantId)) return undefined;
     return this.store.tenancy.listKeys(row.tenantId).map(keyView).find((k) => k.id === id);
@@ -234,7 +230,7 @@ export class Tenancy {
       this.store.write(() => this.store.tenancy.revokeKeyByHand(id, new Date().toISOString()));
       this.forgetCachedKeys();
     }
-    return this.listKeysById(id);
+    return this.describeKey(id);
   }
 
   /** Inside a write transaction: the key's row (an active one with the same hash is returned as is). */

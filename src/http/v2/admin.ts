@@ -85,7 +85,7 @@ export function adminRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
         }
         throw e;
       }
-      const view = tenancy.keyView(made.row.id) as KeyView;
+      const view = tenancy.describeKey(made.row.id) as KeyView;
       return c.json({ key: made.key, api_key: view }, 201);
     },
   );
