@@ -153,6 +153,9 @@ describe('admin routes', () => {
     }
     expect((await streamsWith(plain.key)).status).toBe(200); // 403 changed nothing: the key still works
     expect((await client(srv.url)('GET', '/v2/admin/keys')).status).toBe(401);
+    const paths = (await client(srv.url)('GET', '/openapi.json')).body.paths;
+    expect(Object.keys(paths['/v2/admin/keys'])).toEqual(expect.arrayContaining(['get', 'post']));
+    expect(Object.keys(paths['/v2/admin/keys/{keyId}'])).toEqual(['delete']);
   }, 60_000);
 
   it('list, create (the key once), revoke (at once); 404 for unknown and other tenants, 422 for bad input', async () => {
