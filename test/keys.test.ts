@@ -91,11 +91,13 @@ describe('PROOFSTREAM_BOOTSTRAP_KEY is the bootstrap key now, never a previous o
     await srv.stop();
     const readOnly = await runCli(['keys', 'create', '--tenant', 'default', '--system', 'default', '--scopes', 'read', '--json'], { PROOFSTREAM_DATA_DIR: dataDir });
     expect(readOnly.code).toBe(0);
-    // Back to the schema before migration 0005: no bootstrap column, and the migration not yet applied.
+    // Back to the schema before migration 0005: no bootstrap column (nor 0006's expires_at and tenant_wide), those
+    // migrations not yet applied, and the bootstrap key with the scopes it had then (no admin).
     const db = new Database(path.join(dataDir, 'proofstream.db'));
     try {
-      db.exec('ALTER TABLE api_keys DROP COLUMN bootstrap');
-      db.exec('DELETE FROM __drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM __drizzle_migrations)');
+      for (const col of ['bootstrap', 'expires_at', 'tenant_wide']) db.exec(`ALTER TABLE api_keys DROP COLUMN ${col}`);
+      db.exec(`UPDATE api_keys SET scopes = '["streams:write","events:write","read","audit"]' WHERE scopes LIKE '%"admin"%'`);
+      db.exec('DELETE FROM __drizzle_migrations WHERE created_at IN (SELECT created_at FROM __drizzle_migrations ORDER BY created_at DESC LIMIT 2)');
     } finally {
       db.close();
     }

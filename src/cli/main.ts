@@ -1,17 +1,16 @@
 // The `proofstream` command.
-import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
-import { Store } from '../store/index.js';
-import { SCOPES, scopeProblem, Tenancy } from '../ledger/tenancy.js';
+import { SCOPES } from '../ledger/tenancy.js';
 
 const USAGE = `usage: proofstream <command>
 
   serve                                   run the ledger (HOST, PORT, PROOFSTREAM_* env; see README)
   serve --allow-rollback                  start although the database is behind what was published
                                           (exit 3 without it; docs/operations.md)
-  keys create --tenant <t> --system <s> [--scopes a,b,…]
+  keys create --tenant <t> --system <s> [--scopes a,b,…] [--expires-in 30d] [--tenant-wide]
                                           create a system key and print it once
-                                          (scopes: ${SCOPES.join(', ')}; default all)
+                                          (scopes: ${SCOPES.join(', ')}; default all but admin)
+  keys list [--tenant <t>] [--json]       list keys (never the keys themselves)
+  keys revoke <key id>                    revoke a key, at once also for a running server
   witness serve --port <p> --db <file> --key <file> --log <origin> <vkey>… [--host 127.0.0.1]
                                           run a C2SP tlog-witness; <origin> may be "<prefix>/*"
                                           (docs/witness.md)
@@ -47,37 +46,7 @@ async function main(argv: string[]): Promise<number> {
     await serveCommand(argv.slice(1));
     return -1; // keep running
   }
-  if (cmd === 'keys' && sub === 'create') {
-    const { values } = parseArgs({
-      args: rest,
-      options: { tenant: { type: 'string' }, system: { type: 'string' }, scopes: { type: 'string' }, json: { type: 'boolean' } },
-    });
-    if (!values.tenant || !values.system) {
-      process.stderr.write(USAGE);
-      return 2;
-    }
-    // Only an absent --scopes means "all": `--scopes ,` or `--scopes ''` is a mistake, not a key with no scopes.
-    const scopes = values.scopes === undefined ? [...SCOPES] : values.scopes.split(',').map((s) => s.trim()).filter(Boolean);
-    const bad = scopeProblem(scopes);
-    if (bad) {
-      process.stderr.write(`proofstream keys create: ${bad}\n`);
-      return 2;
-    }
-    const store = Store.open(loadConfig().dbPath);
-    try {
-      const r = new Tenancy(store).createKey(values.tenant, values.system, scopes);
-      if (values.json) {
-        console.log(JSON.stringify({ key: r.key, key_id: r.row.id, tenant_id: r.tenant.id, system_id: r.system.id, scopes }));
-      } else {
-        console.log(r.key);
-        console.error(`created ${r.row.id} for tenant ${r.tenant.name} (${r.tenant.id}), system ${r.system.name} (${r.system.id}), scopes ${scopes.join(',')}`);
-        console.error('this key is shown once and stored only as a hash');
-      }
-    } finally {
-      store.close();
-    }
-    return 0;
-  }
+  if (cmd === 'keys') return (await import('./keys.js')).keysCommand(argv.slice(1)); // create | list | revoke (src/cli/keys.ts)
   process.stderr.write(USAGE);
   return cmd === undefined || cmd === 'help' || cmd === '--help' ? 0 : 2;
 }

@@ -13,6 +13,7 @@ import { idempotencyMiddleware } from './middleware/idempotency.js';
 import { rateLimit, rateLimitByAddress, TokenBuckets } from './middleware/rate-limit.js';
 import { json } from './schemas.js';
 import { StorageHealth } from './storage-health.js';
+import { adminRoutes } from './v2/admin.js';
 import { auditRoutes } from './v2/audit.js';
 import { checkpointRoutes } from './v2/checkpoints.js';
 import { appendRoutes, eventRoutes } from './v2/events.js';
@@ -86,6 +87,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   streamRoutes(app, deps);
   eventRoutes(app, deps);
   keyRoutes(app, deps);
+  adminRoutes(app, deps);
   checkpointRoutes(app, deps);
   auditRoutes(app, deps);
   verifyRoutes(app, deps);

@@ -21,7 +21,7 @@ import { openHighwater, refuseMissingDatabase, type HighwaterWriter } from './ro
 import { Witnessing } from './witnessing.js';
 import { Sealer } from './sealer.js';
 import { loadOrCreateSigner, type Signer } from './signer.js';
-import { Tenancy, type Principal } from './tenancy.js';
+import { actsOn, Tenancy, type Principal } from './tenancy.js';
 
 export interface StreamInput {
   system_id?: string | undefined;
@@ -154,7 +154,7 @@ export class Ledger {
   createStream(p: Principal, input: StreamInput, idem: IdempotencyWrite | undefined): { bodyText: string; view: StreamView } {
     const systemId = input.system_id ?? p.systemId;
     const system = this.store.tenancy.systemById(systemId);
-    if (!system || system.tenantId !== p.tenantId) throw notFound('system');
+    if (!system || !actsOn(p, { tenantId: system.tenantId, systemId: system.id })) throw notFound('system');
     const q = input.witness_quorum?.required;
     if (q !== undefined && q > this.config.witnesses.length) {
       throw new ApiError('VALIDATION_ERROR', `witness_quorum.required (${q}) exceeds the ${this.config.witnesses.length} witnesses this ledger is configured with`, {
@@ -187,12 +187,13 @@ export class Ledger {
   }
 
   /**
-   * A stream the caller's tenant owns; anything else is "not found" so existence never leaks across tenants.
-   * `what` names the object the caller asked for, so another tenant's event reads exactly like a missing one.
+   * A stream the caller may act on (its tenant's; its own system's unless the key is tenant-wide); anything else is
+   * "not found" so existence never leaks across tenants or systems. `what` names the object the caller asked for,
+   * so another tenant's event reads exactly like a missing one.
    */
   streamFor(p: Principal, id: string, what = 'stream'): StreamRow {
     const row = this.store.streams.get(id);
-    if (!row || row.tenantId !== p.tenantId) throw notFound(what);
+    if (!row || !actsOn(p, row)) throw notFound(what);
     return row;
   }
 
@@ -211,7 +212,7 @@ export class Ledger {
         throw new ApiError('VALIDATION_ERROR', 'cursor is not one this server issued', { path: 'cursor' });
       }
     }
-    const rows = this.store.streams.list(p.tenantId, after, limit + 1);
+    const rows = this.store.streams.list(p.tenantId, after, limit + 1, p.tenantWide ? undefined : p.systemId);
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
@@ -230,7 +231,8 @@ export class Ledger {
     render: (r: ReceiptView[]) => unknown,
   ): Promise<AppendResult> {
     // The hot path needs only the owner (cached); the appender reads the head itself.
-    if (this.store.streams.tenantOf(streamId) !== p.tenantId) throw notFound('stream');
+    const owner = this.store.streams.ownerOf(streamId);
+    if (!owner || !actsOn(p, owner)) throw notFound('stream');
     return this.appender.append(streamId, inputs, idem, render);
   }
 

@@ -1,11 +1,37 @@
 // Tenants, systems and API keys: creating them, and resolving a bearer key to who is calling.
 import { hash, randomBytes } from 'node:crypto';
 import type { Store } from '../store/index.js';
-import type { ApiKeyRow, System, Tenant } from '../store/tenancy.js';
+import type { ApiKeyListing, ApiKeyRow, System, Tenant } from '../store/tenancy.js';
 import { newId } from './ids.js';
 
-export const SCOPES = ['streams:write', 'events:write', 'read', 'audit'] as const;
+export const SCOPES = ['streams:write', 'events:write', 'read', 'audit', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
+/**
+ * What `keys create` (and POST /v2/admin/keys) grant without an explicit scope list: everything but `admin`, which
+ * manages keys. Least privilege: a key that can mint keys is asked for by name; the bootstrap key has every scope.
+ */
+export const DEFAULT_SCOPES: readonly Scope[] = SCOPES.filter((s) => s !== 'admin');
+
+/** The longest --expires-in / expires_in a key may be given (10 years). */
+export const MAX_EXPIRES_IN_MS = 3650 * 86_400_000;
+const DURATION_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Milliseconds of a duration like 30d, 12h, 15m or 90s, or a KeyPolicyError saying what is wrong with it. */
+export function parseExpiresIn(text: string): number {
+  const m = /^([1-9][0-9]{0,6})([smhd])$/.exec(text);
+  const ms = m ? Number(m[1]) * DURATION_UNIT_MS[m[2] as keyof typeof DURATION_UNIT_MS] : NaN;
+  if (!m || ms < 60_000 || ms > MAX_EXPIRES_IN_MS) {
+    throw new KeyPolicyError(
+      'EXPIRY_INVALID',
+      `expires-in ${JSON.stringify(text.slice(0, 40))} is not a duration between 1m and 3650d (a positive whole number followed by s, m, h or d: 90s, 15m, 12h, 30d)`,
+    );
+  }
+  return ms;
+}
+
+/** Whether a principal may act on a stream (or system) with this owner: its tenant, and its system unless tenant-wide. */
+export const actsOn = (p: Principal, owner: { tenantId: string; systemId: string }): boolean =>
+  owner.tenantId === p.tenantId && (p.tenantWide === true || owner.systemId === p.systemId);
 
 export const KEY_PREFIX = 'ps_live_';
 /** Bootstrap keys come from operators; insist on enough entropy that a weak one is refused at start, not exploited later. */
@@ -21,11 +47,11 @@ export const MAX_SEQUENCE_RUN = 7;
 
 /**
  * A key request the key rules refuse: a PROOFSTREAM_BOOTSTRAP_KEY that is weak or revoked (the message never
- * contains the key), or a scope list that is empty or names an unknown scope.
+ * contains the key), a scope list that is empty or names an unknown scope, or an expiry that is not a duration.
  */
 export class KeyPolicyError extends Error {
   constructor(
-    readonly code: 'BOOTSTRAP_KEY_REFUSED' | 'SCOPES_INVALID',
+    readonly code: 'BOOTSTRAP_KEY_REFUSED' | 'SCOPES_INVALID' | 'EXPIRY_INVALID',
     message: string,
   ) {
     super(message);
@@ -85,9 +111,9 @@ export function keyWeakness(key: string): string | undefined {
 export const hashApiKey = (key: string): string => hash('sha256', key, 'hex');
 
 /**
- * How long a resolved key is trusted without asking the database again. Keys are revoked by setting revoked_at
- * (there is no revoke route yet); a revocation therefore takes effect within this long, or at once in this process
- * through forgetCachedKeys().
+ * How long a resolved key is trusted without asking the database again. A revocation still takes effect at once:
+ * by another process (`proofstream keys revoke`) through PRAGMA data_version, checked on every authentication; in
+ * this process (DELETE /v2/admin/keys/{id}) through forgetCachedKeys(). The TTL only bounds the cache's age.
  */
 export const KEY_CACHE_TTL_MS = 1000;
 const KEY_CACHE_MAX = 10_000;
@@ -97,11 +123,56 @@ export interface Principal {
   tenantId: string;
   systemId: string;
   scopes: ReadonlySet<string>;
+  /** acts on every stream of its tenant, not only its own system's (absent: false) */
+  tenantWide?: boolean;
 }
+
+/** Why a bearer key did not authenticate: never seen (or garbage), revoked, or past its expires_at. */
+export type KeyRefusal = { reason: 'unknown' } | { reason: 'revoked' } | { reason: 'expired'; expiresAt: string };
+
+export interface CreateKeyOptions {
+  scopes?: readonly string[];
+  /** a duration accepted by parseExpiresIn */
+  expiresIn?: string;
+  tenantWide?: boolean;
+}
+
+/** What listings show of a key: never the key or its hash. */
+export interface KeyView {
+  id: string;
+  tenant: string;
+  tenant_id: string;
+  system: string;
+  system_id: string;
+  scopes: string[];
+  prefix: string;
+  tenant_wide: boolean;
+  bootstrap: boolean;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+export const keyView = (k: ApiKeyListing): KeyView => ({
+  id: k.id,
+  tenant: k.tenantName,
+  tenant_id: k.tenantId,
+  system: k.systemName,
+  system_id: k.systemId,
+  scopes: [...k.scopes],
+  prefix: k.prefix,
+  tenant_wide: k.tenantWide,
+  bootstrap: k.bootstrap,
+  created_at: k.createdAt,
+  expires_at: k.expiresAt,
+  revoked_at: k.revokedAt,
+});
 
 export class Tenancy {
   /** key hash → principal, for KEY_CACHE_TTL_MS; only keys that resolved are kept, never failed attempts */
   private readonly keyCache = new Map<string, { principal: Principal; until: number }>();
+  /** PRAGMA data_version when the cache was last known good */
+  private seenDataVersion = -1;
 
   constructor(private readonly store: Store) {}
 
@@ -121,15 +192,55 @@ export class Tenancy {
     return s;
   }
 
-  /** Creates a random key and returns it in clear text: the only time it exists outside the caller. */
-  createKey(tenantName: string, systemName: string, scopes: readonly string[]) {
+  /**
+   * Creates a random key and returns it in clear text: the only time it exists outside the caller. Scopes default to
+   * DEFAULT_SCOPES (no admin); the key acts on its own system's streams unless tenantWide.
+   */
+  createKey(tenantName: string, systemName: string, options: CreateKeyOptions | readonly string[] = {}) {
+    const opts: CreateKeyOptions = Array.isArray(options) ? { scopes: options as readonly string[] } : (options as CreateKeyOptions);
+    const scopes = opts.scopes ?? DEFAULT_SCOPES;
     const bad = scopeProblem(scopes);
     if (bad) throw new KeyPolicyError('SCOPES_INVALID', bad);
-    return this.store.write(() => this.insertKey(KEY_PREFIX + randomBytes(32).toString('base64url'), tenantName, systemName, scopes, false));
+    const expiresAt = opts.expiresIn === undefined ? null : new Date(Date.now() + parseExpiresIn(opts.expiresIn)).toISOString();
+    const key = KEY_PREFIX + randomBytes(32).toString('base64url');
+    return this.store.write(() => this.insertKey(key, tenantName, systemName, scopes, { bootstrap: false, tenantWide: opts.tenantWide ?? false, expiresAt }));
+  }
+
+  /** Every key (of one tenant when tenantId is given), oldest first, as listings show it. */
+  listKeys(tenantId?: string): KeyView[] {
+    return this.store.tenancy.listKeys(tenantId).map(keyView);
+  }
+
+  /** One key as listings show it (of this tenant only, when tenantId is given), or undefined. */
+  describeKey(id: string, tenantId?: string): KeyView | undefined {
+    const row = this.store.tenancy.keyById(id);
+    if (!row || (tenantId !== undefined && row.tenantId !== tenantId)) return undefined;
+    return this.store.tenancy.listKeys(row.tenantId).map(keyView).find((k) => k.id === id);
+  }
+
+  /**
+   * Revokes a key (of this tenant only, when tenantId is given): undefined when there is no such key. Revoking a
+   * revoked key changes nothing. This process forgets its cached resolutions at once; other processes see the
+   * commit through PRAGMA data_version on their next authentication.
+   */
+  revokeKey(id: string, tenantId?: string): KeyView | undefined {
+    const row = this.store.tenancy.keyById(id);
+    if (!row || (tenantId !== undefined && row.tenantId !== tenantId)) return undefined;
+    if (row.revokedAt === null) {
+      this.store.write(() => this.store.tenancy.revokeKeyByHand(id, new Date().toISOString()));
+      this.forgetCachedKeys();
+    }
+    return this.describeKey(id);
   }
 
   /** Inside a write transaction: the key's row (an active one with the same hash is returned as is). */
-  private insertKey(key: string, tenantName: string, systemName: string, scopes: readonly string[], bootstrap: boolean) {
+  private insertKey(
+    key: string,
+    tenantName: string,
+    systemName: string,
+    scopes: readonly string[],
+    shape: { bootstrap: boolean; tenantWide: boolean; expiresAt: string | null },
+  ) {
     const tenant = this.ensureTenant(tenantName);
     const system = this.ensureSystem(tenant.id, systemName);
     const keyHash = hashApiKey(key);
@@ -144,7 +255,9 @@ export class Tenancy {
       scopes: [...scopes],
       createdAt: new Date().toISOString(),
       revokedAt: null,
-      bootstrap,
+      bootstrap: shape.bootstrap,
+      expiresAt: shape.expiresAt,
+      tenantWide: shape.tenantWide,
     };
     this.store.tenancy.insertApiKey(row);
     return { key, row, tenant, system, created: true };
@@ -152,7 +265,7 @@ export class Tenancy {
 
   /**
    * Applies PROOFSTREAM_BOOTSTRAP_KEY at start: the key it names (checked by keyWeakness) is the one bootstrap key,
-   * installed with every scope for tenant and system `default` if new; every other bootstrap key is revoked, so a
+   * installed with every scope (admin included), tenant-wide, for tenant and system `default` if new; every other bootstrap key is revoked, so a
    * changed or unset variable retires the previous key. One transaction. Returns the ids of the keys it retired.
    */
   applyBootstrapKey(key: string | undefined): { retired: string[] } {
@@ -164,9 +277,13 @@ export class Tenancy {
     const retired = this.store.write(() => {
       if (key !== undefined && keyHash !== undefined) {
         const existing = this.store.tenancy.keyByHash(keyHash);
-        if (!existing) this.insertKey(key, 'default', 'default', SCOPES, true);
-        // An earlier bootstrap key named again is the bootstrap key again: the variable decides.
-        else if (existing.bootstrap) this.store.tenancy.reinstateAsBootstrap(existing.id);
+        if (!existing) this.insertKey(key, 'default', 'default', SCOPES, { bootstrap: true, tenantWide: true, expiresAt: null });
+        // An earlier bootstrap key named again is the bootstrap key again: the variable decides. (A key revoked by
+        // hand is no longer marked bootstrap, so it lands in the refusal below.)
+        else if (existing.bootstrap) {
+          this.store.tenancy.reinstateAsBootstrap(existing.id);
+          this.store.tenancy.setBootstrapShape(existing.id, SCOPES);
+        }
         // A key made otherwise is never touched: if revoked it stays revoked, if active it stays what it is.
         else if (existing.revokedAt !== null) {
           throw new KeyPolicyError('BOOTSTRAP_KEY_REFUSED', 'PROOFSTREAM_BOOTSTRAP_KEY names a key that was revoked; choose a new one');
@@ -184,17 +301,40 @@ export class Tenancy {
   authenticate(bearer: string): Principal | undefined {
     const keyHash = hashApiKey(bearer);
     const now = Date.now();
+    // Another process committed (perhaps `keys revoke`): nothing cached may be trusted. One pragma per request.
+    const version = this.store.tenancy.dataVersion();
+    if (version !== this.seenDataVersion) {
+      this.keyCache.clear();
+      this.seenDataVersion = version;
+    }
     const hit = this.keyCache.get(keyHash);
     if (hit && hit.until > now) return hit.principal;
     const row = this.store.tenancy.activeKeyByHash(keyHash);
-    if (!row) {
+    const expiresAtMs = row?.expiresAt ? Date.parse(row.expiresAt) : Infinity;
+    if (!row || expiresAtMs <= now) {
       this.keyCache.delete(keyHash);
       return undefined;
     }
-    const principal: Principal = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set(row.scopes) };
+    const principal: Principal = {
+      keyId: row.id,
+      tenantId: row.tenantId,
+      systemId: row.systemId,
+      scopes: new Set(row.scopes),
+      tenantWide: row.tenantWide,
+    };
     if (this.keyCache.size >= KEY_CACHE_MAX) this.keyCache.clear();
-    this.keyCache.set(keyHash, { principal, until: now + KEY_CACHE_TTL_MS });
+    // Never cached past its expiry.
+    this.keyCache.set(keyHash, { principal, until: Math.min(now + KEY_CACHE_TTL_MS, expiresAtMs) });
     return principal;
+  }
+
+  /** Why a key authenticate() refused was refused (the cold path: one more lookup, only after a failure). */
+  refusal(bearer: string): KeyRefusal {
+    const row = this.store.tenancy.keyByHash(hashApiKey(bearer));
+    if (!row) return { reason: 'unknown' };
+    if (row.revokedAt !== null) return { reason: 'revoked' };
+    if (row.expiresAt !== null && Date.parse(row.expiresAt) <= Date.now()) return { reason: 'expired', expiresAt: row.expiresAt };
+    return { reason: 'unknown' };
   }
 
   /** Drops every cached key resolution (call after revoking a key in this process). */

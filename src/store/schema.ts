@@ -36,6 +36,10 @@ export const apiKeys = sqliteTable('api_keys', {
    * are revoked, so changing or unsetting it retires the old one.
    */
   bootstrap: integer('bootstrap', { mode: 'boolean' }).notNull().default(false),
+  /** ISO time after which the key no longer authenticates (401 "expired"); null = never */
+  expiresAt: text('expires_at'),
+  /** 1: acts on every stream of its tenant; 0: only on streams of its own system (docs/api.md "API keys") */
+  tenantWide: integer('tenant_wide', { mode: 'boolean' }).notNull().default(false),
 });
 
 export const streams = sqliteTable(

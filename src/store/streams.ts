@@ -38,6 +38,11 @@ export function rowReader<T extends Table>(sqlite: Database.Database, table: T, 
 
 export type StreamRow = typeof streams.$inferSelect;
 
+export interface StreamOwner {
+  tenantId: string;
+  systemId: string;
+}
+
 export interface StreamHead {
   seqNo: number;
   headHash: string;
@@ -50,13 +55,13 @@ export class StreamsRepo {
   private readonly saveHeadStmt: Database.Statement;
   private readonly getRow: (id: string) => StreamRow | undefined;
   private readonly tenantStmt: Database.Statement;
-  /** stream id → tenant id: a stream never changes tenant and is never deleted, so this never goes stale */
-  private readonly tenants = new Map<string, string>();
+  /** stream id → owner: a stream never changes tenant or system and is never deleted, so this never goes stale */
+  private readonly owners = new Map<string, StreamOwner>();
   constructor(private readonly db: Db) {
     // Raw statements: get/head/saveHead run on every append.
     const sqlite = sqliteOf(db);
     this.getRow = rowReader(sqlite, streams, '"id" = ?');
-    this.tenantStmt = sqlite.prepare('SELECT "tenant_id" FROM "streams" WHERE "id" = ?').pluck();
+    this.tenantStmt = sqlite.prepare('SELECT "tenant_id", "system_id" FROM "streams" WHERE "id" = ?').raw(true);
     this.headStmt = sqlite.prepare('SELECT "head_seq_no", "head_hash", "last_event_hash", "frontier" FROM "streams" WHERE "id" = ?').raw(true);
     this.saveHeadStmt = sqlite.prepare(
       'UPDATE "streams" SET "head_seq_no" = ?, "head_hash" = ?, "last_event_hash" = ?, "frontier" = ? WHERE "id" = ?',
@@ -72,29 +77,29 @@ export class StreamsRepo {
   }
 
   /**
-   * The owning tenant of a stream (undefined if there is none), from memory after the first lookup: the cheap
-   * ownership check for the append path, which does not need the rest of the row.
+   * The owning tenant and system of a stream (undefined if there is none), from memory after the first lookup: the
+   * cheap ownership check for the append path, which does not need the rest of the row.
    */
-  tenantOf(id: string): string | undefined {
-    let t = this.tenants.get(id);
-    if (t === undefined) {
-      t = this.tenantStmt.get(id) as string | undefined;
-      if (t !== undefined) {
-        if (this.tenants.size >= 100_000) this.tenants.clear();
-        this.tenants.set(id, t);
+  ownerOf(id: string): StreamOwner | undefined {
+    let o = this.owners.get(id);
+    if (o === undefined) {
+      const r = this.tenantStmt.get(id) as [string, string] | undefined;
+      if (r !== undefined) {
+        o = { tenantId: r[0], systemId: r[1] };
+        if (this.owners.size >= 100_000) this.owners.clear();
+        this.owners.set(id, o);
       }
     }
-    return t;
+    return o;
   }
 
   /** Newest first is what dashboards want; we page oldest first so a cursor never skips a stream created meanwhile. */
-  list(tenantId: string, after: { createdAt: string; id: string } | undefined, limit: number): StreamRow[] {
-    const where = after
-      ? and(
-          eq(streams.tenantId, tenantId),
-          or(gt(streams.createdAt, after.createdAt), and(eq(streams.createdAt, after.createdAt), gt(streams.id, after.id))),
-        )
-      : eq(streams.tenantId, tenantId);
+  list(tenantId: string, after: { createdAt: string; id: string } | undefined, limit: number, systemId?: string): StreamRow[] {
+    const where = and(
+      eq(streams.tenantId, tenantId),
+      systemId === undefined ? undefined : eq(streams.systemId, systemId),
+      after ? or(gt(streams.createdAt, after.createdAt), and(eq(streams.createdAt, after.createdAt), gt(streams.id, after.id))) : undefined,
+    );
     return this.db.select().from(streams).where(where).orderBy(streams.createdAt, streams.id).limit(limit).all();
   }
 

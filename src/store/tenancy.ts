@@ -1,5 +1,6 @@
 // Tenants, systems and API keys.
-import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import type Database from 'better-sqlite3';
 import type { Db } from './db.js';
 import { apiKeys, systems, tenants } from './schema.js';
 import { rowReader, sqliteOf } from './streams.js';
@@ -8,14 +9,59 @@ export type Tenant = typeof tenants.$inferSelect;
 export type System = typeof systems.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
+export type ApiKeyListing = ApiKeyRow & { tenantName: string; systemName: string };
+
 export class TenancyRepo {
   private readonly byHash: (keyHash: string) => ApiKeyRow | undefined;
+  private readonly dataVersionStmt: Database.Statement;
   constructor(private readonly db: Db) {
-    this.byHash = rowReader(sqliteOf(db), apiKeys, '"key_hash" = ? AND "revoked_at" IS NULL');
+    const sqlite = sqliteOf(db);
+    this.byHash = rowReader(sqlite, apiKeys, '"key_hash" = ? AND "revoked_at" IS NULL');
+    this.dataVersionStmt = sqlite.prepare('PRAGMA data_version').pluck();
+  }
+
+  /**
+   * SQLite's data_version: it changes whenever ANOTHER connection (another process: `keys revoke`) commits, never
+   * for this connection's own writes. One prepared statement, no table read: cheap enough for every request.
+   */
+  dataVersion(): number {
+    return this.dataVersionStmt.get() as number;
+  }
+
+  /** Keys with their tenant and system names, oldest first; of one tenant when tenantId is given. */
+  listKeys(tenantId?: string): ApiKeyListing[] {
+    const q = this.db
+      .select({ key: apiKeys, tenantName: tenants.name, systemName: systems.name })
+      .from(apiKeys)
+      .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
+      .innerJoin(systems, eq(systems.id, apiKeys.systemId));
+    const rows = (tenantId === undefined ? q : q.where(eq(apiKeys.tenantId, tenantId))).orderBy(asc(apiKeys.createdAt), asc(apiKeys.id)).all();
+    return rows.map((r) => ({ ...r.key, tenantName: r.tenantName, systemName: r.systemName }));
+  }
+
+  keyById(id: string): ApiKeyRow | undefined {
+    return this.db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
+  }
+
+  /**
+   * Revokes one key by hand. It also stops being a bootstrap key, so a start whose PROOFSTREAM_BOOTSTRAP_KEY still
+   * names it refuses to run instead of reinstating a key someone revoked (perhaps because it leaked).
+   */
+  revokeKeyByHand(id: string, revokedAt: string): void {
+    this.db.update(apiKeys).set({ revokedAt, bootstrap: false }).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt))).run();
+  }
+
+  /** The bootstrap key's shape: every scope, tenant-wide (it may predate a scope or tenant_wide). */
+  setBootstrapShape(id: string, scopes: readonly string[]): void {
+    this.db.update(apiKeys).set({ scopes: [...scopes], tenantWide: true }).where(eq(apiKeys.id, id)).run();
   }
 
   tenantByName(name: string): Tenant | undefined {
     return this.db.select().from(tenants).where(eq(tenants.name, name)).get();
+  }
+
+  tenantById(id: string): Tenant | undefined {
+    return this.db.select().from(tenants).where(eq(tenants.id, id)).get();
   }
 
   insertTenant(t: Tenant): void {

@@ -1,4 +1,4 @@
-// Bearer system keys: missing/unknown → 401, known but lacking the scope → 403. Failed attempts are
+// Bearer system keys: missing/unknown/revoked/expired → 401 (an expired key is told so), known but lacking the scope → 403. Failed attempts are
 // rate-limited per client address when the limiter is on, so keys cannot be guessed at line speed.
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
@@ -16,7 +16,12 @@ export function authenticateRequest(c: Context<AppEnv>, tenancy: Tenancy, limite
   const principal = m ? tenancy.authenticate(m[1]!) : undefined;
   if (!principal) {
     limiter.take(c, `addr:${clientAddress(c)}`);
-    throw new ApiError('AUTHENTICATION_FAILED', m ? 'invalid or revoked system key' : 'missing Authorization: Bearer <system key>');
+    if (!m) throw new ApiError('AUTHENTICATION_FAILED', 'missing Authorization: Bearer <system key>');
+    const why = tenancy.refusal(m[1]!);
+    throw new ApiError(
+      'AUTHENTICATION_FAILED',
+      why.reason === 'expired' ? `this system key expired at ${why.expiresAt}` : 'invalid or revoked system key',
+    );
   }
   if (!principal.scopes.has(scope)) {
     throw new ApiError('AUTHORIZATION_FAILED', `this key lacks the scope "${scope}"`, { required_scope: scope });
