@@ -10,7 +10,7 @@
 // Synchronous (better-sqlite3 is): a check sees one state of a database nobody else writes to, or, online, runs
 // between the server's transactions on its own connection.
 import { parseCheckpoint } from '../protocol/checkpoint.js';
-import { verifyEd25519Noble } from '../protocol/ed25519.js';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { genesisHead, nextHead } from '../protocol/event.js';
 import { frontierAppend, frontierFromSource, rootAt, rootFromFrontier, rootFromLeaves, type NodeSource } from '../protocol/merkle.js';
 import { parseNote, parseVerifierKey } from '../protocol/note.js';
@@ -61,6 +61,18 @@ const ZERO64 = '0'.repeat(64);
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const bytes = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 
+/**
+ * Ed25519 verification with node:crypto, synchronously (the check runs inside Ledger.open, which is synchronous), on
+ * key objects made once per ledger key (a start check verifies one checkpoint per stream).
+ */
+const keyObjects = new Map<string, KeyObject>();
+function ed25519Verify(publicKey: Uint8Array, signature: Uint8Array, message: Uint8Array): boolean {
+  const x = Buffer.from(publicKey).toString('base64url');
+  let k = keyObjects.get(x);
+  if (!k) keyObjects.set(x, (k = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' })));
+  return signature.length === 64 && verify(null, message, k, signature);
+}
+
 class Problems {
   readonly list: CheckProblem[] = [];
   total = 0;
@@ -106,7 +118,7 @@ function checkpointSignatureProblem(cp: CheckpointRow, ledgerKeys: Set<string>):
     if (hex(body.rootHash) !== cp.rootHash) return 'its note says another root than its root_hash';
     const sig = note.signatures.find((x) => x.name === key.name && Buffer.compare(Buffer.from(x.keyId), Buffer.from(key.keyId)) === 0);
     if (!sig) return 'its note has no signature by its signer_vkey';
-    if (!verifyEd25519Noble(key.publicKey, sig.signature, new TextEncoder().encode(note.text))) return 'its note signature does not verify';
+    if (!ed25519Verify(key.publicKey, sig.signature, Buffer.from(note.text, 'utf8'))) return 'its note signature does not verify';
     return undefined;
   } catch (e) {
     return `its note or signer_vkey is malformed (${(e as Error).message})`;
