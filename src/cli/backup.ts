@@ -9,6 +9,7 @@
 // what was published (the current high-water record and the witnesses, the rollback guard's own checks) unless
 // --force, and refuses a backup whose `check --deep` is not clean. The replaced database is kept beside it.
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { checkLedger, describeCheck } from '../ledger/check.js';
@@ -103,6 +104,7 @@ async function restore(dbPath: string, file: string, force: boolean): Promise<nu
   const removeStaging = () => {
     for (const f of [staging, `${staging}-wal`, `${staging}-shm`]) fs.rmSync(f, { force: true });
   };
+  fs.mkdirSync(path.dirname(dbPath), { recursive: true, mode: 0o700 });
   fs.copyFileSync(file, staging);
   fs.chmodSync(staging, 0o600);
   let findings: RollbackFinding[] = [];
