@@ -91,6 +91,13 @@ export interface Config {
   highwaterIntervalMs: number;
   /** how long start waits for the witnesses' sizes before warning and going on (PROOFSTREAM_START_WITNESS_TIMEOUT_MS) */
   startWitnessTimeoutMs: number;
+  /**
+   * the light integrity check at start (src/ledger/check.ts; PROOFSTREAM_START_CHECK): 'warn' (default) logs what it
+   * finds and starts, 'strict' refuses to start, 'off' skips it
+   */
+  startCheck: 'off' | 'warn' | 'strict';
+  /** latest events per stream the start check reads (PROOFSTREAM_START_CHECK_EVENTS) */
+  startCheckEvents: number;
 }
 
 /** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
@@ -133,6 +140,13 @@ function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+/** PROOFSTREAM_START_CHECK: what a failed light check at start does (see Config.startCheck). */
+function startCheckMode(raw: string | undefined): Config['startCheck'] {
+  const v = (raw ?? 'warn').trim().toLowerCase() || 'warn';
+  if (v !== 'off' && v !== 'warn' && v !== 'strict') throw new Error(`PROOFSTREAM_START_CHECK must be off, warn or strict, not ${JSON.stringify(raw)}`);
+  return v;
 }
 
 /** An on/off setting: unset, '', '0' or 'false' is off; '1' or 'true' is on; anything else is a mistake worth stopping for. */
@@ -202,6 +216,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     allowRollback: flag(env, 'PROOFSTREAM_ALLOW_ROLLBACK'),
     highwaterIntervalMs: int(env, 'PROOFSTREAM_HIGHWATER_INTERVAL_MS', 100),
     startWitnessTimeoutMs: int(env, 'PROOFSTREAM_START_WITNESS_TIMEOUT_MS', 5_000),
+    startCheck: startCheckMode(env.PROOFSTREAM_START_CHECK),
+    startCheckEvents: int(env, 'PROOFSTREAM_START_CHECK_EVENTS', 64),
   };
   cfg.witnesses = overrides.witnesses ?? parseWitnesses(env.PROOFSTREAM_WITNESSES);
   cfg.witnessQuorum = int(env, 'PROOFSTREAM_WITNESS_QUORUM', cfg.witnesses.length);

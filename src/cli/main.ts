@@ -41,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
     const { tsaCommand } = await import('./tsa.js');
     return tsaCommand(argv.slice(1));
   }
+  if (cmd === 'check') return (await import('./check.js')).checkCommand(argv.slice(1));
+  if (cmd === 'backup' || cmd === 'restore') return (await import('./backup.js')).backupCommand(argv);
   if (cmd === 'serve') {
     const { serveCommand } = await import('./serve.js');
     await serveCommand(argv.slice(1));

@@ -108,8 +108,15 @@ export function checkedEntries<T extends EventEntryRow>(rows: T[]): T[] {
 
 /** A row against the row read before it (undefined for the first of a page): consecutive, and chained. */
 function checkLink(row: EventEntryRow, prev: EventEntryRow | undefined): void {
-  if (row.seqNo === 1 && row.previousEventHash !== ZERO64) throw integrityError(row, 'it is seq_no 1 but its previous_event_hash is not zero');
-  if (!prev) return;
-  if (row.seqNo !== prev.seqNo + 1) throw integrityError(row, `it follows seq_no ${prev.seqNo} in the store`);
-  if (row.previousEventHash !== prev.eventHash) throw integrityError(row, `its previous_event_hash is not the event_hash of seq_no ${prev.seqNo}`);
+  const problem = linkProblem(row, prev);
+  if (problem !== undefined) throw integrityError(row, problem);
+}
+
+/** What is wrong with a row's link to the row before it (undefined: none); `proofstream check` reports it. */
+export function linkProblem(row: EventEntryRow, prev: EventEntryRow | undefined): string | undefined {
+  if (row.seqNo === 1 && row.previousEventHash !== ZERO64) return 'it is seq_no 1 but its previous_event_hash is not zero';
+  if (!prev) return undefined;
+  if (row.seqNo !== prev.seqNo + 1) return `it follows seq_no ${prev.seqNo} in the store`;
+  if (row.previousEventHash !== prev.eventHash) return `its previous_event_hash is not the event_hash of seq_no ${prev.seqNo}`;
+  return undefined;
 }

@@ -17,6 +17,7 @@ import { checkedEvent, checkedEvents } from './integrity.js';
 import { installNativeSha256 } from './native-sha256.js';
 import { Packs } from './packs.js';
 import { Proofs, type InclusionView } from './proofs.js';
+import { checkLedger, describeCheck } from './check.js';
 import { openHighwater, refuseMissingDatabase, type HighwaterWriter } from './rollback-guard.js';
 import { Witnessing } from './witnessing.js';
 import { Sealer } from './sealer.js';
@@ -109,6 +110,7 @@ export class Ledger {
       publicKey: bytesToHex(signer.publicKey),
       createdAt: new Date().toISOString(),
     });
+    startCheck(store, config);
     const ledger = new Ledger(config, store, signer);
     ledger.highwater = highwater;
     ledger.appender.onCommit((streamId) => highwater.touch(streamId));
@@ -361,4 +363,25 @@ function eventView(ev: EventRow): EventView {
     salt: ev.salt,
     payload_commitment: ev.payloadCommitment,
   };
+}
+
+/** A light check at start found damage and PROOFSTREAM_START_CHECK=strict: the server does not start. */
+export class StartCheckError extends Error {
+  readonly code = 'START_CHECK_FAILED';
+}
+
+/**
+ * The light integrity check (src/ledger/check.ts) before anything is served: damage is logged loudly with its rows;
+ * the server still starts unless PROOFSTREAM_START_CHECK=strict (reads of a damaged row answer INTEGRITY_ERROR anyway).
+ */
+function startCheck(store: Store, config: Config): void {
+  if (config.startCheck === 'off') return;
+  const report = checkLedger(store, { deep: false, latestEvents: config.startCheckEvents });
+  if (report.ok) return;
+  const text = `INTEGRITY: the start check of ${config.dbPath} found damage; run \`proofstream check --deep\` (docs/operations.md, "Check integrity"):\n${describeCheck(report)}`;
+  if (config.startCheck === 'strict') {
+    store.close();
+    throw new StartCheckError(`refusing to start (PROOFSTREAM_START_CHECK=strict): ${text}`);
+  }
+  console.error(text);
 }

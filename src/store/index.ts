@@ -1,4 +1,5 @@
 // The store: every repository over one connection, plus the transaction primitive the ledger builds on.
+import { CheckRepo } from './check.js';
 import { CheckpointsRepo } from './checkpoints.js';
 import type Database from 'better-sqlite3';
 import fs from 'node:fs';
@@ -21,6 +22,8 @@ export class Store {
   readonly checkpoints: CheckpointsRepo;
   readonly packs: PacksRepo;
   readonly evidence: EvidenceRepo;
+  /** whole-table reads for `proofstream check` (src/ledger/check.ts) */
+  readonly check: CheckRepo;
 
   private readonly tx: Transactions;
 
@@ -34,6 +37,7 @@ export class Store {
     this.checkpoints = new CheckpointsRepo(h.db);
     this.packs = new PacksRepo(h.db);
     this.evidence = new EvidenceRepo(h.db);
+    this.check = new CheckRepo(h.db);
   }
 
   static open(file: string, opts: OpenOptions = {}): Store {
