@@ -91,6 +91,8 @@ export interface Config {
   highwaterIntervalMs: number;
   /** how long start waits for the witnesses' sizes before warning and going on (PROOFSTREAM_START_WITNESS_TIMEOUT_MS) */
   startWitnessTimeoutMs: number;
+  /** on SIGTERM/SIGINT, how long `serve` waits for in-flight requests before forcing exit 1 (PROOFSTREAM_SHUTDOWN_GRACE_MS) */
+  shutdownGraceMs: number;
 }
 
 /** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
@@ -202,6 +204,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     allowRollback: flag(env, 'PROOFSTREAM_ALLOW_ROLLBACK'),
     highwaterIntervalMs: int(env, 'PROOFSTREAM_HIGHWATER_INTERVAL_MS', 100),
     startWitnessTimeoutMs: int(env, 'PROOFSTREAM_START_WITNESS_TIMEOUT_MS', 5_000),
+    shutdownGraceMs: int(env, 'PROOFSTREAM_SHUTDOWN_GRACE_MS', 10_000),
   };
   cfg.witnesses = overrides.witnesses ?? parseWitnesses(env.PROOFSTREAM_WITNESSES);
   cfg.witnessQuorum = int(env, 'PROOFSTREAM_WITNESS_QUORUM', cfg.witnesses.length);
