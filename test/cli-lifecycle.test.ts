@@ -21,11 +21,12 @@ async function signalAndWait(srv: RunningServer, sig: NodeJS.Signals): Promise<{
   return { code: await exited, ms: performance.now() - t0 };
 }
 
-/** One POST over a keep-alive agent: the connection stays open after the answer. */
-function keepAlivePost(agent: http.Agent, url: string, key: string, body: unknown): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
+/** One POST over a keep-alive agent (the connection stays open after the answer); `sent` once it is all written. */
+function keepAlivePost(agent: http.Agent, url: string, key: string, body: unknown): Promise<{ status: number; body: any }> & { sent: Promise<void> } {
+  let req!: http.ClientRequest;
+  const answer = new Promise<{ status: number; body: any }>((resolve, reject) => {
     const payload = JSON.stringify(body);
-    const req = http.request(url, {
+    req = http.request(url, {
       method: 'POST',
       agent,
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': idemKey(), 'content-length': Buffer.byteLength(payload) },
@@ -38,6 +39,8 @@ function keepAlivePost(agent: http.Agent, url: string, key: string, body: unknow
     req.on('error', reject);
     req.end(payload);
   });
+  const sent = new Promise<void>((r) => req.once('finish', () => r()));
+  return Object.assign(answer, { sent });
 }
 
 /** A request the server has begun but cannot finish: the body is declared and held back. */
@@ -52,7 +55,7 @@ describe('graceful shutdown', () => {
   it('SIGTERM with appends in flight and keep-alive connections open: every append answered and stored, one line, exit 0', async () => {
     // The commit delay holds the appends in the queue when the signal arrives; the long keep-alive timeout means only
     // the shutdown itself can close the connections in time.
-    const env = { PROOFSTREAM_COMMIT_DELAY_MS: '400', PROOFSTREAM_KEEP_ALIVE_TIMEOUT_MS: '60000', PROOFSTREAM_SHUTDOWN_GRACE_MS: '30000' };
+    const env = { PROOFSTREAM_COMMIT_DELAY_MS: '3000', PROOFSTREAM_KEEP_ALIVE_TIMEOUT_MS: '60000', PROOFSTREAM_SHUTDOWN_GRACE_MS: '30000' };
     let srv = await startServer({ env });
     const call = client(srv.url, srv.key);
     const stream = await call('POST', '/v2/streams', { use_case: 'shutdown' });
@@ -67,7 +70,11 @@ describe('graceful shutdown', () => {
       const inFlight = Array.from({ length: N }, (_, i) =>
         keepAlivePost(agent, `${srv.url}/v2/streams/${sid}/events`, srv.key, { source_ref: `f-${i}`, event_type: 't', payload: i }),
       );
-      await sleep(150); // the requests have reached the server; their commit is still 250 ms away
+      let answeredBeforeSignal = 0;
+      for (const f of inFlight) void f.then(() => answeredBeforeSignal++, () => {});
+      await Promise.all(inFlight.map((f) => f.sent));
+      await sleep(1000); // accepted and parsed by the server (a loaded machine is slow to); their commit is still 2 s away
+      expect(answeredBeforeSignal).toBe(0);
       const { code, ms } = await signalAndWait(srv, 'SIGTERM');
       const answers = await Promise.all(inFlight);
 
