@@ -97,11 +97,24 @@ describe('graceful shutdown', () => {
     }
   });
 
-  it('SIGINT also stops cleanly', async () => {
-    const srv = await startServer();
-    const { code } = await signalAndWait(srv, 'SIGINT');
-    expect(code).toBe(0);
-    expect(srv.output()).toContain('proofstream stopped on SIGINT');
+  it('SIGINT twice at once (Ctrl-C under npm start: the terminal and npm both send it) stops cleanly, exit 0', async () => {
+    // An append waiting for its commit keeps the shutdown busy while the second SIGINT arrives.
+    const srv = await startServer({ env: { PROOFSTREAM_COMMIT_DELAY_MS: '2000' } });
+    const stream = await client(srv.url, srv.key)('POST', '/v2/streams', { use_case: 'sigint' });
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const append = keepAlivePost(agent, `${srv.url}/v2/streams/${stream.body.stream_id}/events`, srv.key, { source_ref: 'a', event_type: 't', payload: 1 });
+      await append.sent;
+      await sleep(500);
+      srv.proc.kill('SIGINT');
+      await sleep(100); // npm's copy comes a moment later (sent together, the kernel would merge them into one)
+      const { code } = await signalAndWait(srv, 'SIGINT');
+      expect((await append).status).toBe(201);
+      expect(code).toBe(0);
+      expect(srv.output()).toContain('proofstream stopped on SIGINT');
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('a second signal while a request is still open forces exit 1 with a message', async () => {
@@ -109,7 +122,7 @@ describe('graceful shutdown', () => {
     stuckRequest(srv);
     await sleep(200);
     srv.proc.kill('SIGTERM');
-    await sleep(500);
+    await sleep(1500); // a repeat within a second is taken for the same signal
     expect(srv.proc.exitCode).toBe(null); // waiting for the open request
     const { code } = await signalAndWait(srv, 'SIGTERM');
     expect(code).toBe(1);

@@ -59,19 +59,27 @@ export async function serveCommand(args: string[] = []): Promise<void> {
   installShutdown(server, ledger, config);
 }
 
+/** A signal repeated within this long of the first counts as the same one (not as "force it"). */
+const REPEAT_IS_SAME_SIGNAL_MS = 1000;
+
 /**
  * SIGTERM/SIGINT: stop accepting, let in-flight requests answer (their appends commit in the meantime), write what is
  * still queued, close the database, print one line, exit 0. A second signal or the grace period forces exit 1.
  */
 function installShutdown(server: Server, ledger: Ledger, config: Config): void {
   let stopping: NodeJS.Signals | undefined;
+  let stoppingSince = 0;
   const onSignal = (sig: NodeJS.Signals) => {
+    // Ctrl-C under `npm start` arrives twice at once (from the terminal, and forwarded by npm): that is one request to
+    // stop, not an impatient second one.
+    if (stopping && performance.now() - stoppingSince < REPEAT_IS_SAME_SIGNAL_MS) return;
     if (stopping) {
       console.error(`proofstream: ${sig} during shutdown: exiting now, without waiting for open requests (exit ${EXIT_FORCED})`);
       forceExit();
       return;
     }
     stopping = sig;
+    stoppingSince = performance.now();
     // close() refuses new connections and drops idle keep-alive ones; a keep-alive connection that is busy now goes
     // idle once its response is written and would hold close() open until it times out, so sweep until all are gone.
     server.close(finish);
