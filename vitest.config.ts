@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Server/crash tests spawn real processes; two cores, so keep file parallelism modest.
     maxWorkers: 2,
+    // Removes every tempDir() of a test file when it ends (test/helpers/setup.ts).
+    setupFiles: ['test/helpers/setup.ts'],
   },
 });

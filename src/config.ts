@@ -98,6 +98,8 @@ export interface Config {
   startCheck: 'off' | 'warn' | 'strict';
   /** latest events per stream the start check reads (PROOFSTREAM_START_CHECK_EVENTS) */
   startCheckEvents: number;
+  /** on SIGTERM/SIGINT, how long `serve` waits for in-flight requests before forcing exit 1 (PROOFSTREAM_SHUTDOWN_GRACE_MS) */
+  shutdownGraceMs: number;
 }
 
 /** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
@@ -218,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     startWitnessTimeoutMs: int(env, 'PROOFSTREAM_START_WITNESS_TIMEOUT_MS', 5_000),
     startCheck: startCheckMode(env.PROOFSTREAM_START_CHECK),
     startCheckEvents: int(env, 'PROOFSTREAM_START_CHECK_EVENTS', 64),
+    shutdownGraceMs: int(env, 'PROOFSTREAM_SHUTDOWN_GRACE_MS', 10_000),
   };
   cfg.witnesses = overrides.witnesses ?? parseWitnesses(env.PROOFSTREAM_WITNESSES);
   cfg.witnessQuorum = int(env, 'PROOFSTREAM_WITNESS_QUORUM', cfg.witnesses.length);

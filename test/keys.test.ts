@@ -207,7 +207,7 @@ describe('proofstream keys create refuses empty and unknown scopes', () => {
 
   it('--scopes read,audit still makes a key with exactly those scopes', async () => {
     const dataDir = dir('ps-scopes-');
-    const r = await runCli(['keys', 'create', '--tenant', 't', '--system', 's', '--scopes', 'read,audit', '--json'], { PROOFSTREAM_DATA_DIR: dataDir });
+    const r = await runCli(['keys', 'create', '--tenant', 't', '--system', 's', '--scopes', 'read,audit', '--json', '--create'], { PROOFSTREAM_DATA_DIR: dataDir });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).scopes).toEqual(['read', 'audit']);
     expect(apiKeyRows(dataDir).map((k) => JSON.parse(k.scopes))).toEqual([['read', 'audit']]);

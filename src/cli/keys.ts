@@ -1,6 +1,7 @@
 // `proofstream keys create | list | revoke`: key lifecycle on the database PROOFSTREAM_DATA_DIR names. Safe while
 // the server runs: a revocation commits in this process and the server sees it on its next request (PRAGMA
 // data_version, src/ledger/tenancy.ts).
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { DEFAULT_SCOPES, KeyPolicyError, parseExpiresIn, SCOPES, scopeProblem, Tenancy, type KeyView } from '../ledger/tenancy.js';
@@ -23,7 +24,9 @@ function fail(message: string): number {
 }
 
 function withTenancy<T>(fn: (t: Tenancy, store: Store) => T): T {
-  const store = Store.open(loadConfig().dbPath);
+  const { dbPath } = loadConfig();
+  console.error(`proofstream: database ${dbPath}`);
+  const store = Store.open(dbPath);
   try {
     return fn(new Tenancy(store), store);
   } finally {
@@ -31,23 +34,23 @@ function withTenancy<T>(fn: (t: Tenancy, store: Store) => T): T {
   }
 }
 
-export async function keysCommand(argv: string[]): Promise<number> {
+/** `keys create|list|revoke`; usageError prints a one-line error and the command's usage (exit 2). */
+export async function keysCommand(argv: string[], usageError: (message: string) => number): Promise<number> {
   const [sub, ...rest] = argv;
   try {
-    if (sub === 'create') return create(rest);
+    if (sub === 'create') return create(rest, usageError);
     if (sub === 'list') return list(rest);
     if (sub === 'revoke') return revoke(rest);
   } catch (e) {
     if (e instanceof KeyPolicyError) return fail(e.message);
     // parseArgs: unknown option, missing value
-    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return fail(`${(e as Error).message}\n${KEYS_USAGE}`);
+    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return usageError(`proofstream keys ${sub}: ${(e as Error).message}`);
     throw e;
   }
-  process.stderr.write(KEYS_USAGE);
-  return 2;
+  return usageError(`proofstream keys: unknown subcommand ${JSON.stringify(sub ?? '')}`);
 }
 
-function create(args: string[]): number {
+function create(args: string[], usageError: (message: string) => number): number {
   const { values } = parseArgs({
     args,
     options: {
@@ -57,9 +60,12 @@ function create(args: string[]): number {
       'expires-in': { type: 'string' },
       'tenant-wide': { type: 'boolean' },
       json: { type: 'boolean' },
+      create: { type: 'boolean' },
     },
   });
-  if (!values.tenant || !values.system) return fail(`--tenant and --system are required\n${KEYS_USAGE}`);
+  for (const flag of ['tenant', 'system'] as const) {
+    if (!values[flag]) return usageError(`proofstream keys create: missing --${flag} <name>`);
+  }
   // Only an absent --scopes means the default: `--scopes ,` or `--scopes ''` is a mistake, not a key with no scopes.
   const scopes = values.scopes === undefined ? [...DEFAULT_SCOPES] : values.scopes.split(',').map((s) => s.trim()).filter(Boolean);
   const tenantWide = values['tenant-wide'] ?? false;
@@ -67,6 +73,15 @@ function create(args: string[]): number {
   const bad = scopeProblem(scopes);
   if (bad) return fail(bad);
   if (values['expires-in'] !== undefined) parseExpiresIn(values['expires-in']);
+  // The default path is relative to the current directory: run from elsewhere it names a database that is not the
+  // ledger's, and a key made there authorises nothing.
+  const { dbPath } = loadConfig();
+  if (!values.create && !fs.existsSync(dbPath)) {
+    return fail(
+      `create: no database at ${dbPath}; point at the ledger's with PROOFSTREAM_DATA_DIR=<dir> ` +
+        `(or PROOFSTREAM_DB=<file>), or pass --create to start a new one there`,
+    );
+  }
   return withTenancy((tenancy) => {
     const r = tenancy.createKey(values.tenant!, values.system!, { scopes, expiresIn: values['expires-in'], tenantWide });
     if (values.json) {

@@ -1,16 +1,27 @@
 // The `proofstream` command.
+import fs from 'node:fs';
 import { SCOPES } from '../ledger/tenancy.js';
 
 const USAGE = `usage: proofstream <command>
+
+  --version, -v, version                  print the version
 
   serve                                   run the ledger (HOST, PORT, PROOFSTREAM_* env; see README)
   serve --allow-rollback                  start although the database is behind what was published
                                           (exit 3 without it; docs/operations.md)
   keys create --tenant <t> --system <s> [--scopes a,b,…] [--expires-in 30d] [--tenant-wide]
+                                          [--create]
                                           create a system key and print it once
-                                          (scopes: ${SCOPES.join(', ')}; default all but admin)
+                                          (scopes: ${SCOPES.join(', ')}; default all but admin);
+                                          the database must exist (PROOFSTREAM_DB, PROOFSTREAM_DATA_DIR)
+                                          unless --create
   keys list [--tenant <t>] [--json]       list keys (never the keys themselves)
   keys revoke <key id>                    revoke a key, at once also for a running server
+  check [--deep] [--json] [--db <file>]   verify the database: chains, hashes, Merkle nodes, tiles, checkpoints
+                                          (exit 0 clean, 1 problems, 2 unreadable; docs/operations.md)
+  backup <file>                           consistent online backup of the ledger (with its high-water record)
+  restore <file> [--force]                put a backup in place (server stopped; refuses to go behind what
+                                          was published unless --force; docs/operations.md)
   witness serve --port <p> --db <file> --key <file> --log <origin> <vkey>… [--host 127.0.0.1]
                                           run a C2SP tlog-witness; <origin> may be "<prefix>/*"
                                           (docs/witness.md)
@@ -25,8 +36,27 @@ const USAGE = `usage: proofstream <command>
                                           see docs/verify.md)
 `;
 
+/** A specific one-line complaint plus the usage: exit 2. */
+function usageError(message: string): number {
+  process.stderr.write(`${message}\n\n${USAGE}`);
+  return 2;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const [cmd, sub, ...rest] = argv;
+  const [cmd] = argv;
+  if (cmd === '--version' || cmd === '-v' || cmd === 'version') {
+    console.log(`proofstream ${packageVersion()}`);
+    return 0;
+  }
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   if (cmd === 'verify') {
     const { verifyCommand } = await import('./verify.js');
     return verifyCommand(argv.slice(1));
@@ -44,13 +74,14 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'check') return (await import('./check.js')).checkCommand(argv.slice(1));
   if (cmd === 'backup' || cmd === 'restore') return (await import('./backup.js')).backupCommand(argv);
   if (cmd === 'serve') {
+    const unknown = argv.slice(1).find((a) => a !== '--allow-rollback');
+    if (unknown !== undefined) return usageError(`proofstream serve: unknown option ${JSON.stringify(unknown)}`);
     const { serveCommand } = await import('./serve.js');
     await serveCommand(argv.slice(1));
     return -1; // keep running
   }
-  if (cmd === 'keys') return (await import('./keys.js')).keysCommand(argv.slice(1)); // create | list | revoke (src/cli/keys.ts)
-  process.stderr.write(USAGE);
-  return cmd === undefined || cmd === 'help' || cmd === '--help' ? 0 : 2;
+  if (cmd === 'keys') return (await import('./keys.js')).keysCommand(argv.slice(1), usageError); // create | list | revoke
+  return usageError(`proofstream: unknown command ${JSON.stringify(cmd)}`);
 }
 
 main(process.argv.slice(2)).then(

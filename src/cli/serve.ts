@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import { loadConfig } from '../config.js';
+import { loadConfig, type Config } from '../config.js';
 import { createApp } from '../http/app.js';
 import { hardenServer, serverOptions } from '../http/server-options.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -8,6 +8,24 @@ import { checkWitnessesAtStart, RollbackError } from '../ledger/rollback-guard.j
 
 /** Exit status of `proofstream serve` when the rollback guard refuses to start. */
 export const EXIT_ROLLBACK = 3;
+/** Exit status when serve cannot listen (port in use, no permission, no such address). */
+export const EXIT_LISTEN = 1;
+/** Exit status of a shutdown that was forced (second signal, grace period over) rather than finished. */
+export const EXIT_FORCED = 1;
+
+/** One operator line for a listen failure: what went wrong and which setting changes it, never a stack trace. */
+export function listenProblem(e: NodeJS.ErrnoException, host: string, port: number): string {
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return `proofstream: port ${port} on ${host} is already in use (another proofstream or another program is listening there); stop it or choose another port with PORT=<port>`;
+    case 'EACCES':
+      return `proofstream: not allowed to listen on port ${port} on ${host} (ports below 1024 need privileges); choose another port with PORT=<port>`;
+    case 'EADDRNOTAVAIL':
+      return `proofstream: cannot listen on ${host}: it is not an address of this machine; set HOST (e.g. 127.0.0.1 or 0.0.0.0)`;
+    default:
+      return `proofstream: cannot listen on ${host}:${port}: ${e.message}`;
+  }
+}
 
 export async function serveCommand(args: string[] = []): Promise<void> {
   const config = loadConfig(process.env, args.includes('--allow-rollback') ? { allowRollback: true } : {});
@@ -21,6 +39,7 @@ export async function serveCommand(args: string[] = []): Promise<void> {
     console.error(`proofstream: ${e.message}`);
     process.exit(EXIT_ROLLBACK);
   }
+  console.error(`proofstream: database ${config.dbPath}`);
   const app = createApp(ledger);
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: serverOptions(config) }, (info) => {
     // One machine-readable line: tests and scripts wait for it.
@@ -28,18 +47,76 @@ export async function serveCommand(args: string[] = []): Promise<void> {
     if (!ledger.store.tenancy.hasAnyKey()) {
       console.log('no API keys yet: run `npx proofstream keys create --tenant <t> --system <s>` or set PROOFSTREAM_BOOTSTRAP_KEY');
     }
+  }) as Server;
+  // listen() reports failure as an 'error' event after serve() returned: without a listener it is an uncaught stack trace.
+  server.once('error', (e: NodeJS.ErrnoException) => {
+    if (server.listening) throw e;
+    console.error(listenProblem(e, config.host, config.port));
+    ledger.close();
+    process.exit(EXIT_LISTEN);
   });
-  hardenServer(server as Server, config);
-  const stop = () => {
-    // Stop taking requests, let queued appends commit, then close the database cleanly.
-    server.close(() => {
-      ledger.appender.flush();
-      ledger.sealer.runDue();
-      ledger.close();
+  hardenServer(server, config);
+  installShutdown(server, ledger, config);
+}
+
+/** A signal repeated within this long of the first counts as the same one (not as "force it"). */
+const REPEAT_IS_SAME_SIGNAL_MS = 1000;
+
+/**
+ * SIGTERM/SIGINT: stop accepting, let in-flight requests answer (their appends commit in the meantime), write what is
+ * still queued, close the database, print one line, exit 0. A second signal or the grace period forces exit 1.
+ */
+function installShutdown(server: Server, ledger: Ledger, config: Config): void {
+  let stopping: NodeJS.Signals | undefined;
+  let stoppingSince = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    // Ctrl-C under `npm start` arrives twice at once (from the terminal, and forwarded by npm): that is one request to
+    // stop, not an impatient second one.
+    if (stopping && performance.now() - stoppingSince < REPEAT_IS_SAME_SIGNAL_MS) return;
+    if (stopping) {
+      console.error(`proofstream: ${sig} during shutdown: exiting now, without waiting for open requests (exit ${EXIT_FORCED})`);
+      forceExit();
+      return;
+    }
+    stopping = sig;
+    stoppingSince = performance.now();
+    // close() refuses new connections and drops idle keep-alive ones; a keep-alive connection that is busy now goes
+    // idle once its response is written and would hold close() open until it times out, so sweep until all are gone.
+    server.close(finish);
+    server.closeIdleConnections();
+    const sweep = setInterval(() => server.closeIdleConnections(), 25);
+    const grace = setTimeout(() => {
+      console.error(
+        `proofstream: requests still open after ${config.shutdownGraceMs} ms (PROOFSTREAM_SHUTDOWN_GRACE_MS): exiting without them (exit ${EXIT_FORCED})`,
+      );
+      forceExit();
+    }, config.shutdownGraceMs);
+    function finish() {
+      clearInterval(sweep);
+      clearTimeout(grace);
+      try {
+        // Every request has been answered, so this is normally empty; whatever is queued is still written, not dropped.
+        while (ledger.appender.queued > 0) ledger.appender.flush();
+        ledger.sealer.runDue();
+        ledger.close();
+      } catch (e) {
+        console.error(`proofstream: shutdown failed: ${(e as Error).message}`);
+        process.exit(EXIT_FORCED);
+      }
+      console.log(`proofstream stopped on ${sig}: requests answered, commits written, database ${config.dbPath} closed`);
       process.exit(0);
-    });
-    setTimeout(() => process.exit(0), 5000).unref();
+    }
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  const forceExit = () => {
+    server.closeAllConnections();
+    try {
+      // Committed appends are durable already (WAL); closing is a courtesy that must not block the forced exit.
+      ledger.close();
+    } catch {
+      /* exiting anyway */
+    }
+    process.exit(EXIT_FORCED);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }

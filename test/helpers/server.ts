@@ -15,8 +15,26 @@ export interface RunningServer extends ListeningProcess {
   key: string;
 }
 
+/** Directories made by tempDir() and processes started by spawnListening() in this test file, for cleanupTestFile(). */
+const createdDirs = new Set<string>();
+const startedProcesses = new Set<ListeningProcess>();
+
+/** A fresh directory under the OS temp dir, removed when the test file ends (test/helpers/setup.ts). */
 export function tempDir(prefix = 'ps-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  createdDirs.add(dir);
+  return dir;
+}
+
+/**
+ * Runs after every other afterAll of a test file (registered first by the vitest setup file, and hooks run in stack
+ * order): kills any server a test left running, so no process still writes into a directory, then removes them all.
+ */
+export async function cleanupTestFile(): Promise<void> {
+  for (const p of startedProcesses) await p.kill();
+  startedProcesses.clear();
+  for (const dir of createdDirs) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  createdDirs.clear();
 }
 
 export const newKey = () => 'ps_live_' + randomBytes(24).toString('base64url');
@@ -62,7 +80,9 @@ export async function spawnListening(what: string, args: string[], env: NodeJS.P
       await exited;
     }
   };
-  return { proc, port, output: () => out, stop: () => signal('SIGTERM'), kill: () => signal('SIGKILL') };
+  const started: ListeningProcess = { proc, port, output: () => out, stop: () => signal('SIGTERM'), kill: () => signal('SIGKILL') };
+  startedProcesses.add(started);
+  return started;
 }
 
 export async function startServer(opts: { dataDir?: string; key?: string; env?: Record<string, string>; port?: number } = {}): Promise<RunningServer> {
