@@ -4,6 +4,8 @@ import { loadConfig } from '../config.js';
 import { createApp } from '../http/app.js';
 import { hardenServer, serverOptions } from '../http/server-options.js';
 import { Ledger } from '../ledger/ledger.js';
+import { startMetricsListener } from '../http/metrics-server.js';
+import { log } from '../log.js';
 import { checkWitnessesAtStart, RollbackError } from '../ledger/rollback-guard.js';
 
 /** Exit status of `proofstream serve` when the rollback guard refuses to start. */
@@ -22,9 +24,11 @@ export async function serveCommand(args: string[] = []): Promise<void> {
     process.exit(EXIT_ROLLBACK);
   }
   const app = createApp(ledger);
+  const metrics = await startMetricsListener(ledger);
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: serverOptions(config) }, (info) => {
     // One machine-readable line: tests and scripts wait for it.
     console.log(`proofstream listening on http://${info.address}:${info.port} (db ${config.dbPath}, kid ${ledger.signer.kid})`);
+    log.info({ event: 'started', url: `http://${info.address}:${info.port}`, db: config.dbPath, kid: ledger.signer.kid }, 'proofstream started');
     if (!ledger.store.tenancy.hasAnyKey()) {
       console.log('no API keys yet: run `npx proofstream keys create --tenant <t> --system <s>` or set PROOFSTREAM_BOOTSTRAP_KEY');
     }
@@ -32,10 +36,13 @@ export async function serveCommand(args: string[] = []): Promise<void> {
   hardenServer(server as Server, config);
   const stop = () => {
     // Stop taking requests, let queued appends commit, then close the database cleanly.
+    log.info({ event: 'stopping' }, 'proofstream stopping');
+    metrics?.close();
     server.close(() => {
       ledger.appender.flush();
       ledger.sealer.runDue();
       ledger.close();
+      log.info({ event: 'stopped' }, 'proofstream stopped');
       process.exit(0);
     });
     setTimeout(() => process.exit(0), 5000).unref();

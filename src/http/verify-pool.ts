@@ -231,3 +231,8 @@ export function verifyPoolFor(ledger: Ledger, serverPolicy: string): VerifyPool 
   }
   return p;
 }
+
+/** The ledger's pool if a verify route has made it (metrics read it without starting workers). */
+export function existingVerifyPool(ledger: Ledger): VerifyPool | undefined {
+  return pools.get(ledger);
+}
