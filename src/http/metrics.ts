@@ -93,7 +93,8 @@ export class Observability {
       const ms = performance.now() - started;
       const status = c.res.status;
       // The registered pattern (/v2/streams/:id/events), never the raw path: bounded label values, no ids in logs.
-      const route = routePath(c, -1);
+      // After next(), routeIndex is the handler that answered (or threw); '/*' when no route matched.
+      const route = routePath(c);
       const method = c.req.method;
       const labels = { method, route, status: String(status) };
       this.requests.inc(labels);
