@@ -27,6 +27,8 @@ export class Observability {
   private readonly requests: Counter<'method' | 'route' | 'status'>;
   private readonly latency: Histogram<'method' | 'route' | 'status'>;
   private readonly rateLimited: Counter<'route'>;
+  /** The label children per method/route/status: resolved once, not hashed on every request. */
+  private readonly series = new Map<string, { count: Counter.Internal; time: Histogram.Internal<'method' | 'route' | 'status'> }>();
 
   constructor(private readonly ledger: Ledger) {
     const r = this.registry;
@@ -96,9 +98,15 @@ export class Observability {
       // After next(), routeIndex is the handler that answered (or threw); '/*' when no route matched.
       const route = routePath(c);
       const method = c.req.method;
-      const labels = { method, route, status: String(status) };
-      this.requests.inc(labels);
-      this.latency.observe(labels, ms / 1000);
+      const k = method + ' ' + route + ' ' + status;
+      let s = this.series.get(k);
+      if (!s) {
+        const labels = { method, route, status: String(status) };
+        s = { count: this.requests.labels(labels), time: this.latency.labels(labels) };
+        this.series.set(k, s);
+      }
+      s.count.inc();
+      s.time.observe(ms / 1000);
       if (status === 429) this.rateLimited.inc({ route });
       const p = c.get('principal');
       log.info({
