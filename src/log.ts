@@ -24,9 +24,13 @@ function defaultDestination(): DestinationStream {
 /** The logger. A live binding: useLogDestination replaces it everywhere. */
 export let log: Logger = build(defaultDestination());
 
-/** Sends every later line to `dest` (tests: an in-memory stream) at LOG_LEVEL. */
-export function useLogDestination(dest: DestinationStream): void {
+/** Sends every later line to `dest` (tests: an in-memory stream) at LOG_LEVEL; returns what puts the previous logger back. */
+export function useLogDestination(dest: DestinationStream): () => void {
+  const previous = log;
   log = build(dest);
+  return () => {
+    log = previous;
+  };
 }
 
 /** An Error as a log field: its message (and code), not its stack, unless it is unexpected. */

@@ -316,12 +316,12 @@ export class Sealer implements CommitRider {
       } catch (e) {
         if (isStorageFull(e)) {
           // Nothing of this stream was sealed (its savepoint rolled back); once space is freed it seals as usual.
-          log.error({ event: 'seal_deferred', stream_id: streamId, retry_ms: STORAGE_RETRY_MS }, 'sealing deferred: storage full');
+          log.error({ event: 'seal_deferred', stream_id: streamId, retry_ms: STORAGE_RETRY_MS }, `sealing ${streamId} deferred: storage full; retrying in ${STORAGE_RETRY_MS} ms`);
           this.retryLater(streamId, trigger);
           continue;
         }
         this.halted.set(streamId, (e as Error).message);
-        log.error({ event: 'seal_halted', stream_id: streamId, err: errField(e) }, 'sealing halted for a stream');
+        log.error({ event: 'seal_halted', stream_id: streamId, err: errField(e) }, `sealing halted for ${streamId}: ${(e as Error).message}`);
       }
     }
     return { results, budget };
