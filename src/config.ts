@@ -100,6 +100,14 @@ export interface Config {
   startCheckEvents: number;
   /** on SIGTERM/SIGINT, how long `serve` waits for in-flight requests before forcing exit 1 (PROOFSTREAM_SHUTDOWN_GRACE_MS) */
   shutdownGraceMs: number;
+  /** port of the separate Prometheus /metrics listener, on HOST (PROOFSTREAM_METRICS_PORT; unset = none, 0 = any free port) */
+  metricsPort: number | undefined;
+  /** GET /ready fails below this much room for the database to grow (PROOFSTREAM_READY_MIN_FREE_BYTES) */
+  readyMinFreeBytes: number;
+  /** GET /ready fails when a witness's oldest uncosigned checkpoint is older than this, s; 0 = not checked (PROOFSTREAM_READY_MAX_WITNESS_LAG_S) */
+  readyMaxWitnessLagS: number;
+  /** GET /ready fails when the oldest closed epoch without a time-stamp is older than this, s; 0 = not checked (PROOFSTREAM_READY_MAX_ANCHOR_LAG_S) */
+  readyMaxAnchorLagS: number;
 }
 
 /** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
@@ -221,6 +229,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     startCheck: startCheckMode(env.PROOFSTREAM_START_CHECK),
     startCheckEvents: int(env, 'PROOFSTREAM_START_CHECK_EVENTS', 64),
     shutdownGraceMs: int(env, 'PROOFSTREAM_SHUTDOWN_GRACE_MS', 10_000),
+    metricsPort: env.PROOFSTREAM_METRICS_PORT === undefined || env.PROOFSTREAM_METRICS_PORT === '' ? undefined : int(env, 'PROOFSTREAM_METRICS_PORT', 0),
+    readyMinFreeBytes: int(env, 'PROOFSTREAM_READY_MIN_FREE_BYTES', 100 * 1024 * 1024),
+    readyMaxWitnessLagS: int(env, 'PROOFSTREAM_READY_MAX_WITNESS_LAG_S', 300),
+    readyMaxAnchorLagS: int(env, 'PROOFSTREAM_READY_MAX_ANCHOR_LAG_S', 900),
   };
   cfg.witnesses = overrides.witnesses ?? parseWitnesses(env.PROOFSTREAM_WITNESSES);
   cfg.witnessQuorum = int(env, 'PROOFSTREAM_WITNESS_QUORUM', cfg.witnesses.length);

@@ -12,6 +12,7 @@ import { MemoryNodeSource, rootAt, rootFromLeaves } from '../src/protocol/merkle
 import { frontierFromBuffer } from '../src/ledger/appender.js';
 import { rootFromFrontier } from '../src/protocol/merkle.js';
 import { tempDir } from './helpers/server.js';
+import { useLogDestination } from '../src/log.js';
 
 const open: Ledger[] = [];
 afterEach(() => {
@@ -120,15 +121,14 @@ describe('sealer safety', () => {
     db.close();
 
     const errors: string[] = [];
-    const orig = console.error;
-    console.error = (...m: unknown[]) => void errors.push(m.join(' '));
+    const restore = useLogDestination({ write: (line: string) => void errors.push(line) });
     try {
       await ledger.append(p, a, [ev(5), ev(6), ev(7), ev(8)], undefined, (r) => r);
       await ledger.append(p, b, [ev(1), ev(2), ev(3), ev(4)], undefined, (r) => r);
       await new Promise((r) => setImmediate(r));
       ledger.sealer.runDue();
     } finally {
-      console.error = orig;
+      restore();
     }
     expect(ledger.proofs.latest(p, a).tree_size).toBe(4); // nothing new signed for the tampered stream
     expect(ledger.sealer.halted.get(a)).toMatch(/not consistent/);

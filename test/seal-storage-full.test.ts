@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Ledger } from '../src/ledger/ledger.js';
 import { openTestLedger } from './helpers/ledger.js';
+import { useLogDestination } from '../src/log.js';
 
 const ledgers: Ledger[] = [];
 afterEach(() => {
@@ -32,8 +33,7 @@ describe('sealing on a full database', () => {
       return insert(cp);
     };
     const errors: string[] = [];
-    const origError = console.error;
-    console.error = (...a: unknown[]) => void errors.push(a.map(String).join(' '));
+    const restore = useLogDestination({ write: (line: string) => void errors.push(line) });
     try {
       for (let i = 0; i < 7; i++) {
         await ledger.append(p, sid, [{ source_ref: `r${i}`, event_type: 't', payload: { i } }], undefined, () => null);
@@ -52,7 +52,7 @@ describe('sealing on a full database', () => {
       expect(sizes.at(-1)).toBe(7);
       expect(ledger.sealer.halted.size).toBe(0);
     } finally {
-      console.error = origError;
+      restore();
     }
   });
 });

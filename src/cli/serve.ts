@@ -4,6 +4,8 @@ import { loadConfig, type Config } from '../config.js';
 import { createApp } from '../http/app.js';
 import { hardenServer, serverOptions } from '../http/server-options.js';
 import { Ledger } from '../ledger/ledger.js';
+import { startMetricsListener } from '../http/metrics-server.js';
+import { log } from '../log.js';
 import { checkWitnessesAtStart, RollbackError } from '../ledger/rollback-guard.js';
 
 /** Exit status of `proofstream serve` when the rollback guard refuses to start. */
@@ -41,9 +43,11 @@ export async function serveCommand(args: string[] = []): Promise<void> {
   }
   console.error(`proofstream: database ${config.dbPath}`);
   const app = createApp(ledger);
+  const metrics = await startMetricsListener(ledger);
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: serverOptions(config) }, (info) => {
     // One machine-readable line: tests and scripts wait for it.
     console.log(`proofstream listening on http://${info.address}:${info.port} (db ${config.dbPath}, kid ${ledger.signer.kid})`);
+    log.info({ event: 'started', url: `http://${info.address}:${info.port}`, db: config.dbPath, kid: ledger.signer.kid }, 'proofstream started');
     if (!ledger.store.tenancy.hasAnyKey()) {
       console.log('no API keys yet: run `npx proofstream keys create --tenant <t> --system <s>` or set PROOFSTREAM_BOOTSTRAP_KEY');
     }
@@ -56,7 +60,7 @@ export async function serveCommand(args: string[] = []): Promise<void> {
     process.exit(EXIT_LISTEN);
   });
   hardenServer(server, config);
-  installShutdown(server, ledger, config);
+  installShutdown(server, ledger, config, metrics ?? undefined);
 }
 
 /** A signal repeated within this long of the first counts as the same one (not as "force it"). */
@@ -66,7 +70,7 @@ const REPEAT_IS_SAME_SIGNAL_MS = 1000;
  * SIGTERM/SIGINT: stop accepting, let in-flight requests answer (their appends commit in the meantime), write what is
  * still queued, close the database, print one line, exit 0. A second signal or the grace period forces exit 1.
  */
-function installShutdown(server: Server, ledger: Ledger, config: Config): void {
+function installShutdown(server: Server, ledger: Ledger, config: Config, metrics: { close(): unknown } | undefined): void {
   let stopping: NodeJS.Signals | undefined;
   let stoppingSince = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -79,6 +83,8 @@ function installShutdown(server: Server, ledger: Ledger, config: Config): void {
       return;
     }
     stopping = sig;
+    log.info({ event: 'stopping', signal: sig }, 'proofstream stopping');
+    metrics?.close();
     stoppingSince = performance.now();
     // close() refuses new connections and drops idle keep-alive ones; a keep-alive connection that is busy now goes
     // idle once its response is written and would hold close() open until it times out, so sweep until all are gone.
@@ -103,6 +109,7 @@ function installShutdown(server: Server, ledger: Ledger, config: Config): void {
         console.error(`proofstream: shutdown failed: ${(e as Error).message}`);
         process.exit(EXIT_FORCED);
       }
+      log.info({ event: 'stopped', signal: sig }, 'proofstream stopped');
       console.log(`proofstream stopped on ${sig}: requests answered, commits written, database ${config.dbPath} closed`);
       process.exit(0);
     }

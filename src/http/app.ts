@@ -6,7 +6,9 @@ import { newId } from '../ledger/ids.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Deps } from './deps.js';
 import type { AppEnv } from './env.js';
+import { DOCS_HTML } from './docs-page.js';
 import { errorHandler, onNotFound, validationHook } from './errors.js';
+import { observabilityFor, readinessChecks } from './metrics.js';
 import { authMiddleware } from './middleware/auth.js';
 import { jsonBody } from './middleware/body.js';
 import { idempotencyMiddleware } from './middleware/idempotency.js';
@@ -29,6 +31,8 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const buckets = new TokenBuckets(cfg.rateLimitRps, cfg.rateLimitBurst);
   const storage = new StorageHealth(ledger.store);
   ledger.appender.onCommit(() => storage.markWritten());
+  // First of all: the access line and request metrics cover every route, the fused append routes included.
+  app.use('*', observabilityFor(ledger).accessLog());
   // Before the request-id middleware: these handlers answer without calling next() and set the request id
   // themselves, exactly as that middleware would (keyed-write.ts).
   appendRoutes(app, ledger, {
@@ -83,6 +87,32 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
         : c.json({ status: 'ok' as const, db: 'ok' as const, storage: 'ok' as const, kid }, 200);
     },
   );
+
+  const check = z.object({ name: z.string(), ok: z.boolean(), detail: z.string(), witness: z.string().optional() });
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/ready',
+      tags: ['system'],
+      summary: 'Readiness: database writable, disk space, witness and anchor lag under their thresholds (no auth)',
+      description:
+        'Unlike /health (liveness), /ready says whether this ledger should take traffic and is keeping its evidence up to date. ' +
+        'Thresholds: PROOFSTREAM_READY_MIN_FREE_BYTES, PROOFSTREAM_READY_MAX_WITNESS_LAG_S, PROOFSTREAM_READY_MAX_ANCHOR_LAG_S.',
+      responses: {
+        200: json(z.object({ status: z.literal('ready'), checks: z.array(check) }), 'every check passed'),
+        503: json(z.object({ status: z.literal('not_ready'), failing: z.array(z.string()), checks: z.array(check) }), 'at least one check failed; `failing` names them'),
+      },
+    }),
+    (c) => {
+      const checks = readinessChecks(ledger, storage);
+      const failing = checks.filter((x) => !x.ok).map((x) => (x.witness ? `${x.name}:${x.witness}` : x.name) + `: ${x.detail}`);
+      return failing.length
+        ? c.json({ status: 'not_ready' as const, failing, checks }, 503)
+        : c.json({ status: 'ready' as const, checks }, 200);
+    },
+  );
+  // The API reference, rendered in the browser from /openapi.json (src/http/docs-page.ts: nothing loaded from elsewhere).
+  app.get('/docs', (c) => c.html(DOCS_HTML));
 
   streamRoutes(app, deps);
   eventRoutes(app, deps);

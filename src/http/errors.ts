@@ -7,6 +7,7 @@ import type { ZodError } from 'zod';
 import { ApiError, type ErrorCode } from '../ledger/errors.js';
 import type { AppEnv } from './env.js';
 import { isStorageFull } from './storage-health.js';
+import { errField, log } from '../log.js';
 
 export function envelope(c: Context<AppEnv>, code: ErrorCode | string, status: number, message: string, details: unknown) {
   return c.json(
@@ -52,17 +53,17 @@ export function errorHandler(hooks: ErrorHooks = {}): ErrorHandler<AppEnv> {
       return envelope(c, code, err.status, err.message || code, null);
     }
     if (clientAborted(err, c)) {
-      console.warn(`[${c.get('requestId')}] ${c.req.method} ${c.req.path}: client aborted the request`);
+      log.warn({ event: 'request_aborted', request_id: c.get('requestId'), method: c.req.method }, 'client aborted the request');
       return envelope(c, 'REQUEST_ABORTED', 400, 'the request was aborted by the client', null);
     }
     if (isStorageFull(err)) {
       // The transaction rolled back: nothing was written and nothing acknowledged. One line, no stack: it repeats.
       hooks.storageFull?.();
-      console.error(`[${c.get('requestId')}] ${c.req.method} ${c.req.path}: storage full (${(err as NodeJS.ErrnoException).code})`);
+      log.error({ event: 'storage_full', request_id: c.get('requestId'), method: c.req.method, err: errField(err) }, 'storage full');
       return envelope(c, 'INSUFFICIENT_STORAGE', 507, 'the ledger is out of storage; nothing was written. Retry once an operator has made room', null);
     }
     // Log for the operator with the request id; the client gets the id and nothing internal.
-    console.error(`[${c.get('requestId')}] ${c.req.method} ${c.req.path}:`, err);
+    log.error({ event: 'internal_error', request_id: c.get('requestId'), method: c.req.method, path: c.req.path, err }, 'internal error');
     return envelope(c, 'INTERNAL_ERROR', 500, 'internal error; retry with the same Idempotency-Key', null);
   };
 }

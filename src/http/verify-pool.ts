@@ -15,6 +15,7 @@ import type { Config } from '../config.js';
 import { ApiError } from '../ledger/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { VerifyJob, VerifyOutcome, VerifyWorkerData } from './verify-worker.js';
+import { errField, log } from '../log.js';
 
 /** Seconds a refused client is told to wait: about one ordinary verify. */
 export const VERIFY_RETRY_AFTER_S = 2;
@@ -180,7 +181,7 @@ export class VerifyPool {
     });
     worker.on('error', (e: Error & { code?: string }) => {
       const oom = e.code === 'ERR_WORKER_OUT_OF_MEMORY';
-      if (!oom) console.error('verify worker failed:', e);
+      if (!oom) log.error({ event: 'verify_worker_failed', err: errField(e) }, 'verify worker failed');
       this.kill(
         slot,
         oom
@@ -229,4 +230,9 @@ export function verifyPoolFor(ledger: Ledger, serverPolicy: string): VerifyPool 
     pools.set(ledger, p);
   }
   return p;
+}
+
+/** The ledger's pool if a verify route has made it (metrics read it without starting workers). */
+export function existingVerifyPool(ledger: Ledger): VerifyPool | undefined {
+  return pools.get(ledger);
 }

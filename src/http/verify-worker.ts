@@ -12,6 +12,7 @@ import { shapeExceededAt } from '../protocol/json-shape.js';
 import { verify } from '../verify/index.js';
 import { v1VerifyInput } from './v1/public-verify.js';
 import { v2VerifyInput } from './v2/verify.js';
+import { errField, log } from '../log.js';
 
 export interface VerifyWorkerData {
   serverPolicy: string;
@@ -93,7 +94,7 @@ if (parentPort) {
         const err =
           e instanceof ApiError
             ? { code: e.code, message: e.message, details: e.details ?? null, status: e.status }
-            : (console.error('verify worker:', e), { code: 'INTERNAL_ERROR' as const, message: 'internal error while verifying', details: null, status: 500 });
+            : (log.error({ event: 'verify_worker_error', err: errField(e) }, 'verify worker: unexpected error'), { code: 'INTERNAL_ERROR' as const, message: 'internal error while verifying', details: null, status: 500 });
         port.postMessage({ id, ok: false, error: err } satisfies VerifyOutcome);
       },
     );

@@ -5,6 +5,7 @@ import { bytesToBase64, bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { buildEpochTree, checkpointHash, epochDigest } from '../protocol/anchor.js';
 import type { Store } from '../store/index.js';
 import { newId } from './ids.js';
+import { log } from '../log.js';
 
 /** At most this many checkpoints per epoch tree; a larger backlog makes several epochs. */
 const MAX_EPOCH_LEAVES = 65_536;
@@ -51,6 +52,7 @@ export class Anchoring {
       }
     } catch (e) {
       this.lastError = { message: `closing epoch: ${(e as Error).message}`, at: new Date().toISOString() };
+      log.error({ event: 'anchor_epoch_failed', error: this.lastError.message }, 'closing an anchor epoch failed; will retry next epoch');
     }
     if (this.failures === 0) void this.stampPending();
   }
@@ -112,10 +114,16 @@ export class Anchoring {
     if (failed) {
       this.failures++;
       this.stats.failures++;
+      const retryMs = Math.min(this.retryMaxMs, FIRST_RETRY_MS * 2 ** Math.min(this.failures - 1, 16));
+      log.warn(
+        { event: 'tsa_failed', tsa: this.tsaUrl, failures: this.failures, retry_in_ms: retryMs, error: this.lastError?.message ?? null },
+        `time-stamp authority failed; retrying in ${retryMs} ms`,
+      );
       clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => void this.stampPending(), Math.min(this.retryMaxMs, FIRST_RETRY_MS * 2 ** Math.min(this.failures - 1, 16)));
+      this.retryTimer = setTimeout(() => void this.stampPending(), retryMs);
       this.retryTimer.unref();
     } else {
+      if (this.failures > 0) log.info({ event: 'tsa_recovered', tsa: this.tsaUrl, after_failures: this.failures }, 'time-stamp authority recovered');
       this.failures = 0;
       this.lastError = null;
     }

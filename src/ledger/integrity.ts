@@ -11,6 +11,7 @@ import { ENTRY_FORMAT } from '../protocol/event.js';
 import { DOMAIN } from '../protocol/hash.js';
 import type { EventEntryRow, EventRow } from '../store/events.js';
 import { ApiError } from './errors.js';
+import { log } from '../log.js';
 
 const LEAF_PREFIX = 0x00;
 const ENTRY_FORMAT_JSON = JSON.stringify(ENTRY_FORMAT);
@@ -63,7 +64,7 @@ export function eventRowProblem(row: EventRow): string | undefined {
 /** 500 INTEGRITY_ERROR naming the row: the store holds an event that is not what was appended. */
 export function integrityError(row: Pick<EventRow, 'id' | 'streamId' | 'seqNo'>, problem: string): ApiError {
   // The client only learns the row; the operator must hear about it, whatever route or build ran into it.
-  console.error(`INTEGRITY: stored event ${row.id} (stream ${row.streamId}, seq_no ${row.seqNo}): ${problem}`);
+  log.error({ event: 'integrity_failure', event_id: row.id, stream_id: row.streamId, seq_no: row.seqNo, problem }, `INTEGRITY: stored event ${row.id}: ${problem}`);
   return new ApiError(
     'INTEGRITY_ERROR',
     `the stored event ${row.id} (stream ${row.streamId}, seq_no ${row.seqNo}) does not match its hash: ${problem}; it is not served`,

@@ -23,6 +23,7 @@ import { Witnessing } from './witnessing.js';
 import { Sealer } from './sealer.js';
 import { loadOrCreateSigner, type Signer } from './signer.js';
 import { actsOn, Tenancy, type Principal } from './tenancy.js';
+import { errField, log } from '../log.js';
 
 export interface StreamInput {
   system_id?: string | undefined;
@@ -123,7 +124,7 @@ export class Ledger {
       store.close(); // refused at start: nothing is running yet but the database handle
       throw e;
     }
-    if (retired.length) console.error(`retired ${retired.length} previous bootstrap key(s): ${retired.join(', ')}`);
+    if (retired.length) log.warn({ event: 'bootstrap_keys_retired', key_ids: retired }, `retired ${retired.length} previous bootstrap key(s): ${retired.join(', ')}`);
     ledger.sealer.start();
     ledger.witnessing?.start();
     ledger.anchoring?.start();
@@ -135,7 +136,7 @@ export class Ledger {
         store.idempotency.purgeExpired(Date.now());
         ledger.packs.purgeExpired(Date.now());
       } catch (e) {
-        console.error('purge failed; will retry:', (e as Error).message);
+        log.error({ event: 'purge_failed', err: errField(e) }, 'purge failed; will retry');
       }
     }, 60_000);
     ledger.purgeTimer.unref();

@@ -16,6 +16,7 @@ import type { Config, WitnessConfig } from '../config.js';
 import type { PublishedState } from '../store/checkpoints.js';
 import { Store } from '../store/index.js';
 import { submitCheckpoint } from '../witness/client.js';
+import { errField, log } from '../log.js';
 
 export const HIGHWATER_FORMAT = 'proofstream-highwater/1';
 
@@ -280,7 +281,7 @@ export class HighwaterWriter {
     try {
       this.writeNow();
     } catch (e) {
-      console.error(`writing the high-water record ${this.file} failed: ${(e as Error).message}`);
+      log.error({ event: 'highwater_write_failed', file: this.file, err: errField(e) }, `writing the high-water record ${this.file} failed`);
     }
   }
 
@@ -316,7 +317,7 @@ export class HighwaterWriter {
     } catch (e) {
       // The file keeps its older (safe) content; retried on the next commit or seal.
       this.stats.failures++;
-      console.error(`writing the high-water record ${this.file} failed; will retry: ${(e as Error).message}`);
+      log.error({ event: 'highwater_write_failed', file: this.file, err: errField(e) }, `writing the high-water record ${this.file} failed; will retry`);
     } finally {
       this.inFlight = false;
     }
@@ -364,13 +365,13 @@ export function openHighwater(store: Store, config: Pick<Config, 'dbPath' | 'all
   }
   if (findings.length) {
     if (!config.allowRollback) throw new RollbackError(findings, config.dbPath);
-    console.error(describeRollback(findings, config.dbPath, true));
+    log.warn({ event: 'rollback_accepted' }, describeRollback(findings, config.dbPath, true));
   }
   const writer = new HighwaterWriter(store, file, config.highwaterIntervalMs, record?.witness_accepted);
   if (!record && !findings.length) {
     const published = store.checkpoints.published();
     if (published.some((s) => s.checkpointSize > 0 || s.headSeqNo > 0)) {
-      console.log(`no high-water record beside the database (first start after an upgrade?): created ${file} from ${published.length} streams`);
+      log.info({ event: 'highwater_created', file }, `no high-water record beside the database (first start after an upgrade?): created ${file} from ${published.length} streams`);
     }
   }
   writer.writeNow();
@@ -469,10 +470,10 @@ export async function checkWitnessesAtStart(config: Config): Promise<void> {
   } finally {
     store.close();
   }
-  for (const w of r.warnings) console.error(`warning: ${w}`);
+  for (const w of r.warnings) log.warn({ event: 'witness_probe_warning' }, `warning: ${w}`);
   if (r.findings.length === 0) return;
   if (!config.allowRollback) throw new RollbackError(r.findings, config.dbPath);
-  console.error(describeRollback(r.findings, config.dbPath, true));
+  log.warn({ event: 'rollback_accepted' }, describeRollback(r.findings, config.dbPath, true));
   // Remember what was accepted: the witnesses keep their sizes, and the next start must not refuse them again.
   const accepted: WitnessAccepted = { ...record?.witness_accepted };
   for (const f of r.findings) {

@@ -11,6 +11,7 @@ import type { Signer } from './signer.js';
 import type { CommitRider } from './appender.js';
 import { isStorageFull } from './storage-full.js';
 import { TileFolder } from './tiles.js';
+import { errField, log } from '../log.js';
 
 export interface WindowPolicy {
   maxEvents: number;
@@ -151,7 +152,7 @@ export class Sealer implements CommitRider {
     try {
       tx(() => this.store.checkpoints.insertTiles(tiles));
     } catch (e) {
-      console.error('storing tiles failed:', (e as Error).message);
+      log.error({ event: 'tiles_store_failed', err: errField(e) }, 'storing tiles failed');
     }
   }
 
@@ -287,7 +288,7 @@ export class Sealer implements CommitRider {
       });
     } catch (e) {
       // The commit failed: nothing was sealed; try again later.
-      console.error('sealing transaction failed; will retry:', (e as Error).message);
+      log.error({ event: 'seal_failed', err: errField(e) }, 'sealing transaction failed; will retry');
       r = { results: [], budget: MAX_WINDOWS_PER_TURN };
       for (const [id, t] of batch) this.due.set(id, t);
     }
@@ -315,12 +316,12 @@ export class Sealer implements CommitRider {
       } catch (e) {
         if (isStorageFull(e)) {
           // Nothing of this stream was sealed (its savepoint rolled back); once space is freed it seals as usual.
-          console.error(`sealing ${streamId} deferred: storage full; retrying in ${STORAGE_RETRY_MS} ms`);
+          log.error({ event: 'seal_deferred', stream_id: streamId, retry_ms: STORAGE_RETRY_MS }, `sealing ${streamId} deferred: storage full; retrying in ${STORAGE_RETRY_MS} ms`);
           this.retryLater(streamId, trigger);
           continue;
         }
         this.halted.set(streamId, (e as Error).message);
-        console.error(`sealing halted for ${streamId}: ${(e as Error).message}`);
+        log.error({ event: 'seal_halted', stream_id: streamId, err: errField(e) }, `sealing halted for ${streamId}: ${(e as Error).message}`);
       }
     }
     return { results, budget };

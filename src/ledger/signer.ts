@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bytesToHex } from '../protocol/bytes.js';
 import { sha256 } from '../protocol/hash.js';
+import { log } from '../log.js';
 
 export interface Signer {
   kid: string;
@@ -53,6 +54,6 @@ function warnIfExposed(file: string): void {
   if (process.platform === 'win32') return; // no POSIX modes there
   const mode = fs.statSync(file).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    console.warn(`warning: signing key ${file} has mode ${mode.toString(8).padStart(4, '0')} (group/others can access it); run chmod 600 on it`);
+    log.warn({ event: 'signing_key_mode' }, `warning: signing key ${file} has mode ${mode.toString(8).padStart(4, '0')} (group/others can access it); run chmod 600 on it`);
   }
 }

@@ -9,6 +9,7 @@ import type { WitnessConfig } from '../config.js';
 import type { Store } from '../store/index.js';
 import type { CheckpointRow } from '../store/checkpoints.js';
 import { submitCheckpoint } from '../witness/client.js';
+import { log } from '../log.js';
 
 const FIRST_RETRY_MS = 250;
 /** Streams looked at per pass; a pass repeats while work remains. */
@@ -117,8 +118,15 @@ export class Witnessing {
     if (failed) {
       w.failures++;
       this.stats.failures++;
-      this.schedule(w, Math.min(this.retryMaxMs, FIRST_RETRY_MS * 2 ** Math.min(w.failures - 1, 16)));
+      const retryMs = Math.min(this.retryMaxMs, FIRST_RETRY_MS * 2 ** Math.min(w.failures - 1, 16));
+      // One line per failed pass (not per stream), with the backoff it starts.
+      log.warn(
+        { event: 'witness_failed', witness: w.cfg.name, url: w.cfg.url, failures: w.failures, retry_in_ms: retryMs, error: w.lastError?.message ?? null },
+        `witness ${w.cfg.name} failed; retrying in ${retryMs} ms`,
+      );
+      this.schedule(w, retryMs);
     } else {
+      if (w.failures > 0) log.info({ event: 'witness_recovered', witness: w.cfg.name, after_failures: w.failures }, `witness ${w.cfg.name} recovered`);
       w.failures = 0;
       if (w.again) this.schedule(w, 0);
     }

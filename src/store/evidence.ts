@@ -72,6 +72,30 @@ export class EvidenceRepo {
   }
 
   /** Records the size the witness is now at (after a cosignature or a 409 telling us) and clears the error. */
+  /**
+   * How far `witness` is behind: checkpoints it has not cosigned (all streams) and when the oldest of them was
+   * signed (null when none). Reads each stream's range past its cosigned size on checkpoints_stream_size.
+   */
+  witnessLag(witness: string): { checkpoints: number; oldestAt: string | null } {
+    const r = this.db
+      .select({ n: sql<number>`count(*)`, oldest: sql<string | null>`min(${checkpoints.createdAt})` })
+      .from(streams)
+      .leftJoin(witnessState, and(eq(witnessState.streamId, streams.id), eq(witnessState.witness, witness)))
+      .innerJoin(checkpoints, and(eq(checkpoints.streamId, streams.id), sql`${checkpoints.treeSize} > coalesce(${witnessState.cosignedSize}, 0)`))
+      .get();
+    return { checkpoints: r?.n ?? 0, oldestAt: r?.oldest ?? null };
+  }
+
+  /** Anchor epochs closed but not yet time-stamped: how many, the checkpoints in them, and the oldest one's creation. */
+  anchorBacklog(): { epochs: number; checkpoints: number; oldestAt: string | null } {
+    const r = this.db
+      .select({ n: sql<number>`count(*)`, leaves: sql<number>`coalesce(sum(${anchorEpochs.leafCount}), 0)`, oldest: sql<string | null>`min(${anchorEpochs.createdAt})` })
+      .from(anchorEpochs)
+      .where(isNull(anchorEpochs.token))
+      .get();
+    return { epochs: r?.n ?? 0, checkpoints: r?.leaves ?? 0, oldestAt: r?.oldest ?? null };
+  }
+
   setCosignedSize(witness: string, streamId: string, size: number, at: string, success: boolean): void {
     this.db
       .insert(witnessState)

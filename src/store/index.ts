@@ -58,6 +58,18 @@ export class Store {
     return this.tx.ping.get() !== undefined;
   }
 
+  /**
+   * Whether a write could start now: takes the write lock (BEGIN IMMEDIATE) and lets it go, writing nothing. Throws
+   * what SQLite says (read-only file, lock held past busy_timeout). Inside an open transaction it only checks the mode.
+   */
+  probeWrite(): void {
+    const db = this.h.sqlite;
+    if (db.readonly) throw new Error('the database is open read-only');
+    if (db.inTransaction) return;
+    db.exec('BEGIN IMMEDIATE');
+    db.exec('ROLLBACK');
+  }
+
   /** Bytes the database can still grow by: under its max_page_count, and on its filesystem, whichever is less. */
   headroomBytes(): number {
     const p = (name: string) => this.h.sqlite.pragma(name, { simple: true }) as number;

@@ -56,6 +56,7 @@ export function keyedWrite(d: KeyedWriteDeps, scope: Scope, maxBytes: number, ro
     let release: (() => void) | undefined;
     try {
       const principal = authenticateRequest(c, tenancy, buckets, scope);
+      c.set('principal', principal); // for the access line (tenant and key id)
       buckets.take(c, `key:${principal.keyId}`);
       const body = await readJson(c, maxBytes, maxJsonDepth);
       const key = idempotencyKeyOf(c, true)!;
