@@ -1,0 +1,110 @@
+// The SDK's types, inferred from the zod schemas the server validates and documents its traffic with. Type-only
+// imports: they vanish at build time, so no server (or zod) code reaches a browser bundle.
+import type { z } from '@hono/zod-openapi';
+import type * as S from '../http/schemas.js';
+import type * as V1 from '../http/v1/schemas.js';
+import type { Bundle, PackInput } from '../http/v2/audit.js';
+import type { VerifyReport, VerifyRequest } from '../http/v2/verify.js';
+
+export type EventInput = z.input<typeof S.EventInput>;
+export type Receipt = z.output<typeof S.Receipt>;
+export type BatchReceipts = z.output<typeof S.BatchReceipts>;
+export type StoredEvent = z.output<typeof S.StoredEvent>;
+export type StoredReceipt = z.output<typeof S.StoredReceipt>;
+export type StreamInput = z.input<typeof S.StreamInput>;
+export type Stream = z.output<typeof S.Stream>;
+export type Checkpoint = z.output<typeof S.Checkpoint>;
+export type Consistency = z.output<typeof S.Consistency>;
+export type Inclusion = z.output<typeof S.Inclusion>;
+export type Window = z.output<typeof S.Window>;
+export type PublicKey = z.output<typeof S.PublicKey>;
+export type ErrorEnvelope = z.output<typeof S.ErrorEnvelope>;
+export type PackRange = z.input<typeof PackInput>;
+export type AuditPack = z.output<typeof Bundle>;
+export type VerifyRequestBody = z.input<typeof VerifyRequest>;
+export type ServerVerifyReport = z.output<typeof VerifyReport>;
+
+export type V1EventInput = z.input<typeof V1.V1EventInput>;
+export type V1Receipt = z.output<typeof V1.V1Receipt>;
+export type V1Proof = z.output<typeof V1.V1Proof>;
+
+export interface StreamPage {
+  streams: Stream[];
+  next_cursor: string | null;
+}
+export interface EventPage {
+  events: StoredEvent[];
+  next_from_seq_no: number | null;
+}
+export interface CheckpointPage {
+  checkpoints: Checkpoint[];
+  next_before: number | null;
+}
+
+// Webhooks: the #14 contract (docs/webhooks.md). Written out here until the webhook routes' zod schemas land on
+// main; then these become z.output<> of them like the rest.
+export type WebhookEventType =
+  | 'event.appended'
+  | 'checkpoint.signed'
+  | 'checkpoint.witnessed'
+  | 'checkpoint.anchored'
+  | 'evidence.stalled'
+  | 'fork.suspected'
+  | (string & {});
+
+export interface WebhookInput {
+  url: string;
+  events: WebhookEventType[];
+  /** generated (whsec_…) when absent; returned only by create */
+  secret?: string;
+  active?: boolean;
+  /** null or absent: every stream of the tenant */
+  stream_id?: string | null;
+  description?: string;
+}
+
+export interface WebhookPatch {
+  url?: string;
+  events?: WebhookEventType[];
+  active?: boolean;
+  description?: string;
+  secret?: string;
+}
+
+export interface Webhook {
+  webhook_id: string;
+  url: string;
+  events: WebhookEventType[];
+  active: boolean;
+  stream_id: string | null;
+  description: string | null;
+  created_at: string;
+  updated_at: string;
+  disabled_at: string | null;
+  disabled_reason: string | null;
+}
+
+export interface CreatedWebhook extends Webhook {
+  secret: string;
+}
+
+export interface WebhookDelivery {
+  delivery_id: string;
+  event: WebhookEventType;
+  status: 'pending' | 'delivered' | 'failed' | 'dead';
+  attempts: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  next_attempt_at: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+export interface WebhookPage {
+  webhooks: Webhook[];
+  next_cursor: string | null;
+}
+export interface DeliveryPage {
+  deliveries: WebhookDelivery[];
+  next_cursor: string | null;
+}
