@@ -116,6 +116,11 @@ export class Proofstream {
     return (await this.transport.request<{ keys: PublicKey[] }>({ method: 'GET', path: '/v2/keys', ...o })).body.keys;
   }
 
+  /** GET /v2/keys entries as the verifier's trusted keys (to pin: store them, and pass them as trustedKeys). */
+  static trustedKeysFrom(keys: readonly PublicKey[]): TrustedKey[] {
+    return keys.map((k) => ({ kid: k.kid, alg: 'Ed25519' as const, public_key: k.public_key }));
+  }
+
   /** The ledger's trust policy file (GET /v2/trust-policy). */
   async trustPolicy(o: RequestOptions = {}): Promise<string> {
     return (await this.transport.request<string>({ method: 'GET', path: '/v2/trust-policy', responseType: 'text', headers: { accept: 'text/plain' }, ...o })).body;
