@@ -62,14 +62,14 @@ describe('SDK against a real server', () => {
     const receipt = await appending;
     proxy.onAnswer = null;
 
+    const page = await ps.events.list(stream.stream_id);
+    expect(page.events.map((e) => [e.seq_no, e.source_ref, e.payload])).toEqual([[1, 'kill-9', { once: true }]]);
+    expect(receipt.seq_no).toBe(1);
+    expect(page.events[0]!.event_hash).toBe(receipt.event_hash);
     const attempts = proxy.seen.filter(appendsTo(stream.stream_id));
     expect(attempts.length).toBeGreaterThanOrEqual(2);
     expect(new Set(attempts.map((a) => a.headers['idempotency-key'])).size).toBe(1);
     expect(retries.some((r) => r.error.code === 'NETWORK_ERROR')).toBe(true);
-    expect(receipt.seq_no).toBe(1);
-    const page = await ps.events.list(stream.stream_id);
-    expect(page.events.map((e) => [e.seq_no, e.source_ref, e.payload])).toEqual([[1, 'kill-9', { once: true }]]);
-    expect(page.events[0]!.event_hash).toBe(receipt.event_hash);
   });
 
   it('never retries a 400 or a 422, and the error carries the envelope (code, details, request_id)', async () => {
