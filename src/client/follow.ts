@@ -114,6 +114,7 @@ export async function* follow(client: Proofstream, streamId: string, o: FollowOp
             break;
           }
           arm();
+          failures = 0; // the server is talking: the next reconnect starts its backoff afresh
           const msgs = parser.push(value);
           if (parser.retryMs !== null) serverRetryMs = parser.retryMs;
           let stop: Reconnect | null = null;
@@ -132,9 +133,11 @@ export async function* follow(client: Proofstream, streamId: string, o: FollowOp
               }
               if (verify) await assertVerified(client.trust, 'receipt', item.event, `live feed receipt of seq_no ${item.seq_no}`);
               last = item.seq_no;
-              failures = 0;
             }
+            // The watchdog times the server, not our consumer: paused while the consumer holds the item.
+            if (watchdog !== undefined) clearTimeout(watchdog);
             yield item;
+            arm();
           }
           if (stop) {
             outcome = stop;
