@@ -11,3 +11,4 @@ export type { Trust } from './trust.js';
 export type { Report, TrustedKey } from '../verify/index.js';
 export type { ForkEvidence } from '../verify/report.js';
 export type * from './types.js';
+export { verifyWebhookSignature, type WebhookRequest, type WebhookVerdict } from './webhook-signature.js';
