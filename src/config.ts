@@ -152,6 +152,13 @@ function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   return n;
 }
 
+/** An integer setting with a floor: a period of 0 would make its timer a busy loop. */
+function intAtLeast(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
+  const n = int(env, name, dflt);
+  if (n < min) throw new Error(`${name} must be at least ${min}, got ${n}`);
+  return n;
+}
+
 /** PROOFSTREAM_START_CHECK: what a failed light check at start does (see Config.startCheck). */
 function startCheckMode(raw: string | undefined): Config['startCheck'] {
   const v = (raw ?? 'warn').trim().toLowerCase() || 'warn';
@@ -211,13 +218,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     rateLimitRps: int(env, 'PROOFSTREAM_RATE_LIMIT_RPS', 0),
     rateLimitBurst: int(env, 'PROOFSTREAM_RATE_LIMIT_BURST', 0),
     windowMaxEvents: int(env, 'PROOFSTREAM_WINDOW_MAX_EVENTS', 1000),
-    windowMaxAgeMs: int(env, 'PROOFSTREAM_WINDOW_MAX_AGE_MS', 1000),
+    windowMaxAgeMs: intAtLeast(env, 'PROOFSTREAM_WINDOW_MAX_AGE_MS', 1000, 10),
     witnesses: [],
     witnessQuorum: 0,
     retryMaxMs: int(env, 'PROOFSTREAM_RETRY_MAX_MS', 30_000),
     tsaUrl: env.PROOFSTREAM_TSA_URL || undefined,
     tsaRootsPem: [],
-    anchorEpochMs: int(env, 'PROOFSTREAM_ANCHOR_EPOCH_MS', 60_000),
+    anchorEpochMs: intAtLeast(env, 'PROOFSTREAM_ANCHOR_EPOCH_MS', 60_000, 100),
     maxConnections: int(env, 'PROOFSTREAM_MAX_CONNECTIONS', 1000),
     keepAliveTimeoutMs: int(env, 'PROOFSTREAM_KEEP_ALIVE_TIMEOUT_MS', 5_000),
     headersTimeoutMs: int(env, 'PROOFSTREAM_HEADERS_TIMEOUT_MS', 10_000),

@@ -173,7 +173,12 @@ describe('check, backup, restore', () => {
     const cps = db.prepare('SELECT id, root_hash, note FROM checkpoints WHERE stream_id = ? ORDER BY tree_size').all(streamId) as any[];
     db.prepare('UPDATE checkpoints SET root_hash = ? WHERE id = ?').run('cd'.repeat(32), cps[1].id);
     // The signature line's last base64 characters changed: same key, a signature that does not verify.
-    const sig = cps[2].note.replace(/([A-Za-z0-9+/])(=*\n)$/, (_: string, c: string, tail: string) => `${c === 'A' ? 'B' : 'A'}${tail}`);
+    // (One bit of the signature bytes flipped and re-encoded: editing a base64 character could make it non-canonical.)
+    const sig = cps[2].note.replace(/ (\S+)\n$/, (_: string, b64: string) => {
+      const bytes = Buffer.from(b64, 'base64');
+      bytes[bytes.length - 10]! ^= 1;
+      return ` ${bytes.toString('base64')}\n`;
+    });
     expect(sig).not.toBe(cps[2].note);
     db.prepare('UPDATE checkpoints SET note = ? WHERE id = ?').run(sig, cps[2].id);
     const idem = db.prepare("SELECT tenant_id, key, response_body FROM idempotency_records WHERE response_body LIKE '%stream_event_id%' LIMIT 1").get() as any;

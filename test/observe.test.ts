@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRICS_MAX_CONNECTIONS } from '../src/http/metrics-server.js';
 import { generateWitnessKey } from '../src/witness/keys.js';
 import { client, idemKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { sleep, waitFor } from './helpers/wait.js';
@@ -152,6 +153,36 @@ describe('observe a running ledger', () => {
     expect(lag.get('proofstream_witness_lag_checkpoints{witness="witness.test/down"}')).toBeGreaterThanOrEqual(2);
     // Not served on the API port.
     expect((await call('GET', '/metrics')).status).toBe(404);
+  });
+
+  it('the unauthenticated metrics listener holds at most METRICS_MAX_CONNECTIONS sockets; idle ones do not lock scrapers out for good', async () => {
+    const { port, hostname } = new URL(metricsUrl);
+    const sockets: net.Socket[] = [];
+    for (let i = 0; i < METRICS_MAX_CONNECTIONS; i++) {
+      const s = net.connect(Number(port), hostname);
+      s.on('error', () => {});
+      await new Promise<void>((r) => s.once('connect', () => r()));
+      sockets.push(s);
+    }
+    // One more: the server closes it at once instead of holding it (and whatever it would send) in memory.
+    const extra = net.connect(Number(port), hostname);
+    const closed = await new Promise<boolean>((resolve) => {
+      extra.on('error', () => resolve(true));
+      extra.on('close', () => resolve(true));
+      extra.setTimeout(4000, () => resolve(false));
+    });
+    extra.destroy();
+    expect(closed).toBe(true);
+    for (const s of sockets) s.destroy();
+    const after = await waitFor(async () => {
+      try {
+        const r = await fetch(metricsUrl);
+        return r.status === 200 ? await r.text() : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    expect(after).toContain('proofstream_');
   });
 
   it('GET /ready: 503 naming witness_lag once the witness is behind longer than the threshold', async () => {

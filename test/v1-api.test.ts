@@ -16,7 +16,7 @@ const HEX128 = /^[0-9a-f]{128}$/;
 /** The POSTs of the README's v1 quick start, exactly as written there. */
 function readmeRequests(): Array<{ route: string; key: string; body: any }> {
   const text = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').split('## v1 quick start')[1]!.split('\n## ')[0]!;
-  const re = /curl -s -X POST http:\/\/127\.0\.0\.1:8080(\/v1\/sdk\/\S+) \\\n([\s\S]*?)-d '([\s\S]*?)'/g;
+  const re = /curl -s -X POST (?:http:\/\/127\.0\.0\.1:8080|\$PS_URL)(\/v1\/sdk\/\S+) \\\n([\s\S]*?)-d '([\s\S]*?)'/g;
   return [...text.matchAll(re)].map((m) => ({ route: m[1]!, key: /Idempotency-Key: ([^"]+)"/.exec(m[2]!)![1]!, body: JSON.parse(m[3]!) }));
 }
 const README = readmeRequests();

@@ -96,7 +96,7 @@ describe('admission: 503 VERIFY_BUSY before the body is read', () => {
 
     const chunked = rawRequest(tight.url, 'POST', '/v2/verify');
     const mb = Buffer.alloc(1 << 20, 0x20);
-    // Keep streaming until the server answers (it must, at about 40 MB).
+    // Keep streaming, no faster than the server reads, until it answers (it must, at about 40 MB).
     let sent = 0;
     let answer: RawResponse | undefined;
     let failed: NodeJS.ErrnoException | undefined;
@@ -105,9 +105,8 @@ describe('admission: 503 VERIFY_BUSY before the body is read', () => {
       (e: NodeJS.ErrnoException) => (failed = e),
     );
     while (!answer && !failed && sent < 60) {
-      chunked.write(mb);
+      await chunked.write(mb);
       sent++;
-      await sleep(5);
     }
     chunked.end();
     if (!answer) await chunked.response.then((r) => (answer = r), (e: NodeJS.ErrnoException) => (failed = e));

@@ -6,18 +6,28 @@ import type { Ledger } from '../ledger/ledger.js';
 import { errField, log } from '../log.js';
 import { observabilityFor } from './metrics.js';
 
+/**
+ * The listener has no authentication (it is meant to be firewalled to the scraper), so it is bounded on its own:
+ * a few connections, short timeouts, and one collection in flight that concurrent scrapes share.
+ */
+export const METRICS_MAX_CONNECTIONS = 16;
+const METRICS_HEADERS_TIMEOUT_MS = 5_000;
+const METRICS_REQUEST_TIMEOUT_MS = 10_000;
+
 /** Starts the metrics listener when a port is configured; resolves to the server (or null when not configured). */
 export async function startMetricsListener(ledger: Ledger): Promise<http.Server | null> {
   const { metricsPort, host } = ledger.config;
   if (metricsPort === undefined) return null;
   const registry = observabilityFor(ledger).registry;
-  const server = http.createServer((req, res) => {
+  let collecting: Promise<string> | null = null;
+  const collect = () => (collecting ??= registry.metrics().finally(() => (collecting = null)));
+  const server = http.createServer({ headersTimeout: METRICS_HEADERS_TIMEOUT_MS, requestTimeout: METRICS_REQUEST_TIMEOUT_MS }, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET' || path !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics here\n');
       return;
     }
-    registry.metrics().then(
+    collect().then(
       (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
       (e) => {
         log.error({ event: 'metrics_failed', err: errField(e) }, 'collecting metrics failed');
@@ -25,6 +35,8 @@ export async function startMetricsListener(ledger: Ledger): Promise<http.Server 
       },
     );
   });
+  server.maxConnections = METRICS_MAX_CONNECTIONS;
+  server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(metricsPort, host, () => resolve());

@@ -50,6 +50,9 @@ export interface StreamView {
 }
 
 
+/** How many streams GET /v2/witnesses lists per witness (the rest: streams_truncated). */
+export const WITNESS_STATUS_STREAMS = 1000;
+
 export class Ledger {
   readonly tenancy: Tenancy;
   readonly appender: Appender;
@@ -272,14 +275,31 @@ export class Ledger {
           failures: s.failures,
           last_error: s.lastError,
           last_success_at: s.lastSuccessAt,
-          streams: this.store.evidence.witnessStatesOfTenant(cfg.name, p.tenantId).map((r) => ({
-            stream_id: r.streamId,
-            last_cosigned_size: r.cosignedSize,
-            last_error: r.lastError,
-            last_error_at: r.lastErrorAt,
-          })),
+          ...this.witnessStreams(cfg.name, p),
         };
       }),
+    };
+  }
+
+  /**
+   * The streams a key may see (its system's, or the tenant's when tenant-wide) with what `witness` cosigned of them:
+   * the first WITNESS_STATUS_STREAMS by id, so one answer stays small whatever the tenant holds.
+   */
+  private witnessStreams(witness: string, p: Principal) {
+    const rows = this.store.evidence.witnessStatesOfTenant(
+      witness,
+      p.tenantId,
+      p.tenantWide ? undefined : p.systemId,
+      WITNESS_STATUS_STREAMS + 1,
+    );
+    return {
+      streams: rows.slice(0, WITNESS_STATUS_STREAMS).map((r) => ({
+        stream_id: r.streamId,
+        last_cosigned_size: r.cosignedSize,
+        last_error: r.lastError,
+        last_error_at: r.lastErrorAt,
+      })),
+      streams_truncated: rows.length > WITNESS_STATUS_STREAMS,
     };
   }
 

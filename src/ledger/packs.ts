@@ -390,10 +390,11 @@ export class Packs {
     return n;
   }
 
-  /** A pack of the caller's tenant; anything else is "not found". */
+  /** A pack of a stream the caller acts on (its system's, or its tenant's when tenant-wide); anything else is "not found". */
   get(p: Principal, packId: string): PackFile {
     const row = this.repo.get(packId);
     if (!row || row.tenantId !== p.tenantId) throw notFound('pack');
+    this.ledger.streamFor(p, row.streamId, 'pack');
     return { row, file: path.join(this.ledger.config.dataDir, row.filePath) };
   }
 }

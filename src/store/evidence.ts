@@ -53,8 +53,8 @@ export class EvidenceRepo {
       .all();
   }
 
-  /** What `witness` has cosigned of each stream of one tenant. */
-  witnessStatesOfTenant(witness: string, tenantId: string): WitnessStateRow[] {
+  /** What `witness` has cosigned of the streams of one tenant (of one system, when given), at most `limit` of them. */
+  witnessStatesOfTenant(witness: string, tenantId: string, systemId: string | undefined, limit: number): WitnessStateRow[] {
     return this.db
       .select({
         witness: witnessState.witness,
@@ -66,8 +66,15 @@ export class EvidenceRepo {
       })
       .from(witnessState)
       .innerJoin(streams, eq(streams.id, witnessState.streamId))
-      .where(and(eq(witnessState.witness, witness), eq(streams.tenantId, tenantId)))
+      .where(
+        and(
+          eq(witnessState.witness, witness),
+          eq(streams.tenantId, tenantId),
+          systemId === undefined ? undefined : eq(streams.systemId, systemId),
+        ),
+      )
       .orderBy(asc(witnessState.streamId))
+      .limit(limit)
       .all();
   }
 

@@ -14,8 +14,11 @@ export interface RawResponse {
 export interface RawRequest {
   /** resolves with the answer (also when it comes before the body was all sent) */
   response: Promise<RawResponse>;
-  /** send more of the body */
-  write(chunk: Buffer | string): void;
+  /**
+   * Sends more of the body; resolves once the socket takes more (drain), or the request has ended or been answered,
+   * so a caller that awaits it sends no faster than the server reads.
+   */
+  write(chunk: Buffer | string): Promise<void>;
   /** end the body */
   end(chunk?: Buffer | string): void;
 }
@@ -55,7 +58,14 @@ export function rawRequest(base: string, method: string, path: string, opts: { c
   return {
     response,
     write: (chunk) => {
-      if (!req.destroyed) req.write(chunk);
+      if (req.destroyed || req.write(chunk)) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          req.off('drain', done).off('close', done).off('response', done);
+          resolve();
+        };
+        req.on('drain', done).on('close', done).on('response', done);
+      });
     },
     end: (chunk) => {
       if (!req.destroyed) req.end(chunk);

@@ -20,6 +20,7 @@ const WitnessStatus = z
         last_error_at: z.string().nullable(),
       }),
     ),
+    streams_truncated: z.boolean().openapi({ description: 'true when more streams exist than the first 1,000 (by id) listed' }),
   })
   .openapi('WitnessStatus');
 

@@ -1,0 +1,21 @@
+// Settings that are periods refuse 0: PROOFSTREAM_ANCHOR_EPOCH_MS=0 became setInterval(…, 0), a busy loop that
+// starved the event loop; a window age of 0 asked the sealer to run on every turn.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+
+describe('period settings have floors', () => {
+  it.each([
+    ['PROOFSTREAM_ANCHOR_EPOCH_MS', '0', /PROOFSTREAM_ANCHOR_EPOCH_MS must be at least 100/],
+    ['PROOFSTREAM_ANCHOR_EPOCH_MS', '99', /at least 100, got 99/],
+    ['PROOFSTREAM_WINDOW_MAX_AGE_MS', '0', /PROOFSTREAM_WINDOW_MAX_AGE_MS must be at least 10/],
+  ])('%s=%s is refused at start', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('the floors themselves and the defaults are accepted', () => {
+    const c = loadConfig({ PROOFSTREAM_ANCHOR_EPOCH_MS: '100', PROOFSTREAM_WINDOW_MAX_AGE_MS: '10' });
+    expect([c.anchorEpochMs, c.windowMaxAgeMs]).toEqual([100, 10]);
+    const d = loadConfig({});
+    expect([d.anchorEpochMs, d.windowMaxAgeMs]).toEqual([60_000, 1000]);
+  });
+});
