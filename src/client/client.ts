@@ -32,6 +32,7 @@ import type {
   V1Receipt,
   VerifyRequestBody,
   Webhook,
+  WebhookDelivery,
   WebhookInput,
   WebhookPage,
   WebhookPatch,
@@ -146,7 +147,7 @@ export class Proofstream {
 }
 
 /** POST /v2/verify changes nothing, so it is retried like a read. */
-const readOnlyPost = { readOnly: true } as const;
+const readOnlyPost = { repeatable: true } as const;
 
 class Streams {
   constructor(private readonly t: Transport) {}
@@ -365,16 +366,19 @@ class Webhooks {
     return (await this.t.request<DeliveryPage>({ method: 'GET', path: `/v2/webhooks/${enc(webhookId)}/deliveries`, query: q, ...o })).body;
   }
 
-  /** Queues one delivery again (202). */
-  async redeliver(webhookId: string, deliveryId: string, o: WriteOptions = {}): Promise<void> {
-    const key = o.idempotencyKey ?? newIdempotencyKey();
-    await this.t.request<void>({
-      method: 'POST',
-      path: `/v2/webhooks/${enc(webhookId)}/deliveries/${enc(deliveryId)}/redeliver`,
-      responseType: 'none',
-      ...o,
-      idempotencyKey: key,
-    });
+  /**
+   * Queues one delivery again (202 → the delivery), with the same webhook-id. Not idempotent on the server; a retry
+   * after a lost answer may queue it twice, which receivers absorb by deduplicating on webhook-id.
+   */
+  async redeliver(webhookId: string, deliveryId: string, o: RequestOptions = {}): Promise<WebhookDelivery> {
+    return (
+      await this.t.request<WebhookDelivery>({
+        method: 'POST',
+        path: `/v2/webhooks/${enc(webhookId)}/deliveries/${enc(deliveryId)}/redeliver`,
+        ...o,
+        repeatable: true,
+      })
+    ).body;
   }
 }
 

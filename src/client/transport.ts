@@ -58,8 +58,9 @@ export interface Call extends RequestOptions {
   headers?: Record<string, string> | undefined;
   /** 'json' (default), 'text' (the body as sent, e.g. a pack byte for byte) or 'none' */
   responseType?: 'json' | 'text' | 'none';
-  /** a POST that changes nothing (POST /v2/verify): retried like a read */
-  readOnly?: boolean;
+  /** a POST that may be sent twice without harm (POST /v2/verify changes nothing; a redelivery is deduplicated by
+   * its receiver): retried like a read, without an Idempotency-Key */
+  repeatable?: boolean;
   /** statuses that are answers rather than errors for this call (e.g. 404 for "none yet") */
   okStatuses?: readonly number[];
 }
@@ -140,7 +141,7 @@ export class Transport {
     const { signal } = call;
     const writes = call.method === 'POST' || call.method === 'PATCH';
     // A write without an Idempotency-Key might be applied twice: only reads, DELETE and keyed writes are retried.
-    const retryable = !writes || call.idempotencyKey !== undefined || call.readOnly === true;
+    const retryable = !writes || call.idempotencyKey !== undefined || call.repeatable === true;
     for (let attempt = 0; ; attempt++) {
       let err: ProofstreamError;
       try {
