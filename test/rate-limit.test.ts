@@ -3,12 +3,16 @@
 // POST /v2/admin/keys, see their own numbers in X-RateLimit-* and RateLimit-Policy / RateLimit, count down to a 429
 // RATE_LIMIT_EXCEEDED with Retry-After, and are full again at the announced reset. Plus the pieces without a server:
 // the bucket map's bound, route groups, the tier setting's syntax.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import type { Context } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, parseRateSpec } from '../src/config.js';
 import { KeyRateLimiter, policyOf, TokenBuckets } from '../src/http/middleware/rate-limit.js';
-import type { Principal } from '../src/ledger/tenancy.js';
-import { client, idemKey, runCli, startServer, type RunningServer } from './helpers/server.js';
+import { Tenancy, type Principal } from '../src/ledger/tenancy.js';
+import { Store } from '../src/store/index.js';
+import { client, idemKey, ROOT, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { sleep } from './helpers/wait.js';
 
 type Res = Awaited<ReturnType<ReturnType<typeof client>>>;
@@ -204,6 +208,35 @@ describe('the tier of a key: keys create --tier, keys list, POST /v2/admin/keys'
 
     const r = await client(srv.url, made.body.key)('GET', '/v2/streams');
     expect(rate(r)).toMatchObject({ limit: '5', remaining: '4', policy: '"free";q=5;w=60' });
+  });
+});
+
+describe('upgrade', () => {
+  it('keys made before tiers existed are unlimited after migration 0007 (a real SQLite file, migrated at open)', () => {
+    const file = path.join(tempDir('ps-rate-upgrade-'), 'p.db');
+    let store = Store.open(file);
+    let id: string;
+    try {
+      id = new Tenancy(store).createKey('acme', 'writer', { tier: 'free' }).row.id;
+    } finally {
+      store.close();
+    }
+    // Back to the schema before 0007: no tier column, and 0007 not applied.
+    const journal = JSON.parse(fs.readFileSync(path.join(ROOT, 'drizzle/meta/_journal.json'), 'utf8')) as { entries: { tag: string; when: number }[] };
+    const when = journal.entries.find((e) => e.tag.endsWith('_key_tier'))!.when;
+    const db = new Database(file);
+    try {
+      db.exec('ALTER TABLE api_keys DROP COLUMN tier');
+      db.prepare('DELETE FROM __drizzle_migrations WHERE created_at >= ?').run(when);
+    } finally {
+      db.close();
+    }
+    store = Store.open(file);
+    try {
+      expect(new Tenancy(store).describeKey(id)?.tier).toBe('unlimited');
+    } finally {
+      store.close();
+    }
   });
 });
 
