@@ -287,6 +287,8 @@ describe('without a server', () => {
       expect(() => parseRateSpec('X', bad), bad).toThrow(/X must look like 100\/min,burst=200/);
     }
     expect(() => loadConfig({ PROOFSTREAM_RATE_LIMIT_TIER_PROFESSIONAL: 'lots' })).toThrow(/PROOFSTREAM_RATE_LIMIT_TIER_PROFESSIONAL/);
+    expect(loadConfig({ PROOFSTREAM_RATE_LIMIT_MAX_ADDRESSES: '7' }).rateLimitMaxAddresses).toBe(7);
+    expect(loadConfig({}).rateLimitMaxAddresses).toBe(100_000);
     expect(loadConfig({}).rateLimitTiers).toEqual({
       free: { requests: 100, windowS: 60, burst: 200 },
       professional: { requests: 1000, windowS: 60, burst: 2000 },

@@ -12,7 +12,7 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from '../../ledger/errors.js';
-import type { Principal, Tier } from '../../ledger/tenancy.js';
+import { TIERS, type Principal, type Tier } from '../../ledger/tenancy.js';
 import type { RateSpec } from '../../config.js';
 import type { AppEnv } from '../env.js';
 
@@ -186,7 +186,7 @@ export class KeyRateLimiter {
     private readonly groupDefault?: { name: string; spec: RateSpec },
   ) {
     const cap = { rps: cfg.capRps, burst: cfg.capBurst };
-    for (const tier of ['free', 'professional', 'enterprise', 'unlimited'] as const) {
+    for (const tier of TIERS) {
       const spec = cfg.tiers[tier] ?? groupDefault?.spec;
       const p = capped(cfg.tiers[tier] || !groupDefault ? tier : groupDefault.name, spec, cap);
       this.byTier.set(tier, p && new TokenBuckets(p, Number.MAX_SAFE_INTEGER));
@@ -214,7 +214,7 @@ export class KeyRateLimiter {
     if (!g) {
       g = new KeyRateLimiter(this.cfg, { name, spec });
       // Keys with a tier limit are charged once, in the tier's buckets, wherever they call.
-      for (const tier of ['free', 'professional', 'enterprise'] as const) if (this.cfg.tiers[tier]) g.byTier.set(tier, this.byTier.get(tier));
+      for (const tier of TIERS) if (this.cfg.tiers[tier]) g.byTier.set(tier, this.byTier.get(tier));
       this.groups.set(name, g);
     }
     return g;
