@@ -56,9 +56,16 @@ export interface Config {
   idempotencyWaitMs: number;
   /** extra time a group commit waits to gather appends (0 = commit on the next event-loop turn) */
   commitDelayMs: number;
-  /** requests per second per API key; 0 disables the limiter */
+  /**
+   * The operator's per-key ceiling, over every tier (unlimited included): requests per second and burst; 0 = none.
+   * Also the failed-authentication limit per client address when set (docs/api.md "Rate limits").
+   */
   rateLimitRps: number;
   rateLimitBurst: number;
+  /** per-key limits of the tiers that have one (PROOFSTREAM_RATE_LIMIT_TIER_FREE / _PROFESSIONAL / _ENTERPRISE) */
+  rateLimitTiers: { free: RateSpec; professional: RateSpec; enterprise: RateSpec };
+  /** at most this many per-client-address buckets per limiter (failed auth, verify routes) */
+  rateLimitMaxAddresses: number;
   /** a window is sealed when it holds this many events… */
   windowMaxEvents: number;
   /** …or when its oldest event is this old, whichever comes first */
@@ -143,6 +150,30 @@ export function parseWitnesses(raw: string | undefined): WitnessConfig[] {
   });
 }
 
+// ---- rate-limit tiers (docs/api.md "Rate limits") ------------------------------------------------------------------
+
+/** A limit: `requests` per `windowS` seconds sustained, at most `burst` at once. */
+export interface RateSpec {
+  requests: number;
+  windowS: number;
+  burst: number;
+}
+
+/** `<n>/<s|min|h>[,burst=<m>]`, e.g. `100/min,burst=200`: a RateSpec (burst defaults to n), or an Error naming the variable. */
+export function parseRateSpec(name: string, raw: string): RateSpec {
+  const m = /^\s*([0-9]{1,9})\s*\/\s*(s|min|h)\s*(?:,\s*burst\s*=\s*([0-9]{1,9})\s*)?$/.exec(raw);
+  const requests = m ? Number(m[1]) : 0;
+  const burst = m?.[3] !== undefined ? Number(m[3]) : requests;
+  if (!m || requests < 1 || burst < 1) {
+    throw new Error(`${name} must look like 100/min,burst=200 (requests per s, min or h; burst optional, default the requests), got ${JSON.stringify(raw)}`);
+  }
+  return { requests, windowS: m[2] === 'h' ? 3600 : m[2] === 'min' ? 60 : 1, burst };
+}
+
+function rateSpec(env: NodeJS.ProcessEnv, name: string, dflt: RateSpec): RateSpec {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? dflt : parseRateSpec(name, raw);
+}
 
 function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const raw = env[name];
@@ -217,6 +248,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     commitDelayMs: int(env, 'PROOFSTREAM_COMMIT_DELAY_MS', 0),
     rateLimitRps: int(env, 'PROOFSTREAM_RATE_LIMIT_RPS', 0),
     rateLimitBurst: int(env, 'PROOFSTREAM_RATE_LIMIT_BURST', 0),
+    rateLimitTiers: {
+      free: rateSpec(env, 'PROOFSTREAM_RATE_LIMIT_TIER_FREE', { requests: 100, windowS: 60, burst: 200 }),
+      professional: rateSpec(env, 'PROOFSTREAM_RATE_LIMIT_TIER_PROFESSIONAL', { requests: 1000, windowS: 60, burst: 2000 }),
+      enterprise: rateSpec(env, 'PROOFSTREAM_RATE_LIMIT_TIER_ENTERPRISE', { requests: 10_000, windowS: 60, burst: 20_000 }),
+    },
+    rateLimitMaxAddresses: Math.max(1, int(env, 'PROOFSTREAM_RATE_LIMIT_MAX_ADDRESSES', 100_000)),
     windowMaxEvents: int(env, 'PROOFSTREAM_WINDOW_MAX_EVENTS', 1000),
     windowMaxAgeMs: intAtLeast(env, 'PROOFSTREAM_WINDOW_MAX_AGE_MS', 1000, 10),
     witnesses: [],

@@ -42,7 +42,7 @@ export class Observability {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
       registers: [r],
     });
-    this.rateLimited = new Counter({ name: 'proofstream_rate_limited_total', help: 'Requests refused with 429 RATE_LIMITED', labelNames: ['route'], registers: [r] });
+    this.rateLimited = new Counter({ name: 'proofstream_rate_limited_total', help: 'Requests refused with 429 RATE_LIMIT_EXCEEDED', labelNames: ['route'], registers: [r] });
 
     const { appender, sealer, store, config } = ledger;
     const commitSize = new Histogram({ name: 'proofstream_group_commit_events', help: 'Events per group commit', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000], registers: [r] });

@@ -15,7 +15,7 @@ export type ErrorCode =
   | 'JSON_TOO_DEEP'
   | 'DUPLICATE_KEY'
   | 'FORBIDDEN_KEY'
-  | 'RATE_LIMITED'
+  | 'RATE_LIMIT_EXCEEDED'
   | 'UNSUPPORTED_OBJECT_KIND'
   | 'EVIDENCE_PENDING'
   | 'MALFORMED_REQUEST'
@@ -47,7 +47,8 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   DUPLICATE_KEY: 422,
   /** a `__proto__` key: prototype-polluting, and dropped by object spreads */
   FORBIDDEN_KEY: 422,
-  RATE_LIMITED: 429,
+  /** over the key's tier (or the route group's, the operator's cap, a per-address limit); Retry-After says when */
+  RATE_LIMIT_EXCEEDED: 429,
   UNSUPPORTED_OBJECT_KIND: 422,
   /** the requested range is not sealed into a checkpoint yet: retry later */
   EVIDENCE_PENDING: 409,

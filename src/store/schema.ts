@@ -40,6 +40,11 @@ export const apiKeys = sqliteTable('api_keys', {
   expiresAt: text('expires_at'),
   /** 1: acts on every stream of its tenant; 0: only on streams of its own system (docs/api.md "API keys") */
   tenantWide: integer('tenant_wide', { mode: 'boolean' }).notNull().default(false),
+  /**
+   * Rate-limit tier (src/ledger/tenancy.ts TIERS: free, professional, enterprise, unlimited; docs/api.md "Rate
+   * limits"). Keys made before tiers existed were unlimited per key, and stay so.
+   */
+  tier: text('tier').notNull().default('unlimited'),
 });
 
 export const streams = sqliteTable(
