@@ -1,11 +1,16 @@
 // The live feed over SSE (issue #14), against real servers on 127.0.0.1: replay then live with verifiable receipts,
 // resume by Last-Event-ID, across a restart, checkpoint messages, heartbeats, overflow of a consumer that stops
 // reading, the connection limits, and a graceful shutdown that does not wait for open feeds.
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadOrCreateSigner } from '../src/ledger/signer.js';
+import { encodeVerifierKey } from '../src/protocol/note.js';
 import { verify, type TrustedKey } from '../src/verify/index.js';
 import { client, idemKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { eventData, openSse, type SseClient } from './helpers/sse.js';
+import { startTsa, type RunningTsa } from './helpers/tsa.js';
 import { waitFor } from './helpers/wait.js';
+import { startWitness, type RunningWitnessProcess } from './helpers/witness.js';
 
 type Call = ReturnType<typeof client>;
 
@@ -268,6 +273,39 @@ describe('live feed: a consumer that stops reading', () => {
   });
 });
 
+describe('live feed: a consumer that stops reading during its replay', () => {
+  let srv: RunningServer;
+  let call: Call;
+  beforeAll(async () => {
+    srv = await startServer({
+      env: { PROOFSTREAM_SSE_MAX_BUFFER_BYTES: String(64 * 1024), PROOFSTREAM_SSE_HEARTBEAT_MS: '250', PROOFSTREAM_METRICS_PORT: '0', LOG_LEVEL: 'info' },
+    });
+    call = client(srv.url, srv.key);
+    await waitFor(async () => (/metrics served at/.test(srv.output()) ? true : undefined));
+  });
+  afterAll(() => srv?.stop());
+
+  it('is paced while it reads, and closed with overflow once its full buffer has not moved for a heartbeat interval', async () => {
+    const sid = await newStream(call);
+    const blob = 'y'.repeat(8 * 1024);
+    // A backlog larger than the kernel's socket buffers, replayed to a consumer that never reads.
+    for (let i = 0; i < 12; i++) await append(call, sid, 200, (k) => ({ k, blob }));
+    const feed = await live(srv, sid, '?from_seq_no=1');
+    feed.pause();
+    await waitFor(async () => ((await metric(srv, 'proofstream_sse_overflows_total')) >= 1 ? true : undefined), 60_000);
+    expect(await metric(srv, 'proofstream_sse_peak_queued_bytes')).toBeLessThanOrEqual(64 * 1024);
+    feed.resume();
+    await feed.ended;
+    const last = feed.messages[feed.messages.length - 1]!;
+    expect(last.event).toBe('overflow');
+    const ids = feed.ids();
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids).toEqual(range(1, ids.length));
+    expect(JSON.parse(last.data)).toEqual({ resume_from_seq_no: ids.length + 1 });
+    expect(ids.length).toBeLessThan(2400);
+  });
+});
+
 describe('live feed: shutdown and restart', () => {
   it('SIGTERM with open feeds exits promptly (each gets a last retry:), and a follower resumes on the restarted server with no gap and no duplicate', async () => {
     const dataDir = tempDir('ps-live-restart-');
@@ -308,6 +346,69 @@ describe('live feed: shutdown and restart', () => {
       expect([...seen, ...f2.ids()]).toEqual(range(1, 35));
     } finally {
       await b.stop();
+    }
+  });
+});
+
+describe('live feed: checkpoint evidence', () => {
+  let srv: RunningServer;
+  let tsa: RunningTsa;
+  let w1: RunningWitnessProcess;
+  let w2: RunningWitnessProcess;
+  let call: Call;
+  beforeAll(async () => {
+    const dir = tempDir('ps-live-evidence-');
+    const dataDir = path.join(dir, 'ledger');
+    // The ledger key exists before the witnesses start, so they can be told to trust it.
+    const signer = loadOrCreateSigner(path.join(dataDir, 'signing-key.pem'));
+    const logs = [{ origin: 'proofstream.localhost/*', vkeys: [encodeVerifierKey('proofstream.localhost/*', signer.publicKey)] }];
+    [tsa, w1, w2] = await Promise.all([
+      startTsa(path.join(dir, 'tsa')),
+      startWitness({ logs, dir: path.join(dir, 'w1'), name: 'witness.test/one' }),
+      startWitness({ logs, dir: path.join(dir, 'w2'), name: 'witness.test/two' }),
+    ]);
+    srv = await startServer({
+      dataDir,
+      env: {
+        PROOFSTREAM_WINDOW_MAX_AGE_MS: '100',
+        PROOFSTREAM_WITNESSES: JSON.stringify([w1, w2].map((w) => ({ name: w.name, url: w.url, vkey: w.vkey }))),
+        PROOFSTREAM_WITNESS_QUORUM: '2',
+        PROOFSTREAM_TSA_URL: tsa.url,
+        PROOFSTREAM_TSA_ROOT: path.join(tsa.dir, 'root.pem'),
+        PROOFSTREAM_ANCHOR_EPOCH_MS: '300',
+        PROOFSTREAM_RETRY_MAX_MS: '500',
+      },
+    });
+    call = client(srv.url, srv.key);
+  });
+  afterAll(() => Promise.all([srv?.stop(), tsa?.stop(), w1?.stop(), w2?.stop()]));
+
+  it('a checkpoint is announced when signed, when its witness quorum is met, and when it is anchored', async () => {
+    const sid = await newStream(call);
+    const feed = await live(srv, sid, '?from_seq_no=1');
+    try {
+      await feed.waitFor((m) => m.length >= 1);
+      await append(call, sid, 3);
+      const statuses = () => feed.messages.filter((m) => m.event === 'checkpoint').map((m) => JSON.parse(m.data));
+      await feed.waitFor(() => ['signed', 'witnessed', 'anchored'].every((s) => statuses().some((d) => d.status === s)), 60_000, 'signed, witnessed and anchored');
+      const byStatus = (s: string) => statuses().find((d) => d.status === s)!;
+      const signed = byStatus('signed');
+      const witnessed = byStatus('witnessed');
+      const anchored = byStatus('anchored');
+      // One checkpoint (size 3), announced at each moment; each carries the evidence it had then.
+      for (const d of [signed, witnessed, anchored]) {
+        expect(d.stream_id).toBe(sid);
+        expect(d.tree_size).toBe(3);
+        expect(d.checkpoint.checkpoint_id).toBe(signed.checkpoint.checkpoint_id);
+      }
+      expect(statuses().filter((d) => d.status === 'witnessed')).toHaveLength(1);
+      expect(witnessed.checkpoint.witness_quorum).toEqual({ required: 2, count: 2, met: true });
+      expect(anchored.checkpoint.anchor).not.toBeNull();
+      expect(statuses().findIndex((d) => d.status === 'signed')).toBe(0);
+      const now = await call('GET', `/v2/checkpoints/${signed.checkpoint.checkpoint_id}`);
+      expect(now.body.anchor).toEqual(anchored.checkpoint.anchor);
+    } finally {
+      feed.close();
     }
   });
 });

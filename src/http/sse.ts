@@ -4,13 +4,14 @@
 // A feed is a cursor over committed items (positions 1, 2, …) read from the database in pages, never a queue of
 // everything committed since the consumer connected: a notification only tells the feed how far the items go. So
 // replay and live delivery are one loop and cannot leave a gap or send an item twice, whatever commits while the
-// replay is being read. What the server holds per connection is the body's queue (bytes, at most
-// `maxBufferBytes`, plus one message) and node's socket buffer (its high-water mark, 16 KiB):
-//  - replaying (behind the head as it was when the consumer last caught up), the feed reads the next page only when
-//    the consumer has taken enough to make room (the body stream's pull);
+// replay is being read. What the server holds per connection is the body's queue (at most `maxBufferBytes`, plus a
+// heartbeat or the last message), the rest of one page (sized to about a buffer's worth) and node's socket buffer:
+//  - replaying (behind the head as it was when the consumer last caught up), the feed reads on only when the
+//    consumer has taken enough to make room (the body stream's pull);
 //  - live (caught up), a committed item is queued at once; if it does not fit, the consumer has fallen behind by more
 //    than the buffer: it gets `event: overflow` with the position to resume from, and the feed ends.
-// A consumer whose full queue has not moved for a whole heartbeat interval is stalled and gets the same overflow.
+// A replaying consumer with an item waiting for room that took nothing for a whole heartbeat interval is stalled and
+// gets the same overflow. A consumer that does not take the last bytes of an ended feed is cut off (CUT_AFTER_MS).
 import { ApiError } from '../ledger/errors.js';
 import { errField, log } from '../log.js';
 
@@ -72,8 +73,18 @@ export class SseFeed {
   private ended = false;
   private held: Array<{ after: number; bytes: Uint8Array }> = [];
   private heartbeat: NodeJS.Timeout | undefined;
-  /** whether the consumer took anything since the last heartbeat (the body's pull ran) */
-  private pulled = true;
+  /** an item is waiting for room in the queue (replaying) */
+  private blocked = false;
+  /** bytes ever queued; minus what is queued now, what the consumer has taken */
+  private enqueuedBytes = 0;
+  private takenAtLastBeat = 0;
+  /**
+   * The rest of the last page read, not sent yet (positions from `next` on): reading a page costs far more than
+   * sending one item, so a consumer that makes room one message at a time must not cost a page read per message.
+   * Pages are sized so that one holds about a buffer's worth of messages.
+   */
+  private page: Array<{ position: number; bytes: Uint8Array }> = [];
+  private avgItemBytes = 1024;
   private readonly closeHooks: Array<() => void> = [];
   /** most bytes this feed ever had queued (metrics, tests) */
   peakQueuedBytes = 0;
@@ -83,7 +94,7 @@ export class SseFeed {
     from: number,
     head: number,
     private readonly opts: SseOptions,
-    private readonly hooks: { onOverflow?: () => void } = {},
+    private readonly hooks: { onOverflow?: () => void; onEnding?: () => void } = {},
   ) {
     this.next = from;
     this.target = head;
@@ -98,7 +109,7 @@ export class SseFeed {
           this.heartbeat.unref();
         },
         pull: () => {
-          this.pulled = true;
+          this.blocked = false;
           if (!this.live) this.fill();
         },
         cancel: () => this.finish(),
@@ -159,23 +170,36 @@ export class SseFeed {
 
   private fillFromReader(): void {
     while (!this.ended && this.next <= this.target) {
-      const items = this.read(this.next, this.opts.pageSize);
-      if (items.length === 0) {
-        // Told about rows not visible yet (another writer's, or a rolled-back job's position): the next hint says more.
-        this.live = true;
-        break;
-      }
-      for (const item of items) {
-        if (item.position < this.next) continue;
-        const bytes = utf8.encode(item.text);
-        if (!this.fits(bytes.byteLength)) {
-          if (this.live) this.overflow();
-          return; // replaying: the next pull (the consumer made room) goes on from here
+      if (this.page.length === 0) {
+        const limit = Math.max(1, Math.min(this.opts.pageSize, Math.floor(this.opts.maxBufferBytes / this.avgItemBytes)));
+        const items = this.read(this.next, limit);
+        if (items.length === 0) {
+          // Told about rows not visible yet (another writer's, or a rolled-back job's position): the next hint says more.
+          this.live = true;
+          break;
         }
-        this.enqueue(bytes);
+        let total = 0;
+        for (const item of items) {
+          if (item.position < this.next) continue;
+          const bytes = utf8.encode(item.text);
+          total += bytes.byteLength;
+          this.page.push({ position: item.position, bytes });
+        }
+        if (this.page.length) this.avgItemBytes = Math.max(1, Math.ceil(total / this.page.length));
+      }
+      while (this.page.length) {
+        const item = this.page[0]!;
+        if (!this.fits(item.bytes.byteLength)) {
+          if (this.live) this.overflow();
+          else this.blocked = true; // replaying: the next pull (the consumer made room) goes on from here
+          return;
+        }
+        this.page.shift();
+        this.enqueue(item.bytes);
         this.next = item.position + 1;
         this.target = Math.max(this.target, item.position);
         this.flushHeld();
+        if (this.ended) return;
       }
     }
     if (!this.ended && this.next > this.target) {
@@ -189,6 +213,7 @@ export class SseFeed {
       const { bytes } = this.held[0]!;
       if (!this.fits(bytes.byteLength)) {
         if (this.live) this.overflow();
+        else this.blocked = true;
         return;
       }
       this.held.shift();
@@ -203,6 +228,7 @@ export class SseFeed {
   }
 
   private enqueue(bytes: Uint8Array): void {
+    this.enqueuedBytes += bytes.byteLength;
     this.controller.enqueue(bytes);
     const q = this.queuedBytes;
     if (q > this.peakQueuedBytes) this.peakQueuedBytes = q;
@@ -210,11 +236,12 @@ export class SseFeed {
 
   private beat(): void {
     if (this.ended) return;
-    if (!this.pulled && (this.controller.desiredSize ?? 0) <= 0) {
-      this.overflow(); // the queue was full a whole interval and the consumer took nothing
+    const taken = this.enqueuedBytes - this.queuedBytes;
+    if (this.blocked && taken === this.takenAtLastBeat) {
+      this.overflow(); // an item waited for room a whole interval and the consumer took nothing
       return;
     }
-    this.pulled = false;
+    this.takenAtLastBeat = taken;
     if (this.fits(8)) this.enqueue(utf8.encode(sseText({ comment: 'ping' })));
   }
 
@@ -225,12 +252,19 @@ export class SseFeed {
     this.close();
   }
 
+  /**
+   * After the feed's last message: `cut` runs if the consumer has still not taken it this long later, so a consumer
+   * that stopped reading cannot hold its connection (and socket buffers) forever.
+   */
+  static CUT_AFTER_MS = 30_000;
+
   private close(): void {
     try {
       this.controller.close();
     } catch {
       /* already closed or errored by the consumer going away */
     }
+    this.hooks.onEnding?.();
     this.finish();
   }
 
@@ -239,6 +273,7 @@ export class SseFeed {
     this.ended = true;
     clearInterval(this.heartbeat);
     this.held = [];
+    this.page = [];
     for (const fn of this.closeHooks.splice(0)) {
       try {
         fn();

@@ -1,5 +1,6 @@
 // GET /v2/streams/{streamId}/events/live: a stream's committed events (each with its receipt) and checkpoint moments
 // as server-sent events, resumable by seq_no. The mechanism is src/http/sse.ts; this file is what a stream feeds it.
+import { ServerResponse } from 'node:http';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { ApiError } from '../../ledger/errors.js';
 import type { EventView, Ledger } from '../../ledger/ledger.js';
@@ -44,7 +45,7 @@ export class LiveFeeds {
    * Opens a feed of `streamId` from `from` (or, when null, from the head + 1). Synchronous from the head read to the
    * subscription, so no commit can fall between them (notifications run on this thread, after commit).
    */
-  open(p: Principal, streamId: string, from: number | null): SseFeed {
+  open(p: Principal, streamId: string, from: number | null, res?: ServerResponse): SseFeed {
     const stream = this.ledger.streamFor(p, streamId);
     const refusal = this.registry.refusal(p.keyId);
     if (refusal === 'total') {
@@ -77,7 +78,18 @@ export class LiveFeeds {
         pageSize: PAGE_EVENTS,
         overflowData: (resumeFrom) => JSON.stringify({ resume_from_seq_no: resumeFrom }),
       },
-      { onOverflow: () => this.registry.stats.overflows++ },
+      {
+        onOverflow: () => this.registry.stats.overflows++,
+        // Ended by the server (overflow, shutdown): a consumer that does not take the last bytes is cut off.
+        onEnding: () => {
+          if (!res) return;
+          const t = setTimeout(() => {
+            if (!res.writableFinished) res.destroy();
+          }, Math.max(SseFeed.CUT_AFTER_MS, 2 * c.sseHeartbeatMs));
+          t.unref();
+          res.once('close', () => clearTimeout(t));
+        },
+      },
     );
     if (this.registry.size === 0) this.listen();
     this.registry.add(feed, p.keyId);
@@ -184,7 +196,9 @@ export function liveRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
       const from = q.from_seq_no ?? (last === null ? null : last + 1);
       let feed: SseFeed;
       try {
-        feed = feeds.open(c.get('principal'), streamId, from);
+        // The node response (from @hono/node-server's bindings), to cut off a consumer that stops reading.
+        const res = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+        feed = feeds.open(c.get('principal'), streamId, from, res instanceof ServerResponse ? res : undefined);
       } catch (e) {
         if (e instanceof ApiError && (e.code === 'LIVE_FEED_BUSY' || e.code === 'LIVE_FEED_LIMIT')) c.header('Retry-After', String(LIMIT_RETRY_AFTER_S));
         throw e;
