@@ -3,6 +3,7 @@
 // reading, the connection limits, and a graceful shutdown that does not wait for open feeds.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import { loadOrCreateSigner } from '../src/ledger/signer.js';
 import { encodeVerifierKey } from '../src/protocol/note.js';
 import { verify, type TrustedKey } from '../src/verify/index.js';
@@ -152,6 +153,14 @@ describe('live feed: replay, live, receipts, checkpoints, heartbeats', () => {
     expect(noAuth.error.error.request_id).toMatch(/^req_/);
   });
 
+  it('is in /openapi.json as a text/event-stream route with its query and header', async () => {
+    const doc = (await call('GET', '/openapi.json')).body;
+    const op = doc.paths['/v2/streams/{streamId}/events/live'].get;
+    expect(Object.keys(op.responses['200'].content)).toEqual(['text/event-stream']);
+    expect(op.parameters.map((p: any) => `${p.in}:${p.name}`).sort()).toEqual(['header:last-event-id', 'path:streamId', 'query:from_seq_no']);
+    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['429', '503']));
+  });
+
   it('reconnecting with Last-Event-ID resumes with no gap and no duplicate, even while events keep committing', async () => {
     const sid = await newStream(call);
     await append(call, sid, 50);
@@ -181,6 +190,25 @@ describe('live feed: replay, live, receipts, checkpoints, heartbeats', () => {
     } finally {
       b.close();
     }
+  });
+});
+
+describe('live feed: settings', () => {
+  it('defaults, environment variables, and refusals of values that are not non-negative integers', () => {
+    const d = loadConfig({});
+    expect([d.sseHeartbeatMs, d.sseMaxBufferBytes, d.sseMaxConnections, d.sseMaxConnectionsPerKey, d.sseRetryMs]).toEqual([15_000, 1024 * 1024, 1000, 20, 3000]);
+    const c = loadConfig({
+      PROOFSTREAM_SSE_HEARTBEAT_MS: '500',
+      PROOFSTREAM_SSE_MAX_BUFFER_BYTES: '65536',
+      PROOFSTREAM_SSE_MAX_CONNECTIONS: '0',
+      PROOFSTREAM_SSE_MAX_CONNECTIONS_PER_KEY: '3',
+      PROOFSTREAM_SSE_RETRY_MS: '100',
+    });
+    expect([c.sseHeartbeatMs, c.sseMaxBufferBytes, c.sseMaxConnections, c.sseMaxConnectionsPerKey, c.sseRetryMs]).toEqual([500, 65536, 0, 3, 100]);
+    // A buffer too small for a message or a heartbeat of 0 would make every consumer "behind": both are floored.
+    expect(loadConfig({ PROOFSTREAM_SSE_MAX_BUFFER_BYTES: '1', PROOFSTREAM_SSE_HEARTBEAT_MS: '0' })).toMatchObject({ sseMaxBufferBytes: 4096, sseHeartbeatMs: 10 });
+    expect(() => loadConfig({ PROOFSTREAM_SSE_MAX_CONNECTIONS: '-1' })).toThrow(/PROOFSTREAM_SSE_MAX_CONNECTIONS/);
+    expect(() => loadConfig({ PROOFSTREAM_SSE_HEARTBEAT_MS: '1s' })).toThrow(/PROOFSTREAM_SSE_HEARTBEAT_MS/);
   });
 });
 
