@@ -70,6 +70,7 @@ export class SseFeed {
   /** the highest position known to be committed */
   private target: number;
   private live = false;
+  private fillScheduled = false;
   private ended = false;
   private held: Array<{ after: number; bytes: Uint8Array }> = [];
   private heartbeat: NodeJS.Timeout | undefined;
@@ -137,7 +138,14 @@ export class SseFeed {
   advance(head: number): void {
     if (this.ended || head <= this.target) return;
     this.target = head;
-    if (this.live) this.fill();
+    if (!this.live || this.fillScheduled) return;
+    // Not inside the notification: it runs in the group commit's completion, which must not wait for every feed's
+    // reads. Commits until the next turn are read together.
+    this.fillScheduled = true;
+    setImmediate(() => {
+      this.fillScheduled = false;
+      if (!this.ended && this.live) this.fill();
+    });
   }
 
   /** A message that follows the item at `after` (a checkpoint of that tree size): sent once that item has been. */
