@@ -115,6 +115,17 @@ export interface Config {
   readyMaxWitnessLagS: number;
   /** GET /ready fails when the oldest closed epoch without a time-stamp is older than this, s; 0 = not checked (PROOFSTREAM_READY_MAX_ANCHOR_LAG_S) */
   readyMaxAnchorLagS: number;
+  // ---- live feed (SSE, docs/api.md "Live feed") ----
+  /** a `: ping` comment on every live feed this often (PROOFSTREAM_SSE_HEARTBEAT_MS) */
+  sseHeartbeatMs: number;
+  /** bytes queued for one live-feed consumer before it is closed with `event: overflow` (PROOFSTREAM_SSE_MAX_BUFFER_BYTES) */
+  sseMaxBufferBytes: number;
+  /** live feeds open at once on this server; more → 503 LIVE_FEED_BUSY (PROOFSTREAM_SSE_MAX_CONNECTIONS; 0 = no cap) */
+  sseMaxConnections: number;
+  /** live feeds open at once per API key; more → 429 LIVE_FEED_LIMIT (PROOFSTREAM_SSE_MAX_CONNECTIONS_PER_KEY; 0 = no cap) */
+  sseMaxConnectionsPerKey: number;
+  /** the `retry:` reconnection hint sent first and at shutdown, ms (PROOFSTREAM_SSE_RETRY_MS) */
+  sseRetryMs: number;
 }
 
 /** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
@@ -277,6 +288,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     readyMinFreeBytes: int(env, 'PROOFSTREAM_READY_MIN_FREE_BYTES', 100 * 1024 * 1024),
     readyMaxWitnessLagS: int(env, 'PROOFSTREAM_READY_MAX_WITNESS_LAG_S', 300),
     readyMaxAnchorLagS: int(env, 'PROOFSTREAM_READY_MAX_ANCHOR_LAG_S', 900),
+    sseHeartbeatMs: Math.max(10, int(env, 'PROOFSTREAM_SSE_HEARTBEAT_MS', 15_000)),
+    sseMaxBufferBytes: Math.max(4096, int(env, 'PROOFSTREAM_SSE_MAX_BUFFER_BYTES', 1024 * 1024)),
+    sseMaxConnections: int(env, 'PROOFSTREAM_SSE_MAX_CONNECTIONS', 1000),
+    sseMaxConnectionsPerKey: int(env, 'PROOFSTREAM_SSE_MAX_CONNECTIONS_PER_KEY', 20),
+    sseRetryMs: int(env, 'PROOFSTREAM_SSE_RETRY_MS', 3000),
   };
   cfg.witnesses = overrides.witnesses ?? parseWitnesses(env.PROOFSTREAM_WITNESSES);
   cfg.witnessQuorum = int(env, 'PROOFSTREAM_WITNESS_QUORUM', cfg.witnesses.length);

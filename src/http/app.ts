@@ -23,6 +23,7 @@ import { keyRoutes } from './v2/keys.js';
 import { streamRoutes } from './v2/streams.js';
 import { verifyRoutes } from './v2/verify.js';
 import { witnessRoutes } from './v2/witnesses.js';
+import { liveRoutes } from './v2/live.js';
 import { v1Routes } from './v1/index.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
@@ -130,6 +131,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   auditRoutes(app, deps);
   verifyRoutes(app, deps);
   witnessRoutes(app, deps);
+  liveRoutes(app, deps); // GET /v2/streams/{id}/events/live (SSE)
   v1Routes(app, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });

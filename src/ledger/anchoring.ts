@@ -21,6 +21,8 @@ export class Anchoring {
   private anchoredThrough = 0;
   lastError: { message: string; at: string } | null = null;
   readonly stats = { epochs: 0, stamped: 0, failures: 0 };
+  /** Told after an epoch's token is committed: every checkpoint in it is now anchored (notify.ts). */
+  onStamped: ((epochId: string) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -100,6 +102,7 @@ export class Anchoring {
           const genTime = (check.genTime ?? r.genTime).toISOString();
           this.store.write(() => this.store.evidence.stampEpoch(epoch.id, bytesToBase64(r.token), r.chain, genTime, new Date().toISOString()));
           this.stats.stamped++;
+          this.onStamped?.(epoch.id);
         } catch (e) {
           const message = (e as Error).message;
           this.lastError = { message, at: new Date().toISOString() };

@@ -26,7 +26,10 @@ export type ErrorCode =
   | 'INTEGRITY_ERROR'
   | 'VERIFY_BUSY'
   | 'VERIFY_TOO_COMPLEX'
-  | 'INTERNAL_ERROR';
+  | 'INTERNAL_ERROR'
+  // live feed (SSE)
+  | 'LIVE_FEED_LIMIT'
+  | 'LIVE_FEED_BUSY';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -69,6 +72,10 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   /** the object needs more memory or time than one verify may use (docs/api.md "Verify limits") */
   VERIFY_TOO_COMPLEX: 413,
   INTERNAL_ERROR: 500,
+  /** this API key already has PROOFSTREAM_SSE_MAX_CONNECTIONS_PER_KEY live feeds open: close one or retry later */
+  LIVE_FEED_LIMIT: 429,
+  /** the server has PROOFSTREAM_SSE_MAX_CONNECTIONS live feeds open: retry after Retry-After (or on another node) */
+  LIVE_FEED_BUSY: 503,
 };
 
 export class ApiError extends Error {

@@ -20,6 +20,7 @@ import { Proofs, type InclusionView } from './proofs.js';
 import { checkLedger, describeCheck } from './check.js';
 import { openHighwater, refuseMissingDatabase, type HighwaterWriter } from './rollback-guard.js';
 import { Witnessing } from './witnessing.js';
+import { wireNotifications, type Notifications } from './notify.js';
 import { Sealer } from './sealer.js';
 import { loadOrCreateSigner, type Signer } from './signer.js';
 import { actsOn, Tenancy, type Principal } from './tenancy.js';
@@ -65,6 +66,8 @@ export class Ledger {
   readonly witnessing: Witnessing | null;
   /** null when no TSA is configured */
   readonly anchoring: Anchoring | null;
+  /** after-commit notifications: events committed, checkpoints signed/witnessed/anchored (notify.ts) */
+  readonly notifications: Notifications;
   private purgeTimer: NodeJS.Timeout | undefined;
   /** keeps `<db>.highwater` (what was published) current; see rollback-guard.ts */
   private highwater: HighwaterWriter | undefined;
@@ -88,6 +91,7 @@ export class Ledger {
     this.anchoring = config.tsaUrl
       ? new Anchoring(store, config.tsaUrl, config.tsaRootsPem, config.anchorEpochMs, config.retryMaxMs)
       : null;
+    this.notifications = wireNotifications(this);
     if (this.witnessing) {
       const w = this.witnessing;
       this.sealer.onSealed(() => w.kick());

@@ -32,6 +32,8 @@ export class Witnessing {
   private readonly ws: WitnessRuntime[];
   private stopped = false;
   readonly stats = { submitted: 0, cosigned: 0, conflicts: 0, failures: 0 };
+  /** Told after a cosignature is committed (notify.ts decides whether it completed the quorum). */
+  onCosigned: ((streamId: string, checkpointId: string) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -163,6 +165,7 @@ export class Witnessing {
             this.store.evidence.setCosignedSize(w.cfg.name, streamId, cp.treeSize, now, true);
           });
           this.stats.cosigned++;
+          this.onCosigned?.(streamId, cp.id);
           w.lastSuccessAt = now;
           old = cp.treeSize;
           break;
