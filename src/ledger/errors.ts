@@ -26,7 +26,11 @@ export type ErrorCode =
   | 'INTEGRITY_ERROR'
   | 'VERIFY_BUSY'
   | 'VERIFY_TOO_COMPLEX'
-  | 'INTERNAL_ERROR';
+  | 'INTERNAL_ERROR'
+  // webhooks (docs/webhooks.md)
+  | 'WEBHOOK_URL_REFUSED'
+  | 'WEBHOOK_LIMIT_REACHED'
+  | 'WEBHOOK_INACTIVE';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -68,6 +72,12 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   /** the object needs more memory or time than one verify may use (docs/api.md "Verify limits") */
   VERIFY_TOO_COMPLEX: 413,
   INTERNAL_ERROR: 500,
+  /** a webhook url that is not http(s), carries credentials, does not resolve, or points inside the network */
+  WEBHOOK_URL_REFUSED: 422,
+  /** the tenant has PROOFSTREAM_WEBHOOK_MAX_PER_TENANT webhooks already */
+  WEBHOOK_LIMIT_REACHED: 409,
+  /** redeliver on a webhook that is not active (re-activate it first) */
+  WEBHOOK_INACTIVE: 409,
 };
 
 export class ApiError extends Error {

@@ -77,6 +77,8 @@ export class Sealer implements CommitRider {
   /** Stored tiles built from the committed leaves, written in the sealing transactions (see tiles.ts). */
   readonly tiles = new TileFolder();
   private readonly sealedListeners: Array<() => void> = [];
+  /** Told inside the sealing transaction (the stream's savepoint) of each checkpoint signed: the webhook outbox. */
+  announce: ((cp: CheckpointRow) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -401,6 +403,7 @@ export class Sealer implements CommitRider {
         sealedAt: now,
       });
       this.store.checkpoints.insertCheckpoint(cp);
+      this.announce?.(cp);
       prev = cp;
       sealed = to;
       n++;

@@ -32,6 +32,10 @@ export class Witnessing {
   private readonly ws: WitnessRuntime[];
   private stopped = false;
   readonly stats = { submitted: 0, cosigned: 0, conflicts: 0, failures: 0 };
+  /** Told inside the transaction that stores a cosignature (the webhook outbox: checkpoint.witnessed). */
+  announceCosigned: ((cp: CheckpointRow) => void) | null = null;
+  /** Told when a witness finds a checkpoint inconsistent with one it cosigned (422): the webhook outbox, fork.suspected. */
+  announceForkSuspected: ((cp: CheckpointRow, witness: string, detail: string) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -161,6 +165,7 @@ export class Witnessing {
               createdAt: now,
             });
             this.store.evidence.setCosignedSize(w.cfg.name, streamId, cp.treeSize, now, true);
+            this.announceCosigned?.(cp);
           });
           this.stats.cosigned++;
           w.lastSuccessAt = now;
@@ -183,6 +188,14 @@ export class Witnessing {
           break;
         }
         case 'rejected':
+          if (res.status === 422 && this.announceForkSuspected) {
+            const announce = this.announceForkSuspected;
+            try {
+              this.store.write(() => announce(cp, w.cfg.name, res.body.slice(0, 200).trim()));
+            } catch {
+              /* the error below is still recorded and logged */
+            }
+          }
           this.recordError(
             w,
             streamId,
