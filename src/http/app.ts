@@ -23,6 +23,7 @@ import { keyRoutes } from './v2/keys.js';
 import { streamRoutes } from './v2/streams.js';
 import { verifyRoutes } from './v2/verify.js';
 import { witnessRoutes } from './v2/witnesses.js';
+import { webhookRoutes } from './v2/webhooks.js';
 import { v1Routes } from './v1/index.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
@@ -122,6 +123,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   auditRoutes(app, deps);
   verifyRoutes(app, deps);
   witnessRoutes(app, deps);
+  webhookRoutes(app, deps);
   v1Routes(app, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
