@@ -107,7 +107,15 @@ export class Ledger {
         const needed = Math.max(1, this.evidence.quorumFor(cp.streamId));
         if (store.evidence.cosignatures(cp.id).length === needed) hooks.checkpointReached(cp, 'checkpoint.witnessed');
       };
-      this.witnessing.announceForkSuspected = (cp) => hooks.streamCondition(cp.streamId, 'fork.suspected', cp.id);
+      // Once per (witness, checkpoint) in this process, not once per retry of the refusing witness.
+      const suspected = new Set<string>();
+      this.witnessing.announceForkSuspected = (cp, witness) => {
+        const k = `${witness}\n${cp.id}`;
+        if (suspected.has(k)) return;
+        if (suspected.size >= 10_000) suspected.clear();
+        suspected.add(k);
+        hooks.streamCondition(cp.streamId, 'fork.suspected', cp.id);
+      };
     }
     if (this.anchoring) {
       this.anchoring.announceStamped = (epochId) => {
