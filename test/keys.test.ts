@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Store } from '../src/store/index.js';
 import { KeyPolicyError, SCOPES, Tenancy, keyStrengthBits, keyWeakness } from '../src/ledger/tenancy.js';
-import { BIN, client, newKey, runCli, spawnListening, startServer, tempDir } from './helpers/server.js';
+import { BIN, client, newKey, ROOT, runCli, spawnListening, startServer, tempDir } from './helpers/server.js';
 
 const dirs: string[] = [];
 const dir = (prefix: string) => {
@@ -95,9 +95,18 @@ describe('PROOFSTREAM_BOOTSTRAP_KEY is the bootstrap key now, never a previous o
     // migrations not yet applied, and the bootstrap key with the scopes it had then (no admin).
     const db = new Database(path.join(dataDir, 'proofstream.db'));
     try {
-      for (const col of ['bootstrap', 'expires_at', 'tenant_wide']) db.exec(`ALTER TABLE api_keys DROP COLUMN ${col}`);
+      // Every table and column migrations after 0004 added goes (whatever later migrations exist: 0005 and 0006 add
+      // api_keys columns, later ones tables of their own), and so do their records, so all of them run again.
+      const snapshot = JSON.parse(fs.readFileSync(path.join(ROOT, 'drizzle/meta/0004_snapshot.json'), 'utf8')) as { tables: Record<string, { columns: Record<string, unknown> }> };
+      const journal = JSON.parse(fs.readFileSync(path.join(ROOT, 'drizzle/meta/_journal.json'), 'utf8')) as { entries: Array<{ tag: string; when: number }> };
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '__drizzle_migrations'").pluck().all() as string[];
+      for (const t of tables) {
+        const known = snapshot.tables[t];
+        if (!known) db.exec(`DROP TABLE "${t}"`);
+        else for (const col of db.prepare(`SELECT name FROM pragma_table_info('${t}')`).pluck().all() as string[]) if (!(col in known.columns)) db.exec(`ALTER TABLE "${t}" DROP COLUMN "${col}"`);
+      }
       db.exec(`UPDATE api_keys SET scopes = '["streams:write","events:write","read","audit"]' WHERE scopes LIKE '%"admin"%'`);
-      db.exec('DELETE FROM __drizzle_migrations WHERE created_at IN (SELECT created_at FROM __drizzle_migrations ORDER BY created_at DESC LIMIT 2)');
+      db.prepare('DELETE FROM __drizzle_migrations WHERE created_at >= ?').run(journal.entries.find((e) => e.tag.startsWith('0005_'))!.when);
     } finally {
       db.close();
     }

@@ -119,6 +119,8 @@ export class WebhookDelivery {
       outcome = { ok: false, statusCode: null, error: (e as Error).message };
     }
     this.stats.attempts++;
+    // Stopped meanwhile (shutdown): the database may be closed; the lease runs out and the next start tries again.
+    if (this.stopped) return;
     try {
       this.record(d, w, outcome);
     } catch (e) {
