@@ -246,7 +246,9 @@ describe('webhook deliveries', () => {
     await rx.down();
     const dataDir = tempDir('ps-webhook-crash-');
     const key = newKey();
-    let srv = await server({}, dataDir, key);
+    // A short attempt deadline keeps the lease of an attempt cut short by the kill (deadline + 5 s) short too.
+    const env = { PROOFSTREAM_WEBHOOK_TIMEOUT_MS: '1000' };
+    let srv = await server(env, dataDir, key);
     let call = client(srv.url, key);
     const sid = await stream(call);
     const w = (await call('POST', '/v2/webhooks', { url: rx.url, events: ['event.appended'] })).body;
@@ -255,7 +257,7 @@ describe('webhook deliveries', () => {
     expect(before).toHaveLength(5);
     await srv.kill();
 
-    srv = await server({}, dataDir, key);
+    srv = await server(env, dataDir, key);
     call = client(srv.url, key);
     await rx.up();
     const after = await waitFor(async () => {
@@ -520,6 +522,14 @@ describe('webhook management and limits', () => {
     const a = await mk({ description: 'a' });
     expect(a.status).toBe(201);
     const id = a.body.webhook_id;
+    // With an Idempotency-Key, a retried create answers the original, byte for byte, and creates nothing more.
+    const once = await call('POST', '/v2/webhooks', { url: rx.url, events: ['event.appended'] }, { 'idempotency-key': 'create-once' });
+    const twice = await call('POST', '/v2/webhooks', { url: rx.url, events: ['event.appended'] }, { 'idempotency-key': 'create-once' });
+    expect(once.status).toBe(201);
+    expect(twice.status).toBe(201);
+    expect(twice.text).toBe(once.text);
+    expect(twice.headers.get('idempotent-replayed')).toBe('true');
+    expect((await call('DELETE', `/v2/webhooks/${once.body.webhook_id}`)).status).toBe(204);
     // PATCH every field; the answer never carries the secret.
     const p = await call('PATCH', `/v2/webhooks/${id}`, { events: ['checkpoint.signed', 'checkpoint.signed'], description: null, secret: 'another_secret_0123456789', active: false });
     expect(p.status).toBe(200);
