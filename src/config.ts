@@ -126,6 +126,27 @@ export interface Config {
   sseMaxConnectionsPerKey: number;
   /** the `retry:` reconnection hint sent first and at shutdown, ms (PROOFSTREAM_SSE_RETRY_MS) */
   sseRetryMs: number;
+  // ---- webhooks (docs/webhooks.md) ----
+  /** deliver to loopback, private, link-local… addresses too (PROOFSTREAM_WEBHOOK_ALLOW_PRIVATE; tests, internal setups) */
+  webhookAllowPrivate: boolean;
+  /** how long a delivery is retried, and how long an endpoint may fail before it is disabled (PROOFSTREAM_WEBHOOK_RETRY_PERIOD) */
+  webhookRetryPeriodMs: number;
+  /** first retry cap; doubles per attempt up to webhookRetryMaxMs, full jitter (PROOFSTREAM_WEBHOOK_RETRY_BASE_MS) */
+  webhookRetryBaseMs: number;
+  /** longest wait between two attempts (PROOFSTREAM_WEBHOOK_RETRY_MAX_MS) */
+  webhookRetryMaxMs: number;
+  /** deliveries in flight at once (PROOFSTREAM_WEBHOOK_CONCURRENCY) */
+  webhookConcurrency: number;
+  /** one attempt's whole time: connect, send, answer (PROOFSTREAM_WEBHOOK_TIMEOUT_MS) */
+  webhookTimeoutMs: number;
+  /** bytes of an answer read at most; the rest is dropped (PROOFSTREAM_WEBHOOK_MAX_RESPONSE_BYTES) */
+  webhookMaxResponseBytes: number;
+  /** webhooks per tenant (PROOFSTREAM_WEBHOOK_MAX_PER_TENANT) */
+  webhookMaxPerTenant: number;
+  /** the worker looks for due deliveries at least this often (PROOFSTREAM_WEBHOOK_POLL_MS) */
+  webhookPollMs: number;
+  /** finished deliveries (delivered, failed, dead) are kept this long; 0 keeps them (PROOFSTREAM_WEBHOOK_RETENTION_MS) */
+  webhookRetentionMs: number;
 }
 
 /** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
@@ -198,6 +219,17 @@ function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
 function intAtLeast(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
   const n = int(env, name, dflt);
   if (n < min) throw new Error(`${name} must be at least ${min}, got ${n}`);
+  return n;
+}
+
+/** A duration: whole milliseconds, or a whole number with ms, s, m, h or d (PROOFSTREAM_WEBHOOK_RETRY_PERIOD=3d). */
+function durationMs(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  const raw = (env[name] ?? '').trim();
+  if (raw === '') return dflt;
+  const m = /^([0-9]{1,12})(ms|s|m|h|d)?$/.exec(raw);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m?.[2] ?? 'ms') as 'ms'];
+  const n = m ? Number(m[1]) * unit : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive duration (like 3d, 12h, 90s or 500ms), got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -293,6 +325,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     sseMaxConnections: int(env, 'PROOFSTREAM_SSE_MAX_CONNECTIONS', 1000),
     sseMaxConnectionsPerKey: int(env, 'PROOFSTREAM_SSE_MAX_CONNECTIONS_PER_KEY', 20),
     sseRetryMs: int(env, 'PROOFSTREAM_SSE_RETRY_MS', 3000),
+    webhookAllowPrivate: flag(env, 'PROOFSTREAM_WEBHOOK_ALLOW_PRIVATE'),
+    webhookRetryPeriodMs: durationMs(env, 'PROOFSTREAM_WEBHOOK_RETRY_PERIOD', 3 * 86_400_000),
+    webhookRetryBaseMs: Math.max(1, int(env, 'PROOFSTREAM_WEBHOOK_RETRY_BASE_MS', 5_000)),
+    webhookRetryMaxMs: Math.max(1, int(env, 'PROOFSTREAM_WEBHOOK_RETRY_MAX_MS', 3_600_000)),
+    webhookConcurrency: Math.max(1, int(env, 'PROOFSTREAM_WEBHOOK_CONCURRENCY', 8)),
+    webhookTimeoutMs: Math.max(1, int(env, 'PROOFSTREAM_WEBHOOK_TIMEOUT_MS', 10_000)),
+    webhookMaxResponseBytes: Math.max(1, int(env, 'PROOFSTREAM_WEBHOOK_MAX_RESPONSE_BYTES', 64 * 1024)),
+    webhookMaxPerTenant: int(env, 'PROOFSTREAM_WEBHOOK_MAX_PER_TENANT', 50),
+    webhookPollMs: Math.max(10, int(env, 'PROOFSTREAM_WEBHOOK_POLL_MS', 1_000)),
+    webhookRetentionMs: int(env, 'PROOFSTREAM_WEBHOOK_RETENTION_MS', 7 * 86_400_000),
   };
   cfg.witnesses = overrides.witnesses ?? parseWitnesses(env.PROOFSTREAM_WITNESSES);
   cfg.witnessQuorum = int(env, 'PROOFSTREAM_WITNESS_QUORUM', cfg.witnesses.length);

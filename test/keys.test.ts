@@ -98,9 +98,15 @@ describe('PROOFSTREAM_BOOTSTRAP_KEY is the bootstrap key now, never a previous o
     const since = journal.entries.find((e) => e.tag.startsWith('0005_'))!.when;
     const db = new Database(path.join(dataDir, 'proofstream.db'));
     try {
-      const before0005 = new Set(['id', 'tenant_id', 'system_id', 'key_hash', 'prefix', 'scopes', 'created_at', 'revoked_at']);
-      const cols = (db.prepare('PRAGMA table_info(api_keys)').all() as { name: string }[]).map((c) => c.name);
-      for (const col of cols.filter((c) => !before0005.has(c))) db.exec(`ALTER TABLE api_keys DROP COLUMN ${col}`);
+      // Every table and column migrations after 0004 added goes (whatever later migrations exist: 0005 and 0006 add
+      // api_keys columns, later ones tables of their own), and so do their records, so all of them run again.
+      const snapshot = JSON.parse(fs.readFileSync(path.join(ROOT, 'drizzle/meta/0004_snapshot.json'), 'utf8')) as { tables: Record<string, { columns: Record<string, unknown> }> };
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '__drizzle_migrations'").pluck().all() as string[];
+      for (const t of tables) {
+        const known = snapshot.tables[t];
+        if (!known) db.exec(`DROP TABLE "${t}"`);
+        else for (const col of db.prepare(`SELECT name FROM pragma_table_info('${t}')`).pluck().all() as string[]) if (!(col in known.columns)) db.exec(`ALTER TABLE "${t}" DROP COLUMN "${col}"`);
+      }
       db.exec(`UPDATE api_keys SET scopes = '["streams:write","events:write","read","audit"]' WHERE scopes LIKE '%"admin"%'`);
       db.prepare('DELETE FROM __drizzle_migrations WHERE created_at >= ?').run(since);
     } finally {

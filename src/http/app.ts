@@ -24,6 +24,7 @@ import { streamRoutes } from './v2/streams.js';
 import { verifyRoutes } from './v2/verify.js';
 import { witnessRoutes } from './v2/witnesses.js';
 import { liveRoutes } from './v2/live.js';
+import { webhookRoutes } from './v2/webhooks.js';
 import { v1Routes } from './v1/index.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
@@ -132,6 +133,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   verifyRoutes(app, deps);
   witnessRoutes(app, deps);
   liveRoutes(app, deps); // GET /v2/streams/{id}/events/live (SSE)
+  webhookRoutes(app, deps);
   v1Routes(app, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });

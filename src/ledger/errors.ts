@@ -29,7 +29,11 @@ export type ErrorCode =
   | 'INTERNAL_ERROR'
   // live feed (SSE)
   | 'LIVE_FEED_LIMIT'
-  | 'LIVE_FEED_BUSY';
+  | 'LIVE_FEED_BUSY'
+  // webhooks (docs/webhooks.md)
+  | 'WEBHOOK_URL_REFUSED'
+  | 'WEBHOOK_LIMIT_REACHED'
+  | 'WEBHOOK_INACTIVE';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -76,6 +80,12 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   LIVE_FEED_LIMIT: 429,
   /** the server has PROOFSTREAM_SSE_MAX_CONNECTIONS live feeds open: retry after Retry-After (or on another node) */
   LIVE_FEED_BUSY: 503,
+  /** a webhook url that is not http(s), carries credentials, does not resolve, or points inside the network */
+  WEBHOOK_URL_REFUSED: 422,
+  /** the tenant has PROOFSTREAM_WEBHOOK_MAX_PER_TENANT webhooks already */
+  WEBHOOK_LIMIT_REACHED: 409,
+  /** redeliver on a webhook that is not active (re-activate it first) */
+  WEBHOOK_INACTIVE: 409,
 };
 
 export class ApiError extends Error {

@@ -79,6 +79,8 @@ export class Sealer implements CommitRider {
   private readonly sealedListeners: Array<() => void> = [];
   /** Told per stream after a committed sealing turn signed checkpoints: the newest one's tree size (notify.ts). */
   private readonly checkpointListeners: Array<(streamId: string, treeSize: number) => void> = [];
+  /** Told inside the sealing transaction (the stream's savepoint) of each checkpoint signed: the webhook outbox. */
+  announce: ((cp: CheckpointRow) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -410,6 +412,7 @@ export class Sealer implements CommitRider {
         sealedAt: now,
       });
       this.store.checkpoints.insertCheckpoint(cp);
+      this.announce?.(cp);
       prev = cp;
       sealed = to;
       n++;

@@ -4,7 +4,7 @@ import type { Store } from '../store/index.js';
 import type { ApiKeyListing, ApiKeyRow, System, Tenant } from '../store/tenancy.js';
 import { newId } from './ids.js';
 
-export const SCOPES = ['streams:write', 'events:write', 'read', 'audit', 'admin'] as const;
+export const SCOPES = ['streams:write', 'events:write', 'read', 'audit', 'admin', 'webhooks'] as const;
 export type Scope = (typeof SCOPES)[number];
 /**
  * What `keys create` (and POST /v2/admin/keys) grant without an explicit scope list: everything but `admin`, which
