@@ -56,9 +56,16 @@ export interface Config {
   idempotencyWaitMs: number;
   /** extra time a group commit waits to gather appends (0 = commit on the next event-loop turn) */
   commitDelayMs: number;
-  /** requests per second per API key; 0 disables the limiter */
+  /**
+   * The operator's per-key ceiling, over every tier (unlimited included): requests per second and burst; 0 = none.
+   * Also the failed-authentication limit per client address when set (docs/api.md "Rate limits").
+   */
   rateLimitRps: number;
   rateLimitBurst: number;
+  /** per-key limits of the tiers that have one (PROOFSTREAM_RATE_LIMIT_TIER_FREE / _PROFESSIONAL / _ENTERPRISE) */
+  rateLimitTiers: { free: RateSpec; professional: RateSpec; enterprise: RateSpec };
+  /** at most this many per-client-address buckets per limiter (failed auth, verify routes) */
+  rateLimitMaxAddresses: number;
   /** a window is sealed when it holds this many events… */
   windowMaxEvents: number;
   /** …or when its oldest event is this old, whichever comes first */
@@ -108,6 +115,38 @@ export interface Config {
   readyMaxWitnessLagS: number;
   /** GET /ready fails when the oldest closed epoch without a time-stamp is older than this, s; 0 = not checked (PROOFSTREAM_READY_MAX_ANCHOR_LAG_S) */
   readyMaxAnchorLagS: number;
+  // ---- live feed (SSE, docs/api.md "Live feed") ----
+  /** a `: ping` comment on every live feed this often (PROOFSTREAM_SSE_HEARTBEAT_MS) */
+  sseHeartbeatMs: number;
+  /** bytes queued for one live-feed consumer before it is closed with `event: overflow` (PROOFSTREAM_SSE_MAX_BUFFER_BYTES) */
+  sseMaxBufferBytes: number;
+  /** live feeds open at once on this server; more → 503 LIVE_FEED_BUSY (PROOFSTREAM_SSE_MAX_CONNECTIONS; 0 = no cap) */
+  sseMaxConnections: number;
+  /** live feeds open at once per API key; more → 429 LIVE_FEED_LIMIT (PROOFSTREAM_SSE_MAX_CONNECTIONS_PER_KEY; 0 = no cap) */
+  sseMaxConnectionsPerKey: number;
+  /** the `retry:` reconnection hint sent first and at shutdown, ms (PROOFSTREAM_SSE_RETRY_MS) */
+  sseRetryMs: number;
+  // ---- webhooks (docs/webhooks.md) ----
+  /** deliver to loopback, private, link-local… addresses too (PROOFSTREAM_WEBHOOK_ALLOW_PRIVATE; tests, internal setups) */
+  webhookAllowPrivate: boolean;
+  /** how long a delivery is retried, and how long an endpoint may fail before it is disabled (PROOFSTREAM_WEBHOOK_RETRY_PERIOD) */
+  webhookRetryPeriodMs: number;
+  /** first retry cap; doubles per attempt up to webhookRetryMaxMs, full jitter (PROOFSTREAM_WEBHOOK_RETRY_BASE_MS) */
+  webhookRetryBaseMs: number;
+  /** longest wait between two attempts (PROOFSTREAM_WEBHOOK_RETRY_MAX_MS) */
+  webhookRetryMaxMs: number;
+  /** deliveries in flight at once (PROOFSTREAM_WEBHOOK_CONCURRENCY) */
+  webhookConcurrency: number;
+  /** one attempt's whole time: connect, send, answer (PROOFSTREAM_WEBHOOK_TIMEOUT_MS) */
+  webhookTimeoutMs: number;
+  /** bytes of an answer read at most; the rest is dropped (PROOFSTREAM_WEBHOOK_MAX_RESPONSE_BYTES) */
+  webhookMaxResponseBytes: number;
+  /** webhooks per tenant (PROOFSTREAM_WEBHOOK_MAX_PER_TENANT) */
+  webhookMaxPerTenant: number;
+  /** the worker looks for due deliveries at least this often (PROOFSTREAM_WEBHOOK_POLL_MS) */
+  webhookPollMs: number;
+  /** finished deliveries (delivered, failed, dead) are kept this long; 0 keeps them (PROOFSTREAM_WEBHOOK_RETENTION_MS) */
+  webhookRetentionMs: number;
 }
 
 /** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
@@ -143,6 +182,30 @@ export function parseWitnesses(raw: string | undefined): WitnessConfig[] {
   });
 }
 
+// ---- rate-limit tiers (docs/api.md "Rate limits") ------------------------------------------------------------------
+
+/** A limit: `requests` per `windowS` seconds sustained, at most `burst` at once. */
+export interface RateSpec {
+  requests: number;
+  windowS: number;
+  burst: number;
+}
+
+/** `<n>/<s|min|h>[,burst=<m>]`, e.g. `100/min,burst=200`: a RateSpec (burst defaults to n), or an Error naming the variable. */
+export function parseRateSpec(name: string, raw: string): RateSpec {
+  const m = /^\s*([0-9]{1,9})\s*\/\s*(s|min|h)\s*(?:,\s*burst\s*=\s*([0-9]{1,9})\s*)?$/.exec(raw);
+  const requests = m ? Number(m[1]) : 0;
+  const burst = m?.[3] !== undefined ? Number(m[3]) : requests;
+  if (!m || requests < 1 || burst < 1) {
+    throw new Error(`${name} must look like 100/min,burst=200 (requests per s, min or h; burst optional, default the requests), got ${JSON.stringify(raw)}`);
+  }
+  return { requests, windowS: m[2] === 'h' ? 3600 : m[2] === 'min' ? 60 : 1, burst };
+}
+
+function rateSpec(env: NodeJS.ProcessEnv, name: string, dflt: RateSpec): RateSpec {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? dflt : parseRateSpec(name, raw);
+}
 
 function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const raw = env[name];
@@ -156,6 +219,17 @@ function int(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
 function intAtLeast(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
   const n = int(env, name, dflt);
   if (n < min) throw new Error(`${name} must be at least ${min}, got ${n}`);
+  return n;
+}
+
+/** A duration: whole milliseconds, or a whole number with ms, s, m, h or d (PROOFSTREAM_WEBHOOK_RETRY_PERIOD=3d). */
+function durationMs(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  const raw = (env[name] ?? '').trim();
+  if (raw === '') return dflt;
+  const m = /^([0-9]{1,12})(ms|s|m|h|d)?$/.exec(raw);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m?.[2] ?? 'ms') as 'ms'];
+  const n = m ? Number(m[1]) * unit : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive duration (like 3d, 12h, 90s or 500ms), got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -217,6 +291,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     commitDelayMs: int(env, 'PROOFSTREAM_COMMIT_DELAY_MS', 0),
     rateLimitRps: int(env, 'PROOFSTREAM_RATE_LIMIT_RPS', 0),
     rateLimitBurst: int(env, 'PROOFSTREAM_RATE_LIMIT_BURST', 0),
+    rateLimitTiers: {
+      free: rateSpec(env, 'PROOFSTREAM_RATE_LIMIT_TIER_FREE', { requests: 100, windowS: 60, burst: 200 }),
+      professional: rateSpec(env, 'PROOFSTREAM_RATE_LIMIT_TIER_PROFESSIONAL', { requests: 1000, windowS: 60, burst: 2000 }),
+      enterprise: rateSpec(env, 'PROOFSTREAM_RATE_LIMIT_TIER_ENTERPRISE', { requests: 10_000, windowS: 60, burst: 20_000 }),
+    },
+    rateLimitMaxAddresses: Math.max(1, int(env, 'PROOFSTREAM_RATE_LIMIT_MAX_ADDRESSES', 100_000)),
     windowMaxEvents: int(env, 'PROOFSTREAM_WINDOW_MAX_EVENTS', 1000),
     windowMaxAgeMs: intAtLeast(env, 'PROOFSTREAM_WINDOW_MAX_AGE_MS', 1000, 10),
     witnesses: [],
@@ -240,6 +320,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     readyMinFreeBytes: int(env, 'PROOFSTREAM_READY_MIN_FREE_BYTES', 100 * 1024 * 1024),
     readyMaxWitnessLagS: int(env, 'PROOFSTREAM_READY_MAX_WITNESS_LAG_S', 300),
     readyMaxAnchorLagS: int(env, 'PROOFSTREAM_READY_MAX_ANCHOR_LAG_S', 900),
+    sseHeartbeatMs: Math.max(10, int(env, 'PROOFSTREAM_SSE_HEARTBEAT_MS', 15_000)),
+    sseMaxBufferBytes: Math.max(4096, int(env, 'PROOFSTREAM_SSE_MAX_BUFFER_BYTES', 1024 * 1024)),
+    sseMaxConnections: int(env, 'PROOFSTREAM_SSE_MAX_CONNECTIONS', 1000),
+    sseMaxConnectionsPerKey: int(env, 'PROOFSTREAM_SSE_MAX_CONNECTIONS_PER_KEY', 20),
+    sseRetryMs: int(env, 'PROOFSTREAM_SSE_RETRY_MS', 3000),
+    webhookAllowPrivate: flag(env, 'PROOFSTREAM_WEBHOOK_ALLOW_PRIVATE'),
+    webhookRetryPeriodMs: durationMs(env, 'PROOFSTREAM_WEBHOOK_RETRY_PERIOD', 3 * 86_400_000),
+    webhookRetryBaseMs: Math.max(1, int(env, 'PROOFSTREAM_WEBHOOK_RETRY_BASE_MS', 5_000)),
+    webhookRetryMaxMs: Math.max(1, int(env, 'PROOFSTREAM_WEBHOOK_RETRY_MAX_MS', 3_600_000)),
+    webhookConcurrency: Math.max(1, int(env, 'PROOFSTREAM_WEBHOOK_CONCURRENCY', 8)),
+    webhookTimeoutMs: Math.max(1, int(env, 'PROOFSTREAM_WEBHOOK_TIMEOUT_MS', 10_000)),
+    webhookMaxResponseBytes: Math.max(1, int(env, 'PROOFSTREAM_WEBHOOK_MAX_RESPONSE_BYTES', 64 * 1024)),
+    webhookMaxPerTenant: int(env, 'PROOFSTREAM_WEBHOOK_MAX_PER_TENANT', 50),
+    webhookPollMs: Math.max(10, int(env, 'PROOFSTREAM_WEBHOOK_POLL_MS', 1_000)),
+    webhookRetentionMs: int(env, 'PROOFSTREAM_WEBHOOK_RETENTION_MS', 7 * 86_400_000),
   };
   cfg.witnesses = overrides.witnesses ?? parseWitnesses(env.PROOFSTREAM_WITNESSES);
   cfg.witnessQuorum = int(env, 'PROOFSTREAM_WITNESS_QUORUM', cfg.witnesses.length);

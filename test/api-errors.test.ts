@@ -610,7 +610,7 @@ describe('422', () => {
   });
 });
 
-describe('429 RATE_LIMITED', () => {
+describe('429 RATE_LIMIT_EXCEEDED', () => {
   it('the third quick request is refused with Retry-After; after waiting, the same request succeeds', async () => {
     const c = client(limited.url, limited.key);
     const s = await newStream(c);
@@ -619,10 +619,18 @@ describe('429 RATE_LIMITED', () => {
     expect((await c('GET', `/v2/streams/${s}/events`)).status).toBe(200);
     const key = idemKey();
     const limitedRes = await append(c, s, ev('limited'), key);
-    const e = expectError(limitedRes, 429, 'RATE_LIMITED');
+    const e = expectError(limitedRes, 429, 'RATE_LIMIT_EXCEEDED');
     const retryAfter = Number(limitedRes.headers.get('retry-after'));
     expect(Number.isInteger(retryAfter) && retryAfter >= 1).toBe(true);
-    expect(e.details).toEqual({ retry_after_s: retryAfter });
+    // PROOFSTREAM_RATE_LIMIT_RPS=2/_BURST=2 is the operator's cap: it binds the bootstrap key (tier unlimited) too.
+    expect(e.details).toEqual({
+      limit: 2,
+      remaining: 0,
+      reset: Number(limitedRes.headers.get('x-ratelimit-reset')),
+      retry_after_s: retryAfter,
+      tier: 'unlimited',
+      policy: 'unlimited',
+    });
 
     await sleep(retryAfter * 1000 + 100);
     const ok = await append(c, s, ev('limited'), key);
@@ -641,7 +649,7 @@ describe('429 RATE_LIMITED', () => {
       expect(rs.filter((r) => r.status === 200).length, `${path}: ${rs.map((r) => r.status)}`).toBe(2); // verified (ok:false), not refused
       const refused = rs.find((r) => r.status === 429);
       expect(refused, `${path}: ${rs.map((r) => r.status)}`).toBeDefined();
-      const e = expectError(refused!, 429, 'RATE_LIMITED');
+      const e = expectError(refused!, 429, 'RATE_LIMIT_EXCEEDED');
       expect(e.details.retry_after_s).toBe(Number(refused!.headers.get('retry-after')));
     }
   });

@@ -216,7 +216,7 @@ describe('OpenAPI', () => {
 });
 
 describe('rate limit, on by default', () => {
-  it('the unauthenticated verify routes refuse a burst from one address with 429 RATE_LIMITED and Retry-After', async () => {
+  it('the unauthenticated verify routes refuse a burst from one address with 429 RATE_LIMIT_EXCEEDED and Retry-After', async () => {
     await sleep(1000);
     const statuses: number[] = [];
     let refused: RawResponse | undefined;
@@ -229,7 +229,7 @@ describe('rate limit, on by default', () => {
     expect(statuses[0], String(statuses)).toBe(200);
     expect(statuses.every((s) => s === 200 || s === 429), String(statuses)).toBe(true);
     expect(refused, String(statuses)).toBeDefined();
-    const e = expectError(refused!, 429, 'RATE_LIMITED');
+    const e = expectError(refused!, 429, 'RATE_LIMIT_EXCEEDED');
     expect(Number(refused!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(e.details.retry_after_s).toBe(Number(refused!.headers['retry-after']));
   });

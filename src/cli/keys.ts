@@ -4,16 +4,17 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { DEFAULT_SCOPES, KeyPolicyError, parseExpiresIn, SCOPES, scopeProblem, Tenancy, type KeyView } from '../ledger/tenancy.js';
+import { DEFAULT_SCOPES, DEFAULT_TIER, KeyPolicyError, parseExpiresIn, SCOPES, scopeProblem, Tenancy, TIERS, tierProblem, type KeyView } from '../ledger/tenancy.js';
 import { Store } from '../store/index.js';
 
 export const KEYS_USAGE = `usage:
-  proofstream keys create --tenant <t> --system <s> [--scopes a,b,…] [--expires-in 30d] [--tenant-wide] [--json]
+  proofstream keys create --tenant <t> --system <s> [--scopes a,b,…] [--expires-in 30d] [--tenant-wide] [--tier <tier>] [--json]
         create a key and print it once. scopes: ${SCOPES.join(', ')}; default all but admin.
+        --tier: rate-limit tier, one of ${TIERS.join(', ')}; default ${DEFAULT_TIER} (docs/api.md "Rate limits").
         --expires-in: 90s, 15m, 12h, 30d (1m to 3650d); default never.
         --tenant-wide: act on every stream of the tenant; default only the system's own streams.
   proofstream keys list [--tenant <t>] [--json]
-        every key (never the key or its hash): id, tenant, system, scopes, prefix, created, expires, revoked, bootstrap
+        every key (never the key or its hash): id, tenant, system, scopes, tier, prefix, created, expires, revoked, bootstrap
   proofstream keys revoke <key id>
         revoke a key; a running server refuses it from its next request
 `;
@@ -59,6 +60,7 @@ function create(args: string[], usageError: (message: string) => number): number
       scopes: { type: 'string' },
       'expires-in': { type: 'string' },
       'tenant-wide': { type: 'boolean' },
+      tier: { type: 'string' },
       json: { type: 'boolean' },
       create: { type: 'boolean' },
     },
@@ -73,6 +75,9 @@ function create(args: string[], usageError: (message: string) => number): number
   const bad = scopeProblem(scopes);
   if (bad) return fail(bad);
   if (values['expires-in'] !== undefined) parseExpiresIn(values['expires-in']);
+  const tier = values.tier ?? DEFAULT_TIER;
+  const badTier = tierProblem(tier);
+  if (badTier) return usageError(`proofstream keys create: --tier: ${badTier}`);
   // The default path is relative to the current directory: run from elsewhere it names a database that is not the
   // ledger's, and a key made there authorises nothing.
   const { dbPath } = loadConfig();
@@ -83,7 +88,7 @@ function create(args: string[], usageError: (message: string) => number): number
     );
   }
   return withTenancy((tenancy) => {
-    const r = tenancy.createKey(values.tenant!, values.system!, { scopes, expiresIn: values['expires-in'], tenantWide });
+    const r = tenancy.createKey(values.tenant!, values.system!, { scopes, expiresIn: values['expires-in'], tenantWide, tier });
     if (values.json) {
       console.log(
         JSON.stringify({
@@ -94,12 +99,13 @@ function create(args: string[], usageError: (message: string) => number): number
           scopes,
           expires_at: r.row.expiresAt,
           tenant_wide: r.row.tenantWide,
+          tier: r.row.tier,
         }),
       );
     } else {
       console.log(r.key);
       console.error(
-        `created ${r.row.id} for tenant ${r.tenant.name} (${r.tenant.id}), system ${r.system.name} (${r.system.id}), scopes ${scopes.join(',')}` +
+        `created ${r.row.id} for tenant ${r.tenant.name} (${r.tenant.id}), system ${r.system.name} (${r.system.id}), scopes ${scopes.join(',')}, tier ${r.row.tier}` +
           `${tenantWide ? ', tenant-wide' : ''}${r.row.expiresAt ? `, expires ${r.row.expiresAt}` : ''}`,
       );
       console.error('this key is shown once and stored only as a hash');
@@ -125,12 +131,13 @@ function list(args: string[]): number {
 
 function table(keys: KeyView[]): string {
   const now = Date.now();
-  const head = ['ID', 'TENANT', 'SYSTEM', 'SCOPES', 'PREFIX', 'CREATED', 'EXPIRES', 'REVOKED', 'BOOTSTRAP'];
+  const head = ['ID', 'TENANT', 'SYSTEM', 'SCOPES', 'TIER', 'PREFIX', 'CREATED', 'EXPIRES', 'REVOKED', 'BOOTSTRAP'];
   const rows = keys.map((k) => [
     k.id,
     k.tenant,
     k.system + (k.tenant_wide ? ' (tenant-wide)' : ''),
     k.scopes.join(','),
+    k.tier,
     k.prefix + '…',
     k.created_at,
     k.expires_at ? k.expires_at + (Date.parse(k.expires_at) <= now ? ' (expired)' : '') : '-',

@@ -10,9 +10,10 @@ const USAGE = `usage: proofstream <command>
   serve --allow-rollback                  start although the database is behind what was published
                                           (exit 3 without it; docs/operations.md)
   keys create --tenant <t> --system <s> [--scopes a,b,…] [--expires-in 30d] [--tenant-wide]
-                                          [--create]
+                                          [--tier free|professional|enterprise|unlimited] [--create]
                                           create a system key and print it once
-                                          (scopes: ${SCOPES.join(', ')}; default all but admin);
+                                          (scopes: ${SCOPES.join(', ')}; default all but admin;
+                                          tier: default unlimited, docs/api.md "Rate limits");
                                           the database must exist (PROOFSTREAM_DB, PROOFSTREAM_DATA_DIR)
                                           unless --create
   keys list [--tenant <t>] [--json]       list keys (never the keys themselves)

@@ -6,6 +6,7 @@ import { hardenServer, serverOptions } from '../http/server-options.js';
 import { Ledger } from '../ledger/ledger.js';
 import { startMetricsListener } from '../http/metrics-server.js';
 import { log } from '../log.js';
+import { liveFeedsFor } from '../http/v2/live.js';
 import { checkWitnessesAtStart, RollbackError } from '../ledger/rollback-guard.js';
 
 /** Exit status of `proofstream serve` when the rollback guard refuses to start. */
@@ -89,6 +90,8 @@ function installShutdown(server: Server, ledger: Ledger, config: Config, metrics
     // close() refuses new connections and drops idle keep-alive ones; a keep-alive connection that is busy now goes
     // idle once its response is written and would hold close() open until it times out, so sweep until all are gone.
     server.close(finish);
+    // Live feeds never finish on their own: each gets a last `retry:` and ends, so its connection goes idle and closes.
+    liveFeedsFor(ledger).endAll();
     server.closeIdleConnections();
     const sweep = setInterval(() => server.closeIdleConnections(), 25);
     const grace = setTimeout(() => {

@@ -12,7 +12,7 @@ import { observabilityFor, readinessChecks } from './metrics.js';
 import { authMiddleware } from './middleware/auth.js';
 import { jsonBody } from './middleware/body.js';
 import { idempotencyMiddleware } from './middleware/idempotency.js';
-import { rateLimit, rateLimitByAddress, TokenBuckets } from './middleware/rate-limit.js';
+import { KeyRateLimiter, policyOf, rateLimit, rateLimitByAddress, TokenBuckets } from './middleware/rate-limit.js';
 import { json } from './schemas.js';
 import { StorageHealth } from './storage-health.js';
 import { adminRoutes } from './v2/admin.js';
@@ -23,12 +23,21 @@ import { keyRoutes } from './v2/keys.js';
 import { streamRoutes } from './v2/streams.js';
 import { verifyRoutes } from './v2/verify.js';
 import { witnessRoutes } from './v2/witnesses.js';
+import { liveRoutes } from './v2/live.js';
+import { webhookRoutes } from './v2/webhooks.js';
 import { v1Routes } from './v1/index.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const cfg = ledger.config;
-  const buckets = new TokenBuckets(cfg.rateLimitRps, cfg.rateLimitBurst);
+  // Rate limits per key tier (docs/api.md "Rate limits").
+  const limiter = new KeyRateLimiter({
+    tiers: cfg.rateLimitTiers,
+    capRps: cfg.rateLimitRps,
+    capBurst: cfg.rateLimitBurst,
+    maxAddressBuckets: cfg.rateLimitMaxAddresses,
+  });
+  const verifyPolicy = policyOf('verify', cfg.verifyRateLimitRps, cfg.verifyRateLimitBurst);
   const storage = new StorageHealth(ledger.store);
   ledger.appender.onCommit(() => storage.markWritten());
   // First of all: the access line and request metrics cover every route, the fused append routes included.
@@ -37,7 +46,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   // themselves, exactly as that middleware would (keyed-write.ts).
   appendRoutes(app, ledger, {
     tenancy: ledger.tenancy,
-    buckets,
+    limiter,
     gate: ledger.idempotency,
     idempotencyTtlMs: cfg.idempotencyTtlMs,
     maxJsonDepth: cfg.maxJsonDepth,
@@ -48,12 +57,13 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
 
   const deps: Deps = {
     ledger,
-    auth: authMiddleware(ledger.tenancy, buckets),
+    auth: authMiddleware(ledger.tenancy, limiter),
     idempotency: idempotencyMiddleware(ledger.idempotency, cfg.idempotencyTtlMs),
     body: (maxBytes) => jsonBody(maxBytes, cfg.maxJsonDepth),
-    rateLimit: rateLimit(buckets),
+    rateLimit: rateLimit(limiter),
+    rateLimitGroup: (name, spec) => rateLimit(limiter.forGroup(name, spec)),
     // Its own buckets, on by default: the verify routes are unauthenticated and each request can cost seconds of CPU.
-    rateLimitByAddress: rateLimitByAddress(new TokenBuckets(cfg.verifyRateLimitRps, cfg.verifyRateLimitBurst)),
+    rateLimitByAddress: rateLimitByAddress(verifyPolicy && new TokenBuckets(verifyPolicy, cfg.rateLimitMaxAddresses)),
   };
 
   app.openapi(
@@ -122,6 +132,8 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   auditRoutes(app, deps);
   verifyRoutes(app, deps);
   witnessRoutes(app, deps);
+  liveRoutes(app, deps); // GET /v2/streams/{id}/events/live (SSE)
+  webhookRoutes(app, deps);
   v1Routes(app, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });

@@ -10,6 +10,7 @@ import { errField, log } from '../log.js';
 import type { AppEnv } from './env.js';
 import type { StorageHealth } from './storage-health.js';
 import { existingVerifyPool } from './verify-pool.js';
+import { liveFeedsFor } from './v2/live.js';
 
 /** Seconds since an ISO time, 0 for none. */
 const ageS = (iso: string | null, now: number) => (iso ? Math.max(0, (now - Date.parse(iso)) / 1000) : 0);
@@ -42,7 +43,7 @@ export class Observability {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
       registers: [r],
     });
-    this.rateLimited = new Counter({ name: 'proofstream_rate_limited_total', help: 'Requests refused with 429 RATE_LIMITED', labelNames: ['route'], registers: [r] });
+    this.rateLimited = new Counter({ name: 'proofstream_rate_limited_total', help: 'Requests refused with 429 RATE_LIMIT_EXCEEDED', labelNames: ['route'], registers: [r] });
 
     const { appender, sealer, store, config } = ledger;
     const commitSize = new Histogram({ name: 'proofstream_group_commit_events', help: 'Events per group commit', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000], registers: [r] });
@@ -80,6 +81,13 @@ export class Observability {
       gauge('proofstream_anchor_lag_checkpoints', 'Checkpoints in closed epochs without a time-stamp token', (g) => g.set(store.evidence.anchorBacklog().checkpoints));
       gauge('proofstream_anchor_lag_seconds', 'Age of the oldest closed epoch without a time-stamp token', (g) => g.set(ageS(store.evidence.anchorBacklog().oldestAt, Date.now())));
     }
+    // Live feeds (SSE): read from the feeds' registry at scrape time.
+    const sse = () => liveFeedsFor(ledger).registry;
+    gauge('proofstream_sse_connections', 'Live feeds (SSE) open now', (g) => g.set(sse().size));
+    gauge('proofstream_sse_queued_bytes', 'Bytes queued for live-feed consumers now, all feeds', (g) => g.set(sse().queuedBytes()));
+    gauge('proofstream_sse_peak_queued_bytes', 'Most bytes ever queued for one live-feed consumer (bounded by PROOFSTREAM_SSE_MAX_BUFFER_BYTES)', (g) => g.set(sse().peakQueued()));
+    total('proofstream_sse_overflows_total', 'Live-feed consumers closed with event: overflow (fell behind by more than the buffer)', () => sse().stats.overflows);
+    total('proofstream_sse_opened_total', 'Live feeds opened', () => sse().stats.opened);
     gauge('proofstream_verify_workers', 'Verify worker threads configured', (g) => g.set(config.verifyWorkers));
     gauge('proofstream_verify_busy', 'Verify workers verifying now', (g) => g.set(existingVerifyPool(ledger)?.state.busy ?? 0));
     gauge('proofstream_verify_queued', 'Verify requests waiting for a worker', (g) => g.set(existingVerifyPool(ledger)?.state.waiting ?? 0));

@@ -120,7 +120,17 @@ export const authErrors = {
   401: errorResponse('missing or invalid system key'),
   403: errorResponse('key lacks the scope'),
   404: errorResponse('not found, or not visible to this tenant'),
-  429: errorResponse('rate limited'),
+  429: {
+    ...errorResponse("RATE_LIMIT_EXCEEDED: over the key's tier (or the operator's cap); details {limit, remaining, reset, retry_after_s, tier, policy}"),
+    headers: {
+      'Retry-After': { description: 'whole seconds until a request is allowed again', schema: { type: 'integer' } },
+      'X-RateLimit-Limit': { description: 'bucket capacity (burst); on every answer of a limited key (docs/api.md "Rate limits")', schema: { type: 'integer' } },
+      'X-RateLimit-Remaining': { description: 'requests left now', schema: { type: 'integer' } },
+      'X-RateLimit-Reset': { description: 'unix seconds when the bucket is full again', schema: { type: 'integer' } },
+      'RateLimit-Policy': { description: '"<tier>";q=<burst>;w=<seconds to fill> (draft-ietf-httpapi-ratelimit-headers-10)', schema: { type: 'string' } },
+      RateLimit: { description: '"<tier>";r=<remaining>;t=<seconds until full>', schema: { type: 'string' } },
+    },
+  },
 } as const;
 
 export const writeErrors = {

@@ -21,6 +21,10 @@ export class Anchoring {
   private anchoredThrough = 0;
   lastError: { message: string; at: string } | null = null;
   readonly stats = { epochs: 0, stamped: 0, failures: 0 };
+  /** Told after an epoch's token is committed: every checkpoint in it is now anchored (notify.ts). */
+  onStamped: ((epochId: string) => void) | null = null;
+  /** Told inside the transaction that stores an epoch's token, with the epoch id (the webhook outbox: checkpoint.anchored). */
+  announceStamped: ((epochId: string) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -98,8 +102,12 @@ export class Anchoring {
           const check = await verifyTimestampToken(r.token, digest, { trustedRoots: [...this.trustedRoots], chain: r.chain });
           if (!check.ok) throw new Error(`TSA token does not verify: ${check.problems.map((p) => `${p.code} ${p.message}`).join('; ')}`);
           const genTime = (check.genTime ?? r.genTime).toISOString();
-          this.store.write(() => this.store.evidence.stampEpoch(epoch.id, bytesToBase64(r.token), r.chain, genTime, new Date().toISOString()));
+          this.store.write(() => {
+            this.store.evidence.stampEpoch(epoch.id, bytesToBase64(r.token), r.chain, genTime, new Date().toISOString());
+            this.announceStamped?.(epoch.id);
+          });
           this.stats.stamped++;
+          this.onStamped?.(epoch.id);
         } catch (e) {
           const message = (e as Error).message;
           this.lastError = { message, at: new Date().toISOString() };

@@ -124,6 +124,11 @@ export class Appender {
   readonly stats = { commits: 0, events: 0, isolatedRetries: 0 };
   /** Told after each group commit: its events and how long it took (metrics); null costs nothing. */
   commitObserver: ((events: number, seconds: number) => void) | null = null;
+  /**
+   * Told inside the flush's transaction (in the job's savepoint, when there is one) of the events each job inserted,
+   * so what it writes (the webhook outbox) commits or rolls back with them; null costs nothing.
+   */
+  announce: ((streamId: string, eventIds: readonly string[]) => void) | null = null;
   private readonly kidJson: string;
   private readonly protocolJson: string;
 
@@ -276,6 +281,7 @@ export class Appender {
     const receipts: ReceiptView[] = [];
     const kid = this.signer.kid;
     const jobLeaves: Buffer[] = [];
+    const announced: string[] | null = this.announce ? [] : null;
 
     for (const it of job.items) {
       seqNo++;
@@ -305,6 +311,7 @@ export class Appender {
         signature,
       });
       jobLeaves.push(evHash);
+      announced?.push(id);
       // RFC 9162 frontier step: each trailing 1-bit of the old size is a perfect subtree that now gets its sibling.
       let node = evHash;
       let level = 0;
@@ -343,6 +350,7 @@ export class Appender {
       // Only reachable when another process holds the key: roll this job back rather than answer twice.
       if (!fresh) throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'this Idempotency-Key was used concurrently; retry');
     }
+    if (announced) this.announce!(streamId, announced);
     heads.set(streamId, { seqNo, head, headHex, lastEventHash: prevEventHash, frontier, added: { hashes: jobLeaves, prev: start.added } });
     return { status: 201, bodyText, receipts };
   }

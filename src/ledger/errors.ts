@@ -15,7 +15,7 @@ export type ErrorCode =
   | 'JSON_TOO_DEEP'
   | 'DUPLICATE_KEY'
   | 'FORBIDDEN_KEY'
-  | 'RATE_LIMITED'
+  | 'RATE_LIMIT_EXCEEDED'
   | 'UNSUPPORTED_OBJECT_KIND'
   | 'EVIDENCE_PENDING'
   | 'MALFORMED_REQUEST'
@@ -26,7 +26,14 @@ export type ErrorCode =
   | 'INTEGRITY_ERROR'
   | 'VERIFY_BUSY'
   | 'VERIFY_TOO_COMPLEX'
-  | 'INTERNAL_ERROR';
+  | 'INTERNAL_ERROR'
+  // live feed (SSE)
+  | 'LIVE_FEED_LIMIT'
+  | 'LIVE_FEED_BUSY'
+  // webhooks (docs/webhooks.md)
+  | 'WEBHOOK_URL_REFUSED'
+  | 'WEBHOOK_LIMIT_REACHED'
+  | 'WEBHOOK_INACTIVE';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -47,7 +54,8 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   DUPLICATE_KEY: 422,
   /** a `__proto__` key: prototype-polluting, and dropped by object spreads */
   FORBIDDEN_KEY: 422,
-  RATE_LIMITED: 429,
+  /** over the key's tier (or the route group's, the operator's cap, a per-address limit); Retry-After says when */
+  RATE_LIMIT_EXCEEDED: 429,
   UNSUPPORTED_OBJECT_KIND: 422,
   /** the requested range is not sealed into a checkpoint yet: retry later */
   EVIDENCE_PENDING: 409,
@@ -68,6 +76,16 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   /** the object needs more memory or time than one verify may use (docs/api.md "Verify limits") */
   VERIFY_TOO_COMPLEX: 413,
   INTERNAL_ERROR: 500,
+  /** this API key already has PROOFSTREAM_SSE_MAX_CONNECTIONS_PER_KEY live feeds open: close one or retry later */
+  LIVE_FEED_LIMIT: 429,
+  /** the server has PROOFSTREAM_SSE_MAX_CONNECTIONS live feeds open: retry after Retry-After (or on another node) */
+  LIVE_FEED_BUSY: 503,
+  /** a webhook url that is not http(s), carries credentials, does not resolve, or points inside the network */
+  WEBHOOK_URL_REFUSED: 422,
+  /** the tenant has PROOFSTREAM_WEBHOOK_MAX_PER_TENANT webhooks already */
+  WEBHOOK_LIMIT_REACHED: 409,
+  /** redeliver on a webhook that is not active (re-activate it first) */
+  WEBHOOK_INACTIVE: 409,
 };
 
 export class ApiError extends Error {

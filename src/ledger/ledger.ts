@@ -20,10 +20,13 @@ import { Proofs, type InclusionView } from './proofs.js';
 import { checkLedger, describeCheck } from './check.js';
 import { openHighwater, refuseMissingDatabase, type HighwaterWriter } from './rollback-guard.js';
 import { Witnessing } from './witnessing.js';
+import { wireNotifications, type Notifications } from './notify.js';
 import { Sealer } from './sealer.js';
 import { loadOrCreateSigner, type Signer } from './signer.js';
 import { actsOn, Tenancy, type Principal } from './tenancy.js';
 import { errField, log } from '../log.js';
+import { Webhooks } from './webhooks.js';
+import { WebhookDelivery } from './webhook-delivery.js';
 
 export interface StreamInput {
   system_id?: string | undefined;
@@ -65,6 +68,12 @@ export class Ledger {
   readonly witnessing: Witnessing | null;
   /** null when no TSA is configured */
   readonly anchoring: Anchoring | null;
+  /** after-commit notifications: events committed, checkpoints signed/witnessed/anchored (notify.ts) */
+  readonly notifications: Notifications;
+  /** webhooks and their outbox (src/ledger/webhooks.ts) */
+  readonly webhooks: Webhooks;
+  /** the delivery worker, started by open() */
+  readonly webhookDelivery: WebhookDelivery;
   private purgeTimer: NodeJS.Timeout | undefined;
   /** keeps `<db>.highwater` (what was published) current; see rollback-guard.ts */
   private highwater: HighwaterWriter | undefined;
@@ -88,10 +97,48 @@ export class Ledger {
     this.anchoring = config.tsaUrl
       ? new Anchoring(store, config.tsaUrl, config.tsaRootsPem, config.anchorEpochMs, config.retryMaxMs)
       : null;
+    this.notifications = wireNotifications(this);
     if (this.witnessing) {
       const w = this.witnessing;
       this.sealer.onSealed(() => w.kick());
     }
+    // Webhooks: outbox rows ride the transactions that commit what they announce (docs/webhooks.md).
+    this.webhooks = new Webhooks(store, config, (p, id) => this.streamFor(p, id));
+    const hooks = this.webhooks;
+    this.appender.announce = (streamId, ids) => hooks.eventsAppended(streamId, ids);
+    this.sealer.announce = (cp) => hooks.checkpointReached(cp, 'checkpoint.signed');
+    if (this.witnessing) {
+      this.witnessing.announceCosigned = (cp) => {
+        // Once, when the cosignature just stored is the one that meets the quorum (at least one).
+        if (!hooks.wants(cp.streamId, 'checkpoint.witnessed')) return;
+        const needed = Math.max(1, this.evidence.quorumFor(cp.streamId));
+        if (store.evidence.cosignatures(cp.id).length === needed) hooks.checkpointReached(cp, 'checkpoint.witnessed');
+      };
+      // Once per (witness, checkpoint) in this process, not once per retry of the refusing witness.
+      const suspected = new Set<string>();
+      this.witnessing.announceForkSuspected = (cp, witness) => {
+        const k = `${witness}\n${cp.id}`;
+        if (suspected.has(k)) return;
+        if (suspected.size >= 10_000) suspected.clear();
+        suspected.add(k);
+        hooks.streamCondition(cp.streamId, 'fork.suspected', cp.id);
+      };
+    }
+    if (this.anchoring) {
+      this.anchoring.announceStamped = (epochId) => {
+        if (!hooks.anyWants('checkpoint.anchored')) return;
+        for (const leaf of store.evidence.epochLeaves(epochId)) {
+          const cp = store.checkpoints.checkpoint(leaf.checkpointId);
+          if (cp) hooks.checkpointReached(cp, 'checkpoint.anchored');
+        }
+      };
+    }
+    this.webhookDelivery = new WebhookDelivery(store, this.webhooks, config, {
+      event: eventView,
+      receipt: receiptView,
+      checkpoint: (cp) => this.proofs.view(cp),
+    });
+    this.webhooks.outboxWritten = () => this.webhookDelivery.wake(0);
   }
 
   static open(config: Config): Ledger {
@@ -131,6 +178,7 @@ export class Ledger {
     ledger.sealer.start();
     ledger.witnessing?.start();
     ledger.anchoring?.start();
+    ledger.webhookDelivery.start();
     ledger.packs.sweepOrphans();
     ledger.purgeTimer = setInterval(() => {
       // Housekeeping only: a failure (a busy database, a file that will not go) is logged and retried next minute,
@@ -151,6 +199,7 @@ export class Ledger {
     this.sealer.stop();
     this.witnessing?.stop();
     this.anchoring?.stop();
+    this.webhookDelivery.stop();
     this.highwater?.close();
     this.store.close();
   }
@@ -374,7 +423,7 @@ export function receiptView(ev: EventRow): ReceiptView {
   };
 }
 
-function eventView(ev: EventRow): EventView {
+export function eventView(ev: EventRow): EventView {
   return {
     ...receiptView(ev),
     source_ref: ev.sourceRef,

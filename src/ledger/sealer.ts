@@ -77,6 +77,10 @@ export class Sealer implements CommitRider {
   /** Stored tiles built from the committed leaves, written in the sealing transactions (see tiles.ts). */
   readonly tiles = new TileFolder();
   private readonly sealedListeners: Array<() => void> = [];
+  /** Told per stream after a committed sealing turn signed checkpoints: the newest one's tree size (notify.ts). */
+  private readonly checkpointListeners: Array<(streamId: string, treeSize: number) => void> = [];
+  /** Told inside the sealing transaction (the stream's savepoint) of each checkpoint signed: the webhook outbox. */
+  announce: ((cp: CheckpointRow) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -159,6 +163,11 @@ export class Sealer implements CommitRider {
   /** `cb` runs after a sealing transaction that signed at least one checkpoint has committed. */
   onSealed(cb: () => void): void {
     this.sealedListeners.push(cb);
+  }
+
+  /** `cb` runs once per stream after a sealing transaction that signed checkpoints for it committed (newest size). */
+  onCheckpoint(cb: (streamId: string, treeSize: number) => void): void {
+    this.checkpointListeners.push(cb);
   }
 
   /** Called by the appender after each commit, with the leaves it committed for the stream (ending at headSeqNo). */
@@ -330,9 +339,11 @@ export class Sealer implements CommitRider {
   /** After the transaction that sealed `results` committed: state, listeners, and what is due next. */
   private finish(results: Sealed[], budget: number): void {
     this.stats.turns++;
-    if (results.some((r) => r.sealed > (this.state.get(r.streamId)?.sealed ?? 0))) {
+    const signed = results.filter((r) => r.sealed > (this.state.get(r.streamId)?.sealed ?? 0));
+    if (signed.length) {
       for (const cb of this.sealedListeners) cb();
     }
+    for (const r of signed) for (const cb of this.checkpointListeners) cb(r.streamId, r.sealed);
     for (const r of results) {
       const st = this.stateOf(r.streamId);
       st.sealed = r.sealed;
@@ -401,6 +412,7 @@ export class Sealer implements CommitRider {
         sealedAt: now,
       });
       this.store.checkpoints.insertCheckpoint(cp);
+      this.announce?.(cp);
       prev = cp;
       sealed = to;
       n++;

@@ -4,13 +4,33 @@ import type { Store } from '../store/index.js';
 import type { ApiKeyListing, ApiKeyRow, System, Tenant } from '../store/tenancy.js';
 import { newId } from './ids.js';
 
-export const SCOPES = ['streams:write', 'events:write', 'read', 'audit', 'admin'] as const;
+export const SCOPES = ['streams:write', 'events:write', 'read', 'audit', 'admin', 'webhooks'] as const;
 export type Scope = (typeof SCOPES)[number];
 /**
  * What `keys create` (and POST /v2/admin/keys) grant without an explicit scope list: everything but `admin`, which
  * manages keys. Least privilege: a key that can mint keys is asked for by name; the bootstrap key has every scope.
  */
 export const DEFAULT_SCOPES: readonly Scope[] = SCOPES.filter((s) => s !== 'admin');
+
+/**
+ * Rate-limit tiers of API keys (docs/api.md "Rate limits"; the numbers live in config.ts, overridable per tier).
+ * `unlimited` has no per-key limit (only PROOFSTREAM_RATE_LIMIT_RPS, the operator's cap, if set).
+ */
+export const TIERS = ['free', 'professional', 'enterprise', 'unlimited'] as const;
+export type Tier = (typeof TIERS)[number];
+/**
+ * The tier of a key made without one (`keys create` without --tier, POST /v2/admin/keys without `tier`), and of every
+ * key made before tiers existed: `unlimited`. On a self-hosted ledger keys are mostly the operator's own writers, and
+ * per-key limits were off until now; a throttled default would start refusing appends after an upgrade. Tiers are for
+ * keys handed to others: asked for by name. The bootstrap key is `unlimited` too (the operator's way in must not be
+ * throttled while revoking a key in an incident).
+ */
+export const DEFAULT_TIER: Tier = 'unlimited';
+
+/** Why a tier name is refused, or undefined when it is one of TIERS. */
+export function tierProblem(tier: string): string | undefined {
+  return (TIERS as readonly string[]).includes(tier) ? undefined : `unknown tier ${JSON.stringify(tier.slice(0, 40))} (valid tiers: ${TIERS.join(', ')})`;
+}
 
 /** The longest --expires-in / expires_in a key may be given (10 years). */
 export const MAX_EXPIRES_IN_MS = 3650 * 86_400_000;
@@ -51,7 +71,7 @@ export const MAX_SEQUENCE_RUN = 7;
  */
 export class KeyPolicyError extends Error {
   constructor(
-    readonly code: 'BOOTSTRAP_KEY_REFUSED' | 'SCOPES_INVALID' | 'EXPIRY_INVALID',
+    readonly code: 'BOOTSTRAP_KEY_REFUSED' | 'SCOPES_INVALID' | 'EXPIRY_INVALID' | 'TIER_INVALID',
     message: string,
   ) {
     super(message);
@@ -125,6 +145,8 @@ export interface Principal {
   scopes: ReadonlySet<string>;
   /** acts on every stream of its tenant, not only its own system's (absent: false) */
   tenantWide?: boolean;
+  /** its rate-limit tier (absent: unlimited) */
+  tier?: Tier;
 }
 
 /** Why a bearer key did not authenticate: never seen (or garbage), revoked, or past its expires_at. */
@@ -135,6 +157,8 @@ export interface CreateKeyOptions {
   /** a duration accepted by parseExpiresIn */
   expiresIn?: string;
   tenantWide?: boolean;
+  /** one of TIERS; default DEFAULT_TIER */
+  tier?: string;
 }
 
 /** What listings show of a key: never the key or its hash. */
@@ -147,6 +171,7 @@ export interface KeyView {
   scopes: string[];
   prefix: string;
   tenant_wide: boolean;
+  tier: Tier;
   bootstrap: boolean;
   created_at: string;
   expires_at: string | null;
@@ -162,6 +187,7 @@ export const keyView = (k: ApiKeyListing): KeyView => ({
   scopes: [...k.scopes],
   prefix: k.prefix,
   tenant_wide: k.tenantWide,
+  tier: k.tier as Tier,
   bootstrap: k.bootstrap,
   created_at: k.createdAt,
   expires_at: k.expiresAt,
@@ -201,9 +227,12 @@ export class Tenancy {
     const scopes = opts.scopes ?? DEFAULT_SCOPES;
     const bad = scopeProblem(scopes);
     if (bad) throw new KeyPolicyError('SCOPES_INVALID', bad);
+    const tier = opts.tier ?? DEFAULT_TIER;
+    const badTier = tierProblem(tier);
+    if (badTier) throw new KeyPolicyError('TIER_INVALID', badTier);
     const expiresAt = opts.expiresIn === undefined ? null : new Date(Date.now() + parseExpiresIn(opts.expiresIn)).toISOString();
     const key = KEY_PREFIX + randomBytes(32).toString('base64url');
-    return this.store.write(() => this.insertKey(key, tenantName, systemName, scopes, { bootstrap: false, tenantWide: opts.tenantWide ?? false, expiresAt }));
+    return this.store.write(() => this.insertKey(key, tenantName, systemName, scopes, { bootstrap: false, tenantWide: opts.tenantWide ?? false, expiresAt, tier: tier as Tier }));
   }
 
   /** Every key (of one tenant when tenantId is given), oldest first, as listings show it. */
@@ -239,7 +268,7 @@ export class Tenancy {
     tenantName: string,
     systemName: string,
     scopes: readonly string[],
-    shape: { bootstrap: boolean; tenantWide: boolean; expiresAt: string | null },
+    shape: { bootstrap: boolean; tenantWide: boolean; expiresAt: string | null; tier: Tier },
   ) {
     const tenant = this.ensureTenant(tenantName);
     const system = this.ensureSystem(tenant.id, systemName);
@@ -258,6 +287,7 @@ export class Tenancy {
       bootstrap: shape.bootstrap,
       expiresAt: shape.expiresAt,
       tenantWide: shape.tenantWide,
+      tier: shape.tier,
     };
     this.store.tenancy.insertApiKey(row);
     return { key, row, tenant, system, created: true };
@@ -265,7 +295,7 @@ export class Tenancy {
 
   /**
    * Applies PROOFSTREAM_BOOTSTRAP_KEY at start: the key it names (checked by keyWeakness) is the one bootstrap key,
-   * installed with every scope (admin included), tenant-wide, for tenant and system `default` if new; every other bootstrap key is revoked, so a
+   * installed with every scope (admin included), tenant-wide, tier unlimited, for tenant and system `default` if new; every other bootstrap key is revoked, so a
    * changed or unset variable retires the previous key. One transaction. Returns the ids of the keys it retired.
    */
   applyBootstrapKey(key: string | undefined): { retired: string[] } {
@@ -277,7 +307,7 @@ export class Tenancy {
     const retired = this.store.write(() => {
       if (key !== undefined && keyHash !== undefined) {
         const existing = this.store.tenancy.keyByHash(keyHash);
-        if (!existing) this.insertKey(key, 'default', 'default', SCOPES, { bootstrap: true, tenantWide: true, expiresAt: null });
+        if (!existing) this.insertKey(key, 'default', 'default', SCOPES, { bootstrap: true, tenantWide: true, expiresAt: null, tier: 'unlimited' });
         // An earlier bootstrap key named again is the bootstrap key again: the variable decides. (A key revoked by
         // hand is no longer marked bootstrap, so it lands in the refusal below.)
         else if (existing.bootstrap) {
@@ -321,6 +351,7 @@ export class Tenancy {
       systemId: row.systemId,
       scopes: new Set(row.scopes),
       tenantWide: row.tenantWide,
+      tier: row.tier as Tier,
     };
     if (this.keyCache.size >= KEY_CACHE_MAX) this.keyCache.clear();
     // Never cached past its expiry.

@@ -32,6 +32,12 @@ export class Witnessing {
   private readonly ws: WitnessRuntime[];
   private stopped = false;
   readonly stats = { submitted: 0, cosigned: 0, conflicts: 0, failures: 0 };
+  /** Told after a cosignature is committed (notify.ts decides whether it completed the quorum). */
+  onCosigned: ((streamId: string, checkpointId: string) => void) | null = null;
+  /** Told inside the transaction that stores a cosignature (the webhook outbox: checkpoint.witnessed). */
+  announceCosigned: ((cp: CheckpointRow) => void) | null = null;
+  /** Told when a witness finds a checkpoint inconsistent with one it cosigned (422): the webhook outbox, fork.suspected. */
+  announceForkSuspected: ((cp: CheckpointRow, witness: string, detail: string) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -161,8 +167,10 @@ export class Witnessing {
               createdAt: now,
             });
             this.store.evidence.setCosignedSize(w.cfg.name, streamId, cp.treeSize, now, true);
+            this.announceCosigned?.(cp);
           });
           this.stats.cosigned++;
+          this.onCosigned?.(streamId, cp.id);
           w.lastSuccessAt = now;
           old = cp.treeSize;
           break;
@@ -183,6 +191,14 @@ export class Witnessing {
           break;
         }
         case 'rejected':
+          if (res.status === 422 && this.announceForkSuspected) {
+            const announce = this.announceForkSuspected;
+            try {
+              this.store.write(() => announce(cp, w.cfg.name, res.body.slice(0, 200).trim()));
+            } catch {
+              /* the error below is still recorded and logged */
+            }
+          }
           this.recordError(
             w,
             streamId,

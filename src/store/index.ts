@@ -12,6 +12,7 @@ import { LedgerKeysRepo } from './ledger-keys.js';
 import { PacksRepo } from './packs.js';
 import { StreamsRepo } from './streams.js';
 import { TenancyRepo } from './tenancy.js';
+import { WebhooksRepo } from './webhooks.js';
 
 export class Store {
   readonly tenancy: TenancyRepo;
@@ -24,6 +25,8 @@ export class Store {
   readonly evidence: EvidenceRepo;
   /** whole-table reads for `proofstream check` (src/ledger/check.ts) */
   readonly check: CheckRepo;
+  /** webhooks and their outbox (src/ledger/webhooks.ts) */
+  readonly webhooks: WebhooksRepo;
 
   private readonly tx: Transactions;
 
@@ -38,6 +41,7 @@ export class Store {
     this.packs = new PacksRepo(h.db);
     this.evidence = new EvidenceRepo(h.db);
     this.check = new CheckRepo(h.db);
+    this.webhooks = new WebhooksRepo(h.db);
   }
 
   static open(file: string, opts: OpenOptions = {}): Store {

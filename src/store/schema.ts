@@ -40,6 +40,11 @@ export const apiKeys = sqliteTable('api_keys', {
   expiresAt: text('expires_at'),
   /** 1: acts on every stream of its tenant; 0: only on streams of its own system (docs/api.md "API keys") */
   tenantWide: integer('tenant_wide', { mode: 'boolean' }).notNull().default(false),
+  /**
+   * Rate-limit tier (src/ledger/tenancy.ts TIERS: free, professional, enterprise, unlimited; docs/api.md "Rate
+   * limits"). Keys made before tiers existed were unlimited per key, and stay so.
+   */
+  tier: text('tier').notNull().default('unlimited'),
 });
 
 export const streams = sqliteTable(
@@ -267,4 +272,65 @@ export const anchorLeaves = sqliteTable(
     checkpointHash: text('checkpoint_hash').notNull(),
   },
   (t) => [uniqueIndex('anchor_leaves_epoch').on(t.epochId, t.leafIndex)],
+);
+
+// ---- webhooks (docs/webhooks.md) ----------------------------------------------------------------------------------
+
+/** An endpoint that gets the ledger's announcements (event types in `events`), signed with `secret`. */
+export const webhooks = sqliteTable(
+  'webhooks',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    /** the creating key's system when that key was not tenant-wide: only that system's streams are announced; null = the whole tenant */
+    systemId: text('system_id'),
+    /** only this stream's announcements; null = every stream the webhook may see */
+    streamId: text('stream_id'),
+    url: text('url').notNull(),
+    /** JSON array of event types */
+    events: text('events', { mode: 'json' }).$type<string[]>().notNull(),
+    /** the signing secret as given (or generated `whsec_…`); shown only in the create answer */
+    secret: text('secret').notNull(),
+    active: integer('active', { mode: 'boolean' }).notNull(),
+    description: text('description'),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+    disabledAt: text('disabled_at'),
+    disabledReason: text('disabled_reason'),
+    /** ISO time of the first failed attempt since the last success; null while the endpoint answers 2xx */
+    failingSince: text('failing_since'),
+  },
+  (t) => [index('webhooks_tenant_created').on(t.tenantId, t.createdAt, t.id)],
+);
+
+/**
+ * The outbox: one row per (webhook, announcement), written in the transaction that commits what it announces. The
+ * body is rendered from `subject_id` at delivery, so the row stays small on the append path.
+ */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    /** `msg_…`: the `webhook-id` header, the same for every attempt and redelivery */
+    id: text('id').primaryKey(),
+    webhookId: text('webhook_id').notNull(),
+    tenantId: text('tenant_id').notNull(),
+    eventType: text('event_type').notNull(),
+    /** what it announces: an event id (`sev_…`) or a checkpoint id (`chk_…`) */
+    subjectId: text('subject_id').notNull(),
+    /** 'pending' | 'delivered' | 'failed' | 'dead' */
+    status: text('status').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    /** ISO; a claimed row's lease end while an attempt is in flight */
+    nextAttemptAt: text('next_attempt_at').notNull(),
+    /** ISO; retries stop (status failed) after this */
+    giveUpAt: text('give_up_at').notNull(),
+    createdAt: text('created_at').notNull(),
+    deliveredAt: text('delivered_at'),
+  },
+  (t) => [
+    index('webhook_deliveries_due').on(t.status, t.nextAttemptAt),
+    index('webhook_deliveries_webhook').on(t.webhookId, t.createdAt, t.id),
+  ],
 );

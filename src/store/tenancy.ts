@@ -51,9 +51,9 @@ export class TenancyRepo {
     this.db.update(apiKeys).set({ revokedAt, bootstrap: false }).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt))).run();
   }
 
-  /** The bootstrap key's shape: every scope, tenant-wide (it may predate a scope or tenant_wide). */
+  /** The bootstrap key's shape: every scope, tenant-wide, unlimited (it may predate a scope, tenant_wide or tier). */
   setBootstrapShape(id: string, scopes: readonly string[]): void {
-    this.db.update(apiKeys).set({ scopes: [...scopes], tenantWide: true }).where(eq(apiKeys.id, id)).run();
+    this.db.update(apiKeys).set({ scopes: [...scopes], tenantWide: true, tier: 'unlimited' }).where(eq(apiKeys.id, id)).run();
   }
 
   tenantByName(name: string): Tenant | undefined {

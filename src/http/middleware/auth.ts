@@ -1,21 +1,22 @@
 // Bearer system keys: missing/unknown/revoked/expired → 401 (an expired key is told so), known but lacking the scope → 403. Failed attempts are
-// rate-limited per client address when the limiter is on, so keys cannot be guessed at line speed.
+// rate-limited per client address, so keys cannot be guessed at line speed; a 403 is charged to the key like any of
+// its requests. Both answers carry the rate-limit fields of the bucket they were charged to.
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { ApiError } from '../../ledger/errors.js';
 import type { Principal, Scope, Tenancy } from '../../ledger/tenancy.js';
 import type { AppEnv } from '../env.js';
-import { clientAddress, type TokenBuckets } from './rate-limit.js';
+import { clientAddress, setRateHeaders, type KeyRateLimiter } from './rate-limit.js';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 /** The caller's principal, or a thrown 401/403 (the same checks as authMiddleware, for the fused append routes). */
-export function authenticateRequest(c: Context<AppEnv>, tenancy: Tenancy, limiter: TokenBuckets, scope: Scope): Principal {
+export function authenticateRequest(c: Context<AppEnv>, tenancy: Tenancy, limiter: KeyRateLimiter, scope: Scope): Principal {
   const h = c.req.header('authorization');
   const m = h ? BEARER.exec(h) : null;
   const principal = m ? tenancy.authenticate(m[1]!) : undefined;
   if (!principal) {
-    limiter.take(c, `addr:${clientAddress(c)}`);
+    setRateHeaders(c, limiter.failedAuth.take(c, `addr:${clientAddress(c)}`, null));
     if (!m) throw new ApiError('AUTHENTICATION_FAILED', 'missing Authorization: Bearer <system key>');
     const why = tenancy.refusal(m[1]!);
     throw new ApiError(
@@ -24,12 +25,14 @@ export function authenticateRequest(c: Context<AppEnv>, tenancy: Tenancy, limite
     );
   }
   if (!principal.scopes.has(scope)) {
+    const charged = limiter.take(c, principal);
+    if (charged) setRateHeaders(c, charged);
     throw new ApiError('AUTHORIZATION_FAILED', `this key lacks the scope "${scope}"`, { required_scope: scope });
   }
   return principal;
 }
 
-export const authMiddleware = (tenancy: Tenancy, limiter: TokenBuckets) => (scope: Scope) =>
+export const authMiddleware = (tenancy: Tenancy, limiter: KeyRateLimiter) => (scope: Scope) =>
   createMiddleware<AppEnv>(async (c, next) => {
     c.set('principal', authenticateRequest(c, tenancy, limiter, scope));
     await next();

@@ -19,11 +19,11 @@ import { validationHook } from '../errors.js';
 import { authenticateRequest } from './auth.js';
 import { readJson } from './body.js';
 import { fingerprintOf, idempotencyKeyOf } from './idempotency.js';
-import type { TokenBuckets } from './rate-limit.js';
+import { addRateHeaders, setRateHeaders, type KeyRateLimiter, type RateState } from './rate-limit.js';
 
 export interface KeyedWriteDeps {
   tenancy: Tenancy;
-  buckets: TokenBuckets;
+  limiter: KeyRateLimiter;
   gate: IdempotencyGate;
   idempotencyTtlMs: number;
   /** the ingestion rule's nesting limit for payloads (body.ts readJson) */
@@ -49,28 +49,30 @@ const REQUEST_ID_INVALID = /[^\w\-=]/;
 
 /** One handler doing the whole chain for a route whose body is JSON and whose Idempotency-Key is required. */
 export function keyedWrite(d: KeyedWriteDeps, scope: Scope, maxBytes: number, route: KeyedWriteRoute): Handler<AppEnv> {
-  const { tenancy, buckets, gate, idempotencyTtlMs: ttlMs, maxJsonDepth } = d;
+  const { tenancy, limiter, gate, idempotencyTtlMs: ttlMs, maxJsonDepth } = d;
   return async (c) => {
     let reqId = c.req.header('X-Request-Id');
     if (!reqId || reqId.length > REQUEST_ID_LIMIT || REQUEST_ID_INVALID.test(reqId)) reqId = newId('req');
     let release: (() => void) | undefined;
+    let rate: RateState | undefined;
     try {
-      const principal = authenticateRequest(c, tenancy, buckets, scope);
+      const principal = authenticateRequest(c, tenancy, limiter, scope);
       c.set('principal', principal); // for the access line (tenant and key id)
-      buckets.take(c, `key:${principal.keyId}`);
+      rate = limiter.take(c, principal);
       const body = await readJson(c, maxBytes, maxJsonDepth);
       const key = idempotencyKeyOf(c, true)!;
       const fingerprint = fingerprintOf(c, body);
       const entered = gate.enter(principal.tenantId, key, fingerprint);
       const decision: GateDecision = entered instanceof Promise ? await entered : entered;
-      if (decision.kind === 'replay') return respond(decision.status, decision.bodyText, reqId, true);
+      if (decision.kind === 'replay') return respond(decision.status, decision.bodyText, reqId, true, rate);
       release = decision.release;
       const r = await route(c, { principal, body, idem: { tenantId: principal.tenantId, key, fingerprint, ttlMs } });
-      return respond(r.status, r.bodyText, reqId, false);
+      return respond(r.status, r.bodyText, reqId, false, rate);
     } catch (e) {
       // onError renders the envelope from here, as it would after the request-id middleware had run.
       c.set('requestId', reqId);
       c.header('X-Request-Id', reqId);
+      if (rate) setRateHeaders(c, rate);
       throw e;
     } finally {
       release?.();
@@ -84,11 +86,14 @@ export function keyedWrite(d: KeyedWriteDeps, scope: Scope, maxBytes: number, ro
  * Headers object iterates in, which @hono/node-server copies into writeHead), then the Content-Length it adds. Given
  * as a plain record, node-server hands it to writeHead as is.
  */
-function respond(status: number, text: string, reqId: string, replayed: boolean): Response {
+function respond(status: number, text: string, reqId: string, replayed: boolean, rate: RateState | undefined): Response {
   const length = String(Buffer.byteLength(text));
   const headers: Record<string, string> = replayed
-    ? { 'content-type': 'application/json', 'idempotent-replayed': 'true', 'x-request-id': reqId, 'Content-Length': length }
-    : { 'content-type': 'application/json', 'x-request-id': reqId, 'Content-Length': length };
+    ? { 'content-type': 'application/json', 'idempotent-replayed': 'true' }
+    : { 'content-type': 'application/json' };
+  if (rate) addRateHeaders(headers, rate); // ratelimit…, x-ratelimit-…: between those and x-request-id in sorted order
+  headers['x-request-id'] = reqId;
+  headers['Content-Length'] = length;
   return new Response(text, { status, headers });
 }
 

@@ -6,10 +6,12 @@ import type { AppEnv } from '../env.js';
 import { v1EventRoutes } from './events.js';
 import { v1ProofRoutes } from './proof.js';
 import { v1PublicVerifyRoutes } from './public-verify.js';
+import { v1WebhookRoutes } from './webhooks.js';
 
 export function v1Routes(app: OpenAPIHono<AppEnv>, d: Deps): void {
   const v1 = new V1Ledger(d.ledger);
   v1EventRoutes(app, d, v1);
   v1ProofRoutes(app, d, v1);
   v1PublicVerifyRoutes(app, d);
+  v1WebhookRoutes(app, d);
 }

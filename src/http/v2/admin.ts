@@ -2,7 +2,7 @@
 // manages its own tenant's keys only; another tenant's key id answers 404 exactly like an unknown one.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { ApiError, notFound } from '../../ledger/errors.js';
-import { KeyPolicyError, SCOPES, type KeyView } from '../../ledger/tenancy.js';
+import { DEFAULT_TIER, KeyPolicyError, SCOPES, TIERS, type KeyView } from '../../ledger/tenancy.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { authErrors, json, writeErrors } from '../schemas.js';
@@ -20,6 +20,7 @@ const ApiKey = z
     scopes: z.array(z.string()),
     prefix: z.string().openapi({ description: 'the first characters of the key, to tell keys apart (never the key)' }),
     tenant_wide: z.boolean(),
+    tier: z.enum(TIERS).openapi({ description: 'rate-limit tier (docs/api.md "Rate limits")' }),
     bootstrap: z.boolean(),
     created_at: z.string(),
     expires_at: z.string().nullable(),
@@ -37,6 +38,10 @@ const CreateKeyInput = z
       .openapi({ description: `any of ${SCOPES.join(', ')}; default all but admin` }),
     expires_in: z.string().max(40).optional().openapi({ description: 'a duration: 90s, 15m, 12h, 30d (1m to 3650d); default never' }),
     tenant_wide: z.boolean().optional().openapi({ description: "act on every stream of the tenant, not only the system's; default false" }),
+    tier: z
+      .enum(TIERS)
+      .optional()
+      .openapi({ description: `rate-limit tier: ${TIERS.join(', ')}; default ${DEFAULT_TIER} (docs/api.md "Rate limits")` }),
   })
   .strict();
 
@@ -78,10 +83,10 @@ export function adminRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
       const tenant = tenantNameOf(d, p.tenantId);
       let made;
       try {
-        made = tenancy.createKey(tenant, input.system, { scopes: input.scopes, expiresIn: input.expires_in, tenantWide: input.tenant_wide });
+        made = tenancy.createKey(tenant, input.system, { scopes: input.scopes, expiresIn: input.expires_in, tenantWide: input.tenant_wide, tier: input.tier });
       } catch (e) {
         if (e instanceof KeyPolicyError) {
-          throw new ApiError('VALIDATION_ERROR', e.message, { path: e.code === 'EXPIRY_INVALID' ? 'expires_in' : 'scopes' });
+          throw new ApiError('VALIDATION_ERROR', e.message, { path: e.code === 'EXPIRY_INVALID' ? 'expires_in' : e.code === 'TIER_INVALID' ? 'tier' : 'scopes' });
         }
         throw e;
       }

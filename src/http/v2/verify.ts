@@ -165,6 +165,6 @@ export const VERIFY_RESPONSES = (ok: string, unprocessable: string) => ({
   413: errorResponse('PAYLOAD_TOO_LARGE: body over PROOFSTREAM_MAX_VERIFY_BYTES; VERIFY_TOO_COMPLEX: the verify needs more memory or time than one verify may use'),
   415: errorResponse('not application/json'),
   422: errorResponse(unprocessable),
-  429: errorResponse('RATE_LIMITED: over the per-address limit (PROOFSTREAM_VERIFY_RATE_LIMIT_RPS), with Retry-After'),
+  429: errorResponse('RATE_LIMIT_EXCEEDED: over the per-address limit (PROOFSTREAM_VERIFY_RATE_LIMIT_RPS), with Retry-After'),
   503: errorResponse('VERIFY_BUSY: every verify worker and queue place, or the in-flight body budget, is taken; with Retry-After'),
 });

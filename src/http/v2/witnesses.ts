@@ -33,7 +33,7 @@ export function witnessRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
       tags: ['witnesses'],
       summary: "Each configured witness: health, and the last size it cosigned of each of the caller's streams",
       security: [{ bearer: [] }],
-      middleware: [d.auth('read')] as const,
+      middleware: [d.auth('read'), d.rateLimit] as const,
       responses: {
         200: json(z.object({ quorum: z.number().int(), witnesses: z.array(WitnessStatus) }), 'witness status'),
         ...authErrors,
