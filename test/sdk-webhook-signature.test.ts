@@ -1,8 +1,11 @@
 // verifyWebhookSignature (proofstream/client): the Standard Webhooks specification's own example, and the seed's
 // X-Attest-Signature recomputed with node:crypto (an independent HMAC) — both over the raw body.
 import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from 'proofstream/client';
+import { ROOT } from './helpers/server.js';
 
 describe('verifyWebhookSignature', () => {
   // github.com/standard-webhooks/standard-webhooks, spec/standard-webhooks.md, "Example".
@@ -34,5 +37,17 @@ describe('verifyWebhookSignature', () => {
     expect(verifyWebhookSignature({ body: new TextEncoder().encode(body), headers: { 'x-attest-signature': good }, secret })).toEqual({ ok: true, scheme: 'x-attest', webhook_id: null });
     expect(verifyWebhookSignature({ body, headers: { 'x-attest-signature': good }, secret: 'another' })).toEqual({ ok: false, reason: 'bad_signature' });
     expect(verifyWebhookSignature({ body, headers: {}, secret })).toEqual({ ok: false, reason: 'no_signature' });
+  });
+
+  it('accepts every case of the ledger\'s signature vectors (fixtures/vectors/webhook-signature.json) under both schemes', () => {
+    const v = JSON.parse(fs.readFileSync(path.join(ROOT, 'fixtures/vectors/webhook-signature.json'), 'utf8')) as {
+      cases: Array<{ secret: string; msg_id: string; timestamp: number; body: string; 'webhook-signature': string; 'x-attest-signature': string }>;
+    };
+    expect(v.cases.length).toBeGreaterThanOrEqual(3);
+    for (const c of v.cases) {
+      const sw = { 'webhook-id': c.msg_id, 'webhook-timestamp': String(c.timestamp), 'webhook-signature': c['webhook-signature'] };
+      expect(verifyWebhookSignature({ body: c.body, headers: sw, secret: c.secret, nowS: c.timestamp })).toEqual({ ok: true, scheme: 'standard-webhooks', webhook_id: c.msg_id });
+      expect(verifyWebhookSignature({ body: c.body, headers: { 'x-attest-signature': c['x-attest-signature'] }, secret: c.secret })).toMatchObject({ ok: true, scheme: 'x-attest' });
+    }
   });
 });

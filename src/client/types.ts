@@ -5,6 +5,8 @@ import type * as S from '../http/schemas.js';
 import type * as V1 from '../http/v1/schemas.js';
 import type { Bundle, PackInput } from '../http/v2/audit.js';
 import type { VerifyReport, VerifyRequest } from '../http/v2/verify.js';
+import type * as W from '../http/v2/webhooks.js';
+import type { WEBHOOK_EVENT_TYPES } from '../ledger/webhooks.js';
 
 export type EventInput = z.input<typeof S.EventInput>;
 export type Receipt = z.output<typeof S.Receipt>;
@@ -41,64 +43,13 @@ export interface CheckpointPage {
   next_before: number | null;
 }
 
-// Webhooks: the #14 contract (docs/webhooks.md). Written out here until the webhook routes' zod schemas land on
-// main; then these become z.output<> of them like the rest.
-export type WebhookEventType =
-  | 'event.appended'
-  | 'checkpoint.signed'
-  | 'checkpoint.witnessed'
-  | 'checkpoint.anchored'
-  | 'evidence.stalled'
-  | 'fork.suspected'
-  | (string & {});
-
-export interface WebhookInput {
-  url: string;
-  events: WebhookEventType[];
-  /** generated (whsec_…) when absent; returned only by create */
-  secret?: string;
-  active?: boolean;
-  /** null or absent: every stream of the tenant */
-  stream_id?: string | null;
-  description?: string;
-}
-
-export interface WebhookPatch {
-  url?: string;
-  events?: WebhookEventType[];
-  active?: boolean;
-  description?: string;
-  secret?: string;
-}
-
-export interface Webhook {
-  webhook_id: string;
-  url: string;
-  events: WebhookEventType[];
-  active: boolean;
-  stream_id: string | null;
-  description: string | null;
-  created_at: string;
-  updated_at: string;
-  disabled_at: string | null;
-  disabled_reason: string | null;
-}
-
-export interface CreatedWebhook extends Webhook {
-  secret: string;
-}
-
-export interface WebhookDelivery {
-  delivery_id: string;
-  event: WebhookEventType;
-  status: 'pending' | 'delivered' | 'failed' | 'dead';
-  attempts: number;
-  last_status_code: number | null;
-  last_error: string | null;
-  next_attempt_at: string | null;
-  created_at: string;
-  delivered_at: string | null;
-}
+// Webhooks (docs/webhooks.md): from the webhook routes' schemas.
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+export type WebhookInput = z.input<typeof W.WebhookInput>;
+export type WebhookPatch = z.input<typeof W.WebhookPatch>;
+export type Webhook = z.output<typeof W.Webhook>;
+export type CreatedWebhook = z.output<typeof W.CreatedWebhook>;
+export type WebhookDelivery = z.output<typeof W.Delivery>;
 
 export interface WebhookPage {
   webhooks: Webhook[];
