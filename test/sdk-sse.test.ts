@@ -146,6 +146,39 @@ describe('follow() over a stub live feed', () => {
     expect(seqs).toEqual([1, 2, 3]);
   });
 
+  it('an `event: error` message (INTEGRITY_ERROR) ends the iterator after the events before it, with the code', async () => {
+    const srv = http.createServer((req, res) => {
+      const e = { stream_id: 'str_e', seq_no: 1, stream_event_id: 'sev_1' };
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        `id: 1\nevent: event\ndata: ${JSON.stringify({ event: e, receipt: e })}\n\n` +
+          'event: error\ndata: {"error":{"code":"INTEGRITY_ERROR","message":"event 2 fails its hash"},"resume_from_seq_no":2}\n\n',
+      );
+    });
+    servers.push(srv);
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const ps = new Proofstream({ baseUrl: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, apiKey: 'k' });
+    const it = ps.follow('str_e', { from: 1 });
+    expect((await it.next()).value).toMatchObject({ type: 'event', seq_no: 1 });
+    await expect(it.next()).rejects.toMatchObject({ code: 'INTEGRITY_ERROR', details: { resume_from_seq_no: 2 } });
+  });
+
+  it('with trust pinned, an event whose receipt fails verification ends the iterator (VERIFICATION_FAILED), never yielded', async () => {
+    const srv = http.createServer((req, res) => {
+      const e = { stream_id: 'str_v', seq_no: 1, stream_event_id: 'sev_1', event_hash: 'ab'.repeat(32) };
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`id: 1\nevent: event\ndata: ${JSON.stringify({ event: e, receipt: e })}\n\n`);
+    });
+    servers.push(srv);
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const ps = new Proofstream({
+      baseUrl: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`,
+      apiKey: 'k',
+      trustedKeys: [{ kid: 'ps-ed25519-x', alg: 'Ed25519', public_key: 'cd'.repeat(32) }],
+    });
+    await expect(ps.follow('str_v', { from: 1 }).next()).rejects.toMatchObject({ code: 'VERIFICATION_FAILED' });
+  });
+
   it('a refusal that retrying cannot cure (401) ends the iterator with the typed error', async () => {
     const srv = http.createServer((req, res) => {
       res.writeHead(401, { 'content-type': 'application/json', 'x-request-id': 'req_stub' });

@@ -151,9 +151,10 @@ export async function* follow(client: Proofstream, streamId: string, o: FollowOp
       }
     } catch (e) {
       if (o.signal?.aborted) throw o.signal.reason;
+      // Our own errors first: the connection's abort in the finally above must not turn them into a reconnect.
+      if (e instanceof ProofstreamError) throw e;
       if (e instanceof Reconnect) outcome = e;
       else if (ac.signal.aborted && ac.signal.reason instanceof Reconnect) outcome = ac.signal.reason;
-      else if (e instanceof ProofstreamError) throw e;
       else outcome = new Reconnect(`connection failed: ${(e as Error)?.message ?? e}`);
     } finally {
       if (watchdog !== undefined) clearTimeout(watchdog);
@@ -193,6 +194,17 @@ function interpret(m: SseMessage, streamId: string): FeedItem | Reconnect | null
     case 'overflow':
       // We fell behind the server's buffer; it closes the feed and says where to resume (= our last + 1).
       return new Reconnect(`overflow (resume from ${String(d?.resume_from_seq_no)})`, true);
+    case 'error': {
+      // The server could not serve the next event (INTEGRITY_ERROR: a stored row fails its hash). Asking again does
+      // not heal it: end the iterator with the server's code, after everything before it was delivered.
+      const e = (d?.error ?? {}) as { code?: unknown; message?: unknown };
+      throw new ProofstreamError({
+        status: 0,
+        code: typeof e.code === 'string' ? e.code : 'FEED_PROTOCOL',
+        message: `live feed of ${streamId}: ${typeof e.message === 'string' ? e.message : 'the server ended the feed with an error'}`,
+        details: d,
+      });
+    }
     default:
       return null; // message types of later versions
   }
