@@ -12,7 +12,7 @@ const USAGE = `usage: proofstream <command>
   keys create --tenant <t> --system <s> [--scopes a,b,…] [--expires-in 30d] [--tenant-wide]
                                           [--create]
                                           create a system key and print it once
-                                          (scopes: ${SCOPES.join(', ')}; default all but admin);
+                                          (scopes: ${SCOPES.join(', ')}; default all but admin and events:erase);
                                           the database must exist (PROOFSTREAM_DB, PROOFSTREAM_DATA_DIR)
                                           unless --create
   keys list [--tenant <t>] [--json]       list keys (never the keys themselves)

@@ -26,7 +26,10 @@ export type ErrorCode =
   | 'INTEGRITY_ERROR'
   | 'VERIFY_BUSY'
   | 'VERIFY_TOO_COMPLEX'
-  | 'INTERNAL_ERROR';
+  | 'INTERNAL_ERROR'
+  // payload erasure (docs/api.md "Payload erasure")
+  | 'ALREADY_ERASED'
+  | 'NOT_ERASABLE';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -68,6 +71,10 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   /** the object needs more memory or time than one verify may use (docs/api.md "Verify limits") */
   VERIFY_TOO_COMPLEX: 413,
   INTERNAL_ERROR: 500,
+  /** DELETE /v2/events/{id}/payload on an event whose payload is gone already; details.erased says when and why */
+  ALREADY_ERASED: 409,
+  /** DELETE /v2/events/{id}/payload on an erasure event: it is the record of an erasure and stays */
+  NOT_ERASABLE: 409,
 };
 
 export class ApiError extends Error {

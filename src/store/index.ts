@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openDatabase, type Handle, type OpenOptions } from './db.js';
 import { EventsRepo } from './events.js';
+import { ErasuresRepo } from './erasures.js';
 import { EvidenceRepo } from './evidence.js';
 import { IdempotencyRepo } from './idempotency.js';
 import { LedgerKeysRepo } from './ledger-keys.js';
@@ -24,6 +25,8 @@ export class Store {
   readonly evidence: EvidenceRepo;
   /** whole-table reads for `proofstream check` (src/ledger/check.ts) */
   readonly check: CheckRepo;
+  /** payload erasure (src/ledger/erasure.ts) */
+  readonly erasures: ErasuresRepo;
 
   private readonly tx: Transactions;
 
@@ -38,6 +41,7 @@ export class Store {
     this.packs = new PacksRepo(h.db);
     this.evidence = new EvidenceRepo(h.db);
     this.check = new CheckRepo(h.db);
+    this.erasures = new ErasuresRepo(h.db);
   }
 
   static open(file: string, opts: OpenOptions = {}): Store {
