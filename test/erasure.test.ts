@@ -249,6 +249,36 @@ describe('payload erasure', () => {
     }
   }, 60_000);
 
+  it('two concurrent erasures of one event: one 200, one 409 ALREADY_ERASED, and only one erasure event in the stream', async () => {
+    const s = (await call('POST', '/v2/streams', { use_case: 'erasure-race' }, { 'idempotency-key': idemKey() })).body.stream_id;
+    const ev = await call('POST', `/v2/streams/${s}/events`, { source_ref: 'race', event_type: 'note', payload: { v: 1 } }, { 'idempotency-key': idemKey() });
+    const id = ev.body.stream_event_id;
+    const answers = await Promise.all(
+      [1, 2, 3].map((i) => call('DELETE', `/v2/events/${id}/payload`, { reason: `race ${i}` }, { 'idempotency-key': idemKey() })),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409, 409]);
+    for (const a of answers.filter((x) => x.status === 409)) expect(a.body.error.code).toBe('ALREADY_ERASED');
+    const list = (await call('GET', `/v2/streams/${s}/events`)).body.events;
+    expect(list.map((e: any) => e.event_type)).toEqual(['note', 'proofstream.erasure']);
+    expect(list[0].erased.erasure_event_id).toBe(list[1].stream_event_id);
+  });
+
+  it('a payload written before a thousand later rows (many pages) leaves no copy behind either', async () => {
+    const s = (await call('POST', '/v2/streams', { use_case: 'erasure-splits' }, { 'idempotency-key': idemKey() })).body.stream_id;
+    const marker = `SPLIT-ERASE-ME-${process.pid}-${Date.now()}-QJXZ`;
+    const first = await call('POST', `/v2/streams/${s}/events`, { source_ref: 'victim', event_type: 'note', payload: { who: marker } }, { 'idempotency-key': idemKey() });
+    expect(first.status).toBe(201);
+    // ~400 KB of later rows: the table grows over many pages (and the WAL over many checkpoints) after the victim.
+    for (let b = 0; b < 4; b++) {
+      const events = Array.from({ length: 250 }, (_, i) => ({ source_ref: `filler-${b}-${i}`, event_type: 'note', payload: { pad: 'p'.repeat(200 + ((i * 37) % 400)) } }));
+      expect((await call('POST', `/v2/streams/${s}/events/batch`, { events }, { 'idempotency-key': idemKey() })).status).toBe(201);
+    }
+    expect(occurrences(srv.dataDir, marker)).toBeGreaterThan(0);
+    const r = await call('DELETE', `/v2/events/${first.body.stream_event_id}/payload`, { reason: REASON }, { 'idempotency-key': idemKey() });
+    expect(r.status, r.text).toBe(200);
+    expect(occurrences(srv.dataDir, marker)).toBe(0);
+  }, 60_000);
+
   it('`proofstream check --deep` is clean after erasures', async () => {
     const r = await cli(['check', '--deep', '--json'], { PROOFSTREAM_DATA_DIR: srv.dataDir });
     expect(r.code, r.stdout + r.stderr).toBe(0);
