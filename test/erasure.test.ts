@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, client, idemKey, newKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
@@ -283,5 +284,26 @@ describe('payload erasure', () => {
     const r = await cli(['check', '--deep', '--json'], { PROOFSTREAM_DATA_DIR: srv.dataDir });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, deep: true, problems: [] });
+  });
+
+  it('`check --deep` names an erasure row that no longer matches its erasure event', async () => {
+    const copy = path.join(dir, 'copy.db');
+    const b = await cli(['backup', copy], { PROOFSTREAM_DATA_DIR: srv.dataDir });
+    expect(b.code, b.stderr).toBe(0);
+    const db = new Database(copy);
+    db.prepare('UPDATE "event_erasures" SET "reason" = ? WHERE "event_id" = ?').run('something else', receipts[1].stream_event_id);
+    db.close();
+    const r = await cli(['check', '--deep', '--json', '--db', copy]);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report.problems).toEqual([
+      {
+        table: 'event_erasures',
+        row: receipts[1].stream_event_id,
+        stream_id: streamId,
+        seq_no: 2,
+        problem: `the erasure record in its erasure event ${erasureAnswer.erasure.stream_event_id} does not match it and the erased event`,
+      },
+    ]);
   });
 });
