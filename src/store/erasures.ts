@@ -12,6 +12,7 @@ export class ErasuresRepo {
   private readonly insertStmt: Database.Statement;
   private readonly packsCoveringStmt: Database.Statement;
   private readonly deletePackStmt: Database.Statement;
+  private readonly countStmt: Database.Statement;
   private readonly getRow: (eventId: string) => ErasureRow | undefined;
   private readonly byErasureEventRow: (erasureEventId: string) => ErasureRow | undefined;
 
@@ -26,6 +27,7 @@ export class ErasuresRepo {
       'SELECT "id", "file_path" AS "filePath" FROM "packs" WHERE "stream_id" = ? AND "from_seq_no" <= ? AND "to_seq_no" >= ?',
     );
     this.deletePackStmt = this.sqlite.prepare('DELETE FROM "packs" WHERE "id" = ?');
+    this.countStmt = this.sqlite.prepare('SELECT count(*) FROM "event_erasures" WHERE "stream_id" = ? AND "seq_no" BETWEEN ? AND ?').pluck();
     this.getRow = rowReader(this.sqlite, eventErasures, '"event_id" = ?');
     this.byErasureEventRow = rowReader(this.sqlite, eventErasures, '"erasure_event_id" = ?');
   }
@@ -55,6 +57,11 @@ export class ErasuresRepo {
   /** The erasure an erasure event records, if `eventId` is one. */
   byErasureEvent(eventId: string): ErasureRow | undefined {
     return this.byErasureEventRow(eventId);
+  }
+
+  /** How many events of `streamId` with fromSeqNo ≤ seq_no ≤ toSeqNo had their payload erased. */
+  countInRange(streamId: string, fromSeqNo: number, toSeqNo: number): number {
+    return this.countStmt.get(streamId, fromSeqNo, toSeqNo) as number;
   }
 
   /** Inside the caller's transaction: deletes the rows of stored packs whose range holds seqNo; returns their files. */
