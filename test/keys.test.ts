@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Store } from '../src/store/index.js';
 import { KeyPolicyError, SCOPES, Tenancy, keyStrengthBits, keyWeakness } from '../src/ledger/tenancy.js';
-import { BIN, client, newKey, runCli, spawnListening, startServer, tempDir } from './helpers/server.js';
+import { BIN, client, newKey, ROOT, runCli, spawnListening, startServer, tempDir } from './helpers/server.js';
 
 const dirs: string[] = [];
 const dir = (prefix: string) => {
@@ -97,7 +97,12 @@ describe('PROOFSTREAM_BOOTSTRAP_KEY is the bootstrap key now, never a previous o
     try {
       for (const col of ['bootstrap', 'expires_at', 'tenant_wide']) db.exec(`ALTER TABLE api_keys DROP COLUMN ${col}`);
       db.exec(`UPDATE api_keys SET scopes = '["streams:write","events:write","read","audit"]' WHERE scopes LIKE '%"admin"%'`);
-      db.exec('DELETE FROM __drizzle_migrations WHERE created_at IN (SELECT created_at FROM __drizzle_migrations ORDER BY created_at DESC LIMIT 2)');
+      // Drizzle applies every migration newer than the newest recorded one: un-record 0005 and all after it, and undo
+      // what migrations after 0006 created (0007: event_erasures), so they apply again cleanly.
+      const journal = JSON.parse(fs.readFileSync(path.join(ROOT, 'drizzle/meta/_journal.json'), 'utf8')) as { entries: { tag: string; when: number }[] };
+      const since = journal.entries.find((e) => e.tag.startsWith('0005_'))!.when;
+      db.exec('DROP TABLE IF EXISTS event_erasures');
+      db.prepare('DELETE FROM __drizzle_migrations WHERE created_at >= ?').run(since);
     } finally {
       db.close();
     }
