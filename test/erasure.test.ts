@@ -280,6 +280,18 @@ describe('payload erasure', () => {
     expect(occurrences(srv.dataDir, marker)).toBe(0);
   }, 60_000);
 
+  it('both routes are in /openapi.json with their schemas', async () => {
+    const doc = (await anon('GET', '/openapi.json')).body;
+    const del = doc.paths['/v2/events/{eventId}/payload'].delete;
+    expect(Object.keys(del.responses)).toEqual(expect.arrayContaining(['200', '400', '403', '404', '409', '413', '422']));
+    expect(del.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/ErasureInput');
+    expect(doc.components.schemas.ErasureInput.properties.reason).toMatchObject({ type: 'string', minLength: 1, maxLength: 500 });
+    expect(doc.paths['/v2/events/{eventId}'].get).toBeDefined();
+    // StoredEvent extends Receipt (an allOf): `erased` is among its own members, a reference to Erased.
+    expect(JSON.stringify(doc.components.schemas.StoredEvent)).toMatch(/"erased":\{[^}]*"\$ref":"#\/components\/schemas\/Erased"/);
+    expect(doc.components.schemas.Erased.required).toEqual(['at', 'reason', 'erasure_event_id']);
+  });
+
   it('`proofstream check --deep` is clean after erasures', async () => {
     const r = await cli(['check', '--deep', '--json'], { PROOFSTREAM_DATA_DIR: srv.dataDir });
     expect(r.code, r.stdout + r.stderr).toBe(0);

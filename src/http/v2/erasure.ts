@@ -5,7 +5,7 @@ import { MAX_ERASURE_REASON } from '../../protocol/erasure.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { jsonText } from '../reply.js';
-import { authErrors, Erased, IDEMPOTENCY_KEY_PARAM, json, Receipt, StoredEvent, writeErrors } from '../schemas.js';
+import { authErrors, Erased, ErrorEnvelope, IDEMPOTENCY_KEY_PARAM, json, Receipt, StoredEvent, writeErrors } from '../schemas.js';
 
 /** The DELETE body is one short reason: 16 KiB is room for 500 characters of any script, escaped. */
 export const ERASURE_BODY_LIMIT = 16 * 1024;
@@ -50,7 +50,7 @@ export function erasureRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
       responses: {
         200: json(ErasureAnswer, "erased: the erased event's id and the erasure event's receipt"),
         ...writeErrors,
-        409: json(z.object({ error: z.unknown() }), 'ALREADY_ERASED, NOT_ERASABLE, or an Idempotency-Key conflict'),
+        409: json(ErrorEnvelope, 'ALREADY_ERASED, NOT_ERASABLE, or an Idempotency-Key conflict or in progress'),
       },
     }),
     async (c) => {
