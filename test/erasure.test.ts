@@ -280,6 +280,31 @@ describe('payload erasure', () => {
     expect(occurrences(srv.dataDir, marker)).toBe(0);
   }, 60_000);
 
+  it('a reader of another connection holding the WAL: the erasure answers, says so in the log, and the next erasure finishes the job', async () => {
+    const s = (await call('POST', '/v2/streams', { use_case: 'erasure-reader' }, { 'idempotency-key': idemKey() })).body.stream_id;
+    const marker = `READER-ERASE-ME-${process.pid}-${Date.now()}-KQZJ`;
+    const batch = [
+      { source_ref: 'held', event_type: 'note', payload: { who: marker } },
+      { source_ref: 'other', event_type: 'note', payload: { n: 1 } },
+    ];
+    const appended = (await call('POST', `/v2/streams/${s}/events/batch`, { events: batch }, { 'idempotency-key': idemKey() })).body.receipts;
+    // A read transaction on its own connection (what `proofstream check` or a backup is), opened on the WAL as it is.
+    const reader = new Database(path.join(srv.dataDir, 'proofstream.db'), { readonly: true });
+    try {
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM events').pluck().get();
+      const r = await call('DELETE', `/v2/events/${appended[0].stream_event_id}/payload`, { reason: REASON }, { 'idempotency-key': idemKey() });
+      expect(r.status, r.text).toBe(200);
+      await waitFor(async () => (srv.output().includes('erasure_wal_busy') ? true : undefined));
+      reader.exec('COMMIT');
+    } finally {
+      reader.close();
+    }
+    const next = await call('DELETE', `/v2/events/${appended[1].stream_event_id}/payload`, { reason: REASON }, { 'idempotency-key': idemKey() });
+    expect(next.status, next.text).toBe(200);
+    expect(occurrences(srv.dataDir, marker)).toBe(0);
+  });
+
   it('both routes are in /openapi.json with their schemas', async () => {
     const doc = (await anon('GET', '/openapi.json')).body;
     const del = doc.paths['/v2/events/{eventId}/payload'].delete;

@@ -76,7 +76,15 @@ export class ErasuresRepo {
    * erased payload leave the -wal file too. Returns false when a reader (another connection) kept it from finishing.
    */
   checkpointTruncate(): boolean {
-    const [r] = this.sqlite.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
-    return !!r && r.busy === 0;
+    // TRUNCATE waits for other connections' readers through the busy handler: on the event loop, so not at all here
+    // (a `check --deep` beside the server would otherwise hold every request up to busy_timeout).
+    const busyTimeout = this.sqlite.pragma('busy_timeout', { simple: true }) as number;
+    this.sqlite.pragma('busy_timeout = 0');
+    try {
+      const [r] = this.sqlite.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+      return !!r && r.busy === 0;
+    } finally {
+      this.sqlite.pragma(`busy_timeout = ${busyTimeout}`);
+    }
   }
 }
