@@ -223,6 +223,9 @@ describe('payload erasure', () => {
       const report = JSON.parse(v.stdout);
       expect(report.ok).toBe(true);
       expect(report.problems).toEqual([]);
+      // The pack built after the erasure reports the withheld payload as a skipped check; the one before has none.
+      const notes = report.checks.filter((c: any) => /erased payload/.test(c.name));
+      expect(notes.map((c: any) => c.status)).toEqual(f === after ? ['skipped'] : []);
     }
     // The pack stored before the erasure held the payload: it went with it.
     expect((await call('GET', `/v2/audit/packs/${packBeforeId}`)).status).toBe(404);
