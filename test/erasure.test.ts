@@ -141,6 +141,10 @@ describe('payload erasure', () => {
     expect(r.body.erased_event_id).toBe(id);
     expect(r.body.erasure).toMatchObject({ stream_id: streamId, seq_no: 4, previous_event_hash: receipts[2].event_hash });
     expect(r.body.erased).toEqual({ at: r.body.erasure.received_at, reason: REASON, erasure_event_id: r.body.erasure.stream_event_id });
+    // One log line for the operator's trail, without the reason; the pack stored before went with the payload.
+    const line = await waitFor(async () => srv.output().split('\n').find((l) => l.includes('"payload_erased"') && l.includes(id)));
+    expect(JSON.parse(line)).toMatchObject({ event: 'payload_erased', event_id: id, stream_id: streamId, key_id: bootstrapKeyId, packs_removed: [packBeforeId] });
+    expect(line).not.toContain(REASON);
 
     // The same Idempotency-Key replays the answer byte for byte; a new one is refused.
     const replay = await call('DELETE', `/v2/events/${id}/payload`, { reason: REASON }, { 'idempotency-key': key });

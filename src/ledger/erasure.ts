@@ -92,6 +92,11 @@ export class Erasures {
       },
     );
     this.afterCommit(ev.id, packFiles);
+    // The operator's trail (the reason stays out of the log: it is in the erasure event for those who may read it).
+    log.info(
+      { event: 'payload_erased', event_id: ev.id, stream_id: ev.streamId, erasure_event_id: result.receipts[0]?.stream_event_id, key_id: p.keyId, packs_removed: packFiles.map((f) => f.id) },
+      `payload of ${ev.id} erased`,
+    );
     return result;
   }
 
