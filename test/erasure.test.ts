@@ -325,6 +325,13 @@ describe('payload erasure', () => {
   });
 
   it('`proofstream check --deep` is clean after erasures', async () => {
+    // The erasures of the tests above are in the file being checked (v2 and v1 streams, the race, the reader).
+    const db = new Database(path.join(srv.dataDir, 'proofstream.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT count(*) FROM event_erasures').pluck().get()).toBe(6);
+    } finally {
+      db.close();
+    }
     const r = await cli(['check', '--deep', '--json'], { PROOFSTREAM_DATA_DIR: srv.dataDir });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, deep: true, problems: [] });
