@@ -203,6 +203,13 @@ describe('payload erasure', () => {
       expect(rr.body.ok, rr.text).toBe(true);
     }
 
+    // The page of events as the list returns it (the erased one with its `erased` member) verifies as a stream.
+    const page = (await call('GET', `/v2/streams/${streamId}/events`)).body.events;
+    const asStream = await anon('POST', '/v2/verify', { kind: 'stream', object: { stream_id: streamId, events: page } });
+    expect(asStream.body.problems, asStream.text).toEqual([]);
+    expect(asStream.body.ok).toBe(true);
+    expect(asStream.body.checks.filter((c: any) => /erased payload/.test(c.name)).map((c: any) => c.status)).toEqual(['skipped']);
+
     await waitFor(async () => ((await call('GET', `/v2/streams/${streamId}/checkpoints/latest`)).body?.tree_size >= 4 ? true : undefined));
     const pack = await call('POST', '/v2/audit/packs', { stream_id: streamId, from_seq_no: 1, to_seq_no: 4 }, { 'idempotency-key': idemKey() });
     expect(pack.status, pack.text).toBe(201);
