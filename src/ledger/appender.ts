@@ -29,6 +29,18 @@ export interface IdempotencyWrite {
   ttlMs: number;
 }
 
+/** What a caller other than the append routes may add to its job (payload erasure, src/ledger/erasure.ts). */
+export interface AppendOptions {
+  /** the answer's status, also kept in the Idempotency-Key record (default 201) */
+  status?: number;
+  /**
+   * More writes in the job's own transaction (its savepoint when isolated), after its events are inserted and before
+   * its Idempotency-Key record: a throw fails this job alone and rolls its events back. May run twice (once more
+   * when the flush is retried job by job), so it must only write to the database.
+   */
+  inTransaction?: (receipts: readonly ReceiptView[]) => void;
+}
+
 export interface AppendResult {
   status: number;
   /** the JSON response text, byte-identical for the original answer and every replay */
@@ -54,6 +66,7 @@ interface Job {
   items: PreparedEvent[];
   idem: IdempotencyWrite | undefined;
   render: (receipts: ReceiptView[]) => unknown;
+  opts: AppendOptions | undefined;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
@@ -163,10 +176,11 @@ export class Appender {
     inputs: readonly EventInput[],
     idem: IdempotencyWrite | undefined,
     render: (receipts: ReceiptView[]) => unknown,
+    opts?: AppendOptions,
   ): Promise<AppendResult> {
     const items = inputs.map((e, i) => prepare(e, inputs.length > 1 ? i : undefined));
     return new Promise((resolve, reject) => {
-      this.queue.push({ streamId, items, idem, render, resolve, reject });
+      this.queue.push({ streamId, items, idem, render, opts, resolve, reject });
       this.schedule();
     });
   }
@@ -336,13 +350,15 @@ export class Appender {
       prevEventHash = evHex;
     }
 
+    job.opts?.inTransaction?.(receipts);
+    const status = job.opts?.status ?? 201;
     const bodyText = JSON.stringify(job.render(receipts));
     if (job.idem) {
       const fresh = this.store.idempotency.insert({
         tenantId: job.idem.tenantId,
         key: job.idem.key,
         fingerprint: job.idem.fingerprint,
-        status: 201,
+        status,
         responseBody: bodyText,
         createdAt: now,
         expiresAt: now + job.idem.ttlMs,
@@ -352,7 +368,7 @@ export class Appender {
     }
     if (announced) this.announce!(streamId, announced);
     heads.set(streamId, { seqNo, head, headHex, lastEventHash: prevEventHash, frontier, added: { hashes: jobLeaves, prev: start.added } });
-    return { status: 201, bodyText, receipts };
+    return { status, bodyText, receipts };
   }
 
   private loadHead(streamId: string): Working {

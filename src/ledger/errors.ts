@@ -33,7 +33,10 @@ export type ErrorCode =
   // webhooks (docs/webhooks.md)
   | 'WEBHOOK_URL_REFUSED'
   | 'WEBHOOK_LIMIT_REACHED'
-  | 'WEBHOOK_INACTIVE';
+  | 'WEBHOOK_INACTIVE'
+  // payload erasure (docs/api.md "Payload erasure")
+  | 'ALREADY_ERASED'
+  | 'NOT_ERASABLE';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -86,6 +89,10 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   WEBHOOK_LIMIT_REACHED: 409,
   /** redeliver on a webhook that is not active (re-activate it first) */
   WEBHOOK_INACTIVE: 409,
+  /** DELETE /v2/events/{id}/payload on an event whose payload is gone already; details.erased says when and why */
+  ALREADY_ERASED: 409,
+  /** DELETE /v2/events/{id}/payload on an erasure event: it is the record of an erasure and stays */
+  NOT_ERASABLE: 409,
 };
 
 export class ApiError extends Error {

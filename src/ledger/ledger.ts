@@ -6,8 +6,9 @@ export type { EventView };
 import type { Config } from '../config.js';
 import { Store } from '../store/index.js';
 import type { EventRow } from '../store/events.js';
+import type { ErasureRow } from '../store/erasures.js';
 import type { StreamRow } from '../store/streams.js';
-import { Appender, initialHead, type AppendResult, type EventInput, type IdempotencyWrite, type ReceiptView } from './appender.js';
+import { Appender, initialHead, type AppendOptions, type AppendResult, type EventInput, type IdempotencyWrite, type ReceiptView } from './appender.js';
 import { ApiError, notFound } from './errors.js';
 import { IdempotencyGate } from './idempotency.js';
 import { newId } from './ids.js';
@@ -55,6 +56,19 @@ export interface StreamView {
 
 /** How many streams GET /v2/witnesses lists per witness (the rest: streams_truncated). */
 export const WITNESS_STATUS_STREAMS = 1000;
+
+/** On an event whose payload was erased (docs/api.md "Payload erasure"); absent on every other event. */
+export interface ErasedView {
+  /** the erasure event's received_at */
+  at: string;
+  reason: string;
+  erasure_event_id: string;
+}
+
+/** A stored event as the read routes return it. */
+export type StoredEventView = EventView & { erased?: ErasedView };
+
+export const erasedView = (e: ErasureRow): ErasedView => ({ at: e.erasedAt, reason: e.reason, erasure_event_id: e.erasureEventId });
 
 export class Ledger {
   readonly tenancy: Tenancy;
@@ -284,11 +298,12 @@ export class Ledger {
     inputs: readonly EventInput[],
     idem: IdempotencyWrite | undefined,
     render: (r: ReceiptView[]) => unknown,
+    opts?: AppendOptions,
   ): Promise<AppendResult> {
     // The hot path needs only the owner (cached); the appender reads the head itself.
     const owner = this.store.streams.ownerOf(streamId);
     if (!owner || !actsOn(p, owner)) throw notFound('stream');
-    return this.appender.append(streamId, inputs, idem, render);
+    return this.appender.append(streamId, inputs, idem, render, opts);
   }
 
   /** The stored receipt, plus (once sealed) its inclusion proof against the first checkpoint covering it. */
@@ -300,14 +315,30 @@ export class Ledger {
     return { ...receiptView(checkedEvent(ev)), inclusion: this.proofs.firstInclusion(ev.streamId, ev.seqNo) };
   }
 
-  listEvents(p: Principal, streamId: string, fromSeqNo: number, limit: number): { events: EventView[]; next_from_seq_no: number | null } {
+  listEvents(p: Principal, streamId: string, fromSeqNo: number, limit: number): { events: StoredEventView[]; next_from_seq_no: number | null } {
     const stream = this.streamFor(p, streamId);
     const rows = checkedEvents(this.store.events.list(streamId, fromSeqNo, limit));
     const last = rows[rows.length - 1];
     return {
-      events: rows.map(eventView),
+      events: rows.map((r) => this.storedEventView(r)),
       next_from_seq_no: last && last.seqNo < stream.headSeqNo ? last.seqNo + 1 : null,
     };
+  }
+
+  /** GET /v2/events/{id}: one event of the caller's, as the list returns it (`sev_…`, or a v1 `evt_…` id). */
+  getEvent(p: Principal, eventId: string): StoredEventView {
+    const ev = this.store.events.get(eventId.startsWith('evt_') ? `sev_${eventId.slice(4)}` : eventId);
+    if (!ev) throw notFound('event');
+    this.streamFor(p, ev.streamId, 'event');
+    return this.storedEventView(checkedEvent(ev));
+  }
+
+  /** The event view, with `erased` when its payload was erased (one point read, only for payload-less rows). */
+  private storedEventView(ev: EventRow): StoredEventView {
+    const view = eventView(ev);
+    if (ev.payload !== null) return view;
+    const erasure = this.store.erasures.get(ev.id);
+    return erasure ? { ...view, erased: erasedView(erasure) } : view;
   }
 
   /** GET /v2/witnesses: process-wide health plus per-stream progress for the caller's streams only. */

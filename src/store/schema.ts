@@ -334,3 +334,23 @@ export const webhookDeliveries = sqliteTable(
     index('webhook_deliveries_webhook').on(t.webhookId, t.createdAt, t.id),
   ],
 );
+
+/**
+ * Payload erasures (docs/operations.md "Erasing a payload"): one row per erased event, written in the transaction that
+ * nulls the event's payload and salt and appends the erasure event (whose payload is the erasure record). What the
+ * read routes show as `erased`; the erasure event is the signed, chained copy of the same facts.
+ */
+export const eventErasures = sqliteTable(
+  'event_erasures',
+  {
+    eventId: text('event_id').primaryKey().references(() => events.id),
+    streamId: text('stream_id').notNull(),
+    seqNo: integer('seq_no').notNull(),
+    /** the erasure event's received_at */
+    erasedAt: text('erased_at').notNull(),
+    reason: text('reason').notNull(),
+    erasureEventId: text('erasure_event_id').notNull().references(() => events.id),
+    erasedByKey: text('erased_by_key').notNull(),
+  },
+  (t) => [uniqueIndex('event_erasures_erasure_event').on(t.erasureEventId), index('event_erasures_stream').on(t.streamId, t.seqNo)],
+);
