@@ -26,7 +26,9 @@ export type ErrorCode =
   | 'INTEGRITY_ERROR'
   | 'VERIFY_BUSY'
   | 'VERIFY_TOO_COMPLEX'
-  | 'INTERNAL_ERROR';
+  | 'INTERNAL_ERROR'
+  // ledger-key rotation (src/ledger/keyring.ts)
+  | 'LEDGER_KEY_UNAVAILABLE';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -68,6 +70,8 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   /** the object needs more memory or time than one verify may use (docs/api.md "Verify limits") */
   VERIFY_TOO_COMPLEX: 413,
   INTERNAL_ERROR: 500,
+  /** the active ledger key's private key file cannot be read: nothing is signed with another key instead */
+  LEDGER_KEY_UNAVAILABLE: 503,
 };
 
 export class ApiError extends Error {
