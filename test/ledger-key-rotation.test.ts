@@ -298,6 +298,40 @@ describe('ledger-key rotate on a running server', () => {
   }, 60_000);
 });
 
+describe('a rotated key the server cannot read', () => {
+  it('appends answer 503 LEDGER_KEY_UNAVAILABLE (nothing signed by another key) until the key file is in place', async () => {
+    const d = tempDir('ps-rotate-missing-');
+    const s = await startServer({ dataDir: d });
+    try {
+      const c = client(s.url, s.key);
+      const st = await c('POST', '/v2/streams', { use_case: 'missing key' }, { 'idempotency-key': idemKey() });
+      const ev = () => c('POST', `/v2/streams/${st.body.stream_id}/events`, { source_ref: 'x', event_type: 't', payload: {} }, { 'idempotency-key': idemKey() });
+      const first = await ev();
+      expect(first.status).toBe(201);
+      // The key goes to a directory this server does not look in (it uses <data dir>/ledger-keys).
+      const elsewhere = path.join(d, 'elsewhere');
+      const rot = await runCli(['ledger-key', 'rotate', '--keys-dir', elsewhere], { PROOFSTREAM_DATA_DIR: d });
+      expect(rot.code, rot.stderr).toBe(0);
+      const kid = rot.stdout.trim();
+      const refused = await ev();
+      expect(refused.status).toBe(503);
+      expect(refused.body.error).toMatchObject({ code: 'LEDGER_KEY_UNAVAILABLE', request_id: expect.any(String) });
+      expect(refused.body.error.message).toContain(kid);
+      expect(refused.text).not.toContain('    at '); // no stack trace
+      const events = (await c('GET', `/v2/streams/${st.body.stream_id}/events`)).body.events;
+      expect(events).toHaveLength(1); // the refused append changed nothing
+      fs.mkdirSync(path.join(d, 'ledger-keys'), { recursive: true });
+      fs.renameSync(path.join(elsewhere, `${kid}.pem`), path.join(d, 'ledger-keys', `${kid}.pem`));
+      const ok = await ev();
+      expect(ok.status).toBe(201);
+      expect(ok.body.receipt.kid).toBe(kid);
+      expect(ok.body.seq_no).toBe(2);
+    } finally {
+      await s.stop();
+    }
+  }, 60_000);
+});
+
 describe('trust policy windows (pure)', () => {
   const a = loadOrCreateSigner(path.join(dir, 'a.pem'));
   const b = loadOrCreateSigner(path.join(dir, 'b.pem'));

@@ -205,9 +205,24 @@ export class Keyring {
     return out;
   }
 
-  /** The active signer as last seen (no database read): for /health and the server's own verify trust. */
+  /**
+   * The active signer as last seen (no database read), for /health and start lines. While the active key's file is
+   * unreadable this is the previous one, which signs nothing any more (receiptSigner throws): it only names a key.
+   */
   get current(): Signer {
-    return this.signerFor(this.activeRow.kid);
+    try {
+      this.lastCurrent = this.signerFor(this.activeRow.kid);
+    } catch {
+      /* keep the last one that loaded */
+    }
+    return this.lastCurrent!;
+  }
+
+  private lastCurrent: Signer | undefined;
+
+  /** The active key's kid as last seen (no database or file read). */
+  get activeKid(): string {
+    return this.activeRow.kid;
   }
 
   /** The keys as last read (no database access). */

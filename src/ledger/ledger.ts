@@ -309,7 +309,7 @@ export class Ledger {
   /** Every ledger key with its validity window, as /v2/keys, packs and the server's own verify trust show them. */
   publicKeys() {
     const now = new Date().toISOString();
-    const current = this.keys.current.kid;
+    const current = this.keys.activeKid;
     return this.keys.list().map((k) => ({
       kid: k.kid,
       alg: k.alg,
