@@ -332,6 +332,26 @@ describe('a rotated key the server cannot read', () => {
   }, 60_000);
 });
 
+describe('ledger-key refusals', () => {
+  it('an overlap outside 0..365d, a bad PROOFSTREAM_LEDGER_KEY_OVERLAP, a missing database, an unknown key: one line, exit 2, nothing written', async () => {
+    const d = tempDir('ps-rotate-usage-');
+    const tooLong = await runCli(['ledger-key', 'rotate', '--overlap', '366d'], { PROOFSTREAM_DATA_DIR: d });
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr).toContain('is not a duration between 0 and 365d');
+    const badEnv = await runCli(['ledger-key', 'rotate'], { PROOFSTREAM_DATA_DIR: d, PROOFSTREAM_LEDGER_KEY_OVERLAP: '7 days' });
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr).toContain('PROOFSTREAM_LEDGER_KEY_OVERLAP');
+    const noDb = await runCli(['ledger-key', 'rotate'], { PROOFSTREAM_DATA_DIR: d });
+    expect(noDb.code).toBe(2);
+    expect(noDb.stderr).toContain(`no database at ${path.join(d, 'proofstream.db')}`);
+    expect(fs.readdirSync(d)).toEqual([]); // neither a database nor a key was created
+    for (const r of [tooLong, badEnv, noDb]) expect(r.stderr).not.toContain('    at ');
+    const unknown = await runCli(['ledger-key', 'retire', 'ps-ed25519-0000000000000000'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no ledger key "ps-ed25519-0000000000000000"');
+  }, 60_000);
+});
+
 describe('trust policy windows (pure)', () => {
   const a = loadOrCreateSigner(path.join(dir, 'a.pem'));
   const b = loadOrCreateSigner(path.join(dir, 'b.pem'));
