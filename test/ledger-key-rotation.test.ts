@@ -332,6 +332,39 @@ describe('a rotated key the server cannot read', () => {
   }, 60_000);
 });
 
+describe('a replaced signing-key file (the way before rotation existed)', () => {
+  it('is taken as a rotation with no overlap: the old key is retired with a window, its receipts still verify', async () => {
+    const d = tempDir('ps-rotate-replaced-');
+    let s = await startServer({ dataDir: d });
+    let c = client(s.url, s.key);
+    const st = await c('POST', '/v2/streams', { use_case: 'replaced' }, { 'idempotency-key': idemKey() });
+    const ev = () => c('POST', `/v2/streams/${st.body.stream_id}/events`, { source_ref: 'x', event_type: 't', payload: {} }, { 'idempotency-key': idemKey() });
+    const before = (await ev()).body;
+    await s.stop();
+    const keyFile = path.join(d, 'signing-key.pem');
+    fs.rmSync(keyFile);
+    const replacement = loadOrCreateSigner(keyFile);
+    s = await startServer({ dataDir: d, key: s.key });
+    try {
+      c = client(s.url, s.key);
+      expect(s.output()).toContain('taken as a rotation with no overlap');
+      const after = (await ev()).body;
+      expect(after.receipt.kid).toBe(replacement.kid);
+      const keys = (await c('GET', '/v2/keys')).body.keys;
+      expect(keys.map((k: any) => [k.kid, k.status])).toEqual([
+        [before.receipt.kid, 'retired'],
+        [replacement.kid, 'active'],
+      ]);
+      for (const r of [before, after]) {
+        const rep = (await c('POST', '/v2/verify', { object: r })).body;
+        expect(rep.ok, JSON.stringify(rep.problems)).toBe(true);
+      }
+    } finally {
+      await s.stop();
+    }
+  }, 60_000);
+});
+
 describe('ledger-key refusals', () => {
   it('an overlap outside 0..365d, a bad PROOFSTREAM_LEDGER_KEY_OVERLAP, a missing database, an unknown key: one line, exit 2, nothing written', async () => {
     const d = tempDir('ps-rotate-usage-');
