@@ -98,7 +98,9 @@ export class Keyring {
   /**
    * At start: on a new database the first key (created at `signingKeyPath` if missing) is registered with no lower
    * bound; a key file that is not in the table (an operator replaced the file, as before rotation existed) is taken
-   * as a rotation with no overlap. Throws LedgerKeyError when the active key's private key cannot be read.
+   * as a rotation with no overlap, and so is a key created because no private key file exists at all (a database
+   * restored elsewhere). Throws LedgerKeyError when the active key's private key cannot be read although the
+   * signing-key file exists (the keys directory was not brought along).
    */
   static open(store: Store, signingKeyPath: string, keysDir: string): Keyring {
     const ring = new Keyring(store, keysDir, signingKeyPath);
@@ -111,6 +113,12 @@ export class Keyring {
         return;
       }
       ring.settleLegacy(rows);
+      const active = store.ledgerKeys.list().filter((r) => r.validUntil === null).at(-1);
+      if (!fs.existsSync(signingKeyPath) && active && !fs.existsSync(ledgerKeyFile(keysDir, active.kid))) {
+        // No private key anywhere (a backup restored on a new host): as before rotation existed, a new key is made;
+        // below it becomes a rotation with no overlap, so the old key's receipts keep their window.
+        loadOrCreateSigner(signingKeyPath);
+      }
       if (fs.existsSync(signingKeyPath)) {
         const s = loadSigner(signingKeyPath);
         ring.signers.set(s.kid, s);
@@ -118,7 +126,7 @@ export class Keyring {
           const nowIso = new Date().toISOString();
           for (const r of store.ledgerKeys.list()) if (r.validUntil === null) store.ledgerKeys.close(r.kid, nowIso, nowIso);
           store.ledgerKeys.register({ kid: s.kid, alg: RECEIPT_ALG, publicKey: bytesToHex(s.publicKey), createdAt: nowIso, validFrom: nowIso });
-          log.warn({ event: 'ledger_key_replaced', kid: s.kid }, `the key file ${signingKeyPath} holds a new key ${s.kid}: taken as a rotation with no overlap (use \`proofstream ledger-key rotate\` next time)`);
+          log.warn({ event: 'ledger_key_replaced', kid: s.kid }, `the key file ${signingKeyPath} holds a key ${s.kid} this database has not seen: taken as a rotation with no overlap (use \`proofstream ledger-key rotate\` to rotate; restore the ledger-keys directory with a backup)`);
         }
       }
     });
