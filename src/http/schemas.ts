@@ -117,7 +117,12 @@ export const PublicKey = z
     public_key: z.string(),
     public_key_format: z.literal('raw-hex'),
     created_at: z.string(),
-    retired_at: z.string().nullable(),
+    status: z.enum(['active', 'retiring', 'retired']).openapi({
+      description: 'active: signs receipts and checkpoints; retiring: co-signs checkpoints until retired_at; retired: signs nothing',
+    }),
+    valid_from: z.string().nullable().openapi({ description: 'first received_at its receipts may carry (null: since the ledger began)' }),
+    valid_until: z.string().nullable().openapi({ description: 'last received_at its receipts may carry (null: the active key)' }),
+    retired_at: z.string().nullable().openapi({ description: 'when it stops (or stopped) co-signing checkpoints; null: the active key' }),
     current: z.boolean(),
   })
   .openapi('PublicKey');

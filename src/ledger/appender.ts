@@ -126,6 +126,12 @@ interface Working {
   added: AddedLeaves | null;
 }
 
+/** Which key signs receipts, asked inside each flush's transaction (src/ledger/keyring.ts). */
+export interface ReceiptKeys {
+  receiptSigner(): Signer;
+  readonly activeValidFrom: string | null;
+}
+
 /** Thrown inside the unisolated transaction when a job fails, so the flush re-runs with one savepoint per job. */
 const ISOLATE = Symbol('isolate');
 
@@ -142,15 +148,19 @@ export class Appender {
    * so what it writes (the webhook outbox) commits or rolls back with them; null costs nothing.
    */
   announce: ((streamId: string, eventIds: readonly string[]) => void) | null = null;
-  private readonly kidJson: string;
   private readonly protocolJson: string;
+  /** The key this flush signs with, taken inside its transaction (a rotation by another process shows there). */
+  private signing: { signer: Signer; kidJson: string; validFrom: string | null } | null = null;
 
+  private readonly keys: ReceiptKeys;
+
+  /** `keys`: the ledger's Keyring; a bare Signer (tests, benches) signs every receipt with no window. */
   constructor(
     private readonly store: Store,
-    private readonly signer: Signer,
+    keys: ReceiptKeys | Signer,
     private readonly commitDelayMs = 0,
   ) {
-    this.kidJson = jcsString(signer.kid, '/kid');
+    this.keys = 'sign' in keys ? { receiptSigner: () => keys, activeValidFrom: null } : keys;
     this.protocolJson = JSON.stringify(RECEIPT_PROTOCOL);
   }
 
@@ -252,6 +262,8 @@ export class Appender {
     const heads = new Map<string, Working>();
     let after: Array<(() => void) | undefined> = [];
     this.store.write(() => {
+      const signer = this.keys.receiptSigner();
+      if (this.signing?.signer !== signer) this.signing = { signer, kidJson: jcsString(signer.kid, '/kid'), validFrom: this.keys.activeValidFrom };
       for (const job of jobs) {
         if (!isolate) {
           try {
@@ -288,12 +300,15 @@ export class Appender {
     let headHex = start.headHex;
     let prevEventHash = start.lastEventHash;
     const frontier = start.frontier.slice();
-    const receivedAt = new Date().toISOString();
+    const { signer, kidJson, validFrom } = this.signing!;
+    let receivedAt = new Date().toISOString();
+    // Never before the key's window (a wall clock stepped back across a rotation): the receipt would not verify.
+    if (validFrom !== null && receivedAt < validFrom) receivedAt = validFrom;
     const now = Date.now();
     const streamIdJson = jcsString(streamId, '/stream_id');
     const receivedAtJson = JSON.stringify(receivedAt);
     const receipts: ReceiptView[] = [];
-    const kid = this.signer.kid;
+    const kid = signer.kid;
     const jobLeaves: Buffer[] = [];
     const announced: string[] | null = this.announce ? [] : null;
 
@@ -304,7 +319,7 @@ export class Appender {
       head = sha256Parts(DOMAIN.head, head, evHash);
       const evHex = evHash.toString('hex');
       headHex = head.toString('hex');
-      const signature = hexOf(this.signer.sign(receiptMessageBytes(this.protocolJson, this.kidJson, streamIdJson, seqNo, evHex, headHex, receivedAtJson)));
+      const signature = hexOf(signer.sign(receiptMessageBytes(this.protocolJson, kidJson, streamIdJson, seqNo, evHex, headHex, receivedAtJson)));
       const id = newTimeOrderedId('sev', now);
       this.store.events.insert({
         id,

@@ -36,7 +36,9 @@ export type ErrorCode =
   | 'WEBHOOK_INACTIVE'
   // payload erasure (docs/api.md "Payload erasure")
   | 'ALREADY_ERASED'
-  | 'NOT_ERASABLE';
+  | 'NOT_ERASABLE'
+  // ledger-key rotation (src/ledger/keyring.ts)
+  | 'LEDGER_KEY_UNAVAILABLE';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -93,6 +95,8 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   ALREADY_ERASED: 409,
   /** DELETE /v2/events/{id}/payload on an erasure event: it is the record of an erasure and stays */
   NOT_ERASABLE: 409,
+  /** the active ledger key's private key file cannot be read: nothing is signed with another key instead */
+  LEDGER_KEY_UNAVAILABLE: 503,
 };
 
 export class ApiError extends Error {

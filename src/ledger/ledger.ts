@@ -23,7 +23,8 @@ import { openHighwater, refuseMissingDatabase, type HighwaterWriter } from './ro
 import { Witnessing } from './witnessing.js';
 import { wireNotifications, type Notifications } from './notify.js';
 import { Sealer } from './sealer.js';
-import { loadOrCreateSigner, type Signer } from './signer.js';
+import type { Signer } from './signer.js';
+import { Keyring, keyStatus } from './keyring.js';
 import { actsOn, Tenancy, type Principal } from './tenancy.js';
 import { errField, log } from '../log.js';
 import { Webhooks } from './webhooks.js';
@@ -95,12 +96,12 @@ export class Ledger {
   private constructor(
     readonly config: Config,
     readonly store: Store,
-    readonly signer: Signer,
+    readonly keys: Keyring,
   ) {
     this.tenancy = new Tenancy(store);
-    this.appender = new Appender(store, signer, config.commitDelayMs);
+    this.appender = new Appender(store, keys, config.commitDelayMs);
     this.idempotency = new IdempotencyGate(store, config.idempotencyWaitMs);
-    this.sealer = new Sealer(store, signer, config.origin, { maxEvents: config.windowMaxEvents, maxAgeMs: config.windowMaxAgeMs });
+    this.sealer = new Sealer(store, keys, config.origin, { maxEvents: config.windowMaxEvents, maxAgeMs: config.windowMaxAgeMs });
     this.appender.onCommit((streamId, headSeqNo, leaves) => this.sealer.onCommit(streamId, headSeqNo, leaves));
     this.appender.ride(this.sealer);
     this.sealer.rideWith(() => this.appender.queued > 0);
@@ -168,15 +169,15 @@ export class Ledger {
       store.close();
       throw e;
     }
-    const signer = loadOrCreateSigner(config.signingKeyPath);
-    store.ledgerKeys.register({
-      kid: signer.kid,
-      alg: RECEIPT_ALG,
-      publicKey: bytesToHex(signer.publicKey),
-      createdAt: new Date().toISOString(),
-    });
+    let keys: Keyring;
+    try {
+      keys = Keyring.open(store, config.signingKeyPath, config.ledgerKeysDir);
+    } catch (e) {
+      store.close();
+      throw e;
+    }
     startCheck(store, config);
-    const ledger = new Ledger(config, store, signer);
+    const ledger = new Ledger(config, store, keys);
     ledger.highwater = highwater;
     ledger.appender.onCommit((streamId) => highwater.touch(streamId));
     ledger.sealer.onSealed(() => highwater.sealed());
@@ -383,22 +384,50 @@ export class Ledger {
     };
   }
 
-  /** The policy file of GET /v2/trust-policy: every key this ledger has signed with, its witnesses, its TSA roots. */
-  trustPolicy(): string {
-    return this.evidence.trustPolicy(this.store.ledgerKeys.list().map((k) => hexToBytes(k.publicKey)));
+  /** The key that signs receipts now (as last seen; a rotation by another process shows at the next write). */
+  get signer(): Signer {
+    return this.keys.current;
   }
 
+  /** The policy file of GET /v2/trust-policy: every key this ledger has signed with (with its window), its witnesses, its TSA roots. */
+  trustPolicy(): string {
+    return this.evidence.trustPolicy(this.keys.list().map(policyKey));
+  }
+
+  /**
+   * The trust /v2/verify uses when a request brings none: every ledger key with its window, as the keyring last read
+   * them (no database access: the route keeps answering when the database is gone). Rebuilt only after a rotation.
+   */
+  serverPolicy(): string {
+    const rows = this.keys.cached();
+    if (this.serverPolicyCache?.rows !== rows) this.serverPolicyCache = { rows, text: this.evidence.trustPolicy(rows.map(policyKey)) };
+    return this.serverPolicyCache.text;
+  }
+
+  private serverPolicyCache: { rows: readonly unknown[]; text: string } | undefined;
+
+  /** Every ledger key with its validity window, as /v2/keys, packs and the server's own verify trust show them. */
   publicKeys() {
-    return this.store.ledgerKeys.list().map((k) => ({
+    const now = new Date().toISOString();
+    const current = this.keys.activeKid;
+    return this.keys.list().map((k) => ({
       kid: k.kid,
       alg: k.alg,
       public_key: k.publicKey,
       public_key_format: 'raw-hex' as const,
       created_at: k.createdAt,
+      status: keyStatus(k, now),
+      valid_from: k.validFrom,
+      valid_until: k.validUntil,
       retired_at: k.retiredAt,
-      current: k.kid === this.signer.kid,
+      current: k.kid === current,
     }));
   }
+}
+
+/** A ledger key as a trust-policy log key: its public key and receipt window. */
+export function policyKey(k: { publicKey: string; validFrom: string | null; validUntil: string | null }) {
+  return { publicKey: hexToBytes(k.publicKey), validFrom: k.validFrom, validUntil: k.validUntil };
 }
 
 /** A new, empty stream: a fresh id, the genesis head, nothing sealed. */

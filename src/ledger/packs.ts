@@ -215,7 +215,14 @@ export class Packs {
         metadata: stream.metadata,
         created_at: stream.createdAt,
       },
-      keys: store.ledgerKeys.list().map((k) => ({ kid: k.kid, alg: k.alg, public_key: k.publicKey })),
+      // A rotated key carries its receipt window; a key without one keeps the three members packs always had.
+      keys: store.ledgerKeys.list().map((k) => ({
+        kid: k.kid,
+        alg: k.alg,
+        public_key: k.publicKey,
+        ...(k.validFrom !== null ? { valid_from: k.validFrom } : {}),
+        ...(k.validUntil !== null ? { valid_until: k.validUntil } : {}),
+      })),
       chain,
       checkpoint: checkpointSection(checkpoint),
       range_proof: {

@@ -148,7 +148,7 @@ export class CheckRepo {
   }
 
   ledgerKeys(): LedgerKeyRow[] {
-    return this.stmt('SELECT "kid", "alg", "public_key" AS "publicKey", "created_at" AS "createdAt", "retired_at" AS "retiredAt" FROM "ledger_keys"').all() as LedgerKeyRow[];
+    return this.stmt('SELECT "kid", "alg", "public_key" AS "publicKey", "created_at" AS "createdAt", "retired_at" AS "retiredAt", "valid_from" AS "validFrom", "valid_until" AS "validUntil" FROM "ledger_keys"').all() as LedgerKeyRow[];
   }
 }
 

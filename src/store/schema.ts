@@ -142,13 +142,22 @@ export const idempotencyRecords = sqliteTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.key] }), index('idempotency_expires').on(t.expiresAt)],
 );
 
-/** Every signing key the ledger has used, so receipts signed before a rotation stay verifiable. */
+/**
+ * Every signing key the ledger has used, so receipts signed before a rotation stay verifiable (docs/trust.md,
+ * "Rotating the ledger key"). The key that signs receipts is the one with valid_until null; status is derived
+ * from the times (src/ledger/keyring.ts), so nothing has to run when an overlap ends.
+ */
 export const ledgerKeys = sqliteTable('ledger_keys', {
   kid: text('kid').primaryKey(),
   alg: text('alg').notNull(),
   publicKey: text('public_key').notNull(),
   createdAt: text('created_at').notNull(),
+  /** when it stops (or stopped) co-signing checkpoints: set at rotation to the end of the overlap; null while active */
   retiredAt: text('retired_at'),
+  /** first received_at its receipts may carry; null = since the ledger began (the first key) */
+  validFrom: text('valid_from'),
+  /** last received_at its receipts may carry (the rotation time); null while it is the active key */
+  validUntil: text('valid_until'),
 });
 
 
