@@ -22,6 +22,10 @@ export interface Config {
   dataDir: string;
   dbPath: string;
   signingKeyPath: string;
+  /** ledger signing keys made by `proofstream ledger-key rotate`, one `<kid>.pem` each (docs/trust.md) */
+  ledgerKeysDir: string;
+  /** how long a rotated-out ledger key keeps co-signing checkpoints, ms (`ledger-key rotate --overlap`) */
+  ledgerKeyOverlapMs: number;
   bootstrapKey: string | undefined;
   origin: string;
   maxEventBytes: number;
@@ -257,6 +261,24 @@ function jsonDepthLimit(env: NodeJS.ProcessEnv): number {
   return n;
 }
 
+// ---- ledger-key rotation (docs/trust.md, "Rotating the ledger key") ----
+
+/** Long enough for witnesses and auditors pinned to the old key to re-pin without a day of failures. */
+export const DEFAULT_LEDGER_KEY_OVERLAP = '7d';
+/** A year: beyond it the "transition" is a second permanent key, which a rotation is not. */
+export const MAX_LEDGER_KEY_OVERLAP_MS = 365 * 24 * 3600 * 1000;
+
+/** An overlap: 0 (none) or a whole number of s, m, h or d, at most 365d. Throws a one-line Error naming `what`. */
+export function parseOverlap(text: string, what = '--overlap'): number {
+  const units = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+  const m = /^(0|[1-9][0-9]{0,6})([smhd])?$/.exec(text);
+  const ms = m && (m[2] !== undefined || m[1] === '0') ? Number(m[1]) * (m[2] ? units[m[2] as keyof typeof units] : 0) : NaN;
+  if (!(ms >= 0 && ms <= MAX_LEDGER_KEY_OVERLAP_MS)) {
+    throw new Error(`${what} ${JSON.stringify(text.slice(0, 40))} is not a duration between 0 and 365d (0, or a whole number followed by s, m, h or d: 90s, 12h, 7d)`);
+  }
+  return ms;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const dataDir = path.resolve(overrides.dataDir ?? env.PROOFSTREAM_DATA_DIR ?? './data');
   const cfg: Config = {
@@ -265,6 +287,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dataDir,
     dbPath: path.resolve(env.PROOFSTREAM_DB ?? path.join(dataDir, 'proofstream.db')),
     signingKeyPath: path.resolve(env.PROOFSTREAM_SIGNING_KEY ?? path.join(dataDir, 'signing-key.pem')),
+    ledgerKeysDir: '',
+    ledgerKeyOverlapMs: parseOverlap(env.PROOFSTREAM_LEDGER_KEY_OVERLAP ?? DEFAULT_LEDGER_KEY_OVERLAP, 'PROOFSTREAM_LEDGER_KEY_OVERLAP'),
     bootstrapKey: env.PROOFSTREAM_BOOTSTRAP_KEY || undefined,
     origin: env.PROOFSTREAM_ORIGIN ?? 'proofstream.localhost',
     maxEventBytes: int(env, 'PROOFSTREAM_MAX_EVENT_BYTES', 64 * 1024),
@@ -336,6 +360,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookPollMs: Math.max(10, int(env, 'PROOFSTREAM_WEBHOOK_POLL_MS', 1_000)),
     webhookRetentionMs: int(env, 'PROOFSTREAM_WEBHOOK_RETENTION_MS', 7 * 86_400_000),
   };
+  // Beside the first key by default, so one directory (or one PROOFSTREAM_SIGNING_KEY) locates them all.
+  cfg.ledgerKeysDir = path.resolve(env.PROOFSTREAM_LEDGER_KEYS_DIR || path.join(path.dirname(overrides.signingKeyPath ?? cfg.signingKeyPath), 'ledger-keys'));
   cfg.witnesses = overrides.witnesses ?? parseWitnesses(env.PROOFSTREAM_WITNESSES);
   cfg.witnessQuorum = int(env, 'PROOFSTREAM_WITNESS_QUORUM', cfg.witnesses.length);
   if (cfg.witnessQuorum > cfg.witnesses.length) {

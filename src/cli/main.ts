@@ -12,12 +12,17 @@ const USAGE = `usage: proofstream <command>
   keys create --tenant <t> --system <s> [--scopes a,b,…] [--expires-in 30d] [--tenant-wide]
                                           [--tier free|professional|enterprise|unlimited] [--create]
                                           create a system key and print it once
-                                          (scopes: ${SCOPES.join(', ')}; default all but admin;
+                                          (scopes: ${SCOPES.join(', ')}; default all but admin and events:erase;
                                           tier: default unlimited, docs/api.md "Rate limits");
                                           the database must exist (PROOFSTREAM_DB, PROOFSTREAM_DATA_DIR)
                                           unless --create
   keys list [--tenant <t>] [--json]       list keys (never the keys themselves)
   keys revoke <key id>                    revoke a key, at once also for a running server
+  ledger-key rotate [--db <file>] [--keys-dir <dir>] [--overlap 7d] [--json]
+                                          new ledger signing key, no downtime; the old one co-signs
+                                          checkpoints for the overlap (docs/trust.md)
+  ledger-key retire <kid> [--db <file>]   end a retiring key's overlap now
+  ledger-key list [--db <file>] [--json]  ledger keys with status and validity window
   check [--deep] [--json] [--db <file>]   verify the database: chains, hashes, Merkle nodes, tiles, checkpoints
                                           (exit 0 clean, 1 problems, 2 unreadable; docs/operations.md)
   backup <file>                           consistent online backup of the ledger (with its high-water record)
@@ -81,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
     await serveCommand(argv.slice(1));
     return -1; // keep running
   }
+  if (cmd === 'ledger-key') return (await import('./ledger-key.js')).ledgerKeyCommand(argv.slice(1), usageError); // rotate | retire | list
   if (cmd === 'keys') return (await import('./keys.js')).keysCommand(argv.slice(1), usageError); // create | list | revoke
   return usageError(`proofstream: unknown command ${JSON.stringify(cmd)}`);
 }

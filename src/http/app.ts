@@ -18,6 +18,7 @@ import { StorageHealth } from './storage-health.js';
 import { adminRoutes } from './v2/admin.js';
 import { auditRoutes } from './v2/audit.js';
 import { checkpointRoutes } from './v2/checkpoints.js';
+import { erasureRoutes } from './v2/erasure.js';
 import { appendRoutes, eventRoutes } from './v2/events.js';
 import { keyRoutes } from './v2/keys.js';
 import { streamRoutes } from './v2/streams.js';
@@ -126,6 +127,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
 
   streamRoutes(app, deps);
   eventRoutes(app, deps);
+  erasureRoutes(app, deps);
   keyRoutes(app, deps);
   adminRoutes(app, deps);
   checkpointRoutes(app, deps);

@@ -39,13 +39,23 @@ export const Receipt = z
 
 export const BatchReceipts = z.object({ stream_id: z.string(), receipts: z.array(Receipt) }).openapi('BatchReceipts');
 
+/** On an event whose payload was erased (DELETE /v2/events/{id}/payload); absent otherwise. */
+export const Erased = z
+  .object({
+    at: z.string().openapi({ description: "the erasure event's received_at" }),
+    reason: z.string(),
+    erasure_event_id: z.string(),
+  })
+  .openapi('Erased');
+
 export const StoredEvent = Receipt.extend({
   source_ref: z.string(),
   event_type: z.string(),
   occurred_at: z.string().nullable(),
-  payload: z.unknown(),
-  salt: z.string().nullable(),
+  payload: z.unknown().openapi({ description: 'null once erased' }),
+  salt: z.string().nullable().openapi({ description: 'null once erased' }),
   payload_commitment: Hex32,
+  erased: Erased.optional().openapi({ description: 'present only when the payload was erased' }),
 }).openapi('StoredEvent');
 
 export const WindowPolicy = z
@@ -107,7 +117,12 @@ export const PublicKey = z
     public_key: z.string(),
     public_key_format: z.literal('raw-hex'),
     created_at: z.string(),
-    retired_at: z.string().nullable(),
+    status: z.enum(['active', 'retiring', 'retired']).openapi({
+      description: 'active: signs receipts and checkpoints; retiring: co-signs checkpoints until retired_at; retired: signs nothing',
+    }),
+    valid_from: z.string().nullable().openapi({ description: 'first received_at its receipts may carry (null: since the ledger began)' }),
+    valid_until: z.string().nullable().openapi({ description: 'last received_at its receipts may carry (null: the active key)' }),
+    retired_at: z.string().nullable().openapi({ description: 'when it stops (or stopped) co-signing checkpoints; null: the active key' }),
     current: z.boolean(),
   })
   .openapi('PublicKey');

@@ -32,8 +32,8 @@ function workerSpec(): { code: string } | { url: URL } {
 }
 
 export type VerifyPoolOptions = Pick<Config, 'verifyWorkers' | 'verifyQueue' | 'verifyMaxInflightBytes' | 'verifyHeapMb' | 'verifyTimeoutMs' | 'verifyMaxDepth' | 'verifyMaxItems' | 'verifyMaxValues'> & {
-  /** the server's trust policy, for requests that bring none */
-  serverPolicy: string;
+  /** the server's trust policy, for requests that bring none; a function is asked at each dispatch (it changes on a ledger-key rotation) */
+  serverPolicy: string | (() => string);
 };
 
 const busy = (why: string, details: Record<string, unknown>) =>
@@ -150,7 +150,8 @@ export class VerifyPool {
       const w = this.waiting.shift()!;
       const id = this.nextId++;
       slot.current = { ...w, id, timer: undefined };
-      const msg: VerifyJob = { id, ...w.job };
+      const sp = this.opts.serverPolicy;
+      const msg: VerifyJob = typeof sp === 'function' ? { id, ...w.job, serverPolicy: sp() } : { id, ...w.job };
       slot.worker.postMessage(msg, [w.job.body]);
     }
   }
@@ -164,7 +165,7 @@ export class VerifyPool {
   }
 
   private spawn(): Slot {
-    const workerData: VerifyWorkerData = { serverPolicy: this.opts.serverPolicy, maxDepth: this.opts.verifyMaxDepth, maxItems: this.opts.verifyMaxItems, maxValues: this.opts.verifyMaxValues };
+    const workerData: VerifyWorkerData = { serverPolicy: typeof this.opts.serverPolicy === 'function' ? this.opts.serverPolicy() : this.opts.serverPolicy, maxDepth: this.opts.verifyMaxDepth, maxItems: this.opts.verifyMaxItems, maxValues: this.opts.verifyMaxValues };
     const resourceLimits = { maxOldGenerationSizeMb: this.opts.verifyHeapMb };
     const worker = 'code' in this.spec ? new Worker(this.spec.code, { eval: true, workerData, resourceLimits }) : new Worker(this.spec.url, { workerData, resourceLimits });
     // Idle workers must not keep a process alive that is otherwise done; a request in flight keeps it alive anyway.
@@ -223,7 +224,7 @@ export class VerifyPool {
 const pools = new WeakMap<Ledger, VerifyPool>();
 
 /** The one pool of a ledger's HTTP app, shared by both verify routes. */
-export function verifyPoolFor(ledger: Ledger, serverPolicy: string): VerifyPool {
+export function verifyPoolFor(ledger: Ledger, serverPolicy: VerifyPoolOptions['serverPolicy']): VerifyPool {
   let p = pools.get(ledger);
   if (!p) {
     p = new VerifyPool({ ...ledger.config, serverPolicy });

@@ -27,6 +27,8 @@ export interface VerifyJob {
   /** the raw body, transferred; its first `length` bytes are the body */
   body: ArrayBuffer;
   length: number;
+  /** the server's trust policy as of this request (every ledger key with its window); else workerData's */
+  serverPolicy?: string;
 }
 
 export type VerifyOutcome =
@@ -61,7 +63,8 @@ export async function verifyBody(job: Omit<VerifyJob, 'id'>, data: VerifyWorkerD
   } catch (e) {
     throw new ApiError('MALFORMED_JSON', `request body is not valid JSON: ${(e as Error).message}`);
   }
-  const input = job.route === 'v1' ? v1VerifyInput(parsed, data.serverPolicy) : v2VerifyInput(parsed, data.serverPolicy);
+  const serverPolicy = job.serverPolicy ?? data.serverPolicy;
+  const input = job.route === 'v1' ? v1VerifyInput(parsed, serverPolicy) : v2VerifyInput(parsed, serverPolicy);
   // plainJson: the object came from JSON.parse just above (and through zod, which passes `object` untouched).
   return JSON.stringify(await verify(input, { plainJson: true, caller: 'http' }));
 }

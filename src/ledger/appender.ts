@@ -29,6 +29,18 @@ export interface IdempotencyWrite {
   ttlMs: number;
 }
 
+/** What a caller other than the append routes may add to its job (payload erasure, src/ledger/erasure.ts). */
+export interface AppendOptions {
+  /** the answer's status, also kept in the Idempotency-Key record (default 201) */
+  status?: number;
+  /**
+   * More writes in the job's own transaction (its savepoint when isolated), after its events are inserted and before
+   * its Idempotency-Key record: a throw fails this job alone and rolls its events back. May run twice (once more
+   * when the flush is retried job by job), so it must only write to the database.
+   */
+  inTransaction?: (receipts: readonly ReceiptView[]) => void;
+}
+
 export interface AppendResult {
   status: number;
   /** the JSON response text, byte-identical for the original answer and every replay */
@@ -54,6 +66,7 @@ interface Job {
   items: PreparedEvent[];
   idem: IdempotencyWrite | undefined;
   render: (receipts: ReceiptView[]) => unknown;
+  opts: AppendOptions | undefined;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
@@ -113,6 +126,12 @@ interface Working {
   added: AddedLeaves | null;
 }
 
+/** Which key signs receipts, asked inside each flush's transaction (src/ledger/keyring.ts). */
+export interface ReceiptKeys {
+  receiptSigner(): Signer;
+  readonly activeValidFrom: string | null;
+}
+
 /** Thrown inside the unisolated transaction when a job fails, so the flush re-runs with one savepoint per job. */
 const ISOLATE = Symbol('isolate');
 
@@ -129,15 +148,19 @@ export class Appender {
    * so what it writes (the webhook outbox) commits or rolls back with them; null costs nothing.
    */
   announce: ((streamId: string, eventIds: readonly string[]) => void) | null = null;
-  private readonly kidJson: string;
   private readonly protocolJson: string;
+  /** The key this flush signs with, taken inside its transaction (a rotation by another process shows there). */
+  private signing: { signer: Signer; kidJson: string; validFrom: string | null } | null = null;
 
+  private readonly keys: ReceiptKeys;
+
+  /** `keys`: the ledger's Keyring; a bare Signer (tests, benches) signs every receipt with no window. */
   constructor(
     private readonly store: Store,
-    private readonly signer: Signer,
+    keys: ReceiptKeys | Signer,
     private readonly commitDelayMs = 0,
   ) {
-    this.kidJson = jcsString(signer.kid, '/kid');
+    this.keys = 'sign' in keys ? { receiptSigner: () => keys, activeValidFrom: null } : keys;
     this.protocolJson = JSON.stringify(RECEIPT_PROTOCOL);
   }
 
@@ -163,10 +186,11 @@ export class Appender {
     inputs: readonly EventInput[],
     idem: IdempotencyWrite | undefined,
     render: (receipts: ReceiptView[]) => unknown,
+    opts?: AppendOptions,
   ): Promise<AppendResult> {
     const items = inputs.map((e, i) => prepare(e, inputs.length > 1 ? i : undefined));
     return new Promise((resolve, reject) => {
-      this.queue.push({ streamId, items, idem, render, resolve, reject });
+      this.queue.push({ streamId, items, idem, render, opts, resolve, reject });
       this.schedule();
     });
   }
@@ -238,6 +262,8 @@ export class Appender {
     const heads = new Map<string, Working>();
     let after: Array<(() => void) | undefined> = [];
     this.store.write(() => {
+      const signer = this.keys.receiptSigner();
+      if (this.signing?.signer !== signer) this.signing = { signer, kidJson: jcsString(signer.kid, '/kid'), validFrom: this.keys.activeValidFrom };
       for (const job of jobs) {
         if (!isolate) {
           try {
@@ -274,12 +300,15 @@ export class Appender {
     let headHex = start.headHex;
     let prevEventHash = start.lastEventHash;
     const frontier = start.frontier.slice();
-    const receivedAt = new Date().toISOString();
+    const { signer, kidJson, validFrom } = this.signing!;
+    let receivedAt = new Date().toISOString();
+    // Never before the key's window (a wall clock stepped back across a rotation): the receipt would not verify.
+    if (validFrom !== null && receivedAt < validFrom) receivedAt = validFrom;
     const now = Date.now();
     const streamIdJson = jcsString(streamId, '/stream_id');
     const receivedAtJson = JSON.stringify(receivedAt);
     const receipts: ReceiptView[] = [];
-    const kid = this.signer.kid;
+    const kid = signer.kid;
     const jobLeaves: Buffer[] = [];
     const announced: string[] | null = this.announce ? [] : null;
 
@@ -290,7 +319,7 @@ export class Appender {
       head = sha256Parts(DOMAIN.head, head, evHash);
       const evHex = evHash.toString('hex');
       headHex = head.toString('hex');
-      const signature = hexOf(this.signer.sign(receiptMessageBytes(this.protocolJson, this.kidJson, streamIdJson, seqNo, evHex, headHex, receivedAtJson)));
+      const signature = hexOf(signer.sign(receiptMessageBytes(this.protocolJson, kidJson, streamIdJson, seqNo, evHex, headHex, receivedAtJson)));
       const id = newTimeOrderedId('sev', now);
       this.store.events.insert({
         id,
@@ -336,13 +365,15 @@ export class Appender {
       prevEventHash = evHex;
     }
 
+    job.opts?.inTransaction?.(receipts);
+    const status = job.opts?.status ?? 201;
     const bodyText = JSON.stringify(job.render(receipts));
     if (job.idem) {
       const fresh = this.store.idempotency.insert({
         tenantId: job.idem.tenantId,
         key: job.idem.key,
         fingerprint: job.idem.fingerprint,
-        status: 201,
+        status,
         responseBody: bodyText,
         createdAt: now,
         expiresAt: now + job.idem.ttlMs,
@@ -352,7 +383,7 @@ export class Appender {
     }
     if (announced) this.announce!(streamId, announced);
     heads.set(streamId, { seqNo, head, headHex, lastEventHash: prevEventHash, frontier, added: { hashes: jobLeaves, prev: start.added } });
-    return { status: 201, bodyText, receipts };
+    return { status, bodyText, receipts };
   }
 
   private loadHead(streamId: string): Working {

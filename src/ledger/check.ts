@@ -3,7 +3,7 @@
 // served it or an audit pack is built on it. Two forms:
 //  - deep: every stream, every event (hashes via src/ledger/integrity.ts, links, head hashes), every Merkle node and
 //    stored tile recomputed from the leaves, every checkpoint's root at its size and its signature, the windows, the
-//    stream row's head and frontier, and the idempotency records' events. Stream by stream, page by page: memory is
+//    stream row's head and frontier, the idempotency records' events, and every payload erasure against its erasure event. Stream by stream, page by page: memory is
 //    one page of events plus one window's leaf hashes, whatever the size of the database;
 //  - light (also run at server start): per stream the head and frontier against the stored events and nodes, the
 //    latest N events, and the latest checkpoint (root recomputed from stored nodes, signature).
@@ -11,6 +11,7 @@
 // between the server's transactions on its own connection.
 import { parseCheckpoint } from '../protocol/checkpoint.js';
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { ERASURE_EVENT_TYPE, ERASURE_FORMAT, type ErasureRecord } from '../protocol/erasure.js';
 import { genesisHead, nextHead } from '../protocol/event.js';
 import { frontierAppend, frontierFromSource, rootAt, rootFromFrontier, rootFromLeaves, type NodeSource } from '../protocol/merkle.js';
 import { parseNote, parseVerifierKey } from '../protocol/note.js';
@@ -101,7 +102,10 @@ export function checkLedger(store: Store, opts: CheckOptions): CheckReport {
     }
     after = page[page.length - 1]!.id;
   }
-  if (opts.deep) checkIdempotency(store, problems);
+  if (opts.deep) {
+    checkIdempotency(store, problems);
+    checkErasures(store, problems);
+  }
   return { ok: problems.total === 0, deep: opts.deep, streams, events, checkpoints, problems: problems.list, problems_total: problems.total, ms: Math.round(performance.now() - t0) };
 }
 
@@ -358,6 +362,63 @@ function checkIdempotency(store: Store, problems: Problems): void {
     }
     const last = page[page.length - 1]!;
     after = { tenantId: last.tenantId, key: last.key };
+  }
+}
+
+/**
+ * Every payload erasure (docs/operations.md "Erasing a payload"): the erased event has no payload and no salt, and the
+ * erasure event it names is a later event of the same stream whose erasure record (docs/protocol.md §3.4) names that
+ * event, its hashes and the same reason. (An erased event itself is sound: eventRowProblem accepts payload and salt
+ * both null, its commitment standing for them.)
+ */
+function checkErasures(store: Store, problems: Problems): void {
+  for (let after = ''; ; ) {
+    const page = store.check.erasures(after, PAGE);
+    if (page.length === 0) break;
+    for (const e of page) {
+      const add = (problem: string) => problems.add({ table: 'event_erasures', row: e.eventId, stream_id: e.streamId, seq_no: e.seqNo, problem });
+      const erased = store.check.eventById(e.eventId);
+      if (!erased) add('the event it erased does not exist');
+      else {
+        if (erased.streamId !== e.streamId || erased.seqNo !== e.seqNo) add(`it names stream ${e.streamId} seq_no ${e.seqNo}, but the event is seq_no ${erased.seqNo} of ${erased.streamId}`);
+        if (erased.payload !== null || erased.salt !== null) add('the event it erased still holds a payload or salt');
+      }
+      const rec = store.check.eventById(e.erasureEventId);
+      if (!rec) {
+        add(`its erasure event ${e.erasureEventId} does not exist`);
+        continue;
+      }
+      if (rec.streamId !== e.streamId || rec.seqNo <= e.seqNo || rec.eventType !== ERASURE_EVENT_TYPE) {
+        add(`its erasure event ${rec.id} is not a later ${ERASURE_EVENT_TYPE} event of the same stream`);
+        continue;
+      }
+      const record = erasureRecordIn(rec.payload);
+      if (
+        !record ||
+        record.format !== ERASURE_FORMAT ||
+        record.event_id !== e.eventId ||
+        record.seq_no !== e.seqNo ||
+        record.reason !== e.reason ||
+        record.erased_by_key !== e.erasedByKey ||
+        (erased && (record.event_hash !== erased.eventHash || record.payload_commitment !== erased.payloadCommitment))
+      ) {
+        add(`the erasure record in its erasure event ${rec.id} does not match it and the erased event`);
+      }
+      if (rec.receivedAt !== e.erasedAt) add(`its erased_at is not the received_at of its erasure event ${rec.id}`);
+    }
+    after = page[page.length - 1]!.eventId;
+  }
+}
+
+/** The erasure record in a stored payload (JCS text): the payload itself, or the `payload` of a v1 envelope. */
+function erasureRecordIn(payload: string | null): Partial<ErasureRecord> | null {
+  if (payload === null) return null;
+  try {
+    const v = JSON.parse(payload) as Record<string, unknown>;
+    const inner = v && v.format === ERASURE_FORMAT ? v : (v?.payload as Record<string, unknown> | undefined);
+    return inner && typeof inner === 'object' ? (inner as Partial<ErasureRecord>) : null;
+  } catch {
+    return null;
   }
 }
 

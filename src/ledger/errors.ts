@@ -33,7 +33,12 @@ export type ErrorCode =
   // webhooks (docs/webhooks.md)
   | 'WEBHOOK_URL_REFUSED'
   | 'WEBHOOK_LIMIT_REACHED'
-  | 'WEBHOOK_INACTIVE';
+  | 'WEBHOOK_INACTIVE'
+  // payload erasure (docs/api.md "Payload erasure")
+  | 'ALREADY_ERASED'
+  | 'NOT_ERASABLE'
+  // ledger-key rotation (src/ledger/keyring.ts)
+  | 'LEDGER_KEY_UNAVAILABLE';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -86,6 +91,12 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   WEBHOOK_LIMIT_REACHED: 409,
   /** redeliver on a webhook that is not active (re-activate it first) */
   WEBHOOK_INACTIVE: 409,
+  /** DELETE /v2/events/{id}/payload on an event whose payload is gone already; details.erased says when and why */
+  ALREADY_ERASED: 409,
+  /** DELETE /v2/events/{id}/payload on an erasure event: it is the record of an erasure and stays */
+  NOT_ERASABLE: 409,
+  /** the active ledger key's private key file cannot be read: nothing is signed with another key instead */
+  LEDGER_KEY_UNAVAILABLE: 503,
 };
 
 export class ApiError extends Error {

@@ -110,9 +110,9 @@ export class Evidence {
   }
 
   /** The trust policy file this ledger is configured with (docs/trust.md), for GET /v2/trust-policy. */
-  trustPolicy(publicKeys: readonly Uint8Array[]): string {
+  trustPolicy(keys: readonly (Uint8Array | { publicKey: Uint8Array; validFrom: string | null; validUntil: string | null })[]): string {
     return formatPolicy({
-      logs: publicKeys.map((publicKey) => ({ origin: `${this.config.origin}/*`, publicKey })),
+      logs: keys.map((k) => (k instanceof Uint8Array ? { origin: `${this.config.origin}/*`, publicKey: k } : { origin: `${this.config.origin}/*`, ...k })),
       witnesses: this.config.witnesses,
       quorum: this.config.witnesses.length ? { required: this.config.witnessQuorum } : null,
       tsaRoots: this.config.tsaRootsPem.map((pem, i) => ({ name: `tsa-root-${i + 1}`, der: pemToDer(pem) })),

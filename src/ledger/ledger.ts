@@ -6,8 +6,9 @@ export type { EventView };
 import type { Config } from '../config.js';
 import { Store } from '../store/index.js';
 import type { EventRow } from '../store/events.js';
+import type { ErasureRow } from '../store/erasures.js';
 import type { StreamRow } from '../store/streams.js';
-import { Appender, initialHead, type AppendResult, type EventInput, type IdempotencyWrite, type ReceiptView } from './appender.js';
+import { Appender, initialHead, type AppendOptions, type AppendResult, type EventInput, type IdempotencyWrite, type ReceiptView } from './appender.js';
 import { ApiError, notFound } from './errors.js';
 import { IdempotencyGate } from './idempotency.js';
 import { newId } from './ids.js';
@@ -22,7 +23,8 @@ import { openHighwater, refuseMissingDatabase, type HighwaterWriter } from './ro
 import { Witnessing } from './witnessing.js';
 import { wireNotifications, type Notifications } from './notify.js';
 import { Sealer } from './sealer.js';
-import { loadOrCreateSigner, type Signer } from './signer.js';
+import type { Signer } from './signer.js';
+import { Keyring, keyStatus } from './keyring.js';
 import { actsOn, Tenancy, type Principal } from './tenancy.js';
 import { errField, log } from '../log.js';
 import { Webhooks } from './webhooks.js';
@@ -56,6 +58,19 @@ export interface StreamView {
 /** How many streams GET /v2/witnesses lists per witness (the rest: streams_truncated). */
 export const WITNESS_STATUS_STREAMS = 1000;
 
+/** On an event whose payload was erased (docs/api.md "Payload erasure"); absent on every other event. */
+export interface ErasedView {
+  /** the erasure event's received_at */
+  at: string;
+  reason: string;
+  erasure_event_id: string;
+}
+
+/** A stored event as the read routes return it. */
+export type StoredEventView = EventView & { erased?: ErasedView };
+
+export const erasedView = (e: ErasureRow): ErasedView => ({ at: e.erasedAt, reason: e.reason, erasure_event_id: e.erasureEventId });
+
 export class Ledger {
   readonly tenancy: Tenancy;
   readonly appender: Appender;
@@ -81,12 +96,12 @@ export class Ledger {
   private constructor(
     readonly config: Config,
     readonly store: Store,
-    readonly signer: Signer,
+    readonly keys: Keyring,
   ) {
     this.tenancy = new Tenancy(store);
-    this.appender = new Appender(store, signer, config.commitDelayMs);
+    this.appender = new Appender(store, keys, config.commitDelayMs);
     this.idempotency = new IdempotencyGate(store, config.idempotencyWaitMs);
-    this.sealer = new Sealer(store, signer, config.origin, { maxEvents: config.windowMaxEvents, maxAgeMs: config.windowMaxAgeMs });
+    this.sealer = new Sealer(store, keys, config.origin, { maxEvents: config.windowMaxEvents, maxAgeMs: config.windowMaxAgeMs });
     this.appender.onCommit((streamId, headSeqNo, leaves) => this.sealer.onCommit(streamId, headSeqNo, leaves));
     this.appender.ride(this.sealer);
     this.sealer.rideWith(() => this.appender.queued > 0);
@@ -154,15 +169,15 @@ export class Ledger {
       store.close();
       throw e;
     }
-    const signer = loadOrCreateSigner(config.signingKeyPath);
-    store.ledgerKeys.register({
-      kid: signer.kid,
-      alg: RECEIPT_ALG,
-      publicKey: bytesToHex(signer.publicKey),
-      createdAt: new Date().toISOString(),
-    });
+    let keys: Keyring;
+    try {
+      keys = Keyring.open(store, config.signingKeyPath, config.ledgerKeysDir);
+    } catch (e) {
+      store.close();
+      throw e;
+    }
     startCheck(store, config);
-    const ledger = new Ledger(config, store, signer);
+    const ledger = new Ledger(config, store, keys);
     ledger.highwater = highwater;
     ledger.appender.onCommit((streamId) => highwater.touch(streamId));
     ledger.sealer.onSealed(() => highwater.sealed());
@@ -284,11 +299,12 @@ export class Ledger {
     inputs: readonly EventInput[],
     idem: IdempotencyWrite | undefined,
     render: (r: ReceiptView[]) => unknown,
+    opts?: AppendOptions,
   ): Promise<AppendResult> {
     // The hot path needs only the owner (cached); the appender reads the head itself.
     const owner = this.store.streams.ownerOf(streamId);
     if (!owner || !actsOn(p, owner)) throw notFound('stream');
-    return this.appender.append(streamId, inputs, idem, render);
+    return this.appender.append(streamId, inputs, idem, render, opts);
   }
 
   /** The stored receipt, plus (once sealed) its inclusion proof against the first checkpoint covering it. */
@@ -300,14 +316,30 @@ export class Ledger {
     return { ...receiptView(checkedEvent(ev)), inclusion: this.proofs.firstInclusion(ev.streamId, ev.seqNo) };
   }
 
-  listEvents(p: Principal, streamId: string, fromSeqNo: number, limit: number): { events: EventView[]; next_from_seq_no: number | null } {
+  listEvents(p: Principal, streamId: string, fromSeqNo: number, limit: number): { events: StoredEventView[]; next_from_seq_no: number | null } {
     const stream = this.streamFor(p, streamId);
     const rows = checkedEvents(this.store.events.list(streamId, fromSeqNo, limit));
     const last = rows[rows.length - 1];
     return {
-      events: rows.map(eventView),
+      events: rows.map((r) => this.storedEventView(r)),
       next_from_seq_no: last && last.seqNo < stream.headSeqNo ? last.seqNo + 1 : null,
     };
+  }
+
+  /** GET /v2/events/{id}: one event of the caller's, as the list returns it (`sev_…`, or a v1 `evt_…` id). */
+  getEvent(p: Principal, eventId: string): StoredEventView {
+    const ev = this.store.events.get(eventId.startsWith('evt_') ? `sev_${eventId.slice(4)}` : eventId);
+    if (!ev) throw notFound('event');
+    this.streamFor(p, ev.streamId, 'event');
+    return this.storedEventView(checkedEvent(ev));
+  }
+
+  /** The event view, with `erased` when its payload was erased (one point read, only for payload-less rows). */
+  private storedEventView(ev: EventRow): StoredEventView {
+    const view = eventView(ev);
+    if (ev.payload !== null) return view;
+    const erasure = this.store.erasures.get(ev.id);
+    return erasure ? { ...view, erased: erasedView(erasure) } : view;
   }
 
   /** GET /v2/witnesses: process-wide health plus per-stream progress for the caller's streams only. */
@@ -352,22 +384,50 @@ export class Ledger {
     };
   }
 
-  /** The policy file of GET /v2/trust-policy: every key this ledger has signed with, its witnesses, its TSA roots. */
-  trustPolicy(): string {
-    return this.evidence.trustPolicy(this.store.ledgerKeys.list().map((k) => hexToBytes(k.publicKey)));
+  /** The key that signs receipts now (as last seen; a rotation by another process shows at the next write). */
+  get signer(): Signer {
+    return this.keys.current;
   }
 
+  /** The policy file of GET /v2/trust-policy: every key this ledger has signed with (with its window), its witnesses, its TSA roots. */
+  trustPolicy(): string {
+    return this.evidence.trustPolicy(this.keys.list().map(policyKey));
+  }
+
+  /**
+   * The trust /v2/verify uses when a request brings none: every ledger key with its window, as the keyring last read
+   * them (no database access: the route keeps answering when the database is gone). Rebuilt only after a rotation.
+   */
+  serverPolicy(): string {
+    const rows = this.keys.cached();
+    if (this.serverPolicyCache?.rows !== rows) this.serverPolicyCache = { rows, text: this.evidence.trustPolicy(rows.map(policyKey)) };
+    return this.serverPolicyCache.text;
+  }
+
+  private serverPolicyCache: { rows: readonly unknown[]; text: string } | undefined;
+
+  /** Every ledger key with its validity window, as /v2/keys, packs and the server's own verify trust show them. */
   publicKeys() {
-    return this.store.ledgerKeys.list().map((k) => ({
+    const now = new Date().toISOString();
+    const current = this.keys.activeKid;
+    return this.keys.list().map((k) => ({
       kid: k.kid,
       alg: k.alg,
       public_key: k.publicKey,
       public_key_format: 'raw-hex' as const,
       created_at: k.createdAt,
+      status: keyStatus(k, now),
+      valid_from: k.validFrom,
+      valid_until: k.validUntil,
       retired_at: k.retiredAt,
-      current: k.kid === this.signer.kid,
+      current: k.kid === current,
     }));
   }
+}
+
+/** A ledger key as a trust-policy log key: its public key and receipt window. */
+export function policyKey(k: { publicKey: string; validFrom: string | null; validUntil: string | null }) {
+  return { publicKey: hexToBytes(k.publicKey), validFrom: k.validFrom, validUntil: k.validUntil };
 }
 
 /** A new, empty stream: a fresh id, the genesis head, nothing sealed. */

@@ -167,14 +167,30 @@ export class Packs {
     });
   }
 
-  /** Builds, stores and records a pack; the document is then at `file`. */
+  /**
+   * Builds, stores and records a pack; the document is then at `file`. A payload erasure in the range that commits
+   * while the build runs may have come after the build read that event: such a document is discarded before its row
+   * is written and the pack built again from what is stored now, so no stored pack holds an erased payload.
+   */
   async build(p: Principal, req: PackRequest, idem: IdempotencyWrite | undefined): Promise<PackFile> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.buildOnce(p, req, idem);
+      } catch (e) {
+        if (!(e instanceof ErasedDuringBuild) || attempt >= MAX_BUILD_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  private async buildOnce(p: Principal, req: PackRequest, idem: IdempotencyWrite | undefined): Promise<PackFile> {
     const stream = this.admit(p, req);
     const { store, sealer } = this.ledger;
     const streamId = stream.id;
     const from = req.from_seq_no;
     const to = req.to_seq_no;
 
+    // Before the first event is read: compared again in the transaction that records the pack.
+    const erasuresBefore = store.erasures.countInRange(streamId, from, to);
     const { checkpoint, evidence } = this.evidencedCheckpoint(streamId, to, stream.sealedSeqNo);
     const src = store.checkpoints.nodeSource(streamId);
     const previous = checkpoint.previousCheckpointId ? store.checkpoints.checkpoint(checkpoint.previousCheckpointId) : undefined;
@@ -199,7 +215,14 @@ export class Packs {
         metadata: stream.metadata,
         created_at: stream.createdAt,
       },
-      keys: store.ledgerKeys.list().map((k) => ({ kid: k.kid, alg: k.alg, public_key: k.publicKey })),
+      // A rotated key carries its receipt window; a key without one keeps the three members packs always had.
+      keys: store.ledgerKeys.list().map((k) => ({
+        kid: k.kid,
+        alg: k.alg,
+        public_key: k.publicKey,
+        ...(k.validFrom !== null ? { valid_from: k.validFrom } : {}),
+        ...(k.validUntil !== null ? { valid_until: k.validUntil } : {}),
+      })),
       chain,
       checkpoint: checkpointSection(checkpoint),
       range_proof: {
@@ -323,6 +346,7 @@ export class Packs {
         createdAt,
       };
       store.write(() => {
+        if (store.erasures.countInRange(streamId, from, to) !== erasuresBefore) throw new ErasedDuringBuild();
         this.repo.insert(row);
         if (idem) {
           const now = Date.now();
@@ -398,6 +422,11 @@ export class Packs {
     return { row, file: path.join(this.ledger.config.dataDir, row.filePath) };
   }
 }
+
+/** A payload in the pack's range was erased while it was built (see Packs.build): build it again. */
+class ErasedDuringBuild extends Error {}
+/** Builds of one request before an erasure race is reported as an error (each needs an erasure to commit mid-build). */
+const MAX_BUILD_ATTEMPTS = 3;
 
 /** A build's partial file whose builder cannot be writing it any more (see sweepOrphans). */
 function deadBuild(name: string): boolean {

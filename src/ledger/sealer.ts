@@ -10,6 +10,7 @@ import { newId } from './ids.js';
 import type { Signer } from './signer.js';
 import type { CommitRider } from './appender.js';
 import { isStorageFull } from './storage-full.js';
+import { LedgerKeyError } from './keyring.js';
 import { TileFolder } from './tiles.js';
 import { errField, log } from '../log.js';
 
@@ -84,7 +85,7 @@ export class Sealer implements CommitRider {
 
   constructor(
     private readonly store: Store,
-    private readonly signer: Signer,
+    private readonly keys: { checkpointSigners(): Signer[] },
     private readonly origin: string,
     private readonly defaults: WindowPolicy,
   ) {}
@@ -323,6 +324,12 @@ export class Sealer implements CommitRider {
         budget -= r.windows;
         results.push({ streamId, trigger, sealed: r.sealed, head: r.head });
       } catch (e) {
+        if (e instanceof LedgerKeyError) {
+          // Nothing is signed with another key instead; once the key file is back this stream seals as usual.
+          log.error({ event: 'seal_deferred', stream_id: streamId, err: errField(e) }, `sealing ${streamId} deferred: ${e.message}`);
+          this.retryLater(streamId, trigger);
+          continue;
+        }
         if (isStorageFull(e)) {
           // Nothing of this stream was sealed (its savepoint rolled back); once space is freed it seals as usual.
           log.error({ event: 'seal_deferred', stream_id: streamId, retry_ms: STORAGE_RETRY_MS }, `sealing ${streamId} deferred: storage full; retrying in ${STORAGE_RETRY_MS} ms`);
@@ -367,8 +374,11 @@ export class Sealer implements CommitRider {
     let prev: CheckpointRow | undefined = row.lastCheckpointId ? this.store.checkpoints.checkpoint(row.lastCheckpointId) : undefined;
     let n = 0;
     const origin = this.originOf(streamId);
-    const vkey = encodeVerifierKey(origin, this.signer.publicKey);
-    const kid = keyId(origin, ED25519_TYPE, this.signer.publicKey);
+    // The active key first (signer_vkey names it), then every key still inside its rotation overlap: a witness or
+    // auditor pinned to either finds its signature (docs/trust.md, "Rotating the ledger key").
+    const signers = this.keys.checkpointSigners();
+    const vkey = encodeVerifierKey(origin, signers[0]!.publicKey);
+    const kids = signers.map((s) => keyId(origin, ED25519_TYPE, s.publicKey));
     while (n < budget && (head - sealed >= policy.maxEvents || (trigger === 'age' && head > sealed))) {
       const from = sealed + 1;
       const to = Math.min(sealed + policy.maxEvents, head);
@@ -387,7 +397,8 @@ export class Sealer implements CommitRider {
         }
       }
       const text = formatCheckpoint({ origin, size: to, rootHash: root });
-      const note = formatNote(text, [{ name: origin, keyId: kid, signature: this.signer.sign(utf8ToBytes(text)) }]);
+      const body = utf8ToBytes(text);
+      const note = formatNote(text, signers.map((s, i) => ({ name: origin, keyId: kids[i]!, signature: s.sign(body) })));
       const now = new Date().toISOString();
       const windowId = newId('win');
       const cp: CheckpointRow = {

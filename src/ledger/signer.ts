@@ -43,10 +43,25 @@ export function loadOrCreateSigner(file: string): Signer {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
+  return loadSigner(file);
+}
+
+/** Reads an existing Ed25519 private key file (PKCS#8 PEM); throws when it is missing or not Ed25519. */
+export function loadSigner(file: string): Signer {
   warnIfExposed(file);
   const key = createPrivateKey(fs.readFileSync(file));
   if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${file} is not an Ed25519 private key`);
   return signerFromKeyObject(key);
+}
+
+/** Writes a fresh Ed25519 key to `<dir>/<kid>.pem` (directory 0700, file 0600) and returns its signer and path. */
+export function createSignerFile(dir: string): { signer: Signer; file: string } {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const signer = signerFromKeyObject(privateKey);
+  const file = path.join(dir, `${signer.kid}.pem`);
+  fs.writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
+  return { signer, file };
 }
 
 /** One line at start when the key file is open to group or others: whoever can read it can sign receipts. */

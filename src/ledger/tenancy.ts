@@ -4,13 +4,15 @@ import type { Store } from '../store/index.js';
 import type { ApiKeyListing, ApiKeyRow, System, Tenant } from '../store/tenancy.js';
 import { newId } from './ids.js';
 
-export const SCOPES = ['streams:write', 'events:write', 'read', 'audit', 'admin', 'webhooks'] as const;
+export const SCOPES = ['streams:write', 'events:write', 'read', 'audit', 'admin', 'webhooks', 'events:erase'] as const;
 export type Scope = (typeof SCOPES)[number];
+/** Scopes a key gets only when asked for by name: `admin` mints keys, `events:erase` erases payloads. */
+const BY_NAME_ONLY: readonly Scope[] = ['admin', 'events:erase'];
 /**
  * What `keys create` (and POST /v2/admin/keys) grant without an explicit scope list: everything but `admin`, which
- * manages keys. Least privilege: a key that can mint keys is asked for by name; the bootstrap key has every scope.
+ * manages keys, and `events:erase`. Least privilege: those are asked for by name; the bootstrap key has every scope.
  */
-export const DEFAULT_SCOPES: readonly Scope[] = SCOPES.filter((s) => s !== 'admin');
+export const DEFAULT_SCOPES: readonly Scope[] = SCOPES.filter((s) => !BY_NAME_ONLY.includes(s));
 
 /**
  * Rate-limit tiers of API keys (docs/api.md "Rate limits"; the numbers live in config.ts, overridable per tier).

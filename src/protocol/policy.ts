@@ -2,7 +2,10 @@
 // authorities an auditor trusts. Line-based, modelled on the Sigsum policy format. Pure and browser-safe.
 //
 //   # comment
-//   log <origin> <vkey>                     the ledger's checkpoint key; <origin> may be "<prefix>/*"
+//   log <origin> <vkey> [valid_from=<t>] [valid_until=<t>]
+//                                           the ledger's checkpoint key; <origin> may be "<prefix>/*"; a rotated
+//                                           key's receipt window (RFC 3339 UTC times, inclusive); several log
+//                                           lines may name the same origin (a rotation)
 //   witness <name> <vkey> [<url>]           a witness's cosignature/v1 key (its name is the vkey's name)
 //   group <name> <k|all|any> <member>…      k of the members (witnesses or earlier groups)
 //   quorum <name|none>                      the group or witness whose rule a checkpoint must meet
@@ -19,6 +22,10 @@ export interface PolicyLog {
   wildcard: boolean;
   vkey: string;
   key: VerifierKey;
+  /** receipts signed by this key must carry received_at ≥ validFrom (absent: no lower bound) */
+  validFrom?: string;
+  /** … and ≤ validUntil (absent: no upper bound) */
+  validUntil?: string;
 }
 
 export interface PolicyWitness {
@@ -79,12 +86,22 @@ export function parsePolicy(text: string): TrustPolicy {
     };
     switch (word) {
       case 'log': {
-        if (args.length !== 2) fail('expected: log <origin> <vkey>');
-        const [origin, vkey] = args as [string, string];
+        if (args.length < 2 || args.length > 4) fail('expected: log <origin> <vkey> [valid_from=<time>] [valid_until=<time>]');
+        const [origin, vkey, ...windowArgs] = args as [string, string, ...string[]];
         const key = vkeyOf(vkey, ED25519_TYPE);
         if (key.name !== origin) fail('the vkey name must equal the origin');
         const wildcard = origin.endsWith('/*');
-        p.logs.push({ origin: wildcard ? origin.slice(0, -2) : origin, wildcard, vkey, key });
+        const entry: PolicyLog = { origin: wildcard ? origin.slice(0, -2) : origin, wildcard, vkey, key };
+        for (const a of windowArgs) {
+          const m = /^(valid_from|valid_until)=(.*)$/.exec(a);
+          if (!m) fail(`unknown log option ${JSON.stringify(a)} (expected valid_from=<time> or valid_until=<time>)`);
+          if (!isPolicyTime(m![2]!)) fail(`${m![1]} must be an RFC 3339 UTC time like 2026-01-31T12:00:00.000Z`);
+          const field = m![1] === 'valid_from' ? 'validFrom' : 'validUntil';
+          if (entry[field] !== undefined) fail(`${m![1]} is given twice`);
+          entry[field] = m![2]!;
+        }
+        if (entry.validFrom && entry.validUntil && Date.parse(entry.validFrom) > Date.parse(entry.validUntil)) fail('valid_from is after valid_until');
+        p.logs.push(entry);
         break;
       }
       case 'witness': {
@@ -154,6 +171,31 @@ export function logKeyFor(p: TrustPolicy, origin: string): VerifierKey | null {
   return best ? { name: origin, type: ED25519_TYPE, publicKey: best.key.publicKey, keyId: keyId(origin, ED25519_TYPE, best.key.publicKey) } : null;
 }
 
+/**
+ * Every log verifier key trusted for a concrete origin: all `log` lines naming it exactly, else all lines of the
+ * longest matching wildcard prefix (a rotated ledger lists its old and new key under the same origin). A checkpoint
+ * is trusted when any of them signed it.
+ */
+export function logKeysFor(p: TrustPolicy, origin: string): VerifierKey[] {
+  const exact = p.logs.filter((l) => !l.wildcard && l.origin === origin);
+  if (exact.length) return exact.map((l) => l.key);
+  if (!isValidKeyName(origin)) return [];
+  let best = -1;
+  for (const l of p.logs) {
+    if (l.wildcard && origin.startsWith(l.origin + '/') && origin.length > l.origin.length + 1) best = Math.max(best, l.origin.length);
+  }
+  return p.logs
+    .filter((l) => l.wildcard && l.origin.length === best && origin.startsWith(l.origin + '/'))
+    .map((l) => ({ name: origin, type: ED25519_TYPE, publicKey: l.key.publicKey, keyId: keyId(origin, ED25519_TYPE, l.key.publicKey) }));
+}
+
+const POLICY_TIME_RE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?Z$/;
+
+/** An RFC 3339 UTC time as the ledger writes them (toISOString), the only form a window may take. */
+export function isPolicyTime(t: string): boolean {
+  return POLICY_TIME_RE.test(t) && Number.isFinite(Date.parse(t));
+}
+
 /** Does the set of witnesses whose cosignatures verified satisfy the policy's quorum? */
 export function quorumMet(p: TrustPolicy, cosigned: ReadonlySet<string>): boolean {
   if (p.quorum === null) return true;
@@ -171,13 +213,16 @@ export function quorumMet(p: TrustPolicy, cosigned: ReadonlySet<string>): boolea
 
 /** Renders a policy file (the inverse of parsePolicy, comments aside). */
 export function formatPolicy(p: {
-  logs: { origin: string; publicKey: Uint8Array }[];
+  logs: { origin: string; publicKey: Uint8Array; validFrom?: string | null; validUntil?: string | null }[];
   witnesses: { name: string; vkey: string; url?: string | undefined }[];
   quorum: { required: number } | null;
   tsaRoots: { name: string; der: Uint8Array }[];
 }): string {
   const out = ['# Proofstream trust policy (docs/trust.md)'];
-  for (const l of p.logs) out.push(`log ${l.origin} ${encodeVerifierKey(l.origin, l.publicKey, ED25519_TYPE)}`);
+  for (const l of p.logs) {
+    const window = `${l.validFrom ? ` valid_from=${l.validFrom}` : ''}${l.validUntil ? ` valid_until=${l.validUntil}` : ''}`;
+    out.push(`log ${l.origin} ${encodeVerifierKey(l.origin, l.publicKey, ED25519_TYPE)}${window}`);
+  }
   for (const w of p.witnesses) out.push(`witness ${w.name} ${w.vkey}${w.url ? ' ' + w.url : ''}`);
   if (p.witnesses.length && p.quorum && p.quorum.required > 0) {
     out.push(`group witnesses ${p.quorum.required} ${p.witnesses.map((w) => w.name).join(' ')}`);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Db } from './db.js';
 import type { EventRow } from './events.js';
+import type { ErasureRow } from './erasures.js';
 import type { CheckpointRow, WindowRow } from './checkpoints.js';
 import type { LedgerKeyRow } from './ledger-keys.js';
 import { sqliteOf, type StreamRow } from './streams.js';
@@ -71,6 +72,19 @@ export class CheckRepo {
     return this.stmt('SELECT COUNT(*) FROM "events" WHERE "stream_id" = ?').pluck().get(streamId) as number;
   }
 
+  /** One event by id (payload included), or undefined. */
+  eventById(id: string): EventRow | undefined {
+    return this.stmt(`SELECT ${EVENT_COLUMNS} FROM "events" WHERE "id" = ?`).get(id) as EventRow | undefined;
+  }
+
+  /** Payload erasures in event_id order after `afterEventId` ('' for the first page). */
+  erasures(afterEventId: string, limit: number): ErasureRow[] {
+    return this.stmt(
+      'SELECT "event_id" AS "eventId", "stream_id" AS "streamId", "seq_no" AS "seqNo", "erased_at" AS "erasedAt", "reason", ' +
+        '"erasure_event_id" AS "erasureEventId", "erased_by_key" AS "erasedByKey" FROM "event_erasures" WHERE "event_id" > ? ORDER BY "event_id" LIMIT ?',
+    ).all(afterEventId, limit) as ErasureRow[];
+  }
+
   eventExists(id: string): boolean {
     return this.stmt('SELECT 1 FROM "events" WHERE "id" = ?').pluck().get(id) !== undefined;
   }
@@ -134,7 +148,7 @@ export class CheckRepo {
   }
 
   ledgerKeys(): LedgerKeyRow[] {
-    return this.stmt('SELECT "kid", "alg", "public_key" AS "publicKey", "created_at" AS "createdAt", "retired_at" AS "retiredAt" FROM "ledger_keys"').all() as LedgerKeyRow[];
+    return this.stmt('SELECT "kid", "alg", "public_key" AS "publicKey", "created_at" AS "createdAt", "retired_at" AS "retiredAt", "valid_from" AS "validFrom", "valid_until" AS "validUntil" FROM "ledger_keys"').all() as LedgerKeyRow[];
   }
 }
 

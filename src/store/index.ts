@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openDatabase, type Handle, type OpenOptions } from './db.js';
 import { EventsRepo } from './events.js';
+import { ErasuresRepo } from './erasures.js';
 import { EvidenceRepo } from './evidence.js';
 import { IdempotencyRepo } from './idempotency.js';
 import { LedgerKeysRepo } from './ledger-keys.js';
@@ -27,6 +28,8 @@ export class Store {
   readonly check: CheckRepo;
   /** webhooks and their outbox (src/ledger/webhooks.ts) */
   readonly webhooks: WebhooksRepo;
+  /** payload erasure (src/ledger/erasure.ts) */
+  readonly erasures: ErasuresRepo;
 
   private readonly tx: Transactions;
 
@@ -42,6 +45,7 @@ export class Store {
     this.evidence = new EvidenceRepo(h.db);
     this.check = new CheckRepo(h.db);
     this.webhooks = new WebhooksRepo(h.db);
+    this.erasures = new ErasuresRepo(h.db);
   }
 
   static open(file: string, opts: OpenOptions = {}): Store {

@@ -142,13 +142,22 @@ export const idempotencyRecords = sqliteTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.key] }), index('idempotency_expires').on(t.expiresAt)],
 );
 
-/** Every signing key the ledger has used, so receipts signed before a rotation stay verifiable. */
+/**
+ * Every signing key the ledger has used, so receipts signed before a rotation stay verifiable (docs/trust.md,
+ * "Rotating the ledger key"). The key that signs receipts is the one with valid_until null; status is derived
+ * from the times (src/ledger/keyring.ts), so nothing has to run when an overlap ends.
+ */
 export const ledgerKeys = sqliteTable('ledger_keys', {
   kid: text('kid').primaryKey(),
   alg: text('alg').notNull(),
   publicKey: text('public_key').notNull(),
   createdAt: text('created_at').notNull(),
+  /** when it stops (or stopped) co-signing checkpoints: set at rotation to the end of the overlap; null while active */
   retiredAt: text('retired_at'),
+  /** first received_at its receipts may carry; null = since the ledger began (the first key) */
+  validFrom: text('valid_from'),
+  /** last received_at its receipts may carry (the rotation time); null while it is the active key */
+  validUntil: text('valid_until'),
 });
 
 
@@ -333,4 +342,24 @@ export const webhookDeliveries = sqliteTable(
     index('webhook_deliveries_due').on(t.status, t.nextAttemptAt),
     index('webhook_deliveries_webhook').on(t.webhookId, t.createdAt, t.id),
   ],
+);
+
+/**
+ * Payload erasures (docs/operations.md "Erasing a payload"): one row per erased event, written in the transaction that
+ * nulls the event's payload and salt and appends the erasure event (whose payload is the erasure record). What the
+ * read routes show as `erased`; the erasure event is the signed, chained copy of the same facts.
+ */
+export const eventErasures = sqliteTable(
+  'event_erasures',
+  {
+    eventId: text('event_id').primaryKey().references(() => events.id),
+    streamId: text('stream_id').notNull(),
+    seqNo: integer('seq_no').notNull(),
+    /** the erasure event's received_at */
+    erasedAt: text('erased_at').notNull(),
+    reason: text('reason').notNull(),
+    erasureEventId: text('erasure_event_id').notNull().references(() => events.id),
+    erasedByKey: text('erased_by_key').notNull(),
+  },
+  (t) => [uniqueIndex('event_erasures_erasure_event').on(t.erasureEventId), index('event_erasures_stream').on(t.streamId, t.seqNo)],
 );

@@ -1,9 +1,9 @@
 // Checkpoints: a C2SP signed note whose text is a tlog-checkpoint body, signed by the ledger's key under the
 // verifier key encodeVerifierKey(origin, publicKey). The JSON fields (tree_size, root_hash, signer_vkey,
 // stream_id) are claims the note must back.
-import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
+import { bytesEqual, bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { parseCheckpoint } from '../protocol/checkpoint.js';
-import { parseNote, verifyNote, type ParsedNote } from '../protocol/note.js';
+import { parseNote, parseVerifierKey, verifyNote, type NoteSignature, type ParsedNote, type VerifierKey } from '../protocol/note.js';
 import type { CheckScope, ReportBuilder } from './report.js';
 import { asObj, Fields, show } from './shape.js';
 import { noteVerifierKeys, type TrustSet } from './trust.js';
@@ -133,14 +133,26 @@ export async function checkCheckpoint(v: unknown, path: string, trust: TrustSet,
     );
   } else {
     info.trusted = true;
-    // signer_vkey is informational, but it must name the key that signed.
+    // signer_vkey is informational, but it must name a key that signed: one that verified, or (during a ledger-key
+    // rotation, for a verifier pinned to the other key) one whose signature line is on the note but is not trusted.
     const good = new Set(res.verified.map((s) => encoded[vkeys.indexOf(s.key)]));
-    if (signerVkey !== undefined && !good.has(signerVkey)) {
+    if (signerVkey !== undefined && !good.has(signerVkey) && !namesUntrustedSigner(signerVkey, res.unknown)) {
       o.body.fail('CHECKPOINT_MALFORMED', f.at('signer_vkey'), 'signer_vkey is not the verifier key that signed the note');
     }
   }
   info.consistent = o.body.failures === bodyBefore;
   return info;
+}
+
+/** Whether `vkey` parses and a signature line on the note carries its name and key ID. */
+function namesUntrustedSigner(vkey: string, unknown: readonly NoteSignature[]): boolean {
+  let k: VerifierKey;
+  try {
+    k = parseVerifierKey(vkey);
+  } catch {
+    return false;
+  }
+  return unknown.some((s) => s.name === k.name && bytesEqual(s.keyId, k.keyId));
 }
 
 /** Kind `checkpoint`: a checkpoint as GET /v2/checkpoints/{id} returns it. */

@@ -7,7 +7,7 @@ import { CanonicalizationError } from '../protocol/jcs.js';
 import { RECEIPT_ALG, RECEIPT_PROTOCOL, receiptMessage } from '../protocol/receipt.js';
 import { ptr, type CheckScope } from './report.js';
 import { asObj, Fields, isSigHex, show } from './shape.js';
-import type { TrustSet } from './trust.js';
+import { windowProblem, type TrustSet } from './trust.js';
 
 const HEX_VALUES: Int8Array = (() => {
   const t = new Int8Array(128).fill(-1);
@@ -233,7 +233,7 @@ interface QueuedSignature {
   sig: Uint8Array;
 }
 
-type Failure = [code: 'UNKNOWN_KEY' | 'SIGNATURE_INVALID', path: string, message: string];
+type Failure = [code: 'UNKNOWN_KEY' | 'KEY_OUTSIDE_WINDOW' | 'SIGNATURE_INVALID', path: string, message: string];
 
 /** A batch handed to the verifier; its problems are reported when it settles, strictly in order. */
 interface InFlight {
@@ -273,10 +273,19 @@ export class SignatureBatch {
     else this.c.fail(f[0], f[1], f[2]);
   }
 
-  /** The trusted key of the receipt's kid; reports UNKNOWN_KEY when there is none. */
-  private keyOf(rec: EventRecord): Uint8Array | undefined {
+  /** The trusted key of the receipt's kid; reports UNKNOWN_KEY when there is none, KEY_OUTSIDE_WINDOW when received_at is outside its window. */
+  private keyOf(rec: Pick<EventRecord, 'kid' | 'path' | 'received_at'>): Uint8Array | undefined {
     const pub = this.trust.byKid.get(rec.kid);
-    if (!pub) this.report(['UNKNOWN_KEY', ptr(rec.path, 'receipt', 'kid'), `kid ${show(rec.kid)} is not among the trusted keys`]);
+    if (!pub) {
+      this.report(['UNKNOWN_KEY', ptr(rec.path, 'receipt', 'kid'), `kid ${show(rec.kid)} is not among the trusted keys`]);
+      return undefined;
+    }
+    // Fail closed: a key's signature counts only inside its window (a retired key's holder could sign anything).
+    const outside = this.trust.windows ? windowProblem(this.trust, rec.kid, rec.received_at) : null;
+    if (outside) {
+      this.report(['KEY_OUTSIDE_WINDOW', ptr(rec.path, 'received_at'), outside]);
+      return undefined;
+    }
     return pub;
   }
 

@@ -14,7 +14,7 @@ import { verifyV1ProofKind } from './v1-proof.js';
 import { addKeys, emptyTrust, kidOf, type TrustedKey } from './trust.js';
 import { bytesToHex } from '../protocol/bytes.js';
 import { hintsFor, type VerifyCaller } from './caller.js';
-import { logKeyFor, parsePolicy, type TrustPolicy } from '../protocol/policy.js';
+import { logKeysFor, parsePolicy, type TrustPolicy } from '../protocol/policy.js';
 
 export { ANCHOR_KIND, detectKind, isVerifyRequest, IVC_KIND, UNKNOWN_KIND, VERIFY_KINDS, type VerifyKind } from './kind.js';
 export {
@@ -160,14 +160,18 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
       if (typeof policyText !== 'string') throw new Error('policy must be the text of a policy file');
       const p = parsePolicy(policyText);
       policy = p;
-      // Checkpoints: only the key the policy names for their origin (plus keys the caller gave explicitly).
+      // Checkpoints: only the keys the policy names for their origin (plus keys the caller gave explicitly); a note
+      // is trusted when any of them signed it (after a rotation it may carry the old and the new key's signature).
       const given = [...trust.publicKeys];
-      trust.noteKeysFor = (origin) => {
-        const k = logKeyFor(p, origin);
-        return k ? [k.publicKey, ...given] : given;
-      };
-      // Receipts: any of the policy's log keys.
-      addKeys(trust, p.logs.map((l) => ({ kid: kidOf(l.key.publicKey), alg: 'Ed25519', public_key: bytesToHex(l.key.publicKey) })), pc, () => '/policy', { what: 'policy' });
+      trust.noteKeysFor = (origin) => [...logKeysFor(p, origin).map((k) => k.publicKey), ...given];
+      // Receipts: any of the policy's log keys, inside the window its line gives.
+      addKeys(
+        trust,
+        p.logs.map((l) => ({ kid: kidOf(l.key.publicKey), alg: 'Ed25519', public_key: bytesToHex(l.key.publicKey), valid_from: l.validFrom ?? null, valid_until: l.validUntil ?? null })),
+        pc,
+        () => '/policy',
+        { what: 'policy' },
+      );
     } catch (e) {
       pc.fail('MALFORMED', '/policy', `the trust policy is not usable: ${(e as Error).message}`);
       return r.build();

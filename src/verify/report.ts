@@ -9,6 +9,8 @@ export const PROBLEM_CODES = [
   'UNSUPPORTED_KIND',
   'MANIFEST_MISMATCH',
   'UNKNOWN_KEY',
+  // a receipt's received_at lies outside its key's validity window (a rotated ledger key, docs/trust.md)
+  'KEY_OUTSIDE_WINDOW',
   'SIGNATURE_INVALID',
   'PAYLOAD_MISMATCH',
   'EVENT_HASH_MISMATCH',

@@ -4,6 +4,7 @@
 import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { sha256 } from '../protocol/hash.js';
 import { ED25519_TYPE, encodeVerifierKey, parseVerifierKey, type VerifierKey } from '../protocol/note.js';
+import { isPolicyTime } from '../protocol/policy.js';
 import type { CheckScope } from './report.js';
 import { isHex32, isObj, own, show, typeName } from './shape.js';
 import { detectKind, isVerifyRequest, UNKNOWN_KIND } from './kind.js';
@@ -14,6 +15,15 @@ export interface TrustedKey {
   alg: 'Ed25519';
   /** 32-byte Ed25519 public key, 64 lowercase hex digits. */
   public_key: string;
+  /** The key's receipt window as GET /v2/keys lists it (RFC 3339 UTC, inclusive); absent or null: unbounded. */
+  valid_from?: string | null;
+  valid_until?: string | null;
+}
+
+/** A receipt window in ms since the epoch, both ends inclusive. */
+export interface KeyWindow {
+  from: number;
+  until: number;
 }
 
 export interface TrustSet {
@@ -26,6 +36,33 @@ export interface TrustSet {
    * `publicKeys` is trusted for every origin.
    */
   noteKeysFor?: (origin: string) => Uint8Array[];
+  /**
+   * kid → the windows its receipts' received_at must fall in (any one of them). A kid absent here, or given once
+   * without a window, is unbounded. Filled from the window members of trusted keys and policy log lines.
+   */
+  windows?: Map<string, KeyWindow[] | null>;
+}
+
+/** Why a receipt signed by `kid` at `receivedAt` is outside the key's window, or null when it is inside (or unbounded). */
+export function windowProblem(trust: TrustSet, kid: string, receivedAt: string): string | null {
+  const ws = trust.windows?.get(kid);
+  if (!ws) return null;
+  const t = Date.parse(receivedAt);
+  if (Number.isFinite(t) && ws.some((w) => t >= w.from && t <= w.until)) return null;
+  const shown = ws.map((w) => `${w.from === -Infinity ? '…' : new Date(w.from).toISOString()} to ${w.until === Infinity ? '…' : new Date(w.until).toISOString()}`).join(', ');
+  return `received_at ${show(receivedAt)} is outside the validity window of key ${kid} (${shown}): a key may sign receipts only inside its window`;
+}
+
+/** Records one trusted entry's window for `kid`: no bounds makes the kid unbounded for good. */
+function addWindow(set: TrustSet, kid: string, from: string | null | undefined, until: string | null | undefined): void {
+  const windows = (set.windows ??= new Map());
+  if (windows.has(kid) && windows.get(kid) === null) return;
+  if (!from && !until) {
+    windows.set(kid, null);
+    return;
+  }
+  const w = { from: from ? Date.parse(from) : -Infinity, until: until ? Date.parse(until) : Infinity };
+  windows.set(kid, [...(windows.get(kid) ?? []), w]);
 }
 
 /** Name of the check a report carries when the keys came from the bundle itself, not from the caller. */
@@ -45,6 +82,12 @@ export function keyEntryProblem(v: unknown): { member: string; message: string }
   if (alg !== 'Ed25519') return { member: 'alg', message: `alg must be "Ed25519", got ${show(alg)}` };
   const pk = own(v, 'public_key');
   if (!isHex32(pk)) return { member: 'public_key', message: `public_key must be 64 lowercase hex digits (32 bytes), got ${show(pk)}` };
+  for (const m of ['valid_from', 'valid_until'] as const) {
+    const t = own(v, m);
+    if (t !== undefined && t !== null && (typeof t !== 'string' || !isPolicyTime(t))) {
+      return { member: m, message: `${m} must be null or an RFC 3339 UTC time like 2026-01-31T12:00:00.000Z, got ${show(t)}` };
+    }
+  }
   return null;
 }
 
@@ -72,7 +115,7 @@ export function addKeys(
       c.fail('MALFORMED', pathOf(i, bad.member), `${opts.what}[${i}]: ${bad.message}`);
       continue;
     }
-    const o = e as { kid: string; public_key: string };
+    const o = e as { kid: string; public_key: string; valid_from?: string | null; valid_until?: string | null };
     const pub = hexToBytes(o.public_key);
     if (opts.checkKid && o.kid !== kidOf(pub)) {
       c.fail('MALFORMED', pathOf(i, 'kid'), `${opts.what}[${i}]: kid ${show(o.kid)} is not derived from its public key (expected ${kidOf(pub)})`);
@@ -84,6 +127,7 @@ export function addKeys(
       continue;
     }
     set.byKid.set(o.kid, pub);
+    addWindow(set, o.kid, own(o, 'valid_from') as string | null | undefined, own(o, 'valid_until') as string | null | undefined);
     if (!seen.has(o.public_key)) {
       seen.add(o.public_key);
       set.publicKeys.push(pub);
@@ -127,7 +171,9 @@ export function trustedKeysFromJson(v: unknown): { keys: TrustedKey[] } | { erro
     const bad = keyEntryProblem(list[i]);
     if (bad) return { error: `key ${i}: ${bad.message}` };
     const o = list[i] as TrustedKey;
-    keys.push({ kid: o.kid, alg: 'Ed25519', public_key: o.public_key });
+    const from = own(list[i] as Record<string, unknown>, 'valid_from') as string | null | undefined;
+    const until = own(list[i] as Record<string, unknown>, 'valid_until') as string | null | undefined;
+    keys.push({ kid: o.kid, alg: 'Ed25519', public_key: o.public_key, ...(from ? { valid_from: from } : {}), ...(until ? { valid_until: until } : {}) });
   }
   return { keys };
 }

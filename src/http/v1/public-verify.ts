@@ -55,10 +55,9 @@ export function v1VerifyInput(raw: unknown, serverPolicy: string): VerifyInput {
 }
 
 export function v1PublicVerifyRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
-  const { signer, config } = d.ledger;
-  // Read once from memory: never from the database.
-  const serverPolicy = d.ledger.evidence.trustPolicy([signer.publicKey]);
-  const pool = verifyPoolFor(d.ledger, serverPolicy);
+  const { config } = d.ledger;
+  // From memory, never from the database: every ledger key with its window as the keyring last read them.
+  const pool = verifyPoolFor(d.ledger, () => d.ledger.serverPolicy());
 
   // Documented with its schemas but parsed and validated in the worker (v1VerifyInput), never on the main thread.
   app.openAPIRegistry.registerPath(

@@ -49,7 +49,15 @@ export const Bundle = z
       metadata: z.record(z.string(), z.unknown()).nullable(),
       created_at: z.string(),
     }),
-    keys: z.array(z.object({ kid: z.string(), alg: z.string(), public_key: z.string() })),
+    keys: z.array(
+      z.object({
+        kid: z.string(),
+        alg: z.string(),
+        public_key: z.string(),
+        valid_from: z.string().optional().openapi({ description: 'a rotated key: first received_at its receipts may carry' }),
+        valid_until: z.string().optional().openapi({ description: 'a rotated-out key: last received_at its receipts may carry' }),
+      }),
+    ),
     events: z.array(z.record(z.string(), z.unknown())).openapi({ description: 'the range in seq order; erased events have payload and salt null' }),
     chain: z.object({ head_before: Hex32, event_hash_before: Hex32 }),
     checkpoint: CheckpointRef,

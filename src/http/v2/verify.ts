@@ -18,6 +18,8 @@ const TrustedKeySchema = z
     kid: z.string().min(1).max(256),
     alg: z.literal('Ed25519'),
     public_key: Hex32.openapi({ description: '32-byte Ed25519 public key, lowercase hex' }),
+    valid_from: z.string().max(64).nullable().optional().openapi({ description: "first received_at this key's receipts may carry (GET /v2/keys); absent or null: no bound" }),
+    valid_until: z.string().max(64).nullable().optional().openapi({ description: "last received_at this key's receipts may carry (GET /v2/keys); absent or null: no bound" }),
   })
   .openapi('TrustedKey');
 
@@ -37,7 +39,7 @@ export const VerifyRequest = z
       .array(TrustedKeySchema)
       .max(1000)
       .optional()
-      .openapi({ description: "keys to trust; default: this server's trust policy (GET /v2/trust-policy, current key only)" }),
+      .openapi({ description: "keys to trust; default: this server's trust policy (GET /v2/trust-policy: every ledger key with its validity window)" }),
     policy: z
       .string()
       .max(1 << 20)
@@ -138,10 +140,9 @@ export function v2VerifyInput(raw: unknown, serverPolicy: string): VerifyInput {
 }
 
 export function verifyRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
-  const { signer, config } = d.ledger;
-  // Read once from memory: never from the database.
-  const serverPolicy = d.ledger.evidence.trustPolicy([signer.publicKey]);
-  const pool = verifyPoolFor(d.ledger, serverPolicy);
+  const { config } = d.ledger;
+  // From memory, never from the database: every ledger key with its window as the keyring last read them.
+  const pool = verifyPoolFor(d.ledger, () => d.ledger.serverPolicy());
 
   // Documented with its schemas, but not validated by the OpenAPI middleware: that would parse the body on the main
   // thread. The worker parses and validates it (v2VerifyInput).
