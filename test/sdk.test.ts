@@ -155,6 +155,23 @@ describe('SDK against a real server', () => {
     expect((await ps.verifyLocal(cp, { kind: 'checkpoint' })).ok).toBe(true);
   });
 
+  it('events by id and by seq_no; erasing a payload answers a verified erasure receipt, and the event reads as erased', async () => {
+    const stream = await ps.streams.create({ use_case: 'sdk-erase' });
+    const r = await ps.events.append(stream.stream_id, { source_ref: 'pii', event_type: 'sdk.test', payload: { name: 'Ada' } });
+    const byId = await ps.events.get(r.stream_event_id);
+    expect(byId).toEqual(await ps.events.atSeqNo(stream.stream_id, 1));
+    expect(byId.payload).toEqual({ name: 'Ada' });
+    expect(await ps.events.atSeqNo(stream.stream_id, 2)).toBeNull();
+    const erased = await ps.events.erase(r.stream_event_id, 'data subject request #1');
+    expect(erased.erased_event_id).toBe(r.stream_event_id);
+    expect(erased.erasure.seq_no).toBe(2);
+    expect((await ps.receipts.verify(erased.erasure)).ok).toBe(true);
+    const after = await ps.events.get(r.stream_event_id);
+    expect(after.payload).toBeNull();
+    // The original receipt still verifies: the erased payload stays bound by its commitment.
+    expect((await ps.receipts.verify(r)).ok).toBe(true);
+  });
+
   it('v1: log an event, fetch its proof, verify it locally and on the server', async () => {
     const v1r = await ps.v1.events.log({ source_ref: 'case-1', type: 'ai.decision', payload: { decision: 'ok' } });
     expect(v1r.id).toMatch(/^evt_/);

@@ -17,12 +17,14 @@ import type {
   CreatedWebhook,
   DeliveryPage,
   EventInput,
+  Erasure,
   EventPage,
   Inclusion,
   PackRange,
   PublicKey,
   Receipt,
   ServerVerifyReport,
+  StoredEvent,
   StoredReceipt,
   Stream,
   StreamInput,
@@ -119,7 +121,8 @@ export class Proofstream {
 
   /** GET /v2/keys entries as the verifier's trusted keys (to pin: store them, and pass them as trustedKeys). */
   static trustedKeysFrom(keys: readonly PublicKey[]): TrustedKey[] {
-    return keys.map((k) => ({ kid: k.kid, alg: 'Ed25519' as const, public_key: k.public_key }));
+    // The receipt windows come along: a key rotated out signs nothing received after its valid_until.
+    return keys.map((k) => ({ kid: k.kid, alg: 'Ed25519' as const, public_key: k.public_key, valid_from: k.valid_from, valid_until: k.valid_until }));
   }
 
   /** The ledger's trust policy file (GET /v2/trust-policy). */
@@ -207,7 +210,7 @@ class Events {
   }
 
   /** Every event from `from_seq_no` (default 1) to the head at the time each page is read. */
-  async *all(streamId: string, q: { from_seq_no?: number; pageSize?: number } = {}, o: RequestOptions = {}): AsyncGenerator<EventPage['events'][number]> {
+  async *all(streamId: string, q: { from_seq_no?: number; pageSize?: number } = {}, o: RequestOptions = {}): AsyncGenerator<StoredEvent> {
     let from: number | null = q.from_seq_no ?? 1;
     while (from !== null) {
       const page = await this.list(streamId, { from_seq_no: from, limit: q.pageSize ?? 1000 }, o);
@@ -216,11 +219,27 @@ class Events {
     }
   }
 
+  /** One event by its id (`sev_…`, or a v1 `evt_…`), payload included; `erased` once its payload was erased. */
+  async get(eventId: string, o: RequestOptions = {}): Promise<StoredEvent> {
+    return (await this.c.transport.request<StoredEvent>({ method: 'GET', path: `/v2/events/${enc(eventId)}`, ...o })).body;
+  }
+
   /** One event by its seq_no (GET /v2/streams/{id}/events?from_seq_no=N&limit=1); null when there is none. */
-  async get(streamId: string, seqNo: number, o: RequestOptions = {}): Promise<EventPage['events'][number] | null> {
+  async atSeqNo(streamId: string, seqNo: number, o: RequestOptions = {}): Promise<StoredEvent | null> {
     const page = await this.list(streamId, { from_seq_no: seqNo, limit: 1 }, o);
     const e = page.events[0];
     return e && e.seq_no === seqNo ? e : null;
+  }
+
+  /**
+   * Erases an event's payload and salt (DELETE /v2/events/{id}/payload, scope events:erase; docs/api.md "Payload
+   * erasure"). The erasure is itself an event: its receipt is verified like an append's.
+   */
+  async erase(eventId: string, reason: string, o: WriteOptions = {}): Promise<Erasure> {
+    const key = o.idempotencyKey ?? newIdempotencyKey();
+    const r = (await this.c.transport.request<Erasure>({ method: 'DELETE', path: `/v2/events/${enc(eventId)}/payload`, body: { reason }, ...o, idempotencyKey: key })).body;
+    if (this.c.verifyReceipts) await assertVerified(this.c.trust, 'receipt', r.erasure, `receipt of the erasure of ${eventId}`);
+    return r;
   }
 
   /** An inclusion proof of seq_no at tree_size (default: the latest checkpoint). */

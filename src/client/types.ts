@@ -30,6 +30,14 @@ export type V1EventInput = z.input<typeof V1.V1EventInput>;
 export type V1Receipt = z.output<typeof V1.V1Receipt>;
 export type V1Proof = z.output<typeof V1.V1Proof>;
 
+/** DELETE /v2/events/{id}/payload answers this (src/http/v2/erasure.ts). */
+export interface Erasure {
+  erased_event_id: string;
+  erased: unknown;
+  /** the erasure event's receipt */
+  erasure: Receipt;
+}
+
 export interface StreamPage {
   streams: Stream[];
   next_cursor: string | null;
