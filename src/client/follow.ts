@@ -115,7 +115,12 @@ export async function* follow(client: Proofstream, streamId: string, o: FollowOp
           }
           arm();
           failures = 0; // the server is talking: the next reconnect starts its backoff afresh
-          const msgs = parser.push(value);
+          let msgs: SseMessage[];
+          try {
+            msgs = parser.push(value);
+          } catch (e) {
+            throw new ProofstreamError({ status: 0, code: 'FEED_PROTOCOL', message: `live feed of ${streamId}: ${(e as Error).message}` });
+          }
           if (parser.retryMs !== null) serverRetryMs = parser.retryMs;
           let stop: Reconnect | null = null;
           for (const m of msgs) {
