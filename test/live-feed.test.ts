@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config.js';
 import { loadOrCreateSigner } from '../src/ledger/signer.js';
 import { encodeVerifierKey } from '../src/protocol/note.js';
 import { verify, type TrustedKey } from '../src/verify/index.js';
-import { client, idemKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { client, idemKey, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { eventData, openSse, type SseClient } from './helpers/sse.js';
 import { startTsa, type RunningTsa } from './helpers/tsa.js';
 import { waitFor } from './helpers/wait.js';
@@ -133,6 +133,27 @@ describe('live feed: replay, live, receipts, checkpoints, heartbeats', () => {
       const ck = await verify({ kind: 'checkpoint', object: data.checkpoint, trusted_keys: await trustedKeys(call) });
       expect(ck.problems).toEqual([]);
       await feed.waitFor((m) => m.some((x) => x.comments.includes('ping')), 30_000, 'a heartbeat');
+    } finally {
+      feed.close();
+    }
+  });
+
+  it('a revoked key loses its open feed within a heartbeat: event: error AUTHENTICATION_FAILED, then the end', async () => {
+    const made = await runCli(['keys', 'create', '--tenant', 'default', '--system', 'default', '--json'], { PROOFSTREAM_DATA_DIR: srv.dataDir });
+    expect(made.code, made.stderr).toBe(0);
+    const { key, key_id } = JSON.parse(made.stdout);
+    const sid = await newStream(call);
+    const feed = await live(srv, sid, '', {}, key);
+    try {
+      expect(feed.status).toBe(200);
+      await append(call, sid, 2);
+      await feed.waitFor(() => feed.ids().length === 2, 30_000, 'two live events');
+      // Revoked by another process (the CLI), as an operator would.
+      expect((await runCli(['keys', 'revoke', key_id], { PROOFSTREAM_DATA_DIR: srv.dataDir })).code).toBe(0);
+      await feed.ended;
+      const last = feed.messages.filter((m) => m.event !== 'message').at(-1)!;
+      expect(last.event).toBe('error');
+      expect(JSON.parse(last.data)).toMatchObject({ error: { code: 'AUTHENTICATION_FAILED' }, resume_from_seq_no: 3 });
     } finally {
       feed.close();
     }

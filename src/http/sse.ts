@@ -55,6 +55,11 @@ export interface SseOptions {
   pageSize: number;
   /** the overflow message's data for the position the consumer should resume from */
   overflowData: (resumeFrom: number) => string;
+  /**
+   * Asked at every heartbeat: why the consumer may no longer read (its key was revoked or expired), or null. A feed
+   * is authorized when it opens; this is what makes a revocation reach feeds already open, within one heartbeat.
+   */
+  refusal?: () => { code: string; message: string } | null;
 }
 
 /** Side messages (checkpoints) held until the items they follow are sent; beyond this many the oldest is dropped. */
@@ -244,6 +249,12 @@ export class SseFeed {
 
   private beat(): void {
     if (this.ended) return;
+    const refused = this.opts.refusal?.();
+    if (refused) {
+      this.controller.enqueue(utf8.encode(sseText({ event: 'error', data: JSON.stringify({ error: refused, resume_from_seq_no: this.next }) })));
+      this.close();
+      return;
+    }
     const taken = this.enqueuedBytes - this.queuedBytes;
     if (this.blocked && taken === this.takenAtLastBeat) {
       this.overflow(); // an item waited for room a whole interval and the consumer took nothing

@@ -370,6 +370,18 @@ export class Tenancy {
     return { reason: 'unknown' };
   }
 
+  /**
+   * Why a key that authenticated earlier may no longer act (revoked, expired, gone), or null while it still may: what
+   * a long-lived request (a live feed) asks now and then, by key id. Reads the row: cheap, and not cached.
+   */
+  keyStillValid(keyId: string): KeyRefusal | null {
+    const row = this.store.tenancy.keyById(keyId);
+    if (!row) return { reason: 'unknown' };
+    if (row.revokedAt !== null) return { reason: 'revoked' };
+    if (row.expiresAt !== null && Date.parse(row.expiresAt) <= Date.now()) return { reason: 'expired', expiresAt: row.expiresAt };
+    return null;
+  }
+
   /** Drops every cached key resolution (call after revoking a key in this process). */
   forgetCachedKeys(): void {
     this.keyCache.clear();

@@ -77,6 +77,10 @@ export class LiveFeeds {
         retryMs: c.sseRetryMs,
         pageSize: PAGE_EVENTS,
         overflowData: (resumeFrom) => JSON.stringify({ resume_from_seq_no: resumeFrom }),
+        refusal: () => {
+          const why = this.ledger.tenancy.keyStillValid(p.keyId);
+          return why && { code: 'AUTHENTICATION_FAILED', message: `the feed's API key is ${why.reason === 'unknown' ? 'gone' : why.reason}` };
+        },
       },
       {
         onOverflow: () => this.registry.stats.overflows++,
