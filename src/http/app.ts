@@ -24,6 +24,7 @@ import { streamRoutes } from './v2/streams.js';
 import { verifyRoutes } from './v2/verify.js';
 import { witnessRoutes } from './v2/witnesses.js';
 import { v1Routes } from './v1/index.js';
+import { DEFAULT_WEB_DIR, webAppRoutes } from './web-app.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -123,6 +124,8 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   verifyRoutes(app, deps);
   witnessRoutes(app, deps);
   v1Routes(app, deps);
+  // The auditor page (web/, built into dist/web/): static files under a strict CSP (src/http/web-app.ts).
+  webAppRoutes(app, cfg.webDir ?? DEFAULT_WEB_DIR);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'INTEGRITY_ERROR'
   | 'VERIFY_BUSY'
   | 'VERIFY_TOO_COMPLEX'
+  | 'WEB_APP_NOT_BUILT'
   | 'INTERNAL_ERROR';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
@@ -67,6 +68,8 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   VERIFY_BUSY: 503,
   /** the object needs more memory or time than one verify may use (docs/api.md "Verify limits") */
   VERIFY_TOO_COMPLEX: 413,
+  /** GET /app/: dist/web/ is missing (run `npm run build:web`; npm install and npm ci run it) */
+  WEB_APP_NOT_BUILT: 503,
   INTERNAL_ERROR: 500,
 };
 
