@@ -91,9 +91,13 @@ export async function ensureWebBuilt(): Promise<void> {
 
 /** Puts the evidence file (and optionally a trust file) into the page; verification starts on the pick. */
 export async function pickFiles(page: Page, evidence: string, trust?: string): Promise<void> {
+  // So readResult cannot read the previous run's result.
+  await page.evaluate(() => document.body.setAttribute('data-state', 'picking'));
   if (trust !== undefined) {
     await page.check('#trust-given');
     await page.setInputFiles('#trust-file', trust);
+    // The page reads the trust file asynchronously: wait until it is in, so the evidence is verified under it.
+    await page.waitForFunction((name) => (document.getElementById('trust-text') as HTMLTextAreaElement).dataset.name === name, path.basename(trust));
   }
   await page.setInputFiles('#file', evidence);
 }
