@@ -148,6 +148,8 @@ function onMessage(m: FromWorker): void {
     running = false;
     progressBox.hidden = true;
     showReport(m.report, m.summary, m.ms);
+    // For bench/browser-verify.ts: where the time went.
+    document.body.setAttribute('data-timing', JSON.stringify({ total_ms: m.ms, ...m.timing }));
     setState('done');
   } else if (m.type === 'error') {
     showError(m.message);

@@ -60,6 +60,6 @@ export interface Summary {
 
 export type FromWorker =
   | { type: 'progress'; phase: Phase; done: number; total: number }
-  | { type: 'result'; report: Report; summary: Summary; ms: number }
+  | { type: 'result'; report: Report; summary: Summary; ms: number; timing: { read_ms: number; parse_ms: number; verify_ms: number } }
   | { type: 'error'; message: string }
   | { type: 'events'; id: number; rows: EventRow[]; matched: number; total: number };

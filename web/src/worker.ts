@@ -93,6 +93,7 @@ async function run(file: Blob, name: string, trustInput: TrustInput): Promise<vo
   if (trust.error !== undefined) return post({ type: 'error', message: trust.error });
 
   const text = await readText(file);
+  const t1 = performance.now();
   progress('parsing', 0, 0, true);
   let doc: unknown;
   try {
@@ -127,6 +128,7 @@ async function run(file: Blob, name: string, trustInput: TrustInput): Promise<vo
   const list = object && typeof object === 'object' && Array.isArray((object as { events?: unknown }).events) ? ((object as { events: unknown[] }).events) : [];
   events = list;
   const total = list.length;
+  const t2 = performance.now();
   progress('verifying', 0, total, true);
 
   let checked = 0;
@@ -158,7 +160,8 @@ async function run(file: Blob, name: string, trustInput: TrustInput): Promise<vo
     stream_id: str(get(object, 'stream_id') ?? get(get(object, 'manifest'), 'stream_id')),
     range: rangeOf(object),
   };
-  post({ type: 'result', report, summary, ms: Math.round(performance.now() - t0) });
+  const t3 = performance.now();
+  post({ type: 'result', report, summary, ms: Math.round(t3 - t0), timing: { read_ms: Math.round(t1 - t0), parse_ms: Math.round(t2 - t1), verify_ms: Math.round(t3 - t2) } });
 }
 
 const get = (o: unknown, k: string): unknown => (o && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>)[k] : undefined);
