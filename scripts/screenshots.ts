@@ -35,7 +35,7 @@ async function main() {
     await bad.goto(`${srv.url}/app/`);
     await pickFiles(bad, fx('tamper', 'payload-changed.json'), fx('tamper', 'trusted-keys.json'));
     await readResult(bad);
-    await bad.locator('#result').scrollIntoViewIfNeeded();
+    // The failed check and its problem (code, path, message) in one view.
     await bad.evaluate(() => document.getElementById('result')!.scrollIntoView());
     await shot(bad, 'auditor-invalid.png');
 

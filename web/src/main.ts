@@ -205,8 +205,9 @@ function showReport(r: Report, s: Summary, ms: number): void {
     ),
   );
 
-  parts.push(h('h3', {}, `Checks (${r.checks.length})`), checksTable(r.checks));
+  // Problems first: what is wrong is what an auditor reads first; every check follows.
   parts.push(h('h3', {}, `Problems (${r.problems.length})`), r.problems.length ? problemsTable(r.problems) : h('p', {}, 'None.'));
+  parts.push(h('h3', {}, `Checks (${r.checks.length})`), checksTable(r.checks));
   if (r.pending?.length) parts.push(h('h3', {}, 'Pending evidence (nothing is wrong yet; it is not there yet)'), pendingList(r.pending));
   if (r.unauthenticated?.length) {
     parts.push(
