@@ -20,6 +20,12 @@ export const WEB_CSP =
   "default-src 'none'; script-src 'self'; worker-src blob:; style-src 'self'; img-src 'self' data:; connect-src 'none'; " +
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/**
+ * console.html (the tenant console) must call this ledger's API: the same policy but for `connect-src 'self'` — its
+ * own origin, nothing else. The auditor page keeps `connect-src 'none'`.
+ */
+export const WEB_CONSOLE_CSP = WEB_CSP.replace("connect-src 'none'", "connect-src 'self'");
+
 /** Only these names are served: what the build makes, nothing a stray file in the directory could add. */
 const SERVED_NAME = /^[a-z0-9][a-z0-9._-]{0,63}\.(html|js|css)$/;
 /** The build is ~0.5 MiB; a directory far over this is not our build, and is not read into memory. */
@@ -92,7 +98,7 @@ export function webAppRoutes(app: OpenAPIHono<AppEnv>, dir: string): WebFiles {
       status: 200,
       headers: {
         'content-type': f.type,
-        'content-security-policy': WEB_CSP,
+        'content-security-policy': name === 'console.html' ? WEB_CONSOLE_CSP : WEB_CSP,
         'x-content-type-options': 'nosniff',
         'referrer-policy': 'no-referrer',
         'cross-origin-opener-policy': 'same-origin',
@@ -129,7 +135,7 @@ export function webAppRoutes(app: OpenAPIHono<AppEnv>, dir: string): WebFiles {
       method: 'get',
       path: '/app/{file}',
       tags: ['web'],
-      summary: 'A file of the auditor page (index.html, app.js, app.css) (no auth)',
+      summary: 'A file of the auditor page (index.html, app.js, app.css) or the console (console.html: it asks for an API key) (no auth)',
       request: { params: z.object({ file: z.string().max(200) }) },
       responses: { 200: fileResponse, ...errors },
     }),
