@@ -1,11 +1,11 @@
-// `npm run screenshots`: the auditor page's main screens, as docs/img/auditor-*.png (used by README.md and
+// `npm run screenshots`: the auditor page's main screens and the console, as docs/img/auditor-*.png and console.png (used by README.md and
 // docs/auditor.md). Drives headless Chromium (test/helpers/browser.ts) on a real server's /app/ with the committed
 // fixtures. Not part of the test suite.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { ensureWebBuilt, launchBrowser, pickFiles, readResult } from '../test/helpers/browser.js';
-import { ROOT, cleanupTestFile, startServer } from '../test/helpers/server.js';
+import { ROOT, cleanupTestFile, client, startServer } from '../test/helpers/server.js';
 
 const OUT = path.join(ROOT, 'docs', 'img');
 const fx = (...p: string[]) => path.join(ROOT, 'fixtures', ...p);
@@ -45,6 +45,28 @@ async function main() {
     await readResult(phone);
     await phone.evaluate(() => document.getElementById('result')!.scrollIntoView());
     await shot(phone, 'auditor-phone.png');
+
+    // The console, with one stream of a few events.
+    const call = client(srv.url, srv.key);
+    const sid = (await call('POST', '/v2/streams', { use_case: 'loan-decisions' })).body.stream_id as string;
+    for (let i = 1; i <= 12; i++) {
+      await call('POST', `/v2/streams/${sid}/events`, { source_ref: `app-${1000 + i}`, event_type: 'decision.made', payload: { decision: i % 3 ? 'approve' : 'refer' } }, { 'idempotency-key': `shot-${i}` });
+    }
+    for (let t = 0; t < 100; t++) {
+      const r = await call('GET', `/v2/streams/${sid}/checkpoints/latest`);
+      if (r.status === 200 && r.body.tree_size >= 12) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const con = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await con.goto(`${srv.url}/app/console.html`);
+    await con.fill('#api-key', srv.key);
+    await con.click('#key-save');
+    await con.click(`button[aria-label="Open stream ${sid}"]`);
+    await con.waitForFunction(() => document.querySelectorAll('#stream-events tbody tr').length > 0);
+    await con.fill('#pack-to', '12');
+    await con.click('#pack-build');
+    await con.waitForSelector('#pack-download', { timeout: 60_000 });
+    await shot(con, 'console.png', true);
   } finally {
     await browser.close();
     await srv.stop();

@@ -113,7 +113,7 @@ async function openStream(s: Stream): Promise<void> {
           cell(String(c.tree_size)),
           cell(c.checkpoint_id, 'mono'),
           cell(c.created_at),
-          cell(`${c.witness_quorum.count} of ${c.witness_quorum.required} required${c.witness_quorum.met ? ' (met)' : ' (waiting)'}`),
+          cell(c.witness_quorum.required === 0 ? `none required (${c.witness_quorum.count} cosigned)` : `${c.witness_quorum.count} of ${c.witness_quorum.required} required${c.witness_quorum.met ? ' (met)' : ' (waiting)'}`),
           cell(c.anchor ? `anchored${c.anchor.gen_time ? ` ${c.anchor.gen_time}` : ''}` : c.anchor_required ? 'waiting' : 'no TSA configured'),
         ),
       ),
