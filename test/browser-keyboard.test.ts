@@ -1,12 +1,13 @@
 // The auditor page by keyboard alone, in a real Chromium: Tab reaches the drop zone (focus visible), Enter opens
 // the file picker, the report is announced (aria-live), the trust choice and its file picker, the event search;
 // every control has a label; nothing overflows a 375 px phone screen.
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWebBuilt, launchBrowser } from './helpers/browser.js';
 import { corpus } from './helpers/corpus.js';
-import { startServer, type RunningServer } from './helpers/server.js';
+import { startServer, tempDir, type RunningServer } from './helpers/server.js';
 
 let srv: RunningServer;
 let browser: Browser;
@@ -81,6 +82,8 @@ describe('keyboard only', () => {
     const page = await browser.newPage();
     try {
       await page.goto(`${srv.url}/app/`);
+      // The page's controls: drop zone, file input, two radios, trust file and text, Verify, search, two pager buttons.
+      expect(await page.locator('input, textarea, select, button, [role=button]').count()).toBeGreaterThanOrEqual(10);
       const unlabelled = await page.evaluate(() =>
         Array.from(document.querySelectorAll('input, textarea, select, button, [role=button]'))
           .filter((el) => {
@@ -91,6 +94,24 @@ describe('keyboard only', () => {
           .map((el) => el.outerHTML.slice(0, 80)),
       );
       expect(unlabelled).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('a file over 512 MiB is refused at once, with the CLI named (a browser parses it whole)', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${srv.url}/app/`);
+      // Sparse: no disk or memory is spent, the size alone is refused before any byte is read.
+      const big = path.join(tempDir('ps-big-'), 'huge-pack.json');
+      fs.writeFileSync(big, '');
+      fs.truncateSync(big, 512 * 1024 * 1024 + 1);
+      await page.setInputFiles('#file', big);
+      await page.waitForFunction(() => document.body.dataset.state === 'error', undefined, { timeout: 60_000 });
+      expect(await page.textContent('#verdict')).toBe(
+        'Could not verify: huge-pack.json is 512 MiB: the page reads files of at most 512 MiB (a browser parses it whole); verify it with `proofstream verify huge-pack.json`, which streams it',
+      );
     } finally {
       await page.close();
     }

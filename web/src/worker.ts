@@ -19,6 +19,12 @@ import type { AnchorSummary, EventRow, FromWorker, Phase, Summary, ToWorker, Tru
 const scope = self as unknown as { postMessage(m: FromWorker): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
 const post = (m: FromWorker) => scope.postMessage(m);
 
+/**
+ * Largest file the page reads: V8 strings stop at 2^29 characters (Chromium), and a pack is parsed whole here, at
+ * roughly 3–4× its size in memory. Larger packs are for `proofstream verify`, which streams them.
+ */
+export const MAX_BROWSER_FILE_BYTES = 512 * 1024 * 1024;
+
 /** The events of the last verified object (bundle or stream), for the table. */
 let events: unknown[] = [];
 /** The last search: its query and the indices it matched, so paging does not search again. */
@@ -92,6 +98,12 @@ async function run(file: Blob, name: string, trustInput: TrustInput): Promise<vo
   const trust = readTrust(trustInput);
   if (trust.error !== undefined) return post({ type: 'error', message: trust.error });
 
+  if (file.size > MAX_BROWSER_FILE_BYTES) {
+    return post({
+      type: 'error',
+      message: `${name} is ${Math.round(file.size / 2 ** 20)} MiB: the page reads files of at most ${MAX_BROWSER_FILE_BYTES / 2 ** 20} MiB (a browser parses it whole); verify it with \`proofstream verify ${name}\`, which streams it`,
+    });
+  }
   const text = await readText(file);
   const t1 = performance.now();
   progress('parsing', 0, 0, true);
