@@ -56,6 +56,8 @@ describe('the console', () => {
       const rowText = await page.locator('#streams tbody tr', { hasText: sid }).textContent();
       expect(rowText).toContain('console-test');
       expect(rowText).toContain('5'); // head seq_no
+      // This ledger has no witnesses: the console says so rather than showing an empty table.
+      await page.waitForFunction(() => document.getElementById('witness-quorum')!.textContent!.startsWith('No witnesses configured'));
       // The key: in this tab's session storage, nowhere that outlives it.
       expect(await page.evaluate(() => [sessionStorage.length, localStorage.length, document.cookie])).toEqual([1, 0, '']);
 

@@ -96,12 +96,41 @@ async function loadStreams(): Promise<void> {
 
 let current: Stream | null = null;
 
+interface WitnessStatus {
+  name: string;
+  failures: number;
+  last_error: { message: string; at: string } | null;
+  last_success_at: string | null;
+  streams: { stream_id: string; last_cosigned_size: number }[];
+}
+
+/** GET /v2/witnesses: each witness's health, and its lag on the open stream (head − last cosigned size). */
+async function loadWitnesses(): Promise<void> {
+  const body = $('witnesses').querySelector('tbody')!;
+  body.replaceChildren();
+  $('witness-quorum').textContent = '';
+  if (!sessionStorage.getItem(KEY)) return;
+  try {
+    const r = await getJson<{ quorum: number; witnesses: WitnessStatus[] }>('/v2/witnesses');
+    $('witness-quorum').textContent =
+      r.witnesses.length === 0 ? 'No witnesses configured: checkpoints need no cosignatures.' : `Quorum: ${r.quorum} of ${r.witnesses.length} witnesses must cosign each checkpoint.`;
+    for (const w of r.witnesses) {
+      const onStream = current ? w.streams.find((x) => x.stream_id === current!.stream_id) : undefined;
+      const lag = current ? `${Math.max(0, current.head_seq_no - (onStream?.last_cosigned_size ?? 0))} events` : 'open a stream';
+      body.append(row(cell(w.name), cell(String(w.failures)), cell(w.last_success_at ?? 'never'), cell(w.last_error ? `${w.last_error.at}: ${w.last_error.message}` : ''), cell(lag)));
+    }
+  } catch (e) {
+    showError(e);
+  }
+}
+
 async function openStream(s: Stream): Promise<void> {
   clearError();
   current = s;
   $('stream').hidden = false;
   $('stream-h').textContent = `Stream ${s.stream_id}`;
   ($('pack-to') as HTMLInputElement).value = String(Math.max(1, s.head_seq_no));
+  void loadWitnesses();
   $('pack-status').textContent = '';
   try {
     const cps = await getJson<{
@@ -172,13 +201,13 @@ export function startConsole(): void {
     if (input.value.trim() === '') return;
     sessionStorage.setItem(KEY, input.value.trim());
     input.value = '';
-    void loadStreams();
+    void loadStreams().then(loadWitnesses);
   });
   $('key-forget').addEventListener('click', () => {
     sessionStorage.removeItem(KEY);
     $('stream').hidden = true;
-    void loadStreams();
+    void loadStreams().then(loadWitnesses);
   });
   $('pack-build').addEventListener('click', () => void buildPack());
-  void loadStreams();
+  void loadStreams().then(loadWitnesses);
 }
