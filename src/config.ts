@@ -17,6 +17,8 @@ export interface WitnessConfig {
 }
 
 export interface Config {
+  /** The built auditor page served at /app/ (PROOFSTREAM_WEB_DIR; default <repository>/dist/web, src/http/web-app.ts). */
+  webDir?: string;
   host: string;
   port: number;
   dataDir: string;
@@ -323,6 +325,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     rateLimitMaxAddresses: Math.max(1, int(env, 'PROOFSTREAM_RATE_LIMIT_MAX_ADDRESSES', 100_000)),
     windowMaxEvents: int(env, 'PROOFSTREAM_WINDOW_MAX_EVENTS', 1000),
     windowMaxAgeMs: intAtLeast(env, 'PROOFSTREAM_WINDOW_MAX_AGE_MS', 1000, 10),
+    webDir: env.PROOFSTREAM_WEB_DIR ? path.resolve(env.PROOFSTREAM_WEB_DIR) : undefined,
     witnesses: [],
     witnessQuorum: 0,
     retryMaxMs: int(env, 'PROOFSTREAM_RETRY_MAX_MS', 30_000),

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { loadConfig, type Config } from '../config.js';
 import { createApp } from '../http/app.js';
+import { DEFAULT_WEB_DIR, WebFiles } from '../http/web-app.js';
 import { hardenServer, serverOptions } from '../http/server-options.js';
 import { Ledger } from '../ledger/ledger.js';
 import { startMetricsListener } from '../http/metrics-server.js';
@@ -49,6 +50,8 @@ export async function serveCommand(args: string[] = []): Promise<void> {
     // One machine-readable line: tests and scripts wait for it.
     console.log(`proofstream listening on http://${info.address}:${info.port} (db ${config.dbPath}, kid ${ledger.signer.kid})`);
     log.info({ event: 'started', url: `http://${info.address}:${info.port}`, db: config.dbPath, kid: ledger.signer.kid }, 'proofstream started');
+    const web = new WebFiles(config.webDir ?? DEFAULT_WEB_DIR).load();
+    if (!(web instanceof Map)) console.log(`auditor page (/app/) unavailable: ${web.problem}`);
     if (!ledger.store.tenancy.hasAnyKey()) {
       console.log('no API keys yet: run `npx proofstream keys create --tenant <t> --system <s>` or set PROOFSTREAM_BOOTSTRAP_KEY');
     }

@@ -27,6 +27,7 @@ import { witnessRoutes } from './v2/witnesses.js';
 import { liveRoutes } from './v2/live.js';
 import { webhookRoutes } from './v2/webhooks.js';
 import { v1Routes } from './v1/index.js';
+import { DEFAULT_WEB_DIR, webAppRoutes } from './web-app.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -137,6 +138,8 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   liveRoutes(app, deps); // GET /v2/streams/{id}/events/live (SSE)
   webhookRoutes(app, deps);
   v1Routes(app, deps);
+  // The auditor page (web/, built into dist/web/): static files under a strict CSP (src/http/web-app.ts).
+  webAppRoutes(app, cfg.webDir ?? DEFAULT_WEB_DIR);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'VERIFY_BUSY'
   | 'VERIFY_TOO_COMPLEX'
   | 'INTERNAL_ERROR'
+  // the browser app (src/http/web-app.ts)
+  | 'WEB_APP_NOT_BUILT'
   // live feed (SSE)
   | 'LIVE_FEED_LIMIT'
   | 'LIVE_FEED_BUSY'
@@ -80,6 +82,8 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   VERIFY_BUSY: 503,
   /** the object needs more memory or time than one verify may use (docs/api.md "Verify limits") */
   VERIFY_TOO_COMPLEX: 413,
+  /** GET /app/: dist/web/ is missing (run `npm run build:web`; npm install and npm ci run it) */
+  WEB_APP_NOT_BUILT: 503,
   INTERNAL_ERROR: 500,
   /** this API key already has PROOFSTREAM_SSE_MAX_CONNECTIONS_PER_KEY live feeds open: close one or retry later */
   LIVE_FEED_LIMIT: 429,

@@ -2,7 +2,7 @@
 // `proofstream verify`, a request field for POST /v2/verify and POST /v1/public/verify, an input of verify() for
 // library users. Only advice differs between callers; codes, paths, checks and statuses never do.
 
-export type VerifyCaller = 'library' | 'cli' | 'http';
+export type VerifyCaller = 'library' | 'cli' | 'http' | 'browser';
 
 export interface CallerHints {
   /** how this caller gives a trust policy */
@@ -15,6 +15,8 @@ export const CALLER_HINTS: Readonly<Record<VerifyCaller, CallerHints>> = {
   library: { policy: 'the policy input of verify()', trust: 'the trusted_keys input of verify()' },
   cli: { policy: '--policy policy.txt', trust: '--trust keys.json' },
   http: { policy: 'the request field "policy"', trust: 'the request field "trusted_keys"' },
+  // the auditor page (web/): one Trust input takes either file
+  browser: { policy: 'a trust policy in the Trust input', trust: 'a keys file (GET /v2/keys) in the Trust input' },
 };
 
 export const hintsFor = (caller: VerifyCaller | undefined): CallerHints => CALLER_HINTS[caller ?? 'library'] ?? CALLER_HINTS.library;
