@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Store } from '../src/store/index.js';
 import { KeyPolicyError, SCOPES, Tenancy, keyStrengthBits, keyWeakness } from '../src/ledger/tenancy.js';
+import { rewindBefore } from './helpers/migrations.js';
 import { BIN, client, newKey, ROOT, runCli, spawnListening, startServer, tempDir } from './helpers/server.js';
 
 const dirs: string[] = [];
@@ -94,21 +95,10 @@ describe('PROOFSTREAM_BOOTSTRAP_KEY is the bootstrap key now, never a previous o
     // Back to the schema before migration 0005: no bootstrap column (nor the api_keys columns later migrations
     // added: 0006's expires_at and tenant_wide, 0007's tier), 0005 and every later migration not yet applied (drizzle
     // applies what is newer than the newest row), and the bootstrap key with the scopes it had then (no admin).
-    const journal = JSON.parse(fs.readFileSync(path.join(ROOT, 'drizzle/meta/_journal.json'), 'utf8')) as { entries: { tag: string; when: number }[] };
-    const since = journal.entries.find((e) => e.tag.startsWith('0005_'))!.when;
     const db = new Database(path.join(dataDir, 'proofstream.db'));
     try {
-      // Every table and column migrations after 0004 added goes (whatever later migrations exist: 0005 and 0006 add
-      // api_keys columns, later ones tables of their own), and so do their records, so all of them run again.
-      const snapshot = JSON.parse(fs.readFileSync(path.join(ROOT, 'drizzle/meta/0004_snapshot.json'), 'utf8')) as { tables: Record<string, { columns: Record<string, unknown> }> };
-      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '__drizzle_migrations'").pluck().all() as string[];
-      for (const t of tables) {
-        const known = snapshot.tables[t];
-        if (!known) db.exec(`DROP TABLE "${t}"`);
-        else for (const col of db.prepare(`SELECT name FROM pragma_table_info('${t}')`).pluck().all() as string[]) if (!(col in known.columns)) db.exec(`ALTER TABLE "${t}" DROP COLUMN "${col}"`);
-      }
+      rewindBefore(db, '0005_');
       db.exec(`UPDATE api_keys SET scopes = '["streams:write","events:write","read","audit"]' WHERE scopes LIKE '%"admin"%'`);
-      db.prepare('DELETE FROM __drizzle_migrations WHERE created_at >= ?').run(since);
     } finally {
       db.close();
     }

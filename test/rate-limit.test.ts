@@ -13,6 +13,7 @@ import { KeyRateLimiter, policyOf, TokenBuckets } from '../src/http/middleware/r
 import { Tenancy, type Principal } from '../src/ledger/tenancy.js';
 import { Store } from '../src/store/index.js';
 import { client, idemKey, ROOT, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { rewindBefore } from './helpers/migrations.js';
 import { sleep } from './helpers/wait.js';
 
 type Res = Awaited<ReturnType<ReturnType<typeof client>>>;
@@ -221,13 +222,10 @@ describe('upgrade', () => {
     } finally {
       store.close();
     }
-    // Back to the schema before 0007: no tier column, and 0007 not applied.
-    const journal = JSON.parse(fs.readFileSync(path.join(ROOT, 'drizzle/meta/_journal.json'), 'utf8')) as { entries: { tag: string; when: number }[] };
-    const when = journal.entries.find((e) => e.tag.endsWith('_key_tier'))!.when;
+    // Back to the schema before 0007 (no tier column), 0007 and every later migration not yet applied.
     const db = new Database(file);
     try {
-      db.exec('ALTER TABLE api_keys DROP COLUMN tier');
-      db.prepare('DELETE FROM __drizzle_migrations WHERE created_at >= ?').run(when);
+      rewindBefore(db, '0007_');
     } finally {
       db.close();
     }
