@@ -29,6 +29,7 @@ import { actsOn, Tenancy, type Principal } from './tenancy.js';
 import { errField, log } from '../log.js';
 import { Webhooks } from './webhooks.js';
 import { WebhookDelivery } from './webhook-delivery.js';
+import { StallWatch } from './stall-watch.js';
 
 export interface StreamInput {
   system_id?: string | undefined;
@@ -89,6 +90,8 @@ export class Ledger {
   readonly webhooks: Webhooks;
   /** the delivery worker, started by open() */
   readonly webhookDelivery: WebhookDelivery;
+  /** announces overdue evidence (webhook evidence.stalled), started by open() */
+  readonly stallWatch: StallWatch;
   private purgeTimer: NodeJS.Timeout | undefined;
   /** keeps `<db>.highwater` (what was published) current; see rollback-guard.ts */
   private highwater: HighwaterWriter | undefined;
@@ -154,6 +157,7 @@ export class Ledger {
       checkpoint: (cp) => this.proofs.view(cp),
     });
     this.webhooks.outboxWritten = () => this.webhookDelivery.wake(0);
+    this.stallWatch = new StallWatch(store, this.webhooks, config, config.witnesses.map((w) => w.name));
   }
 
   static open(config: Config): Ledger {
@@ -194,6 +198,7 @@ export class Ledger {
     ledger.witnessing?.start();
     ledger.anchoring?.start();
     ledger.webhookDelivery.start();
+    ledger.stallWatch.start();
     ledger.packs.sweepOrphans();
     ledger.purgeTimer = setInterval(() => {
       // Housekeeping only: a failure (a busy database, a file that will not go) is logged and retried next minute,
@@ -215,6 +220,7 @@ export class Ledger {
     this.witnessing?.stop();
     this.anchoring?.stop();
     this.webhookDelivery.stop();
+    this.stallWatch.stop();
     this.highwater?.close();
     this.store.close();
   }

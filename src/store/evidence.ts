@@ -2,7 +2,7 @@
 // checkpoint is signed.
 import { and, asc, eq, gt, gte, isNull, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
-import { anchorEpochs, anchorLeaves, checkpoints, cosignatures, streams, witnessState } from './schema.js';
+import { anchorEpochs, anchorLeaves, checkpoints, cosignatures, evidenceStalls, streams, witnessState } from './schema.js';
 import type { CheckpointRow } from './checkpoints.js';
 
 export type CosignatureRow = typeof cosignatures.$inferSelect;
@@ -91,6 +91,45 @@ export class EvidenceRepo {
       .innerJoin(checkpoints, and(eq(checkpoints.streamId, streams.id), sql`${checkpoints.treeSize} > coalesce(${witnessState.cosignedSize}, 0)`))
       .get();
     return { checkpoints: r?.n ?? 0, oldestAt: r?.oldest ?? null };
+  }
+
+  /**
+   * Per stream, the oldest checkpoint `witness` has not cosigned, when it was signed before `beforeIso` and its stall
+   * was not announced yet (at most `limit` streams).
+   */
+  witnessStalls(witness: string, beforeIso: string, limit: number): Array<{ streamId: string; checkpointId: string }> {
+    // (SQLite: the bare columns of a min() aggregate come from the row holding the minimum.)
+    return this.db.all<{ streamId: string; checkpointId: string }>(sql`
+      SELECT t.streamId, t.checkpointId FROM (
+        SELECT c.stream_id AS streamId, c.id AS checkpointId, c.created_at AS createdAt, min(c.tree_size) AS size
+        FROM ${checkpoints} c LEFT JOIN ${witnessState} w ON w.stream_id = c.stream_id AND w.witness = ${witness}
+        WHERE c.tree_size > coalesce(w.cosigned_size, 0)
+        GROUP BY c.stream_id
+      ) t
+      WHERE t.createdAt < ${beforeIso}
+        AND NOT EXISTS (SELECT 1 FROM ${evidenceStalls} s WHERE s.checkpoint_id = t.checkpointId AND s.reason = ${'witness:' + witness})
+      LIMIT ${limit}`);
+  }
+
+  /**
+   * Per stream, the oldest checkpoint in a closed epoch that has had no time-stamp since before `beforeIso`, unless
+   * that stall was announced already (at most `limit` streams): one announcement per stream and outage.
+   */
+  anchorStalls(beforeIso: string, limit: number): Array<{ streamId: string; checkpointId: string }> {
+    return this.db.all<{ streamId: string; checkpointId: string }>(sql`
+      SELECT t.streamId, t.checkpointId FROM (
+        SELECT c.stream_id AS streamId, c.id AS checkpointId, min(c.tree_size) AS size
+        FROM ${anchorEpochs} e JOIN ${anchorLeaves} l ON l.epoch_id = e.id JOIN ${checkpoints} c ON c.id = l.checkpoint_id
+        WHERE e.token IS NULL AND e.created_at < ${beforeIso}
+        GROUP BY c.stream_id
+      ) t
+      WHERE NOT EXISTS (SELECT 1 FROM ${evidenceStalls} s WHERE s.checkpoint_id = t.checkpointId AND s.reason = 'anchor')
+      LIMIT ${limit}`);
+  }
+
+  /** Records an announced stall; false when it was recorded already (another pass or process got there first). */
+  recordStall(checkpointId: string, reason: string, streamId: string, at: string): boolean {
+    return this.db.insert(evidenceStalls).values({ checkpointId, reason, streamId, announcedAt: at }).onConflictDoNothing().run().changes === 1;
   }
 
   /** Anchor epochs closed but not yet time-stamped: how many, the checkpoints in them, and the oldest one's creation. */

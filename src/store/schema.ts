@@ -283,6 +283,22 @@ export const anchorLeaves = sqliteTable(
   (t) => [uniqueIndex('anchor_leaves_epoch').on(t.epochId, t.leafIndex)],
 );
 
+/**
+ * Evidence found overdue and announced (webhook `evidence.stalled`), once per checkpoint and reason: `witness:<name>`
+ * (that witness has not cosigned it for longer than PROOFSTREAM_READY_MAX_WITNESS_LAG_S) or `anchor` (its epoch has
+ * no time-stamp for longer than PROOFSTREAM_READY_MAX_ANCHOR_LAG_S).
+ */
+export const evidenceStalls = sqliteTable(
+  'evidence_stalls',
+  {
+    checkpointId: text('checkpoint_id').notNull(),
+    reason: text('reason').notNull(),
+    streamId: text('stream_id').notNull(),
+    announcedAt: text('announced_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.checkpointId, t.reason] })],
+);
+
 // ---- webhooks (docs/webhooks.md) ----------------------------------------------------------------------------------
 
 /** An endpoint that gets the ledger's announcements (event types in `events`), signed with `secret`. */
