@@ -27,6 +27,7 @@ import { witnessRoutes } from './v2/witnesses.js';
 import { liveRoutes } from './v2/live.js';
 import { webhookRoutes } from './v2/webhooks.js';
 import { v1Routes } from './v1/index.js';
+import { cicdRoutes } from './cicd/routes.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -137,6 +138,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   liveRoutes(app, deps); // GET /v2/streams/{id}/events/live (SSE)
   webhookRoutes(app, deps);
   v1Routes(app, deps);
+  cicdRoutes(app, deps); // /api/v1: CI/CD evidence (docs/cicd.md)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {
