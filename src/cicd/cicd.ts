@@ -125,6 +125,8 @@ export class Cicd {
     let state: { run: PipelineRun; createdAt: string } | undefined;
     const input: EventInput = { source_ref: id, event_type: CICD_EVENT_TYPES.pipelineRunUpdated, occurred_at: null, payload: update };
     return this.ledger.append(p, row.streamId, [input], idem, (r) => this.view(state!.run, state!.createdAt, r[0]!.received_at, r[0]!), {
+      // An update changes a resource that exists: 200, also in the Idempotency-Key record its replays answer from.
+      status: 200,
       inTransaction: (r) => {
         const rec = r[0]!;
         const now = store.cicd.record(id)!;

@@ -138,7 +138,7 @@ export function cicdRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
     }),
     async (c) => {
       const r = await cicd.updatePipelineRun(c.get('principal'), c.req.valid('param').id, c.req.valid('json'), c.get('idempotency'));
-      return jsonText(c, 200, r.bodyText);
+      return jsonText(c, r.status, r.bodyText);
     },
     cicdValidationHook,
   );
