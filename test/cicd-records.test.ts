@@ -278,6 +278,65 @@ describe('pipeline runs', () => {
   });
 });
 
+describe('races decided inside the transaction', () => {
+  // A server that gathers appends for 300 ms per group commit: every request below passes the early check before any
+  // of them commits, so only the check inside the transaction can tell them apart.
+  let raceSrv: RunningServer;
+  let call: Call;
+  let headOf: (id: string) => Promise<number>;
+  beforeAll(async () => {
+    raceSrv = await startServer({ env: { PROOFSTREAM_COMMIT_DELAY_MS: '300' } });
+    call = client(raceSrv.url, raceSrv.key);
+    headOf = async (id) => (await call('GET', `/v2/streams/${id}`)).body.head_seq_no;
+  }, 60_000);
+  afterAll(async () => {
+    await raceSrv?.stop();
+  });
+
+  it('of concurrent updates finishing one run, exactly one is appended; the rest answer 409', async () => {
+    const run = await call('POST', '/api/v1/pipeline-runs', { repositoryFullName: 'acme/race-final', name: 'ci', status: 'RUNNING' });
+    expect(run.status, run.text).toBe(201);
+    const rs = await Promise.all(
+      (['SUCCEEDED', 'FAILED', 'CANCELLED', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const).map((status) =>
+        call('PUT', `/api/v1/pipeline-runs/${run.body.id}`, { status }),
+      ),
+    );
+    const won = rs.filter((r) => r.status === 200);
+    expect(won.length, rs.map((r) => r.text).join('\n')).toBe(1);
+    for (const r of rs.filter((x) => x.status !== 200)) {
+      expect(r.status, r.text).toBe(409);
+      expect(r.body.error.code).toBe('PIPELINE_RUN_FINAL');
+    }
+    expect(await headOf(run.body.stream_id)).toBe(run.body.seq_no + 1);
+    const got = await call('GET', `/api/v1/pipeline-runs/${run.body.id}`);
+    expect(got.body.status).toBe(won[0]!.body.status);
+  });
+
+  it('of concurrent registrations of one sha256, exactly one is appended; the rest answer 409 ARTIFACT_EXISTS', async () => {
+    const first = await call('POST', '/api/v1/attestations', attestation({ repositoryFullName: 'acme/race-artifact' }));
+    const head = await headOf(first.body.stream_id);
+    const rs = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        call('POST', '/api/v1/artifacts', {
+          repositoryFullName: 'acme/race-artifact',
+          name: 'app',
+          version: `1.0.${i}`,
+          sha256: SHA('7'),
+          artifactType: 'tarball',
+          commitSha: 'abcdef',
+          branch: 'main',
+        }),
+      ),
+    );
+    expect(rs.filter((r) => r.status === 201).length, rs.map((r) => r.text).join('\n')).toBe(1);
+    for (const r of rs.filter((x) => x.status !== 201)) {
+      expect(r.status, r.text).toBe(409);
+      expect(r.body.error.code).toBe('ARTIFACT_EXISTS');
+    }
+    expect(await headOf(first.body.stream_id)).toBe(head + 1);
+  });
+});
+
 describe('artifacts', () => {
   const sha = SHA('a1');
   const artifact = (over: Record<string, unknown> = {}) => ({
