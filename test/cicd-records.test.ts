@@ -4,7 +4,7 @@
 // Idempotency-Key, and the route group's rate limit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verify, type TrustedKey } from '../src/verify/index.js';
-import { client, idemKey, startServer, type RunningServer } from './helpers/server.js';
+import { client, idemKey, runCli, startServer, type RunningServer } from './helpers/server.js';
 
 type Call = ReturnType<typeof client>;
 
@@ -23,6 +23,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await srv?.stop();
 });
+
+/** A new API key made with the CLI against the server's database. */
+async function createKey(tenant: string, system: string, scopes: string): Promise<string> {
+  const r = await runCli(['keys', 'create', '--tenant', tenant, '--system', system, '--scopes', scopes, '--json'], { PROOFSTREAM_DATA_DIR: srv.dataDir });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout).key as string;
+}
 
 async function headOf(streamId: string): Promise<number> {
   const r = await call('GET', `/v2/streams/${streamId}`);
@@ -492,11 +499,29 @@ describe('streams, idempotency, rate limits', () => {
     expect(await headOf(run.body.stream_id)).toBe(u1.body.seq_no);
   });
 
-  it('routes need a key with the scope', async () => {
+  it('writes need events:write, reads need read; another system\'s repository is not found', async () => {
     const anon = await client(srv.url)('POST', '/api/v1/attestations', attestation());
     expect(anon.status).toBe(401);
     expect(anon.body.error.code).toBe('AUTHENTICATION_FAILED');
-  });
+    const reader = client(srv.url, await createKey('default', 'default', 'read'));
+    const refused = await reader('POST', '/api/v1/attestations', attestation({ repositoryFullName: 'acme/scopes' }));
+    expect(refused.status, refused.text).toBe(403);
+    expect(refused.body.error.details).toEqual({ required_scope: 'events:write' });
+    expect((await reader('GET', '/api/v1/attestations?limit=1')).status).toBe(200);
+    const writer = client(srv.url, await createKey('default', 'default', 'events:write'));
+    const noRead = await writer('GET', '/api/v1/attestations');
+    expect(noRead.status).toBe(403);
+
+    const mine = await call('POST', '/api/v1/attestations', attestation({ repositoryFullName: 'acme/system-a' }));
+    expect(mine.status, mine.text).toBe(201);
+    const head = await headOf(mine.body.stream_id);
+    const otherSystem = client(srv.url, await createKey('default', 'other-system', 'events:write,read'));
+    const w = await otherSystem('POST', '/api/v1/attestations', attestation({ repositoryFullName: 'acme/system-a' }));
+    expect(w.status, w.text).toBe(404);
+    expect((await otherSystem('GET', `/api/v1/attestations/${mine.body.id}`)).status).toBe(404);
+    expect((await otherSystem('GET', '/api/v1/attestations?repositoryFullName=acme/system-a')).body.items).toEqual([]);
+    expect(await headOf(mine.body.stream_id)).toBe(head);
+  }, 60_000);
 
   it('answers carry the X-RateLimit headers of the cicd group (100 per minute by default), and /openapi.json lists the routes', async () => {
     const r = await call('GET', '/api/v1/attestations?limit=1');
