@@ -24,12 +24,12 @@ describe('repository streams', () => {
       lookups++;
       if (lookups === 1) {
         const miss = repository(tenantId, key);
-        theirStream = theirs.streamOf(t.principal, 'Acme/Race');
+        theirStream = theirs.streamOf(t.principal, 'Acme/Race').id;
         return miss;
       }
       return repository(tenantId, key);
     };
-    const ours = mine.streamOf(t.principal, 'acme/race');
+    const ours = mine.streamOf(t.principal, 'acme/race').id;
     expect(theirStream).toBeDefined();
     expect(ours).toBe(theirStream);
     const streams = t.ledger.listStreams({ ...t.principal, tenantWide: true }, undefined, 100).streams.filter((s) => s.use_case === 'cicd:acme/race');
@@ -43,9 +43,9 @@ describe('repository streams', () => {
     const cicd = new Cicd(t.ledger);
     const { row } = t.ledger.tenancy.createKey('other-tenant', 'ci', ['events:write', 'read']);
     const other = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set<string>(['events:write', 'read']) };
-    const a = cicd.streamOf(t.principal, 'acme/app');
-    const b = cicd.streamOf(other, 'acme/app');
+    const a = cicd.streamOf(t.principal, 'acme/app').id;
+    const b = cicd.streamOf(other, 'acme/app').id;
     expect(a).not.toBe(b);
-    expect(cicd.streamOf(t.principal, 'ACME/app')).toBe(a);
+    expect(cicd.streamOf(t.principal, 'ACME/app').id).toBe(a);
   });
 });

@@ -5,9 +5,10 @@
 import type { AppendResult, EventInput, IdempotencyWrite, ReceiptView } from '../ledger/appender.js';
 import { ApiError, notFound } from '../ledger/errors.js';
 import { newId } from '../ledger/ids.js';
-import { newStreamRow, type Ledger } from '../ledger/ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { actsOn, type Principal } from '../ledger/tenancy.js';
 import type { CicdKind, CicdRecordFilter, CicdRecordRow } from '../store/cicd.js';
+import type { StreamRow } from '../store/streams.js';
 import {
   applyRunUpdate,
   checkStepNames,
@@ -57,7 +58,7 @@ export class Cicd {
    * transaction, so concurrent first uses (even from two processes) end up on one stream. A repository first written by
    * another system's key is "not found" to a key that is not tenant-wide (docs/cicd.md "Keys and scopes").
    */
-  streamOf(p: Principal, repositoryFullName: string): string {
+  streamOf(p: Principal, repositoryFullName: string): StreamRow {
     const { store } = this.ledger;
     const key = repositoryKeyOf(repositoryFullName);
     let repo = store.cicd.repository(p.tenantId, key);
@@ -65,25 +66,14 @@ export class Cicd {
       repo = store.write(() => {
         const again = store.cicd.repository(p.tenantId, key);
         if (again) return again;
-        const stream = newStreamRow({
-          tenantId: p.tenantId,
-          systemId: p.systemId,
-          useCase: `cicd:${key}`,
-          policyId: null,
-          metadata: { repository_full_name: repositoryFullName },
-          windowPolicy: null,
-          kind: 'v2',
-          witnessQuorum: null,
-        });
-        store.streams.insert(stream);
-        const row = { tenantId: p.tenantId, repositoryKey: key, repositoryFullName, streamId: stream.id, createdAt: stream.createdAt };
+        // Ledger.createStream's own transaction nests here as a savepoint: stream and row commit together.
+        const { view } = this.ledger.createStream(p, { use_case: `cicd:${key}`, metadata: { repository_full_name: repositoryFullName } }, undefined);
+        const row = { tenantId: p.tenantId, repositoryKey: key, repositoryFullName, streamId: view.stream_id, createdAt: view.created_at };
         store.cicd.insertRepository(row);
         return row;
       });
     }
-    const owner = store.streams.ownerOf(repo.streamId);
-    if (!owner || !actsOn(p, owner)) throw notFound('repository');
-    return repo.streamId;
+    return this.ledger.streamFor(p, repo.streamId, 'repository');
   }
 
   // ---- attestations ----
@@ -257,8 +247,9 @@ export class Cicd {
     idem: IdempotencyWrite | undefined,
     columns: Partial<Pick<CicdRecordRow, 'status' | 'attestationType' | 'passed' | 'prNumber' | 'artifactSha256' | 'environment' | 'pipelineRunId'>>,
   ): Promise<AppendResult> {
-    const streamId = this.streamOf(p, record.repositoryFullName);
-    const owner = this.ledger.store.streams.ownerOf(streamId)!;
+    const stream = this.streamOf(p, record.repositoryFullName);
+    const streamId = stream.id;
+    const owner = { tenantId: stream.tenantId, systemId: stream.systemId };
     const { store } = this.ledger;
     const input: EventInput = { source_ref: record.id, event_type: eventType, occurred_at: occurredAt, payload: record };
     return this.ledger.append(p, streamId, [input], idem, (r) => this.view(record, r[0]!.received_at, r[0]!.received_at, r[0]!), {
