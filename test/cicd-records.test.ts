@@ -459,6 +459,35 @@ describe('deployments', () => {
   });
 });
 
+describe('limits', () => {
+  it('200 steps per run (at registration and after updates), 1–200 per page, 64 KiB per body; over them nothing is stored', async () => {
+    const steps = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ name: `step-${from + i}` }));
+    const over = await call('POST', '/api/v1/pipeline-runs', { repositoryFullName: 'acme/limits', name: 'ci', steps: steps(201) });
+    expect(over.status, over.text).toBe(400);
+    expect(over.body.error.details.field).toBe('steps');
+    const run = await call('POST', '/api/v1/pipeline-runs', { repositoryFullName: 'acme/limits', name: 'ci', steps: steps(150) });
+    expect(run.status, run.text).toBe(201);
+    const head = await headOf(run.body.stream_id);
+    const grow = await call('PUT', `/api/v1/pipeline-runs/${run.body.id}`, { steps: steps(51, 150) });
+    expect(grow.status, grow.text).toBe(400);
+    expect(grow.body.error.details).toMatchObject({ field: 'steps', limit: 200 });
+    const fill = await call('PUT', `/api/v1/pipeline-runs/${run.body.id}`, { steps: steps(50, 150) });
+    expect(fill.status, fill.text).toBe(200);
+    expect(fill.body.steps.length).toBe(200);
+    expect(await headOf(run.body.stream_id)).toBe(head + 1);
+
+    for (const q of ['limit=0', 'limit=201', 'limit=x']) {
+      const r = await call('GET', `/api/v1/pipeline-runs?${q}`);
+      expect(r.status, r.text).toBe(400);
+      expect(r.body.error.details.field).toBe('limit');
+    }
+    const big = await call('POST', '/api/v1/attestations', attestation({ repositoryFullName: 'acme/limits', evidence: { log: 'x'.repeat(65 * 1024) } }));
+    expect(big.status, big.text).toBe(413);
+    expect(big.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(await headOf(run.body.stream_id)).toBe(head + 1);
+  });
+});
+
 describe('streams, idempotency, rate limits', () => {
   it('concurrent first use of a repository makes one stream with one gap-free chain', async () => {
     const before = await streamCount();
