@@ -2,6 +2,7 @@
 // SQLite file) makes it between our look-up and our transaction: the re-check inside BEGIN IMMEDIATE finds it.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Cicd } from '../src/cicd/cicd.js';
+import { loadConfig } from '../src/config.js';
 import { openTestLedger, type TestLedger } from './helpers/ledger.js';
 
 const ledgers: TestLedger[] = [];
@@ -47,5 +48,15 @@ describe('repository streams', () => {
     const b = cicd.streamOf(other, 'acme/app').id;
     expect(a).not.toBe(b);
     expect(cicd.streamOf(t.principal, 'ACME/app').id).toBe(a);
+  });
+});
+
+describe('PROOFSTREAM_CICD_RATE_LIMIT', () => {
+  it('defaults to the seed API\'s 100 per minute, takes the tier syntax, and refuses anything else naming the variable', () => {
+    expect(loadConfig({}).cicdRateLimit).toEqual({ requests: 100, windowS: 60, burst: 100 });
+    expect(loadConfig({ PROOFSTREAM_CICD_RATE_LIMIT: '10/s,burst=50' }).cicdRateLimit).toEqual({ requests: 10, windowS: 1, burst: 50 });
+    for (const bad of ['100', '0/min', 'lots/min', '100/day']) {
+      expect(() => loadConfig({ PROOFSTREAM_CICD_RATE_LIMIT: bad })).toThrow(/PROOFSTREAM_CICD_RATE_LIMIT/);
+    }
   });
 });
