@@ -72,6 +72,8 @@ export interface Config {
   rateLimitTiers: { free: RateSpec; professional: RateSpec; enterprise: RateSpec };
   /** at most this many per-client-address buckets per limiter (failed auth, verify routes) */
   rateLimitMaxAddresses: number;
+  /** the CI/CD routes' (/api/v1) limit for keys whose tier has none (PROOFSTREAM_CICD_RATE_LIMIT, docs/cicd.md) */
+  cicdRateLimit: RateSpec;
   /** a window is sealed when it holds this many events… */
   windowMaxEvents: number;
   /** …or when its oldest event is this old, whichever comes first */
@@ -323,6 +325,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       enterprise: rateSpec(env, 'PROOFSTREAM_RATE_LIMIT_TIER_ENTERPRISE', { requests: 10_000, windowS: 60, burst: 20_000 }),
     },
     rateLimitMaxAddresses: Math.max(1, int(env, 'PROOFSTREAM_RATE_LIMIT_MAX_ADDRESSES', 100_000)),
+    // The seed API's documented limit: 100 requests per minute per key.
+    cicdRateLimit: rateSpec(env, 'PROOFSTREAM_CICD_RATE_LIMIT', { requests: 100, windowS: 60, burst: 100 }),
     windowMaxEvents: int(env, 'PROOFSTREAM_WINDOW_MAX_EVENTS', 1000),
     windowMaxAgeMs: intAtLeast(env, 'PROOFSTREAM_WINDOW_MAX_AGE_MS', 1000, 10),
     webDir: env.PROOFSTREAM_WEB_DIR ? path.resolve(env.PROOFSTREAM_WEB_DIR) : undefined,

@@ -28,6 +28,7 @@ import { liveRoutes } from './v2/live.js';
 import { webhookRoutes } from './v2/webhooks.js';
 import { v1Routes } from './v1/index.js';
 import { DEFAULT_WEB_DIR, webAppRoutes } from './web-app.js';
+import { cicdRoutes } from './cicd/routes.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -140,6 +141,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   v1Routes(app, deps);
   // The auditor page (web/, built into dist/web/): static files under a strict CSP (src/http/web-app.ts).
   webAppRoutes(app, cfg.webDir ?? DEFAULT_WEB_DIR);
+  cicdRoutes(app, deps); // /api/v1: CI/CD evidence (docs/cicd.md)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -40,7 +40,11 @@ export type ErrorCode =
   | 'ALREADY_ERASED'
   | 'NOT_ERASABLE'
   // ledger-key rotation (src/ledger/keyring.ts)
-  | 'LEDGER_KEY_UNAVAILABLE';
+  | 'LEDGER_KEY_UNAVAILABLE'
+  // CI/CD evidence (docs/cicd.md)
+  | 'PIPELINE_RUN_FINAL'
+  | 'ARTIFACT_EXISTS'
+  | 'REFERENCE_UNKNOWN';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -101,6 +105,12 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   NOT_ERASABLE: 409,
   /** the active ledger key's private key file cannot be read: nothing is signed with another key instead */
   LEDGER_KEY_UNAVAILABLE: 503,
+  /** PUT /api/v1/pipeline-runs/{id} on a run in a terminal state (SUCCEEDED, FAILED, CANCELLED): it is final */
+  PIPELINE_RUN_FINAL: 409,
+  /** POST /api/v1/artifacts with a sha256 the tenant registered already; details.id names it when the key may see it */
+  ARTIFACT_EXISTS: 409,
+  /** a CI/CD record names a pipeline run or artifact that does not exist (for this key); details.field names the field */
+  REFERENCE_UNKNOWN: 422,
 };
 
 export class ApiError extends Error {

@@ -1,5 +1,6 @@
 // The store: every repository over one connection, plus the transaction primitive the ledger builds on.
 import { CheckRepo } from './check.js';
+import { CicdRepo } from './cicd.js';
 import { CheckpointsRepo } from './checkpoints.js';
 import type Database from 'better-sqlite3';
 import fs from 'node:fs';
@@ -30,6 +31,8 @@ export class Store {
   readonly webhooks: WebhooksRepo;
   /** payload erasure (src/ledger/erasure.ts) */
   readonly erasures: ErasuresRepo;
+  /** CI/CD evidence records' derived state (src/cicd/) */
+  readonly cicd: CicdRepo;
 
   private readonly tx: Transactions;
 
@@ -46,6 +49,7 @@ export class Store {
     this.check = new CheckRepo(h.db);
     this.webhooks = new WebhooksRepo(h.db);
     this.erasures = new ErasuresRepo(h.db);
+    this.cicd = new CicdRepo(h.db);
   }
 
   static open(file: string, opts: OpenOptions = {}): Store {

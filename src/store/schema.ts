@@ -1,6 +1,7 @@
 // The relational layout. Hashes are lowercase hex text (what the API speaks); Merkle nodes are raw blobs
 // because only the prover reads them. See docs/architecture.md for why each table exists.
 
+import { sql } from 'drizzle-orm';
 import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 export const tenants = sqliteTable('tenants', {
@@ -378,4 +379,62 @@ export const eventErasures = sqliteTable(
     erasedByKey: text('erased_by_key').notNull(),
   },
   (t) => [uniqueIndex('event_erasures_erasure_event').on(t.erasureEventId), index('event_erasures_stream').on(t.streamId, t.seqNo)],
+);
+
+/**
+ * CI/CD evidence (src/cicd/, docs/cicd.md): a repository's stream, one per tenant and repository, made on first use.
+ * `repository_key` is the lowercased `owner/name` (GitHub and GitLab names are case-insensitive).
+ */
+export const cicdRepositories = sqliteTable(
+  'cicd_repositories',
+  {
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    repositoryKey: text('repository_key').notNull(),
+    /** the spelling of the first record that named it */
+    repositoryFullName: text('repository_full_name').notNull(),
+    streamId: text('stream_id').notNull().references(() => streams.id),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.repositoryKey] }), uniqueIndex('cicd_repositories_stream').on(t.streamId)],
+);
+
+/**
+ * The current state of each CI/CD record (attestation, pipeline run, artifact, deployment), derived from its events
+ * and written in the same transaction as the event that changes it, so state and evidence never disagree. `record`
+ * is the record as JSON text; the other columns are copies of its fields the list filters use.
+ */
+export const cicdRecords = sqliteTable(
+  'cicd_records',
+  {
+    id: text('id').primaryKey(),
+    /** attestation | pipeline_run | artifact | deployment */
+    kind: text('kind').notNull(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    systemId: text('system_id').notNull(),
+    streamId: text('stream_id').notNull().references(() => streams.id),
+    repositoryKey: text('repository_key').notNull(),
+    record: text('record').notNull(),
+    status: text('status'),
+    attestationType: text('attestation_type'),
+    /** 1 / 0 for attestations, null otherwise */
+    passed: integer('passed'),
+    prNumber: integer('pr_number'),
+    artifactSha256: text('artifact_sha256'),
+    environment: text('environment'),
+    pipelineRunId: text('pipeline_run_id'),
+    /** received_at of the record's first and latest event */
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+    /** the latest event (stream_event_id, seq_no) and how many events the record has */
+    eventId: text('event_id').notNull().references(() => events.id),
+    seqNo: integer('seq_no').notNull(),
+    eventCount: integer('event_count').notNull(),
+  },
+  (t) => [
+    index('cicd_records_list').on(t.tenantId, t.kind, t.createdAt, t.id),
+    index('cicd_records_sha256').on(t.tenantId, t.kind, t.artifactSha256),
+    index('cicd_records_environment').on(t.tenantId, t.kind, t.environment, t.createdAt),
+    // An artifact is its content: one registration per sha256 per tenant.
+    uniqueIndex('cicd_records_artifact').on(t.tenantId, t.artifactSha256).where(sql`"kind" = 'artifact'`),
+  ],
 );
