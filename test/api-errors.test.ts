@@ -541,6 +541,20 @@ describe('422', () => {
     expect(await streamCount(call)).toBe(n);
   });
 
+  it('event types under "proofstream." are the ledger\'s own: a client event so typed is refused (v2, batch, v1), in any case', async () => {
+    for (const event_type of ['proofstream.erasure', 'Proofstream.Erasure', 'proofstream.anything']) {
+      const e = await refusedWrite(sid, () => append(call, sid, { ...ev('reserved'), event_type }), 422, 'VALIDATION_ERROR');
+      expect(e.details.issues.map((i: { path: string }) => i.path)).toContain('/event_type');
+    }
+    const batch = { events: [ev('fine'), { ...ev('reserved'), event_type: 'proofstream.erasure' }] };
+    const b = await refusedWrite(sid, () => call('POST', `/v2/streams/${sid}/events/batch`, batch, { 'idempotency-key': idemKey() }), 422, 'VALIDATION_ERROR');
+    expect(b.details.issues.map((i: { path: string }) => i.path)).toContain('/events/1/event_type');
+    const v1 = await call('POST', '/v1/sdk/events', { type: 'proofstream.erasure', source_ref: 'v1-reserved', payload: {} }, { 'idempotency-key': idemKey() });
+    expect(expectError(v1, 422, 'VALIDATION_ERROR').details.issues.map((i: { path: string }) => i.path)).toContain('/type');
+    // a type that merely contains the word is the client's own
+    expect((await append(call, sid, { ...ev('ok'), event_type: 'acme.proofstream.audit' })).status).toBe(201);
+  });
+
   it('a batch with one invalid item at index 3 names it and appends nothing', async () => {
     const events: unknown[] = Array.from({ length: 6 }, (_, i) => ev(`batch-${i}`));
     events[3] = { source_ref: 'batch-3', payload: 3 }; // no event_type

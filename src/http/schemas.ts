@@ -8,10 +8,18 @@ const JsonValue = z
   .refine((v) => v !== undefined, { message: 'required' })
   .openapi({ description: 'any JSON value; committed as RFC 8785 JCS with a per-event salt' });
 
+/**
+ * Event types under `proofstream.` are the ledger's own (the erasure record, docs/protocol.md §3.4): an auditor must be
+ * able to trust that an event typed so was written by the ledger, so clients may not use the prefix, in any case.
+ */
+export const RESERVED_EVENT_TYPE = /^proofstream\./i;
+export const clientEventType = (schema: z.ZodString) =>
+  schema.refine((t) => !RESERVED_EVENT_TYPE.test(t), { message: 'event types starting with "proofstream." are reserved for the ledger\'s own events' });
+
 export const EventInput = z
   .object({
     source_ref: z.string().min(1).max(512).openapi({ example: 'case-2026-0001:decision-1' }),
-    event_type: z.string().min(1).max(128).openapi({ example: 'ai.decision' }),
+    event_type: clientEventType(z.string().min(1).max(128)).openapi({ example: 'ai.decision' }),
     payload: JsonValue,
     occurred_at: z.iso.datetime({ offset: true }).nullable().optional().openapi({ example: '2026-06-07T12:00:00Z' }),
   })

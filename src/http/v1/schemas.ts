@@ -1,11 +1,12 @@
 // v1 request and response schemas (docs/api.md, "v1"): they validate traffic and generate /openapi.json.
 import { z } from '@hono/zod-openapi';
+import { clientEventType } from '../schemas.js';
 import { V1_STATUSES } from '../../verify/v1-proof.js';
 import { Checkpoint, Hex32, PublicKey, StoredEvent } from '../schemas.js';
 
 export const V1EventInput = z
   .object({
-    type: z.string().min(1).max(128).default('event').openapi({ example: 'ai.decision', description: 'the v2 event_type; default "event"' }),
+    type: clientEventType(z.string().min(1).max(128)).default('event').openapi({ example: 'ai.decision', description: 'the v2 event_type; default "event"' }),
     status: z.string().min(1).max(64).default('recorded').openapi({ example: 'verified', description: 'committed in the payload; default "recorded"' }),
     occurred_at: z.iso.datetime({ offset: true }).nullable().optional().openapi({ example: '2026-06-07T12:00:00Z', description: 'RFC 3339' }),
     source_ref: z.string().min(1).max(512).openapi({ example: 'case-2026-0001' }),
