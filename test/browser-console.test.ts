@@ -56,6 +56,9 @@ describe('the console', () => {
       const rowText = await page.locator('#streams tbody tr', { hasText: sid }).textContent();
       expect(rowText).toContain('console-test');
       expect(rowText).toContain('5'); // head seq_no
+      // Which key this is and what it may do (GET /v2/me): the bootstrap key has every scope.
+      await page.waitForFunction(() => document.getElementById('key-info')!.textContent!.startsWith('Key key_'));
+      expect(await page.textContent('#key-info')).toMatch(/tenant default, every system of it; scopes .*events:erase.*; tier unlimited; no expiry\./);
       // This ledger has no witnesses: the console says so rather than showing an empty table.
       await page.waitForFunction(() => document.getElementById('witness-quorum')!.textContent!.startsWith('No witnesses configured'));
       // The key: in this tab's session storage, nowhere that outlives it.

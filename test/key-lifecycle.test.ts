@@ -209,6 +209,24 @@ describe('admin routes', () => {
   }, 60_000);
 });
 
+describe('GET /v2/me', () => {
+  it('any valid key sees itself (scopes, system, tier, expiry; never the key); no key or a revoked one is 401', async () => {
+    const k = await createKey(['--tenant', 'me-t', '--system', 'reader', '--scopes', 'read', '--expires-in', '2h']);
+    const me = await client(srv.url, k.key)('GET', '/v2/me');
+    expect(me.status).toBe(200);
+    expect(me.body.api_key).toMatchObject({ id: k.key_id, tenant: 'me-t', system: 'reader', scopes: ['read'], tenant_wide: false, tier: 'unlimited', expires_at: k.expires_at, revoked_at: null });
+    expect(JSON.stringify(me.body)).not.toContain(k.key);
+    // the same listing an admin gets for that key
+    const listed = (await runCli(['keys', 'list', '--tenant', 'me-t', '--json'], env)).stdout;
+    expect(JSON.parse(listed).keys.find((x: { id: string }) => x.id === k.key_id)).toEqual(me.body.api_key);
+    expect((await client(srv.url)('GET', '/v2/me')).status).toBe(401);
+    expect((await runCli(['keys', 'revoke', k.key_id], env)).code).toBe(0);
+    const gone = await client(srv.url, k.key)('GET', '/v2/me');
+    expect(gone.status).toBe(401);
+    expect(gone.body.error.code).toBe('AUTHENTICATION_FAILED');
+  });
+});
+
 describe('a key acts on its own system streams unless tenant-wide', () => {
   it("another system's stream is 404 to a system key, open to a tenant-wide key", async () => {
     const owner = await createKey(['--tenant', 'sys-t', '--system', 'default']);

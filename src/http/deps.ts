@@ -7,7 +7,8 @@ import type { AppEnv } from './env.js';
 /** What route modules get: the engine and the middleware factories bound to it. */
 export interface Deps {
   ledger: Ledger;
-  auth: (scope: Scope) => MiddlewareHandler<AppEnv>;
+  /** a valid key with `scope` (null: any valid key) */
+  auth: (scope: Scope | null) => MiddlewareHandler<AppEnv>;
   idempotency: (required: boolean) => MiddlewareHandler<AppEnv>;
   body: (maxBytes: number) => MiddlewareHandler<AppEnv>;
   /** per key, by its tier (after auth) */

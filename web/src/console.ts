@@ -96,6 +96,31 @@ async function loadStreams(): Promise<void> {
 
 let current: Stream | null = null;
 
+interface ApiKeyView {
+  id: string;
+  tenant: string;
+  system: string;
+  scopes: string[];
+  tenant_wide: boolean;
+  tier: string;
+  expires_at: string | null;
+}
+
+/** GET /v2/me: which key this is and what it may do (any valid key may ask). */
+async function loadKeyInfo(): Promise<void> {
+  const info = $('key-info');
+  info.textContent = '';
+  if (!sessionStorage.getItem(KEY)) return;
+  try {
+    const k = (await getJson<{ api_key: ApiKeyView }>('/v2/me')).api_key;
+    info.textContent =
+      `Key ${k.id}: tenant ${k.tenant}, ${k.tenant_wide ? 'every system of it' : `system ${k.system}`}; ` +
+      `scopes ${k.scopes.join(', ')}; tier ${k.tier}; ${k.expires_at ? `expires ${k.expires_at}` : 'no expiry'}.`;
+  } catch (e) {
+    showError(e);
+  }
+}
+
 interface WitnessStatus {
   name: string;
   failures: number;
@@ -201,13 +226,13 @@ export function startConsole(): void {
     if (input.value.trim() === '') return;
     sessionStorage.setItem(KEY, input.value.trim());
     input.value = '';
-    void loadStreams().then(loadWitnesses);
+    void loadKeyInfo().then(loadStreams).then(loadWitnesses);
   });
   $('key-forget').addEventListener('click', () => {
     sessionStorage.removeItem(KEY);
     $('stream').hidden = true;
-    void loadStreams().then(loadWitnesses);
+    void loadKeyInfo().then(loadStreams).then(loadWitnesses);
   });
   $('pack-build').addEventListener('click', () => void buildPack());
-  void loadStreams().then(loadWitnesses);
+  void loadKeyInfo().then(loadStreams).then(loadWitnesses);
 }

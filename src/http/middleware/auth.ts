@@ -10,8 +10,11 @@ import { clientAddress, setRateHeaders, type KeyRateLimiter } from './rate-limit
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
-/** The caller's principal, or a thrown 401/403 (the same checks as authMiddleware, for the fused append routes). */
-export function authenticateRequest(c: Context<AppEnv>, tenancy: Tenancy, limiter: KeyRateLimiter, scope: Scope): Principal {
+/**
+ * The caller's principal, or a thrown 401/403 (the same checks as authMiddleware, for the fused append routes). A null
+ * scope asks only for a valid key (GET /v2/me: any key may see itself).
+ */
+export function authenticateRequest(c: Context<AppEnv>, tenancy: Tenancy, limiter: KeyRateLimiter, scope: Scope | null): Principal {
   const h = c.req.header('authorization');
   const m = h ? BEARER.exec(h) : null;
   const principal = m ? tenancy.authenticate(m[1]!) : undefined;
@@ -24,7 +27,7 @@ export function authenticateRequest(c: Context<AppEnv>, tenancy: Tenancy, limite
       why.reason === 'expired' ? `this system key expired at ${why.expiresAt}` : 'invalid or revoked system key',
     );
   }
-  if (!principal.scopes.has(scope)) {
+  if (scope !== null && !principal.scopes.has(scope)) {
     const charged = limiter.take(c, principal);
     if (charged) setRateHeaders(c, charged);
     throw new ApiError('AUTHORIZATION_FAILED', `this key lacks the scope "${scope}"`, { required_scope: scope });
@@ -32,7 +35,7 @@ export function authenticateRequest(c: Context<AppEnv>, tenancy: Tenancy, limite
   return principal;
 }
 
-export const authMiddleware = (tenancy: Tenancy, limiter: KeyRateLimiter) => (scope: Scope) =>
+export const authMiddleware = (tenancy: Tenancy, limiter: KeyRateLimiter) => (scope: Scope | null) =>
   createMiddleware<AppEnv>(async (c, next) => {
     c.set('principal', authenticateRequest(c, tenancy, limiter, scope));
     await next();

@@ -53,6 +53,26 @@ export function adminRoutes(app: OpenAPIHono<AppEnv>, d: Deps) {
   app.openapi(
     createRoute({
       method: 'get',
+      path: '/v2/me',
+      tags: ['keys'],
+      summary: 'The calling key as `GET /v2/admin/keys` lists it (never the key): its tenant, system, scopes, tier, expiry',
+      description: 'Any valid key, whatever its scopes: what a console or SDK shows its user, and what a key may do.',
+      security: [{ bearer: [] }],
+      middleware: [d.auth(null), d.rateLimit] as const,
+      responses: { 200: json(z.object({ api_key: ApiKey }), 'the calling key'), ...authErrors },
+    }),
+    (c) => {
+      const p = c.get('principal');
+      const view = tenancy.describeKey(p.keyId, p.tenantId);
+      // Authenticated a moment ago, so it exists; gone meanwhile reads as any unknown key.
+      if (!view) throw new ApiError('AUTHENTICATION_FAILED', 'invalid or revoked system key');
+      return c.json({ api_key: view }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
       path: '/v2/admin/keys',
       tags: ['admin'],
       summary: "The tenant's API keys (never the keys themselves), oldest first",
