@@ -38,18 +38,17 @@ async function github(c: { secret: string; webhook_path: string }, event: string
   const res = await fetch(srv.url + c.webhook_path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': opts.delivery ?? `d-${++deliveries}`, 'x-hub-signature-256': sig },
-    body,
+    body: new Uint8Array(body),
   });
   const text = await res.text();
   return { status: res.status, text, body: JSON.parse(text), headers: res.headers };
 }
 
-async function gitlab(c: { secret: string; webhook_path: string }, event: string, body: Buffer, opts: { uuid?: string; token?: string } = {}) {
-  const res = await fetch(srv.url + c.webhook_path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-gitlab-event': event, 'x-gitlab-event-uuid': opts.uuid ?? `u-${++deliveries}`, 'x-gitlab-token': opts.token ?? c.secret },
-    body,
-  });
+async function gitlab(c: { secret: string; webhook_path: string }, event: string, body: Buffer, opts: { uuid?: string | null; token?: string } = {}) {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-gitlab-event': event, 'x-gitlab-token': opts.token ?? c.secret };
+  // null: no delivery header at all (older GitLab), so the body's object id and status are the dedupe key
+  if (opts.uuid !== null) headers['x-gitlab-event-uuid'] = opts.uuid ?? `u-${++deliveries}`;
+  const res = await fetch(srv.url + c.webhook_path, { method: 'POST', headers, body: new Uint8Array(body) });
   const text = await res.text();
   return { status: res.status, text, body: JSON.parse(text) };
 }
@@ -232,6 +231,21 @@ describe('GitLab', () => {
     const b = await gitlab(c, 'Pipeline Hook', Buffer.from(body), { uuid: 'same-uuid' });
     expect(b.text).toBe(a.text);
     expect(await allEvents()).toBe(before + 1);
+  });
+
+  it("without a delivery header, a pipeline's id and status dedupe: a repeat appends nothing, a new status is an update", async () => {
+    const c = await connector('gitlab');
+    const running = fixture('gitlab-pipeline-hook.json').toString('utf8').replace('"id": 31', '"id": 33').replace('"status": "success"', '"status": "running"');
+    const before = await allEvents();
+    const a = await gitlab(c, 'Pipeline Hook', Buffer.from(running), { uuid: null });
+    expect(a.status, a.text).toBe(201);
+    expect(a.body.status).toBe('RUNNING');
+    const again = await gitlab(c, 'Pipeline Hook', Buffer.from(running), { uuid: null });
+    expect(again.text).toBe(a.text);
+    const done = await gitlab(c, 'Pipeline Hook', Buffer.from(running.replace('"status": "running"', '"status": "success"')), { uuid: null });
+    expect(done.status, done.text).toBe(200);
+    expect(done.body).toMatchObject({ id: a.body.id, status: 'SUCCEEDED' });
+    expect(await allEvents()).toBe(before + 2);
   });
 
   it('a GitLab connector does not take GitHub hooks (404), and an unknown GitLab event is 202', async () => {

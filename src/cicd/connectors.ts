@@ -176,10 +176,7 @@ export class Connectors {
     }
     const p: Principal = { keyId: `connector:${row.id}`, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set(['events:write']) };
     const event = provider === 'github' ? req.header('x-github-event') ?? '' : req.header('x-gitlab-event') ?? '';
-    const delivery =
-      provider === 'github'
-        ? req.header('x-github-delivery')
-        : req.header('x-gitlab-event-uuid') ?? (num(obj(body.object_attributes).id) ?? num(body.deployment_id))?.toString();
+    const delivery = provider === 'github' ? req.header('x-github-delivery') : gitlabDeliveryOf(req, body);
     const fingerprint = createHash('sha256').update(req.body).digest('hex');
     const key = delivery ? `connector:${row.id}:${delivery}`.slice(0, 255) : undefined;
     const decision = key === undefined ? undefined : await this.ledger.idempotency.enter(row.tenantId, key, fingerprint);
@@ -343,6 +340,20 @@ export class Connectors {
     const hit = page.items.find((a) => a.commitSha.startsWith(sha) || sha.startsWith(a.commitSha));
     return hit ? hit.sha256 : null;
   }
+}
+
+/**
+ * GitLab's dedupe key: Idempotency-Key (GitLab 17.4+, the same on every retry of one event), else X-Gitlab-Event-UUID,
+ * else the body's object id with its status: a pipeline keeps its id through pending → running → success, so the id
+ * alone would fold distinct changes into one.
+ */
+function gitlabDeliveryOf(req: HookRequest, body: Obj): string | undefined {
+  const h = req.header('idempotency-key') ?? req.header('x-gitlab-event-uuid');
+  if (h) return h;
+  const a = obj(body.object_attributes);
+  const id = num(a.id) ?? num(body.deployment_id);
+  if (id === null) return undefined;
+  return `${str(body.object_kind) ?? 'object'}:${id}:${str(a.status) ?? str(body.status) ?? ''}`;
 }
 
 function viewOf(r: ConnectorRow): ConnectorView {
