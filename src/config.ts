@@ -74,6 +74,10 @@ export interface Config {
   rateLimitMaxAddresses: number;
   /** the CI/CD routes' (/api/v1) limit for keys whose tier has none (PROOFSTREAM_CICD_RATE_LIMIT, docs/cicd.md) */
   cicdRateLimit: RateSpec;
+  /** CI/CD connector hooks (docs/cicd.md "Connectors"): body cap (PROOFSTREAM_CONNECTOR_MAX_BODY_BYTES) and per-address rate (…_RATE_LIMIT_RPS / _BURST) */
+  connectorMaxBodyBytes: number;
+  connectorRateLimitRps: number;
+  connectorRateLimitBurst: number;
   /** a window is sealed when it holds this many events… */
   windowMaxEvents: number;
   /** …or when its oldest event is this old, whichever comes first */
@@ -327,6 +331,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     rateLimitMaxAddresses: Math.max(1, int(env, 'PROOFSTREAM_RATE_LIMIT_MAX_ADDRESSES', 100_000)),
     // The seed API's documented limit: 100 requests per minute per key.
     cicdRateLimit: rateSpec(env, 'PROOFSTREAM_CICD_RATE_LIMIT', { requests: 100, windowS: 60, burst: 100 }),
+    // Connector hooks are unauthenticated until their HMAC/token checks: 1 MiB is far above any workflow_run or
+    // pipeline hook we map (GitHub allows 25 MB, mostly for push events we ignore).
+    connectorMaxBodyBytes: int(env, 'PROOFSTREAM_CONNECTOR_MAX_BODY_BYTES', 1024 * 1024),
+    connectorRateLimitRps: int(env, 'PROOFSTREAM_CONNECTOR_RATE_LIMIT_RPS', 10),
+    connectorRateLimitBurst: int(env, 'PROOFSTREAM_CONNECTOR_RATE_LIMIT_BURST', 100),
     windowMaxEvents: int(env, 'PROOFSTREAM_WINDOW_MAX_EVENTS', 1000),
     windowMaxAgeMs: intAtLeast(env, 'PROOFSTREAM_WINDOW_MAX_AGE_MS', 1000, 10),
     webDir: env.PROOFSTREAM_WEB_DIR ? path.resolve(env.PROOFSTREAM_WEB_DIR) : undefined,

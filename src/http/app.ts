@@ -29,6 +29,7 @@ import { webhookRoutes } from './v2/webhooks.js';
 import { v1Routes } from './v1/index.js';
 import { DEFAULT_WEB_DIR, webAppRoutes } from './web-app.js';
 import { cicdRoutes } from './cicd/routes.js';
+import { connectorRoutes } from './cicd/connectors.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -142,6 +143,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   // The auditor page (web/, built into dist/web/): static files under a strict CSP (src/http/web-app.ts).
   webAppRoutes(app, cfg.webDir ?? DEFAULT_WEB_DIR);
   cicdRoutes(app, deps); // /api/v1: CI/CD evidence (docs/cicd.md)
+  connectorRoutes(app, deps); // /api/v1/connectors: GitHub and GitLab hooks (docs/cicd.md "Connectors")
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -44,7 +44,9 @@ export type ErrorCode =
   // CI/CD evidence (docs/cicd.md)
   | 'PIPELINE_RUN_FINAL'
   | 'ARTIFACT_EXISTS'
-  | 'REFERENCE_UNKNOWN';
+  | 'REFERENCE_UNKNOWN'
+  // CI/CD connectors (docs/cicd.md "Connectors")
+  | 'CONNECTOR_SIGNATURE_INVALID';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -106,6 +108,8 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   /** the active ledger key's private key file cannot be read: nothing is signed with another key instead */
   LEDGER_KEY_UNAVAILABLE: 503,
   /** PUT /api/v1/pipeline-runs/{id} on a run in a terminal state (SUCCEEDED, FAILED, CANCELLED): it is final */
+  /** a connector hook whose X-Hub-Signature-256 / X-Gitlab-Token does not match the connector's secret (or is absent) */
+  CONNECTOR_SIGNATURE_INVALID: 401,
   PIPELINE_RUN_FINAL: 409,
   /** POST /api/v1/artifacts with a sha256 the tenant registered already; details.id names it when the key may see it */
   ARTIFACT_EXISTS: 409,

@@ -1,6 +1,7 @@
 // The store: every repository over one connection, plus the transaction primitive the ledger builds on.
 import { CheckRepo } from './check.js';
 import { CicdRepo } from './cicd.js';
+import { ConnectorsRepo } from './connectors.js';
 import { CheckpointsRepo } from './checkpoints.js';
 import type Database from 'better-sqlite3';
 import fs from 'node:fs';
@@ -33,6 +34,8 @@ export class Store {
   readonly erasures: ErasuresRepo;
   /** CI/CD evidence records' derived state (src/cicd/) */
   readonly cicd: CicdRepo;
+  /** CI/CD connectors (src/cicd/connectors.ts) */
+  readonly connectors: ConnectorsRepo;
 
   private readonly tx: Transactions;
 
@@ -50,6 +53,7 @@ export class Store {
     this.webhooks = new WebhooksRepo(h.db);
     this.erasures = new ErasuresRepo(h.db);
     this.cicd = new CicdRepo(h.db);
+    this.connectors = new ConnectorsRepo(h.db);
   }
 
   static open(file: string, opts: OpenOptions = {}): Store {

@@ -438,3 +438,36 @@ export const cicdRecords = sqliteTable(
     uniqueIndex('cicd_records_artifact').on(t.tenantId, t.artifactSha256).where(sql`"kind" = 'artifact'`),
   ],
 );
+
+/**
+ * CI/CD connectors (docs/cicd.md "Connectors"): a GitHub or GitLab webhook endpoint of one tenant's system. `secret`
+ * is kept as is because checking a GitHub HMAC needs the key itself (a hash of it could not verify one); it is shown
+ * once, at creation, and never answered again. A revoked connector keeps its row (revoked_at set) and refuses hooks.
+ */
+export const connectors = sqliteTable(
+  'connectors',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    systemId: text('system_id').notNull(),
+    /** github | gitlab */
+    provider: text('provider').notNull(),
+    name: text('name').notNull(),
+    secret: text('secret').notNull(),
+    createdAt: text('created_at').notNull(),
+    revokedAt: text('revoked_at'),
+  },
+  (t) => [index('connectors_tenant').on(t.tenantId, t.createdAt)],
+);
+
+/** Which ledger pipeline run a connector's provider run (GitHub workflow run id, GitLab pipeline id) became. */
+export const connectorRuns = sqliteTable(
+  'connector_runs',
+  {
+    connectorId: text('connector_id').notNull().references(() => connectors.id),
+    externalId: text('external_id').notNull(),
+    runId: text('run_id').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.connectorId, t.externalId] })],
+);

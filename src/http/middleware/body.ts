@@ -38,7 +38,7 @@ const tooLarge = (maxBytes: number) =>
  * The body's bytes, refusing more than maxBytes. Not async on the common path: one promise less per request.
  * Bytes, not c.req.text(): that decodes invalid UTF-8 to U+FFFD, and the replaced text would be committed.
  */
-function readBytes(c: Context<AppEnv>, maxBytes: number): Promise<ArrayBuffer | Uint8Array> {
+export function readBytes(c: Context<AppEnv>, maxBytes: number): Promise<ArrayBuffer | Uint8Array> {
   const length = c.req.header('content-length');
   if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
     // The HTTP parser delivers exactly Content-Length bytes, so the header decides the limit.
