@@ -489,6 +489,12 @@ export function receiptView(ev: EventRow): ReceiptView {
   };
 }
 
+/** The receipt part of an event as the read routes show it (what the append answered for it). */
+export function receiptOfView(ev: ReceiptView): ReceiptView {
+  const { stream_event_id, stream_id, seq_no, event_hash, previous_event_hash, stream_head_hash, received_at, receipt } = ev;
+  return { stream_event_id, stream_id, seq_no, event_hash, previous_event_hash, stream_head_hash, received_at, receipt };
+}
+
 export function eventView(ev: EventRow): EventView {
   return {
     ...receiptView(ev),

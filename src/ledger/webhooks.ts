@@ -159,6 +159,7 @@ export class Webhooks {
   private index: Map<string, Sub[]> | null = null;
   /** PRAGMA data_version when the index was built: another process's commit (perhaps to webhooks) rebuilds it */
   private seenVersion = -1;
+  private versionCheckedThisTurn = false;
   /** Told after a transaction that wrote outbox rows has committed (the delivery worker's wake-up). */
   private wroteOutbox = false;
   outboxWritten: (() => void) | null = null;
@@ -177,10 +178,16 @@ export class Webhooks {
   }
 
   private subsOf(tenantId: string): readonly Sub[] {
-    const v = this.store.webhooks.dataVersion();
-    if (v !== this.seenVersion) {
-      this.seenVersion = v;
-      this.index = null;
+    // Another process's commit can only land between event-loop turns (a flush holds the write lock for its whole
+    // synchronous turn), so one PRAGMA data_version per turn serves every job of a flush.
+    if (!this.versionCheckedThisTurn) {
+      this.versionCheckedThisTurn = true;
+      setImmediate(() => (this.versionCheckedThisTurn = false));
+      const v = this.store.webhooks.dataVersion();
+      if (v !== this.seenVersion) {
+        this.seenVersion = v;
+        this.index = null;
+      }
     }
     if (!this.index) {
       const idx = new Map<string, Sub[]>();

@@ -3,7 +3,7 @@
 import { ServerResponse } from 'node:http';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { ApiError } from '../../ledger/errors.js';
-import type { EventView, Ledger } from '../../ledger/ledger.js';
+import { receiptOfView, type Ledger } from '../../ledger/ledger.js';
 import type { CheckpointMoment, EventsCommitted } from '../../ledger/notify.js';
 import type { Principal } from '../../ledger/tenancy.js';
 import type { Deps } from '../deps.js';
@@ -17,19 +17,6 @@ const PAGE_EVENTS = 100;
 const LIMIT_RETRY_AFTER_S = 5;
 
 /** The receipt members of an event view: exactly what the append answered (schemas.ts `Receipt`). */
-function receiptOf(ev: EventView) {
-  return {
-    stream_event_id: ev.stream_event_id,
-    stream_id: ev.stream_id,
-    seq_no: ev.seq_no,
-    event_hash: ev.event_hash,
-    previous_event_hash: ev.previous_event_hash,
-    stream_head_hash: ev.stream_head_hash,
-    received_at: ev.received_at,
-    receipt: ev.receipt,
-  };
-}
-
 /** The open live feeds of one server and the ledger notifications that move them. */
 export class LiveFeeds {
   readonly registry: SseRegistry;
@@ -65,7 +52,7 @@ export class LiveFeeds {
     const read = (start: number, limit: number): FeedItem[] =>
       this.ledger.listEvents(p, streamId, start, limit).events.map((ev) => ({
         position: ev.seq_no,
-        text: sseText({ id: ev.seq_no, event: 'event', data: JSON.stringify({ event: ev, receipt: receiptOf(ev) }) }),
+        text: sseText({ id: ev.seq_no, event: 'event', data: JSON.stringify({ event: ev, receipt: receiptOfView(ev) }) }),
       }));
     const feed = new SseFeed(
       read,
