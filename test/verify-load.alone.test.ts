@@ -174,7 +174,7 @@ describe('verify storm', () => {
         expect(what, summary.join(' ')).toBe('real');
         expect(r.body.ok, JSON.stringify(r.body.problems?.slice(0, 3))).toBe(true);
       } else {
-        // (a 500 names the worker's failure from the server's own log line)
+        // (a worker lost mid-verify is a 503 to retry; if anything else shows, the server's own log line says why)
         const why = srv.output().split('\n').filter((l) => l.includes('verify_worker_failed')).join('\n').slice(0, 2000);
         expect(r.body?.error?.code, `${what} ${r.status} ${r.text.slice(0, 200)} ${why}`).toBe(
           { 503: 'VERIFY_BUSY', 413: 'VERIFY_TOO_COMPLEX', 400: what === 'deep' ? 'JSON_TOO_DEEP' : 'MALFORMED_JSON' }[r.status as 400 | 413 | 503],

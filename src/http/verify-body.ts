@@ -121,6 +121,7 @@ export async function verifyInPool(c: Context<AppEnv>, pool: VerifyPool, route: 
     read = true;
     return jsonText(c, 200, await admission.verify(route, body, length));
   } catch (e) {
+    if (read && e instanceof ApiError && e.code === 'VERIFY_BUSY') c.header('Retry-After', String(VERIFY_RETRY_AFTER_S));
     throw read ? e : refusedUnread(c, e);
   } finally {
     admission.release();
