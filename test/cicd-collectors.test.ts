@@ -8,6 +8,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSig
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import { canonicalize } from '../src/protocol/jcs.js';
 import { client, idemKey, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
@@ -303,6 +304,26 @@ describe('POST /api/v1/collector/attestations', () => {
     expect(c.status).toBe(409);
     expect(c.body.error.code).toBe('IDEMPOTENCY_CONFLICT');
     expect(await headOf(streamId)).toBe(head);
+  });
+
+  it('limits: a body over PROOFSTREAM_COLLECTOR_MAX_BATCH_BYTES (1 MiB) is 413, an item over the event limit (64 KiB) 422 naming it', async () => {
+    const before = await snapshot(streamId, 'acme/collected');
+    // Each item under the event limit, together over the batch body limit.
+    const bulky = Array.from({ length: 20 }, () => entry(c1, { evidence: { log: 'x'.repeat(60_000) } }));
+    const big = await call('POST', ROUTE, { items: bulky });
+    expect(big.status, big.text.slice(0, 300)).toBe(413);
+    expect(big.body.error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', details: { limit_bytes: 1024 * 1024 } });
+    const one = await call('POST', ROUTE, { items: [entry(c2), entry(c1, { evidence: { log: 'x'.repeat(70_000) } })] });
+    expect(one.status, one.text.slice(0, 300)).toBe(422);
+    expect(one.body.error).toMatchObject({ code: 'COLLECTOR_ITEM_INVALID', details: { index: 1, field: 'items[1].attestation', limit: 64 * 1024 } });
+    expect(await snapshot(streamId, 'acme/collected')).toEqual(before);
+    // The operator's setting (read in src/config.ts), with a floor so a typo cannot refuse every batch.
+    expect(loadConfig({ PROOFSTREAM_COLLECTOR_MAX_BATCH_BYTES: '2097152' }).collectorMaxBatchBytes).toBe(2 * 1024 * 1024);
+    expect(loadConfig({}).collectorMaxBatchBytes).toBe(1024 * 1024);
+    expect(() => loadConfig({ PROOFSTREAM_COLLECTOR_MAX_BATCH_BYTES: '10' })).toThrow(/at least 1024/);
+    // Under both limits, the same kind of batch goes in.
+    const ok = await call('POST', ROUTE, { items: bulky.slice(0, 3) });
+    expect(ok.status, ok.text.slice(0, 300)).toBe(201);
   });
 
   it('needs events:write, and is in /openapi.json', async () => {
