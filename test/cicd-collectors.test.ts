@@ -277,6 +277,16 @@ describe('POST /api/v1/collector/attestations', () => {
     expect(await headOf(streamId)).toBe(head + 1);
   });
 
+  it('two identical batches at once: one appends, the other answers as a replay of it (the primary key is the backstop)', async () => {
+    const head = await headOf(streamId);
+    const body = { items: [entry(c1), entry(c2), entry(c1)] };
+    const [a, b] = await Promise.all([call('POST', ROUTE, body), call('POST', ROUTE, body)]);
+    expect([a.status, b.status].sort(), a.text + b.text).toEqual([200, 201]);
+    const ids = (r: any) => r.body.items.map((i: any) => i.attestation.id);
+    expect(ids(a)).toEqual(ids(b));
+    expect(await headOf(streamId)).toBe(head + 3);
+  });
+
   it('the same item id with other bytes is 409 naming the index and the original record; nothing stored', async () => {
     const before = await snapshot(streamId, 'acme/collected');
     const orig = firstBatch[0]!.attestation;
