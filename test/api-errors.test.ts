@@ -541,8 +541,8 @@ describe('422', () => {
     expect(await streamCount(call)).toBe(n);
   });
 
-  it('event types under "proofstream." are the ledger\'s own: a client event so typed is refused (v2, batch, v1), in any case', async () => {
-    for (const event_type of ['proofstream.erasure', 'Proofstream.Erasure', 'proofstream.anything']) {
+  it('event types under "proofstream." (the ledger\'s own) and "cicd." (the CI/CD routes\') are refused from clients (v2, batch, v1), in any case', async () => {
+    for (const event_type of ['proofstream.erasure', 'Proofstream.Erasure', 'proofstream.anything', 'cicd.collector_attestation/v1', 'CICD.attestation/v1']) {
       const e = await refusedWrite(sid, () => append(call, sid, { ...ev('reserved'), event_type }), 422, 'VALIDATION_ERROR');
       expect(e.details.issues.map((i: { path: string }) => i.path)).toContain('/event_type');
     }
@@ -553,6 +553,7 @@ describe('422', () => {
     expect(expectError(v1, 422, 'VALIDATION_ERROR').details.issues.map((i: { path: string }) => i.path)).toContain('/type');
     // a type that merely contains the word is the client's own
     expect((await append(call, sid, { ...ev('ok'), event_type: 'acme.proofstream.audit' })).status).toBe(201);
+    expect((await append(call, sid, { ...ev('ok2'), event_type: 'cicdx.audit' })).status).toBe(201);
   });
 
   it('a batch with one invalid item at index 3 names it and appends nothing', async () => {

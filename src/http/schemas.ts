@@ -9,12 +9,14 @@ const JsonValue = z
   .openapi({ description: 'any JSON value; committed as RFC 8785 JCS with a per-event salt' });
 
 /**
- * Event types under `proofstream.` are the ledger's own (the erasure record, docs/protocol.md §3.4): an auditor must be
- * able to trust that an event typed so was written by the ledger, so clients may not use the prefix, in any case.
+ * Event types under `proofstream.` are the ledger's own (the erasure record, docs/protocol.md §3.4), and those under
+ * `cicd.` are written only by the CI/CD routes, whose record state follows them (docs/cicd.md): an auditor must be able
+ * to trust that an event typed so was written by that system, so clients of the generic routes may not use either
+ * prefix, in any case.
  */
-export const RESERVED_EVENT_TYPE = /^proofstream\./i;
+export const RESERVED_EVENT_TYPE = /^(proofstream|cicd)\./i;
 export const clientEventType = (schema: z.ZodString) =>
-  schema.refine((t) => !RESERVED_EVENT_TYPE.test(t), { message: 'event types starting with "proofstream." are reserved for the ledger\'s own events' });
+  schema.refine((t) => !RESERVED_EVENT_TYPE.test(t), { message: 'event types starting with "proofstream." or "cicd." are reserved for the ledger\'s own events and the CI/CD routes' });
 
 export const EventInput = z
   .object({
