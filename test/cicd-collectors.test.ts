@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { canonicalize } from '../src/protocol/jcs.js';
 import { client, idemKey, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
+import { openTestLedger } from './helpers/ledger.js';
 
 type Call = ReturnType<typeof client>;
 
@@ -450,22 +451,35 @@ describe('audit packs with collector events', () => {
   });
 
   it('a collector event the ledger itself committed with a forged signature fails on that check alone', async () => {
-    // Appended through /v2 with a payload whose signature is another key's: every hash, chain and receipt is right.
+    // A dishonest ledger (here: one opened in-process, appending past the HTTP routes, which refuse the cicd. prefix)
+    // commits a collector payload whose signature is another key's: every hash, chain and receipt is right.
+    const t = openTestLedger(1, 10, 'ps-forged-collector-');
+    try {
+      const sid = t.stream('forged-collector');
+      const e = entry(c1, {}, c2.priv);
+      const payload = { attestationId: 'att_forged', collector: { keyId: c1.keyId, publicKey: c1.pubHex, signature: e.signature }, item: e.attestation };
+      await t.ledger.append(t.principal, sid, [{ source_ref: 'forged', event_type: 'cicd.collector_attestation/v1', payload }], undefined, (r) => r);
+      const pack = await waitFor(async () => {
+        try {
+          return await t.ledger.packs.build(t.principal, { stream_id: sid, from_seq_no: 1, to_seq_no: 1 }, undefined);
+        } catch {
+          return undefined; // not sealed yet
+        }
+      });
+      const f = path.join(dir, 'pack-forged.json');
+      fs.copyFileSync(pack.file, f);
+      const v = await verifyCli(f, t.ledger.trustPolicy());
+      expect(v.code).toBe(1);
+      expect(v.report.problems.map((x: any) => [x.code, x.path])).toEqual([['COLLECTOR_SIGNATURE_INVALID', '/events/0/payload/collector/signature']]);
+    } finally {
+      t.ledger.close();
+      fs.rmSync(t.dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('the generic append routes refuse the cicd. event types (422), so only the CI/CD routes write them', async () => {
     const sid = (await call('POST', '/v2/streams', { use_case: 'forged-collector' })).body.stream_id;
-    const e = entry(c1, {}, c2.priv);
-    const payload = { attestationId: 'att_forged', collector: { keyId: c1.keyId, publicKey: c1.pubHex, signature: e.signature }, item: e.attestation };
-    const w = await call('POST', `/v2/streams/${sid}/events`, { source_ref: 'forged', event_type: 'cicd.collector_attestation/v1', payload }, { 'idempotency-key': idemKey() });
-    expect(w.status, w.text).toBe(201);
-    await waitFor(async () => {
-      const r = await call('GET', `/v2/streams/${sid}/checkpoints/latest`);
-      return r.status === 200 && r.body.tree_size >= 1 ? true : undefined;
-    });
-    const p = await call('POST', '/v2/audit/packs', { stream_id: sid, from_seq_no: 1, to_seq_no: 1 });
-    expect(p.status, p.text).toBe(201);
-    const f = path.join(dir, 'pack-forged.json');
-    fs.writeFileSync(f, p.text);
-    const v = await verifyCli(f, policy);
-    expect(v.code).toBe(1);
-    expect(v.report.problems.map((x: any) => [x.code, x.path])).toEqual([['COLLECTOR_SIGNATURE_INVALID', '/events/0/payload/collector/signature']]);
+    const w = await call('POST', `/v2/streams/${sid}/events`, { source_ref: 'forged', event_type: 'cicd.collector_attestation/v1', payload: {} }, { 'idempotency-key': idemKey() });
+    expect([w.status, w.body.error.code]).toEqual([422, 'VALIDATION_ERROR']);
   });
 });
