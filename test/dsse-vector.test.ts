@@ -62,7 +62,7 @@ describe('verifyDsseEnvelope', () => {
 
   it('fails when one payload byte changes', async () => {
     const body = Buffer.from(env.payload, 'base64');
-    body[body.length - 3] ^= 1;
+    body[body.length - 3] = body[body.length - 3]! ^ 1;
     const r = await verifyDsseEnvelope(alter(env, (c) => (c.payload = body.toString('base64'))), keys);
     expect(r).toMatchObject({ ok: false, code: 'DSSE_SIGNATURE_INVALID' });
   });

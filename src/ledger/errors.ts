@@ -46,7 +46,10 @@ export type ErrorCode =
   | 'ARTIFACT_EXISTS'
   | 'REFERENCE_UNKNOWN'
   // CI/CD connectors (docs/cicd.md "Connectors")
-  | 'CONNECTOR_SIGNATURE_INVALID';
+  | 'CONNECTOR_SIGNATURE_INVALID'
+  // an artifact's provenance (docs/cicd.md "Provenance")
+  | 'PROVENANCE_TOO_LARGE'
+  | 'PROVENANCE_NO_RUN';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -115,6 +118,10 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   ARTIFACT_EXISTS: 409,
   /** a CI/CD record names a pipeline run or artifact that does not exist (for this key); details.field names the field */
   REFERENCE_UNKNOWN: 422,
+  /** GET /api/v1/artifacts/{sha256}/provenance: more records or events than PROOFSTREAM_PROVENANCE_MAX_RECORDS / _MAX_EVENTS */
+  PROVENANCE_TOO_LARGE: 422,
+  /** ?format=in-toto for an artifact no pipeline run is known to have built (SLSA provenance is built from the run) */
+  PROVENANCE_NO_RUN: 409,
 };
 
 export class ApiError extends Error {
