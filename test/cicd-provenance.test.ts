@@ -218,6 +218,21 @@ describe('GET /api/v1/artifacts/{sha256}/provenance', () => {
     expect(codes(r), JSON.stringify(r.problems)).toContain(code);
   });
 
+  it('fails when a genuine, sealed record that is not on the artifact is added (its event and proof are valid)', async () => {
+    const other = (await call('GET', `/api/v1/attestations/${ids.attOther}`)).body;
+    const ev = (await call('GET', `/v2/streams/${bundle.stream_id}/events?from_seq_no=${other.seq_no}&limit=1`)).body.events[0];
+    const inc = (await call('GET', `/v2/streams/${bundle.stream_id}/inclusion?seq_no=${other.seq_no}&tree_size=${bundle.checkpoint.tree_size}`)).body;
+    expect(inc.checkpoint_id).toBe(bundle.checkpoint.checkpoint_id);
+    const b = clone(bundle);
+    const { createdAt, updatedAt, stream_id, seq_no, receipt, ...record } = other;
+    b.records.push({ kind: 'attestation', id: other.id, record, created_at: createdAt, updated_at: updatedAt, seq_nos: [seq_no] });
+    b.events.push({ event: ev, inclusion: { leaf_index: inc.leaf_index, tree_size: inc.tree_size, checkpoint_id: inc.checkpoint_id, proof: inc.proof } });
+    b.events.sort((x: any, y: any) => x.event.seq_no - y.event.seq_no);
+    const r = await check(b);
+    // Only the link is wrong: the record matches its event, which is signed and included.
+    expect(r.problems.map((p) => [p.code, p.path]), JSON.stringify(r.problems)).toEqual([['RECORD_MISMATCH', `/records/${b.records.length - 1}`]]);
+  });
+
   it('unknown sha256: 404; malformed sha256 or format: 400 naming the field; nothing else answered', async () => {
     const none = await call('GET', `/api/v1/artifacts/${'ef'.repeat(32)}/provenance`);
     expect(none.status).toBe(404);
