@@ -334,7 +334,7 @@ describe('unsealed events and limits (a ledger that seals once an hour)', () => 
   let slow: RunningServer;
   let sc: Call;
   beforeAll(async () => {
-    slow = await startServer({ env: { PROOFSTREAM_WINDOW_MAX_AGE_MS: '3600000', PROOFSTREAM_WINDOW_MAX_EVENTS: '100000', PROOFSTREAM_PROVENANCE_MAX_RECORDS: '3' } });
+    slow = await startServer({ env: { PROOFSTREAM_WINDOW_MAX_AGE_MS: '3600000', PROOFSTREAM_WINDOW_MAX_EVENTS: '100000', PROOFSTREAM_PROVENANCE_MAX_RECORDS: '3', PROOFSTREAM_PROVENANCE_MAX_EVENTS: '5' } });
     sc = client(slow.url, slow.key);
   }, 60_000);
   afterAll(async () => {
@@ -374,6 +374,21 @@ describe('unsealed events and limits (a ledger that seals once an hour)', () => 
     }
     const r = await sc('GET', `/api/v1/artifacts/${SHA}/provenance`);
     expect(r.status).toBe(422);
-    expect(r.body.error).toMatchObject({ code: 'PROVENANCE_TOO_LARGE', details: { limit: 3 } });
+    expect(r.body.error).toMatchObject({ code: 'PROVENANCE_TOO_LARGE', details: { limit: 3, what: 'records' } });
+  });
+
+  it('more events than PROOFSTREAM_PROVENANCE_MAX_EVENTS (a run with many updates): 422 PROVENANCE_TOO_LARGE', async () => {
+    const w = async (method: string, route: string, body: unknown, status = 201) => {
+      const r = await sc(method, route, body, { 'idempotency-key': idemKey() });
+      expect(r.status, r.text).toBe(status);
+      return r.body;
+    };
+    const run = await w('POST', '/api/v1/pipeline-runs', { repositoryFullName: REPO, name: 'long', commitSha: OTHER_COMMIT, status: 'RUNNING' });
+    for (let i = 0; i < 4; i++) await w('PUT', `/api/v1/pipeline-runs/${run.id}`, { steps: [{ name: `s${i}`, status: 'SUCCEEDED' }] }, 200);
+    await w('POST', '/api/v1/artifacts', { repositoryFullName: REPO, name: 'b', version: '1', sha256: SHA_NO_RUN, artifactType: 'tarball', commitSha: OTHER_COMMIT, branch: 'main', pipelineRunId: run.id });
+    // 2 records, 6 events (run created + 4 updates, artifact): over the limit of 5.
+    const r = await sc('GET', `/api/v1/artifacts/${SHA_NO_RUN}/provenance`);
+    expect(r.status, r.text).toBe(422);
+    expect(r.body.error).toMatchObject({ code: 'PROVENANCE_TOO_LARGE', details: { limit: 5, what: 'events' } });
   });
 });
