@@ -206,14 +206,20 @@ const utc = (t: string | null): string | undefined => (t === null ? undefined : 
 
 const compact = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
 
-/** Where a provider's repositories live, for resolvedDependencies' uri (unknown providers: no uri, the digest names the commit). */
-const FORGES: Record<string, string> = { github: 'https://github.com/', gitlab: 'https://gitlab.com/' };
+/**
+ * Where a provider's repositories live, for resolvedDependencies' uri, by the provider's prefix (the connectors write
+ * github-actions and gitlab-ci). Unknown providers: no uri; the digest still names the commit.
+ */
+const FORGES: ReadonlyArray<[string, string]> = [
+  ['github', 'https://github.com/'],
+  ['gitlab', 'https://gitlab.com/'],
+];
 
 /** The SLSA predicate of a run (docs/cicd.md "Provenance" lists each member's source). */
 export function predicateInput(art: Artifact, run: PipelineRun, streamId: string, runEvents: readonly StoredEventView[]) {
   const provider = run.provider?.toLowerCase() ?? null;
   const commit = run.commitSha ?? art.commitSha;
-  const forge = provider ? FORGES[provider] : undefined;
+  const forge = provider ? FORGES.find(([prefix]) => provider.startsWith(prefix))?.[1] : undefined;
   const dep: ResourceDescriptor = compact({
     uri: forge ? `git+${forge}${art.repositoryFullName}@refs/heads/${run.branch ?? art.branch}` : undefined,
     name: art.repositoryFullName,
