@@ -66,7 +66,7 @@ beforeAll(async () => {
   const run = await post('/api/v1/pipeline-runs', {
     repositoryFullName: REPO,
     name: 'build',
-    provider: 'github',
+    provider: 'github-actions',
     externalId: '987654',
     commitSha: COMMIT,
     branch: 'main',
@@ -307,9 +307,9 @@ describe('?format=in-toto', () => {
     const { buildDefinition: bd, runDetails: rd } = st.predicate;
     expect(bd.buildType).toBe('https://proofstream.dev/cicd/pipeline-run/v1');
     expect(bd.externalParameters).toEqual({ repository: REPO, pipeline: 'build', commitSha: COMMIT, branch: 'main', prNumber: 7 });
-    expect(bd.internalParameters).toMatchObject({ pipelineRunId: ids.run, provider: 'github', externalId: '987654', status: 'SUCCEEDED' });
+    expect(bd.internalParameters).toMatchObject({ pipelineRunId: ids.run, provider: 'github-actions', externalId: '987654', status: 'SUCCEEDED' });
     expect(bd.resolvedDependencies).toEqual([{ uri: `git+https://github.com/${REPO}@refs/heads/main`, name: REPO, digest: { gitCommit: COMMIT } }]);
-    expect(rd.builder).toEqual({ id: 'https://proofstream.dev/cicd/builder/github' });
+    expect(rd.builder).toEqual({ id: 'https://proofstream.dev/cicd/builder/github-actions' });
     // startedAt was given with +01:00: SLSA timestamps are UTC.
     expect(rd.metadata).toEqual({ invocationId: '987654', startedOn: '2026-12-03T09:00:00.000Z', finishedOn: '2026-12-03T09:05:00.000Z' });
     const runEvents = bundle.events.filter((e: any) => e.event.source_ref === ids.run).map((e: any) => e.event);
