@@ -390,5 +390,13 @@ describe('unsealed events and limits (a ledger that seals once an hour)', () => 
     const r = await sc('GET', `/api/v1/artifacts/${SHA_NO_RUN}/provenance`);
     expect(r.status, r.text).toBe(422);
     expect(r.body.error).toMatchObject({ code: 'PROVENANCE_TOO_LARGE', details: { limit: 5, what: 'events' } });
+    // The in-toto form reads only the run (5 events): within the limit, it answers.
+    const it = await sc('GET', `/api/v1/artifacts/${SHA_NO_RUN}/provenance?format=in-toto`);
+    expect(it.status, it.text).toBe(200);
+    // One more update and the run alone is over it.
+    await w('PUT', `/api/v1/pipeline-runs/${run.id}`, { status: 'SUCCEEDED' }, 200);
+    const over = await sc('GET', `/api/v1/artifacts/${SHA_NO_RUN}/provenance?format=in-toto`);
+    expect(over.status).toBe(422);
+    expect(over.body.error).toMatchObject({ code: 'PROVENANCE_TOO_LARGE', details: { what: 'events' } });
   });
 });
