@@ -400,3 +400,15 @@ describe('unsealed events and limits (a ledger that seals once an hour)', () => 
     expect(over.body.error).toMatchObject({ code: 'PROVENANCE_TOO_LARGE', details: { what: 'events' } });
   });
 });
+
+describe('SLSA predicate from a run (no server)', () => {
+  it('an abbreviated commit and an unknown provider still give a valid predicate (commit in annotations, a urn as uri)', async () => {
+    const { predicateInput } = await import('../src/cicd/provenance.js');
+    const { slsaProvenanceV1 } = await import('../src/protocol/in-toto.js');
+    const art = { id: 'art_1', repositoryFullName: 'acme/x', name: 'x', version: '1', sha256: SHA, artifactType: 'tarball', commitSha: 'abc12', branch: 'dev', pipelineRunId: 'run_1' };
+    const run = { id: 'run_1', repositoryFullName: 'acme/x', name: 'ci', provider: 'jenkins', externalId: null, commitSha: 'abc12', branch: null, prNumber: null, status: 'RUNNING' as const, startedAt: null, finishedAt: null, steps: [] };
+    const p = slsaProvenanceV1(predicateInput(art, run, 'str_x', []));
+    expect(p.buildDefinition.resolvedDependencies).toEqual([{ uri: 'urn:proofstream:repository:acme/x', name: 'acme/x', annotations: { commitSha: 'abc12' } }]);
+    expect(p.runDetails).toEqual({ builder: { id: 'https://proofstream.dev/cicd/builder/jenkins' }, metadata: { invocationId: 'run_1' }, byproducts: [] });
+  });
+});

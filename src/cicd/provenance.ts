@@ -227,10 +227,13 @@ export function predicateInput(art: Artifact, run: PipelineRun, streamId: string
   const provider = run.provider?.toLowerCase() ?? null;
   const commit = run.commitSha ?? art.commitSha;
   const forge = provider ? FORGES.find(([prefix]) => provider.startsWith(prefix))?.[1] : undefined;
+  // A digest names the whole commit: an abbreviated id (the API takes 4–64 hex digits) goes to annotations instead.
+  const full = commit.length === 40 || commit.length === 64;
   const dep: ResourceDescriptor = compact({
-    uri: forge ? `git+${forge}${art.repositoryFullName}@refs/heads/${run.branch ?? art.branch}` : undefined,
+    uri: forge ? `git+${forge}${art.repositoryFullName}@refs/heads/${run.branch ?? art.branch}` : `urn:proofstream:repository:${art.repositoryFullName}`,
     name: art.repositoryFullName,
-    digest: { gitCommit: commit },
+    digest: full ? { gitCommit: commit } : undefined,
+    annotations: full ? undefined : { commitSha: commit },
   }) as ResourceDescriptor;
   const byproducts: ResourceDescriptor[] = [
     // The run's own ledger events: anyone can fetch and verify them (GET /v2/events/{id}).
