@@ -3,11 +3,12 @@
 // its deployments, each event proved against one checkpoint with its cosignature and anchor; it verifies offline with
 // `proofstream verify` (a child process) and POST /v2/verify, and fails with the right code under each tampering.
 // The in-toto/DSSE form is checked by code that rebuilds PAE itself and verifies with node:crypto.
-import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CICD_EVENT_TYPES } from '../src/cicd/records.js';
+import { canonicalize } from '../src/protocol/jcs.js';
 import { encodeVerifierKey } from '../src/protocol/note.js';
 import { loadOrCreateSigner } from '../src/ledger/signer.js';
 import { verifyDsseEnvelope } from '../src/protocol/dsse.js';
@@ -86,6 +87,27 @@ beforeAll(async () => {
   ids.attCommit = (await post('/api/v1/attestations', { repositoryFullName: REPO, prNumber: 99, commitSha: COMMIT, type: 'TEST_RESULTS', name: 'unit', passed: true, evidence: { total: 10 } })).id;
   ids.attRun = (await post('/api/v1/attestations', { repositoryFullName: REPO, prNumber: 98, pipelineRunId: run.id, type: 'SBOM', name: 'sbom', passed: true })).id;
   ids.attOther = (await post('/api/v1/attestations', { repositoryFullName: REPO, prNumber: 50, commitSha: OTHER_COMMIT, type: 'CUSTOM', name: 'unrelated', passed: false })).id;
+  // A collector-signed attestation on the artifact (docs/cicd.md "Collector batches"): its record is made from the
+  // signed item, and the bundle's verifier re-checks the collector's signature.
+  const col = generateKeyPairSync('ed25519');
+  const colKey = await call('POST', '/v2/admin/collector-keys', { public_key: col.publicKey.export({ format: 'pem', type: 'spki' }) });
+  expect(colKey.status, colKey.text).toBe(201);
+  const item = {
+    format: 'proofstream.collector-attestation/v1',
+    id: 'scan-1',
+    time: '2026-12-03T10:30:00Z',
+    collectorKeyId: colKey.body.collector_key.key_id,
+    repositoryFullName: REPO,
+    artifactSha256: SHA,
+    type: 'SECURITY_SCAN',
+    name: 'collector scan',
+    passed: true,
+  };
+  const tag = Buffer.concat([Buffer.from('proofstream/v1 collector-attestation', 'utf8'), Buffer.from([0])]);
+  const signature = nodeSign(null, Buffer.concat([tag, Buffer.from(canonicalize(item), 'utf8')]), col.privateKey).toString('base64');
+  const batch = await call('POST', '/api/v1/collector/attestations', { items: [{ attestation: item, signature }] }, { 'idempotency-key': idemKey() });
+  expect(batch.status, batch.text).toBe(201);
+  ids.attCollector = batch.body.items[0].attestation.id;
   ids.dep = (await post('/api/v1/deployments', { environment: 'production', artifactSha256: SHA, status: 'SUCCEEDED', deployedAt: '2026-12-03T11:00:00Z' })).id;
   // An artifact with no run named and none on its commit.
   ids.noRun = (await post('/api/v1/artifacts', { repositoryFullName: REPO, name: 'orphan', version: '0.0.1', sha256: SHA_NO_RUN, artifactType: 'tarball', commitSha: 'dead0001', branch: 'main' })).id;
@@ -114,7 +136,7 @@ describe('GET /api/v1/artifacts/{sha256}/provenance', () => {
     const byKind = (k: string) => bundle.records.filter((r: any) => r.kind === k).map((r: any) => r.id).sort();
     expect(byKind('artifact')).toEqual([ids.artifact]);
     expect(byKind('pipeline_run')).toEqual([ids.run]);
-    expect(byKind('attestation')).toEqual([ids.attSha, ids.attPr, ids.attCommit, ids.attRun].sort());
+    expect(byKind('attestation')).toEqual([ids.attSha, ids.attPr, ids.attCommit, ids.attRun, ids.attCollector].sort());
     expect(byKind('deployment')).toEqual([ids.dep]);
     expect(bundle.commit).toEqual({ sha: COMMIT, branch: 'main', pr_numbers: [7] });
     const run = bundle.records.find((r: any) => r.kind === 'pipeline_run');
@@ -201,6 +223,18 @@ describe('GET /api/v1/artifacts/{sha256}/provenance', () => {
       },
       'SIGNATURE_INVALID',
     ],
+    [
+      "a collector's signature (the event's payload)",
+      (b) => {
+        const rec = b.records.find((r: any) => r.id === ids.attCollector);
+        const ev = b.events.find((e: any) => e.event.seq_no === rec.seq_nos[0]).event;
+        const sig = Buffer.from(ev.payload.collector.signature, 'base64');
+        sig[0] = sig[0]! ^ 1;
+        ev.payload.collector.signature = sig.toString('base64');
+      },
+      'COLLECTOR_SIGNATURE_INVALID',
+    ],
+    ["a collector-made attestation's record field", (b) => (b.records.find((r: any) => r.id === ids.attCollector).record.passed = false), 'RECORD_MISMATCH'],
     ['an event dropped (its record names it)', (b) => b.events.splice(1, 1), 'MALFORMED'],
     ['a record added that is not on the artifact', (b) => (b.records.find((r: any) => r.kind === 'attestation').record.artifactSha256 = null), 'RECORD_MISMATCH'],
   ];

@@ -50,3 +50,28 @@ export interface CollectorEventPayload {
   /** the signed object, exactly as sent */
   item: Record<string, unknown>;
 }
+
+/**
+ * The attestation record a collector event makes (docs/cicd.md "Collector batches"): the item's fields, with what it
+ * left out as null (`evidence`: `{}`), and no pipeline run (collector items cannot name one). The ledger builds the
+ * record with this, and a verifier of a provenance bundle checks a record against its event with it, so the two never
+ * disagree. Undefined when the payload is not an object with an object `item` (the verifier reports that itself).
+ */
+export function collectorAttestationRecord(payload: unknown): Record<string, unknown> | undefined {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
+  const p = payload as Partial<CollectorEventPayload>;
+  const it = p.item;
+  if (typeof it !== 'object' || it === null || Array.isArray(it)) return undefined;
+  return {
+    id: p.attestationId,
+    repositoryFullName: it.repositoryFullName,
+    prNumber: it.prNumber ?? null,
+    artifactSha256: it.artifactSha256 ?? null,
+    commitSha: it.commitSha ?? null,
+    pipelineRunId: null,
+    type: it.type,
+    name: it.name,
+    passed: it.passed,
+    evidence: it.evidence ?? {},
+  };
+}

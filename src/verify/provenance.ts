@@ -9,11 +9,13 @@
 // stream; every record must be what its events' payloads say; every record must be linked to the artifact.
 // Pure: imports only src/protocol and src/verify.
 import { hexToBytes } from '../protocol/bytes.js';
+import { COLLECTOR_EVENT_TYPE, collectorAttestationRecord } from '../protocol/collector.js';
 import { canonicalize } from '../protocol/jcs.js';
 import { verifyInclusion } from '../protocol/merkle.js';
 import { quorumMet, type TrustPolicy } from '../protocol/policy.js';
 import { hintsFor, type CallerHints } from './caller.js';
 import { checkCheckpoint, type CheckpointInfo } from './checkpoint.js';
+import { CollectorChecker } from './collector.js';
 import { checkEventContent, readEvent, SignatureBatch, type EventRecord, type SignatureVerifier } from './event.js';
 import { checkAnchors, checkWitnesses } from './evidence.js';
 import { ptr, type CheckScope, type ReportBuilder } from './report.js';
@@ -152,6 +154,8 @@ export async function verifyProvenanceKind(object: unknown, o: ProvenanceVerifyO
   const incCheck = r.check('inclusion: each event_hash leads to the checkpoint root');
   const incPending = r.check('inclusion: every event sealed into the checkpoint');
   const sigs = new SignatureBatch(trust, sigCheck, o.signatureVerifier);
+  // Attestations a collector signed: its signature and key are re-checked as in packs (docs/protocol.md §12.3).
+  const collectors = new CollectorChecker(o.policy ?? null, o.signatureVerifier);
   const bySeq = new Map<number, Item>();
   let lastSeq = 0;
   (events ?? []).forEach((e, i) => {
@@ -169,6 +173,7 @@ export async function verifyProvenanceKind(object: unknown, o: ProvenanceVerifyO
     checkEventContent(ev, { commitment, eventHash });
     sigs.add(ev);
     const item: Item = { index: i, ev, payload: ev.payload ? ev.payload.value : null, included: false, pending: false };
+    if (ev.payload) collectors.add({ event_type: ev.entry?.event_type, payload: item.payload }, ptr(at, 'event'));
     const inc = own(eo, 'inclusion');
     if (inc === null || inc === undefined) {
       if (inc === undefined) incShape.fail('MALFORMED', ptr(at, 'inclusion'), 'missing member "inclusion" (null while the event is not sealed)');
@@ -189,6 +194,7 @@ export async function verifyProvenanceKind(object: unknown, o: ProvenanceVerifyO
     if (!bySeq.has(ev.seq_no)) bySeq.set(ev.seq_no, item);
   });
   await sigs.flush();
+  await collectors.finish(r);
   if (!events || events.length === 0) evShape.fail('MALFORMED', '/events', 'a provenance bundle has at least the artifact\'s event');
 
   // ---- checkpoint evidence: cosignatures and anchor per policy (missing ones are pending: the bundle can be fetched again) ----
@@ -418,6 +424,13 @@ function checkRecordAgainstEvents(kind: ProvenanceRecordKind, id: string, rec: O
   if (kind !== 'pipeline_run') {
     const want = kind === 'artifact' ? T.artifact : kind === 'attestation' ? T.attestation : T.deployment;
     if (items.length !== 1) return mismatch(ptr(at, 'seq_nos'), `a ${kind} record is written by exactly one event, not ${items.length}`);
+    // An attestation a collector signed is made from its signed item (docs/protocol.md §12.3).
+    if (kind === 'attestation' && typeOf(first) === COLLECTOR_EVENT_TYPE) {
+      const made = collectorAttestationRecord(first.payload);
+      if (!made) return mismatch(ptr('/events', first.index, 'event', 'payload'), `the collector event at seq_no ${first.ev.seq_no} holds no item to make the record from`);
+      diffFields(rec, made, ptr(at, 'record'), c, `the collector item of seq_no ${first.ev.seq_no}`);
+      return;
+    }
     if (typeOf(first) !== want) return mismatch(ptr(at, 'kind'), `a ${kind} record is written by a ${want} event, seq_no ${first.ev.seq_no} is ${show(typeOf(first))}`);
     diffFields(rec, first.payload, ptr(at, 'record'), c, `the payload of seq_no ${first.ev.seq_no}`);
     return;
