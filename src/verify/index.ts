@@ -36,6 +36,7 @@ export { SIGNATURE_BATCH, verifySignaturesInProcess, type SignatureJob, type Sig
 export { StreamedEvents } from './bundle.js';
 export { verifyPipelineReceipt, type PipelineReceiptVerification, type PipelineReceiptVerifyOptions } from './pipeline-receipt.js';
 export { PIPELINE_RECEIPT_KIND } from './pipeline-receipt-kind.js';
+export { verifyPipelineReceiptFull } from './pipeline-receipt-full.js';
 
 export interface VerifyInput {
   /** One of VERIFY_KINDS; detected from the object when absent. */
