@@ -11,6 +11,7 @@ import { validatePipelineConfig, type PipelineConfig } from '../src/pipelines/co
 import { runPipeline, sandboxAvailable, type EngineEvent, type RunOptions } from '../src/pipelines/engine.js';
 import { ContentCache } from '../src/pipelines/cache.js';
 import { verifyPipelineReceipt } from '../src/verify/pipeline-receipt.js';
+import { loadPipelineEngineLimits } from '../src/config.js';
 
 function signer() {
   const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
@@ -159,6 +160,26 @@ describe('runPipeline', () => {
     } finally {
       delete process.env.PROOFSTREAM_TEST_SERVER_SECRET;
     }
+  });
+
+  it('maxParallel bounds how many steps run at once', async () => {
+    const ws = tempDir();
+    const step = (n: string) => ({ name: n, run: `date +%s%N > ${n}.start; sleep 0.3; date +%s%N > ${n}.end` });
+    const res = await runPipeline(config([step('a'), step('b'), step('c')]), opts(ws, { maxParallel: 1 }));
+    expect(res.status).toBe('completed');
+    const t = (f: string) => BigInt(fs.readFileSync(path.join(ws, f), 'utf8').trim());
+    // one at a time, in config order: each starts after the previous one ended
+    expect(t('a.end') <= t('b.start') && t('b.end') <= t('c.start')).toBe(true);
+  });
+
+  it('engine limits come from the environment, with defaults, and bad values are refused', () => {
+    expect(loadPipelineEngineLimits({})).toEqual({
+      stepTimeoutMs: 1_800_000, logLimitBytes: 10 * 1024 * 1024, maxParallel: 4, cacheMaxBytes: 5 * 1024 ** 3, hashMaxFiles: 100_000, hashMaxBytes: 4 * 1024 ** 3,
+    });
+    expect(loadPipelineEngineLimits({ PROOFSTREAM_PIPELINE_STEP_TIMEOUT_MS: '5000', PROOFSTREAM_PIPELINE_MAX_PARALLEL: '2', PROOFSTREAM_CACHE_MAX_BYTES: '1000' }))
+      .toMatchObject({ stepTimeoutMs: 5000, maxParallel: 2, cacheMaxBytes: 1000 });
+    expect(() => loadPipelineEngineLimits({ PROOFSTREAM_PIPELINE_MAX_PARALLEL: '0' })).toThrow(/at least 1/);
+    expect(() => loadPipelineEngineLimits({ PROOFSTREAM_PIPELINE_LOG_LIMIT_BYTES: 'lots' })).toThrow(/non-negative integer/);
   });
 
   it('caps the log of a step and says so', async () => {
