@@ -97,6 +97,24 @@ describe('ContentCache', () => {
     expect(fs.readFileSync(path.join(ws, 'out/copy'), 'utf8')).toBe('v1');
   });
 
+  it('a cache entry edited to write outside its output is not restored: the step runs instead', async () => {
+    const ws = tempDir();
+    const dir = tempDir('ps-cache-');
+    fs.writeFileSync(path.join(ws, 'in.txt'), 'v1');
+    const cache = new ContentCache(dir);
+    await runPipeline(cfg, opts(ws, { cache }));
+    const [entryName] = fs.readdirSync(path.join(dir, 'entries'));
+    const file = path.join(dir, 'entries', entryName!);
+    const entry = JSON.parse(fs.readFileSync(file, 'utf8'));
+    entry.outputs['out/'].files[0].path = '../../escaped';
+    fs.writeFileSync(file, JSON.stringify(entry));
+    const second = await runPipeline(cfg, opts(ws, { cache }));
+    expect(second.steps[0]!.cache_hit).toBe(false);
+    expect(runs(ws)).toBe(2);
+    expect(fs.existsSync(path.join(ws, '../escaped'))).toBe(false);
+    expect(fs.existsSync(path.join(ws, '../../escaped'))).toBe(false);
+  });
+
   it('delete removes the object and the entries that need it; stats count entries and bytes', async () => {
     const ws = tempDir();
     const cache = new ContentCache(tempDir('ps-cache-'));
