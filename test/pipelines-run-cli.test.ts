@@ -118,6 +118,12 @@ describe('proofstream run', () => {
       'ledger: checkpoint: note signed by a trusted log key',
     ]));
 
+    // Without --trust the ledger keys come from the bundle itself, and the output says so.
+    const own = await runCli(['verify', path.join(dir, 'receipt.json')]);
+    expect(own.code, own.stdout).toBe(0);
+    expect(own.stdout).toContain('WARNING: no --trust given');
+    expect(own.stdout).toContain('– pipeline receipt: signer is trusted');
+
     // The library form (what the server's receipt views use): the same checks, in the contract's shape.
     const ledgerKeys = JSON.parse(fs.readFileSync(keys, 'utf8')).keys ?? JSON.parse(fs.readFileSync(keys, 'utf8'));
     const full = await verifyPipelineReceiptFull(bundle, { ledgerKeys, trustedKeys: [bundle.receipt.signer_public_key] });
