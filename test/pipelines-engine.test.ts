@@ -194,7 +194,7 @@ describe('runPipeline', () => {
   });
 
   const bwrap = sandboxAvailable();
-  it.runIf(bwrap)('sandbox mode refuses network access and writes outside the workspace (process mode, the control, does not)', async () => {
+  it.runIf(bwrap)('sandbox mode refuses network access, and reads and writes outside the workspace (process mode, the control, does not)', async () => {
     const server = net.createServer((sock) => sock.end('hi\n'));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
@@ -203,11 +203,14 @@ describe('runPipeline', () => {
       const cfg = config([
         { name: 'net', run: `/usr/bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}' 2>/dev/null && echo open > net.txt || echo refused > net.txt` },
         { name: 'write', run: `touch ${outside}/escaped 2>/dev/null; echo ok > inside.txt` },
+        { name: 'read', run: `cat ${outside}/secret > read.txt 2>/dev/null || echo unreadable > read.txt` },
       ]);
+      fs.writeFileSync(path.join(outside, 'secret'), 'server secret');
       const control = tempDir();
       expect((await runPipeline(cfg, opts(control, { mode: 'process' }))).status).toBe('completed');
       expect(fs.readFileSync(path.join(control, 'net.txt'), 'utf8').trim()).toBe('open');
       expect(fs.existsSync(path.join(outside, 'escaped'))).toBe(true);
+      expect(fs.readFileSync(path.join(control, 'read.txt'), 'utf8')).toBe('server secret');
       fs.rmSync(path.join(outside, 'escaped'));
 
       const ws = tempDir();
@@ -216,6 +219,7 @@ describe('runPipeline', () => {
       expect(fs.readFileSync(path.join(ws, 'net.txt'), 'utf8').trim()).toBe('refused');
       expect(fs.readFileSync(path.join(ws, 'inside.txt'), 'utf8').trim()).toBe('ok');
       expect(fs.existsSync(path.join(outside, 'escaped'))).toBe(false);
+      expect(fs.readFileSync(path.join(ws, 'read.txt'), 'utf8').trim()).toBe('unreadable');
     } finally {
       server.close();
     }

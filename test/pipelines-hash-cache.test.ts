@@ -60,7 +60,10 @@ describe('hashDeclaredPath', () => {
     expect((await hashDeclaredPath(ws, 'd/')).hash).not.toBe(b);
     expect(await err(hashDeclaredPath(ws, 'd/', { maxFiles: 1, maxBytes: 1e9 }))).toBe('HASH_LIMIT');
     expect(await err(hashDeclaredPath(ws, 'd/', { maxFiles: 10, maxBytes: 50 }))).toBe('HASH_LIMIT');
-    expect((await hashDeclaredPath(ws, 'd/', { maxFiles: 2, maxBytes: 107 })).kind).toBe('tree');
+    expect((await hashDeclaredPath(ws, 'd/', { maxFiles: 3, maxBytes: 107 })).kind).toBe('tree'); // sub/, sub/x.sh, z
+    expect(await err(hashDeclaredPath(ws, 'd/', { maxFiles: 2, maxBytes: 107 }))).toBe('HASH_LIMIT');
+    for (let i = 0; i < 5; i++) fs.mkdirSync(path.join(ws, `d/empty${i}`));
+    expect(await err(hashDeclaredPath(ws, 'd/', { maxFiles: 7, maxBytes: 107 }))).toBe('HASH_LIMIT');
   });
 
   it('a missing input or undeclared output fails the step with a log line', async () => {
