@@ -116,7 +116,8 @@ describe('runPipeline', () => {
   it('a timed-out step is killed with its whole process group', async () => {
     const ws = tempDir();
     const cfg = config([{ name: 'slow', run: 'sleep 300 & echo $! > child.pid; echo $$ > sh.pid; wait' }]);
-    const res = await runPipeline(cfg, opts(ws, { stepTimeoutMs: 4000 }) // long enough for the pid files to be written on a loaded machine);
+    // long enough for the pid files to be written on a loaded machine
+    const res = await runPipeline(cfg, opts(ws, { stepTimeoutMs: 4000 }));
     expect(res.steps[0]!.status).toBe('timed_out');
     expect(res.status).toBe('failed');
     for (const f of ['child.pid', 'sh.pid']) {
