@@ -398,3 +398,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (cfg.tsaUrl && cfg.tsaRootsPem.length === 0) throw new Error('PROOFSTREAM_TSA_URL needs PROOFSTREAM_TSA_ROOT (the TSA root certificate, PEM)');
   return { ...cfg, ...overrides };
 }
+
+// ---- Pipeline engine limits (issue #16, docs/runner.md "Limits"): read by the server's executions and by
+// `proofstream run` alike, apart from loadConfig so neither needs the other's settings.
+export interface PipelineEngineLimits {
+  /** PROOFSTREAM_PIPELINE_STEP_TIMEOUT_MS: wall time of one step; then its process group is killed (timed_out) */
+  stepTimeoutMs: number;
+  /** PROOFSTREAM_PIPELINE_LOG_LIMIT_BYTES: log bytes kept per step (stdout+stderr); the rest is dropped after a marker */
+  logLimitBytes: number;
+  /** PROOFSTREAM_PIPELINE_MAX_PARALLEL: steps of one execution running at once */
+  maxParallel: number;
+  /** PROOFSTREAM_CACHE_MAX_BYTES: content-addressed cache size; least recently used entries go beyond it */
+  cacheMaxBytes: number;
+  /** PROOFSTREAM_PIPELINE_HASH_MAX_FILES: entries (files, links, directories) under one declared input or output */
+  hashMaxFiles: number;
+  /** PROOFSTREAM_PIPELINE_HASH_MAX_BYTES: content bytes under one declared input or output */
+  hashMaxBytes: number;
+}
+
+export function loadPipelineEngineLimits(env: NodeJS.ProcessEnv = process.env): PipelineEngineLimits {
+  return {
+    stepTimeoutMs: intAtLeast(env, 'PROOFSTREAM_PIPELINE_STEP_TIMEOUT_MS', 30 * 60_000, 100),
+    logLimitBytes: intAtLeast(env, 'PROOFSTREAM_PIPELINE_LOG_LIMIT_BYTES', 10 * 1024 * 1024, 1024),
+    maxParallel: intAtLeast(env, 'PROOFSTREAM_PIPELINE_MAX_PARALLEL', 4, 1),
+    cacheMaxBytes: intAtLeast(env, 'PROOFSTREAM_CACHE_MAX_BYTES', 5 * 1024 ** 3, 1),
+    hashMaxFiles: intAtLeast(env, 'PROOFSTREAM_PIPELINE_HASH_MAX_FILES', 100_000, 1),
+    hashMaxBytes: intAtLeast(env, 'PROOFSTREAM_PIPELINE_HASH_MAX_BYTES', 4 * 1024 ** 3, 1),
+  };
+}
