@@ -13,6 +13,7 @@ import { EvidenceRepo } from './evidence.js';
 import { IdempotencyRepo } from './idempotency.js';
 import { LedgerKeysRepo } from './ledger-keys.js';
 import { PacksRepo } from './packs.js';
+import { PipelinesRepo } from './pipelines.js';
 import { StreamsRepo } from './streams.js';
 import { TenancyRepo } from './tenancy.js';
 import { WebhooksRepo } from './webhooks.js';
@@ -36,6 +37,8 @@ export class Store {
   readonly cicd: CicdRepo;
   /** CI/CD connectors (src/cicd/connectors.ts) */
   readonly connectors: ConnectorsRepo;
+  /** pipelines, executions and their logs (src/pipelines/) */
+  readonly pipelines: PipelinesRepo;
 
   private readonly tx: Transactions;
 
@@ -54,6 +57,7 @@ export class Store {
     this.erasures = new ErasuresRepo(h.db);
     this.cicd = new CicdRepo(h.db);
     this.connectors = new ConnectorsRepo(h.db);
+    this.pipelines = new PipelinesRepo(h.db);
   }
 
   static open(file: string, opts: OpenOptions = {}): Store {
