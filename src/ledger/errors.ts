@@ -46,7 +46,13 @@ export type ErrorCode =
   | 'ARTIFACT_EXISTS'
   | 'REFERENCE_UNKNOWN'
   // CI/CD connectors (docs/cicd.md "Connectors")
-  | 'CONNECTOR_SIGNATURE_INVALID';
+  | 'CONNECTOR_SIGNATURE_INVALID'
+  // pipelines (docs/pipelines.md)
+  | 'RUNNER_DISABLED'
+  | 'RUNNER_UNAVAILABLE'
+  | 'RUNNER_BUSY'
+  | 'EXECUTION_FINISHED'
+  | 'RECEIPT_PENDING';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -115,6 +121,16 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   ARTIFACT_EXISTS: 409,
   /** a CI/CD record names a pipeline run or artifact that does not exist (for this key); details.field names the field */
   REFERENCE_UNKNOWN: 422,
+  /** POST /v1/pipelines/{id}/executions while PROOFSTREAM_RUNNER is unset: this server does not run pipelines */
+  RUNNER_DISABLED: 503,
+  /** PROOFSTREAM_RUNNER=sandbox but bubblewrap (bwrap) is missing or unusable here: nothing runs unsandboxed instead */
+  RUNNER_UNAVAILABLE: 503,
+  /** PROOFSTREAM_PIPELINE_MAX_CONCURRENT executions are running already: retry after Retry-After */
+  RUNNER_BUSY: 503,
+  /** POST /v1/executions/{id}/cancel on an execution that has ended; details.status says how */
+  EXECUTION_FINISHED: 409,
+  /** GET /v1/executions/{id}/receipt before the execution has ended (or while its receipt is being appended) */
+  RECEIPT_PENDING: 409,
 };
 
 export class ApiError extends Error {
