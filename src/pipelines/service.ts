@@ -19,6 +19,7 @@ import {
   ContentCache,
   PIPELINE_RECEIPT_EVENT_TYPE,
   pipelineHash,
+  pipelineReceiptEventPayload,
   pipelineReceiptHash,
   runPipeline,
   sandboxAvailable,
@@ -404,7 +405,7 @@ export class Pipelines {
       message: `execution ${result.status}; receipt ${receiptHash} signed and appended to the ledger`,
       data: { status: result.status, exit_code: exitCode, receipt_hash: receiptHash, lines_dropped: run.log.dropped },
     });
-    const payload = { receipt_hash: receiptHash, pipeline_hash: receipt.pipeline_hash, status: receipt.status, receipt };
+    const payload = pipelineReceiptEventPayload(receipt);
     await this.ledger.append(p, pipeline.streamId, [{ source_ref: id, event_type: PIPELINE_RECEIPT_EVENT_TYPE, occurred_at: receipt.timestamp, payload }], undefined, () => null, {
       inTransaction: (rs) => {
         const rec = rs[0]!;
@@ -580,8 +581,9 @@ export class Pipelines {
       }
     }
     const trusted = trustedKeys === undefined || v.signer === null ? null : trustedKeys.includes(v.signer);
-    // A timestamp in the future (beyond a minute of clock skew) is not valid, whatever the policies say.
-    const timestampValid = v.age_hours !== null && v.age_hours >= -1 / 60 && !violations.some((x) => x.policy.startsWith('max-age-'));
+    // Readable, not in the future (the verifier allows five minutes of clock skew) and within every max-age policy.
+    const timestampValid =
+      v.age_hours !== null && !v.problems.some((x) => x.code === 'TIMESTAMP_IN_FUTURE') && !violations.some((x) => x.policy.startsWith('max-age-'));
     return {
       valid: v.ok && violations.length === 0,
       signature_verification: { valid: v.signature_valid, signer: v.signer, algorithm: 'ed25519' as const, trusted },

@@ -35,7 +35,9 @@ const CheckedConfig = z
   .transform((v, ctx): PipelineConfig => {
     const r = validatePipelineConfig(v);
     if (r.ok) return r.config;
-    ctx.addIssue({ code: 'custom', message: r.message, path: pathOf(r.field), params: { field: r.field } });
+    // The config itself (not an array or object): named `config`.
+    const whole = r.field === '(root)';
+    ctx.addIssue({ code: 'custom', message: r.message, path: whole ? [] : pathOf(r.field), params: { field: whole ? 'config' : r.field } });
     return z.NEVER;
   })
   .openapi({ type: 'object', description: 'the pipeline config (schema PipelineConfig): version "0.1" and steps [{name, run, inputs, outputs, needs}]' });
