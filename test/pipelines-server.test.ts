@@ -468,6 +468,61 @@ describe('webhooks', () => {
   });
 });
 
+describe('cache', () => {
+  it('a second run restores the cached step (cache_hit, identical hashes); stats count it; objects can be deleted; gc empties it', async () => {
+    const p = await createPipeline('cached', [
+      step('gen', 'printf "data\\n" > in.txt', { outputs: ['in.txt'] }),
+      step('build', 'cat in.txt in.txt > out.txt; echo built', { inputs: ['in.txt'], outputs: ['out.txt'], needs: ['gen'] }),
+    ]);
+    const before = (await call('GET', '/v1/cache/stats')).body;
+    const first = await ended((await execute(p.id)).execution_id);
+    const second = await ended((await execute(p.id)).execution_id);
+    expect(first.steps[1]).toMatchObject({ name: 'build', status: 'completed', cache_hit: false });
+    expect(second.steps[1]).toMatchObject({ name: 'build', status: 'completed', cache_hit: true });
+    expect(second.steps[1].outputs).toEqual(first.steps[1].outputs);
+    expect(second.steps[1].inputs).toEqual(first.steps[1].inputs);
+    expect(second.steps[1].outputs['out.txt']).toMatch(/^blake3:[0-9a-f]{64}$/);
+    const r2 = (await call('GET', `/v1/executions/${second.id}/receipt`)).body;
+    expect(r2.receipt.steps[1]).toMatchObject({ cache_hit: true, outputs: first.steps[1].outputs });
+    // The restored step did not run its command.
+    const logs = (await call('GET', `/v1/executions/${second.id}/logs?step=build&tail=100`)).body.logs.map((l: any) => l.message);
+    expect(logs).not.toContain('built');
+    // options.cache false: runs again.
+    const third = await ended((await execute(p.id, { options: { cache: false } })).execution_id);
+    expect(third.steps[1].cache_hit).toBe(false);
+
+    const stats = (await call('GET', '/v1/cache/stats')).body;
+    expect(stats.hits - before.hits).toBe(1);
+    expect(stats.misses - before.misses).toBe(1);
+    expect(stats.total_entries).toBeGreaterThanOrEqual(1);
+    expect(stats.total_size_bytes).toBeGreaterThanOrEqual(10);
+    expect(stats.hit_rate).toBeCloseTo(stats.hits / (stats.hits + stats.misses), 5);
+    expect(stats.backends.local).toEqual({ size_bytes: stats.total_size_bytes, entries: stats.total_entries, hit_rate: stats.hit_rate });
+    // Another tenant's cache is its own.
+    const other = client(srv.url, await tenantKey('cache-other', 'pipelines:read'));
+    expect((await other('GET', '/v1/cache/stats')).body).toMatchObject({ total_entries: 0, total_size_bytes: 0 });
+
+    const obj = first.steps[1].outputs['out.txt'];
+    const del = await call('DELETE', `/v1/cache/objects/${obj}`);
+    expect(del.status, del.text).toBe(200);
+    expect(del.body).toEqual({ deleted: true, blake3: obj });
+    expect((await call('DELETE', `/v1/cache/objects/${obj}`)).status).toBe(404);
+    const bad = await call('DELETE', '/v1/cache/objects/sha256:abc');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.field).toBe('blake3');
+    // With its object gone, the entry is gone: the next run misses.
+    const fourth = await ended((await execute(p.id)).execution_id);
+    expect(fourth.steps[1].cache_hit).toBe(false);
+    const gc = await call('POST', '/v1/cache/gc', { max_age_days: 0, aggressive: true });
+    expect(gc.status, gc.text).toBe(200);
+    expect(gc.body.removed_entries).toBeGreaterThanOrEqual(1);
+    expect(gc.body.stats).toMatchObject({ total_entries: 0 });
+    const badGc = await call('POST', '/v1/cache/gc', { target_size_percent: 150 });
+    expect(badGc.status).toBe(400);
+    expect(badGc.body.error.details.field).toBe('target_size_percent');
+  });
+});
+
 describe('runner settings', () => {
   it('PROOFSTREAM_RUNNER unset: executing answers 503 RUNNER_DISABLED and starts nothing; everything else works', async () => {
     const off = await startServer({ env: { LOG_LEVEL: 'warn' } });
@@ -484,8 +539,8 @@ describe('runner settings', () => {
     }
   });
 
-  it('PROOFSTREAM_PIPELINE_MAX_CONCURRENT: one more answers 503 RUNNER_BUSY with Retry-After', async () => {
-    const one = await startServer({ env: { ...FAST, PROOFSTREAM_PIPELINE_MAX_CONCURRENT: '1' } });
+  it('PROOFSTREAM_PIPELINE_MAX_CONCURRENT: one more answers 503 RUNNER_BUSY with Retry-After; PROOFSTREAM_PIPELINE_LOG_MAX_LINES caps stored lines', async () => {
+    const one = await startServer({ env: { ...FAST, PROOFSTREAM_PIPELINE_MAX_CONCURRENT: '1', PROOFSTREAM_PIPELINE_LOG_MAX_LINES: '5' } });
     try {
       const c = client(one.url, one.key);
       const p = await createPipeline('busy', [step('a', 'sleep 30')], c);
@@ -496,7 +551,15 @@ describe('runner settings', () => {
       expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
       await c('POST', `/v1/executions/${first.execution_id}/cancel`);
       await ended(first.execution_id, c);
-      await execute(p.id, { variables: {} }, c).then((x) => c('POST', `/v1/executions/${x.execution_id}/cancel`));
+      // PROOFSTREAM_PIPELINE_LOG_MAX_LINES=5 on this server: 20 lines printed, 5 stored, one warn row says so.
+      const chatty = await createPipeline('chatty', [step('talk', 'for i in $(seq 1 20); do echo "line $i"; done')], c);
+      const e = await ended((await execute(chatty.id, {}, c)).execution_id, c);
+      expect(e.status).toBe('completed');
+      const logs = (await c('GET', `/v1/executions/${e.id}/logs?step=talk&tail=1000`)).body.logs;
+      expect(logs.filter((l: any) => l.kind === 'log' && /^line /.test(l.message)).map((l: any) => l.message)).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5']);
+      expect(logs.filter((l: any) => /log truncated/.test(l.message))).toHaveLength(1);
+      const all = (await c('GET', `/v1/executions/${e.id}/logs?tail=1000`)).body;
+      expect(all.logs.at(-1)).toMatchObject({ kind: 'execution.finished' });
     } finally {
       await one.stop();
     }
