@@ -1,5 +1,6 @@
 // Pipelines and executions (docs/pipelines.md) against a real server child process with PROOFSTREAM_RUNNER=process:
 // steps are real `sh -c` child processes in a fresh workspace; receipts land on the pipeline's ledger stream.
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, sign as edSign } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -569,6 +570,88 @@ describe('runner settings', () => {
     const r = await runCli(['serve'], { PROOFSTREAM_RUNNER: 'docker', PORT: '0' });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/PROOFSTREAM_RUNNER must be process or sandbox/);
+  });
+});
+
+describe('shutdown and restart', () => {
+  it('SIGTERM cancels running executions (no process left); SIGKILL leaves one running, which the next start marks failed', async () => {
+    const dataDir = tempDir('ps-pipe-restart-');
+    const pids = tempDir('ps-pipe-pids-');
+    let s = await startServer({ dataDir, env: FAST });
+    let c = client(s.url, s.key);
+    const p = await createPipeline('restart', [step('wait', `echo $$ > ${pids}/$EXEC; exec sleep 60`)], c);
+    const pidOf = async (name: string) =>
+      waitFor(async () => {
+        const f = path.join(pids, name);
+        return fs.existsSync(f) && fs.readFileSync(f, 'utf8').trim() ? Number(fs.readFileSync(f, 'utf8').trim()) : undefined;
+      });
+    const graceful = await execute(p.id, { variables: { EXEC: 'graceful' } }, c);
+    const pid1 = await pidOf('graceful');
+    expect(alive(pid1)).toBe(true);
+    await s.stop();
+    await waitFor(async () => (alive(pid1) ? undefined : true), 10_000);
+
+    s = await startServer({ dataDir, key: s.key, env: FAST });
+    c = client(s.url, s.key);
+    const g = (await c('GET', `/v1/executions/${graceful.execution_id}`)).body;
+    expect(['cancelled', 'failed']).toContain(g.status);
+
+    const killed = await execute(p.id, { variables: { EXEC: 'killed' } }, c);
+    const pid2 = await pidOf('killed');
+    await s.kill();
+    // A SIGKILLed server cannot take its steps' process groups with it: this one is ours to clean up.
+    if (alive(pid2)) process.kill(pid2, 'SIGKILL');
+    s = await startServer({ dataDir, key: s.key, env: FAST });
+    c = client(s.url, s.key);
+    const k = (await c('GET', `/v1/executions/${killed.execution_id}`)).body;
+    expect(k).toMatchObject({ status: 'failed', error: expect.stringMatching(/server stopped/) });
+    expect((await c('GET', `/v1/executions/${killed.execution_id}/receipt`)).status).toBe(404);
+    const feed = await openSse(`${s.url}/v1/executions/${killed.execution_id}/events`, s.key);
+    await feed.ended;
+    expect(feed.messages.filter((m) => m.id !== undefined).at(-1)!.event).toBe('execution.finished');
+    expect(fs.existsSync(path.join(dataDir, 'workspaces', killed.execution_id))).toBe(false);
+    expect((await c('GET', `/v1/pipelines/${p.id}`)).body.executions).toBe(2);
+    await s.stop();
+  });
+});
+
+describe('sandbox runner', () => {
+  const hasBwrap = (() => {
+    try {
+      return spawnSync('bwrap', ['--version']).status === 0;
+    } catch {
+      return false;
+    }
+  })();
+  if (!hasBwrap) console.warn('SKIPPED: the sandbox runner test needs bubblewrap (Debian: apt-get install bubblewrap)');
+  it.skipIf(!hasBwrap)('PROOFSTREAM_RUNNER=sandbox: steps run under bubblewrap; only the workspace is writable', async () => {
+    const s = await startServer({ env: { ...FAST, PROOFSTREAM_RUNNER: 'sandbox' } });
+    try {
+      const c = client(s.url, s.key);
+      const escape = path.join(s.dataDir, 'escape.txt');
+      const p = await createPipeline(
+        'boxed',
+        [
+          step('inside', 'echo ok > out.txt; cat out.txt', { outputs: ['out.txt'] }),
+          // The server's data directory (its database) is not even visible; what is written there lands in a throwaway tmpfs.
+          step('hidden', `test ! -e ${path.join(s.dataDir, 'proofstream.db')} && mkdir -p ${s.dataDir} && echo x > ${escape}`, { needs: ['inside'] }),
+          step('readonly', 'touch /usr/proofstream-escape', { needs: ['hidden'] }),
+        ],
+        c,
+      );
+      const e = await ended((await execute(p.id, {}, c)).execution_id, c);
+      expect(e.runner).toBe('sandbox');
+      expect(e.steps.map((x: any) => [x.name, x.status])).toEqual([
+        ['inside', 'completed'],
+        ['hidden', 'completed'],
+        ['readonly', 'failed'],
+      ]);
+      expect(fs.existsSync(escape)).toBe(false);
+      expect(fs.existsSync('/usr/proofstream-escape')).toBe(false);
+      expect((await c('GET', `/v1/executions/${e.id}/receipt`)).body.verification.signature_valid).toBe(true);
+    } finally {
+      await s.stop();
+    }
   });
 });
 
