@@ -290,6 +290,13 @@ describe('executions', () => {
     }
     expect((await call('GET', `/v1/pipelines/${p.id}`)).body.executions).toBe(0);
     expect((await call('POST', '/v1/pipelines/pip_nope/executions', {})).status).toBe(404);
+    const text = await call('POST', `/v1/pipelines/${p.id}/executions`, 'x=1', { 'content-type': 'text/plain' });
+    expect(text.status).toBe(415);
+    // No body at all: the defaults.
+    const bare = await call('POST', `/v1/pipelines/${p.id}/executions`);
+    expect(bare.status, bare.text).toBe(202);
+    const e = await ended(bare.body.execution_id);
+    expect(e).toMatchObject({ status: 'completed', options: { sign: true, verify: true, cache: true }, variables: [], environment: null });
   });
 });
 

@@ -4,6 +4,8 @@
 // is charged to the key's rate-limit tier, and answers validation failures with 400 naming the field.
 import { ServerResponse } from 'node:http';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import { ApiError } from '../../ledger/errors.js';
 import type { Principal } from '../../ledger/tenancy.js';
 import { pipelinesFor, RUNNER_BUSY_RETRY_AFTER_S, type Pipelines } from '../../pipelines/service.js';
@@ -151,6 +153,14 @@ export function executionFeedsFor(ledger: Ledger): ExecutionFeeds {
   return f;
 }
 
+/** A body that may be left out (POST …/executions, POST /v1/cache/gc with the defaults): parsed only when one came. */
+const optionalBody = (parse: MiddlewareHandler<AppEnv>) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const length = c.req.header('content-length');
+    if ((length === undefined || length === '0') && c.req.header('transfer-encoding') === undefined) return next();
+    return parse(c, next);
+  });
+
 /** Only digits, as this feed writes `id:` lines. */
 function lastEventId(raw: string | undefined): number | null {
   if (raw === undefined || raw.trim() === '') return null;
@@ -228,7 +238,7 @@ export function pipelineRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
       tags,
       security,
       summary: 'Execute a pipeline in the background (202); its signed receipt is appended to the pipeline’s stream when it ends',
-      middleware: [d.auth('pipelines:execute'), limit, d.body(cfg.maxEventBytes)] as const,
+      middleware: [d.auth('pipelines:execute'), limit, optionalBody(d.body(cfg.maxEventBytes))] as const,
       request: { params: IdParam, body: { required: false, content: { 'application/json': { schema: ExecuteInput } } } },
       responses: {
         202: json(ExecutionStarted, 'started: poll execution_id, or follow events_url'),
@@ -428,7 +438,7 @@ export function pipelineRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
       tags,
       security,
       summary: 'Garbage-collect the tenant’s step cache: entries older than max_age_days, then oldest first down to target_size_percent',
-      middleware: [d.auth('pipelines:write'), limit, d.body(4096)] as const,
+      middleware: [d.auth('pipelines:write'), limit, optionalBody(d.body(4096))] as const,
       request: { body: { required: false, content: { 'application/json': { schema: CacheGcInput } } } },
       responses: { 200: json(CacheGcResult, 'what was removed, and the statistics after'), ...writeErrors },
     }),
