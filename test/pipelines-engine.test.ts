@@ -2,6 +2,7 @@
 // step, cache hits, timeout and cancel that leave no process behind, environment scrubbing, the sandbox.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from './helpers/server.js';
@@ -172,18 +173,31 @@ describe('runPipeline', () => {
   });
 
   const bwrap = sandboxAvailable();
-  it.runIf(bwrap)('sandbox mode refuses network access and writes outside the workspace', async () => {
-    const ws = tempDir();
-    const outside = tempDir('ps-outside-');
-    const cfg = config([
-      { name: 'net', run: `ls /sys/class/net > ifaces.txt; (exec 3<>/dev/tcp/1.1.1.1/80) 2>/dev/null && echo open > net.txt || echo refused > net.txt` },
-      { name: 'write', run: `touch ${outside}/escaped 2>/dev/null; echo ok > inside.txt` },
-    ]);
-    const res = await runPipeline(cfg, opts(ws, { mode: 'sandbox' }));
-    expect(res.status).toBe('completed');
-    expect(fs.readFileSync(path.join(ws, 'net.txt'), 'utf8').trim()).toBe('refused');
-    expect(fs.readFileSync(path.join(ws, 'inside.txt'), 'utf8').trim()).toBe('ok');
-    expect(fs.existsSync(path.join(outside, 'escaped'))).toBe(false);
+  it.runIf(bwrap)('sandbox mode refuses network access and writes outside the workspace (process mode, the control, does not)', async () => {
+    const server = net.createServer((sock) => sock.end('hi\n'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const outside = tempDir('ps-outside-');
+      const cfg = config([
+        { name: 'net', run: `/usr/bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}' 2>/dev/null && echo open > net.txt || echo refused > net.txt` },
+        { name: 'write', run: `touch ${outside}/escaped 2>/dev/null; echo ok > inside.txt` },
+      ]);
+      const control = tempDir();
+      expect((await runPipeline(cfg, opts(control, { mode: 'process' }))).status).toBe('completed');
+      expect(fs.readFileSync(path.join(control, 'net.txt'), 'utf8').trim()).toBe('open');
+      expect(fs.existsSync(path.join(outside, 'escaped'))).toBe(true);
+      fs.rmSync(path.join(outside, 'escaped'));
+
+      const ws = tempDir();
+      const res = await runPipeline(cfg, opts(ws, { mode: 'sandbox' }));
+      expect(res.status).toBe('completed');
+      expect(fs.readFileSync(path.join(ws, 'net.txt'), 'utf8').trim()).toBe('refused');
+      expect(fs.readFileSync(path.join(ws, 'inside.txt'), 'utf8').trim()).toBe('ok');
+      expect(fs.existsSync(path.join(outside, 'escaped'))).toBe(false);
+    } finally {
+      server.close();
+    }
   });
   it.skipIf(bwrap)('sandbox mode (SKIPPED: bubblewrap is not installed or cannot create namespaces here)', () => {
     console.warn('pipelines-engine: sandbox test skipped: bwrap unavailable');

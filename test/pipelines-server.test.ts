@@ -213,6 +213,23 @@ describe('executions', () => {
       return x.body.ledger.inclusion ? x.body : undefined;
     });
     expect(sealed.ledger.inclusion.leaf_index).toBe(1);
+    // The bundle verifies offline with `proofstream verify`, against the ledger's keys and the receipt's signer.
+    expect(sealed.bundle.ledger).toMatchObject({ event_type: 'attest.receipt', seq_no: 2, inclusion: sealed.ledger.inclusion });
+    expect(sealed.bundle.ledger.checkpoint.checkpoint_id).toBe(sealed.ledger.inclusion.checkpoint_id);
+    const dir = tempDir('ps-bundle-');
+    const keysFile = path.join(dir, 'keys.json');
+    fs.writeFileSync(keysFile, JSON.stringify((await call('GET', '/v2/keys')).body));
+    const bundleFile = path.join(dir, 'receipt.json');
+    fs.writeFileSync(bundleFile, JSON.stringify(sealed.bundle));
+    const cli = await runCli(['verify', bundleFile, '--trust', keysFile, '--signer', sealed.receipt.signer_public_key, '--json']);
+    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout).ok).toBe(true);
+    // One altered output hash and it fails.
+    const altered = structuredClone(sealed.bundle);
+    altered.receipt.steps[0].status = 'failed';
+    fs.writeFileSync(bundleFile, JSON.stringify(altered));
+    const bad = await runCli(['verify', bundleFile, '--trust', keysFile, '--json']);
+    expect(bad.code).not.toBe(0);
     const pack = await call('POST', '/v2/audit/packs', { stream_id: pipe.stream_id, from_seq_no: 1, to_seq_no: 2 }, { 'idempotency-key': idemKey() });
     expect(pack.status, pack.text).toBe(201);
     expect(pack.body.events.map((e: any) => e.event_type)).toEqual(['pipeline.created', 'attest.receipt']);

@@ -208,7 +208,7 @@ export class ContentCache {
     if (typeof blake3 !== 'string' || !BLAKE3_REF.test(blake3)) return false;
     const hex = hexOf(blake3);
     if (!this.objects.has(hex)) return false;
-    for (const [k, idx] of this.entries) if (idx.objects.has(hex)) this.removeEntry(k);
+    for (const [k, idx] of [...this.entries]) if (idx.objects.has(hex)) this.removeEntry(k);
     this.removeObject(hex);
     return true;
   }
@@ -217,7 +217,7 @@ export class ContentCache {
    * Entries unused for `max_age_days` go; then least-recently-used entries until the size is `target_size_percent`
    * of maxBytes; then objects no entry needs (aggressive: also those younger than an hour, and stray temp files).
    */
-  gc(opts: { max_age_days?: number; target_size_percent?: number; aggressive?: boolean }): { removed_entries: number; freed_bytes: number } {
+  gc(opts: { max_age_days?: number; target_size_percent?: number; aggressive?: boolean } = {}): { removed_entries: number; freed_bytes: number } {
     const before = { entries: this.entries.size, bytes: this.totalBytes };
     if (opts.max_age_days !== undefined) {
       const cutoff = Date.now() - opts.max_age_days * 86_400_000;
@@ -234,14 +234,20 @@ export class ContentCache {
     for (const [k] of order) {
       if (this.totalBytes <= limit) break;
       this.removeEntry(k);
-      this.removeOrphans(true);
     }
-    if (this.totalBytes > limit) this.removeOrphans(true);
   }
 
+  /** Removes an entry and the objects no other entry needs (those were in use, so no grace applies to them). */
   private removeEntry(k: string): void {
+    const idx = this.entries.get(k);
     fs.rmSync(path.join(this.entriesDir, `${k}.json`), { force: true });
     this.entries.delete(k);
+    if (!idx) return;
+    for (const o of idx.objects) {
+      let used = false;
+      for (const other of this.entries.values()) if (other.objects.has(o)) used = true;
+      if (!used) this.removeObject(o);
+    }
   }
 
   private removeObject(hex: string): void {

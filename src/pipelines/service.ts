@@ -332,6 +332,7 @@ export class Pipelines {
         variables,
         stepTimeoutMs: cfg.pipelineStepTimeoutMs,
         logLimitBytes: cfg.pipelineLogLimitBytes,
+        hashLimits: cfg.pipelineHashLimits,
         maxParallel: cfg.pipelineMaxParallel,
         signal: run.abort.signal,
         sign: (m) => signer.sign(m),
@@ -543,6 +544,10 @@ export class Pipelines {
     // Signed before it was appended: a timestamp after the ledger received it (beyond clock rounding) is wrong.
     const timestampValid = Number.isFinite(ts) && ts <= Date.parse(event.received_at) + 1000;
     const inLedger = committed === pipelineReceiptHash(receipt) && committed === row.receiptHash;
+    // §14.4's receipt bundle, ready for `proofstream verify`: the stored event, and once sealed its inclusion proof
+    // and the checkpoint it leads to.
+    const cp = inclusion?.checkpoint_id ? this.ledger.store.checkpoints.checkpoint(inclusion.checkpoint_id) : undefined;
+    const bundle = { receipt, ledger: { ...event, ...(inclusion && cp ? { inclusion, checkpoint: this.ledger.proofs.view(cp) } : {}) } };
     return {
       execution_id: id,
       receipt,
@@ -561,6 +566,7 @@ export class Pipelines {
         receipt: stored as ReceiptView,
         inclusion,
       },
+      bundle,
     };
   }
 

@@ -39,6 +39,9 @@ export const PROBLEM_CODES = [
   'ANCHOR_SIGNATURE_INVALID',
   'ANCHOR_UNTRUSTED_TSA',
   'ANCHOR_TSA_CERT_INVALID',
+  // pipeline receipts (docs/protocol.md §14): dated more than five minutes ahead; older than the maximum age asked for
+  'TIMESTAMP_IN_FUTURE',
+  'RECEIPT_TOO_OLD',
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 

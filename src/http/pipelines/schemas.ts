@@ -183,6 +183,9 @@ export const ExecutionReceipt = z
       problems: z.array(z.object({ code: z.string(), path: z.string(), message: z.string() })),
     }),
     ledger: z.object({ stream_id: z.string(), seq_no: z.number().int(), event: StoredEvent, receipt: Receipt, inclusion: Inclusion.nullable() }),
+    bundle: z
+      .object({ receipt: PipelineReceipt, ledger: z.record(z.string(), z.unknown()) })
+      .openapi({ description: 'the receipt bundle of docs/protocol.md §14.4 (the event, and once sealed its inclusion and checkpoint): save it and run `proofstream verify`' }),
   })
   .openapi('ExecutionReceipt');
 
