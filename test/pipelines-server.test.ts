@@ -11,7 +11,7 @@ import { canonicalize } from '../src/protocol/jcs.js';
 import { pipelineReceiptSignedBytes } from '../src/pipelines/engine-api.js';
 import { client, idemKey, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { openSse } from './helpers/sse.js';
-import { sleep, waitFor } from './helpers/wait.js';
+import { waitFor } from './helpers/wait.js';
 
 const FAST = {
   PROOFSTREAM_RUNNER: 'process',
@@ -310,8 +310,17 @@ describe('executions', () => {
     const text = await call('POST', `/v1/pipelines/${p.id}/executions`, 'x=1', { 'content-type': 'text/plain' });
     expect(text.status).toBe(415);
     // No body at all: the defaults.
-    const bare = await call('POST', `/v1/pipelines/${p.id}/executions`);
+    const key = idemKey();
+    const bare = await call('POST', `/v1/pipelines/${p.id}/executions`, undefined, { 'idempotency-key': key });
     expect(bare.status, bare.text).toBe(202);
+    // A retry with the same Idempotency-Key replays the answer and starts nothing; `{}` is the same request.
+    const again = await call('POST', `/v1/pipelines/${p.id}/executions`, {}, { 'idempotency-key': key });
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.text).toBe(bare.text);
+    const changed = await call('POST', `/v1/pipelines/${p.id}/executions`, { environment: 'x' }, { 'idempotency-key': key });
+    expect(changed.status).toBe(409);
+    expect((await call('GET', `/v1/pipelines/${p.id}`)).body.executions).toBe(1);
     const e = await ended(bare.body.execution_id);
     expect(e).toMatchObject({ status: 'completed', options: { sign: true, verify: true, cache: true }, variables: [], environment: null });
   });
@@ -464,9 +473,11 @@ describe('webhooks', () => {
       await ended(exOk.execution_id);
       await ended(exBad.execution_id);
       await waitFor(async () => (got.length >= 4 ? true : undefined));
-      await sleep(300); // nothing more should come: exactly four deliveries
       const byEvent = (e: string, id: string) => got.filter((g) => g.body.event === e && g.body.data.execution_id === id);
-      expect(got).toHaveLength(4);
+      // One of each: receipt.signed for both, execution.completed for one, execution.failed for the other.
+      expect(got.map((g) => `${g.body.event} ${g.body.data.execution_id}`).sort()).toEqual(
+        [`execution.completed ${exOk.execution_id}`, `receipt.signed ${exOk.execution_id}`, `execution.failed ${exBad.execution_id}`, `receipt.signed ${exBad.execution_id}`].sort(),
+      );
       const completed = byEvent('execution.completed', exOk.execution_id);
       expect(completed).toHaveLength(1);
       expect(completed[0].body.data).toMatchObject({

@@ -248,7 +248,7 @@ export class Pipelines {
   }
 
   /** Starts an execution in the background; answers once its row is committed. */
-  execute(p: Principal, pipelineId: string, input: ExecuteInput): { execution_id: string; status: 'running'; started_at: string } & ReturnType<typeof urls> {
+  execute(p: Principal, pipelineId: string, input: ExecuteInput, idem?: IdempotencyWrite): { bodyText: string } {
     const pipeline = this.visiblePipeline(p, pipelineId);
     const refused = this.runnerRefusal();
     if (refused) throw refused;
@@ -262,7 +262,14 @@ export class Pipelines {
     const { store } = this.ledger;
     const execLog = new ExecutionLog(store, id, cfg.pipelineLogMaxLines, (eid, pos) => this.told(eid, pos, false));
     const workspace = path.join(cfg.workspaceDir, id);
+    const bodyText = JSON.stringify({ execution_id: id, status: 'running', started_at: startedAt, ...urls(pipelineId, id) });
     store.write(() => {
+      if (idem) {
+        // The Idempotency-Key record commits with the execution: a retry replays this answer, never starts another.
+        const now = Date.now();
+        const fresh = store.idempotency.insert({ ...idem, status: 202, responseBody: bodyText, createdAt: now, expiresAt: now + idem.ttlMs });
+        if (!fresh) throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'this Idempotency-Key was used concurrently; retry');
+      }
       store.pipelines.insertExecution({
         id,
         pipelineId,
@@ -305,7 +312,7 @@ export class Pipelines {
         if (e) log.warn({ event: 'pipeline_workspace_not_removed', execution_id: id, err: errField(e) }, 'an execution workspace could not be removed');
       });
     });
-    return { execution_id: id, status: 'running', started_at: startedAt, ...urls(pipelineId, id) };
+    return { bodyText };
   }
 
   private async runInBackground(
