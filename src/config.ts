@@ -441,7 +441,7 @@ export interface PipelineEngineLimits {
   maxParallel: number;
   /** PROOFSTREAM_CACHE_MAX_BYTES: content-addressed cache size; least recently used entries go beyond it */
   cacheMaxBytes: number;
-  /** PROOFSTREAM_PIPELINE_HASH_MAX_FILES: files under one declared input or output */
+  /** PROOFSTREAM_PIPELINE_HASH_MAX_FILES: entries (files, links, directories) under one declared input or output */
   hashMaxFiles: number;
   /** PROOFSTREAM_PIPELINE_HASH_MAX_BYTES: content bytes under one declared input or output */
   hashMaxBytes: number;

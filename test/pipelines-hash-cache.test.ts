@@ -60,7 +60,10 @@ describe('hashDeclaredPath', () => {
     expect((await hashDeclaredPath(ws, 'd/')).hash).not.toBe(b);
     expect(await err(hashDeclaredPath(ws, 'd/', { maxFiles: 1, maxBytes: 1e9 }))).toBe('HASH_LIMIT');
     expect(await err(hashDeclaredPath(ws, 'd/', { maxFiles: 10, maxBytes: 50 }))).toBe('HASH_LIMIT');
-    expect((await hashDeclaredPath(ws, 'd/', { maxFiles: 2, maxBytes: 107 })).kind).toBe('tree');
+    expect((await hashDeclaredPath(ws, 'd/', { maxFiles: 3, maxBytes: 107 })).kind).toBe('tree'); // sub/, sub/x.sh, z
+    expect(await err(hashDeclaredPath(ws, 'd/', { maxFiles: 2, maxBytes: 107 }))).toBe('HASH_LIMIT');
+    for (let i = 0; i < 5; i++) fs.mkdirSync(path.join(ws, `d/empty${i}`));
+    expect(await err(hashDeclaredPath(ws, 'd/', { maxFiles: 7, maxBytes: 107 }))).toBe('HASH_LIMIT');
   });
 
   it('a missing input or undeclared output fails the step with a log line', async () => {
@@ -95,6 +98,24 @@ describe('ContentCache', () => {
     expect(second.steps[0]!.outputs).toEqual(first.steps[0]!.outputs);
     expect(runs(ws)).toBe(2);
     expect(fs.readFileSync(path.join(ws, 'out/copy'), 'utf8')).toBe('v1');
+  });
+
+  it('a cache entry edited to write outside its output is not restored: the step runs instead', async () => {
+    const ws = tempDir();
+    const dir = tempDir('ps-cache-');
+    fs.writeFileSync(path.join(ws, 'in.txt'), 'v1');
+    const cache = new ContentCache(dir);
+    await runPipeline(cfg, opts(ws, { cache }));
+    const [entryName] = fs.readdirSync(path.join(dir, 'entries'));
+    const file = path.join(dir, 'entries', entryName!);
+    const entry = JSON.parse(fs.readFileSync(file, 'utf8'));
+    entry.outputs['out/'].files[0].path = '../../escaped';
+    fs.writeFileSync(file, JSON.stringify(entry));
+    const second = await runPipeline(cfg, opts(ws, { cache }));
+    expect(second.steps[0]!.cache_hit).toBe(false);
+    expect(runs(ws)).toBe(2);
+    expect(fs.existsSync(path.join(ws, '../escaped'))).toBe(false);
+    expect(fs.existsSync(path.join(ws, '../../escaped'))).toBe(false);
   });
 
   it('delete removes the object and the entries that need it; stats count entries and bytes', async () => {

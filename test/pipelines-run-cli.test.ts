@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyPipelineReceiptFull } from '../src/verify/index.js';
 import { client, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 
 const CONFIG = `version: "0.1"
@@ -117,6 +118,17 @@ describe('proofstream run', () => {
       'ledger: checkpoint: note signed by a trusted log key',
     ]));
 
+    // Without --trust the ledger keys come from the bundle itself, and the output says so.
+    const own = await runCli(['verify', path.join(dir, 'receipt.json')]);
+    expect(own.code, own.stdout).toBe(0);
+    expect(own.stdout).toContain('WARNING: no --trust given');
+    expect(own.stdout).toContain('– pipeline receipt: signer is trusted');
+
+    // The library form (what the server's receipt views use): the same checks, in the contract's shape.
+    const ledgerKeys = JSON.parse(fs.readFileSync(keys, 'utf8')).keys ?? JSON.parse(fs.readFileSync(keys, 'utf8'));
+    const full = await verifyPipelineReceiptFull(bundle, { ledgerKeys, trustedKeys: [bundle.receipt.signer_public_key] });
+    expect(full).toMatchObject({ ok: true, signature_valid: true, inclusion: { checked: 'full', event_commits: true, proof_valid: true, checkpoint_valid: true, stream_id: streamId } });
+
     // The ledger event is bound to this receipt: a receipt swapped for another validly signed one fails.
     const other = JSON.parse(fs.readFileSync(path.join(dir, 'receipt.json'), 'utf8'));
     const again = await runCliIn(dir, ['run', 'attest.yaml', '--out', 'plain.json'], {});
@@ -135,6 +147,9 @@ describe('proofstream run', () => {
     const bp = await runCli(['verify', path.join(dir, 'bad-proof.json'), '--trust', keys, '--json']);
     expect(bp.code).toBe(1);
     expect(JSON.parse(bp.stdout).problems.every((p: { path: string }) => p.path.startsWith('/ledger/'))).toBe(true);
+    const fullBad = await verifyPipelineReceiptFull(t, { ledgerKeys });
+    expect(fullBad.ok).toBe(false);
+    expect(fullBad.inclusion).toMatchObject({ checked: 'full', event_commits: true, proof_valid: false });
   });
 
   it('a ledger that refuses the receipt: exit 4, receipt.json still written', async () => {

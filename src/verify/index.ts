@@ -34,6 +34,9 @@ export { CALLER_HINTS, hintsFor, type CallerHints, type VerifyCaller } from './c
 export { BUNDLE_KEYS_TRUST_CHECK, kidOf, trustedKeysFromJson, type TrustedKey } from './trust.js';
 export { SIGNATURE_BATCH, verifySignaturesInProcess, type SignatureJob, type SignatureVerifier } from './event.js';
 export { StreamedEvents } from './bundle.js';
+export { verifyPipelineReceipt, type PipelineReceiptVerification, type PipelineReceiptVerifyOptions } from './pipeline-receipt.js';
+export { PIPELINE_RECEIPT_KIND } from './pipeline-receipt-kind.js';
+export { verifyPipelineReceiptFull } from './pipeline-receipt-full.js';
 
 export interface VerifyInput {
   /** One of VERIFY_KINDS; detected from the object when absent. */

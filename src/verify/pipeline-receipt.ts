@@ -17,6 +17,11 @@ import { isObj, own, type Obj } from './shape.js';
 export interface PipelineReceiptProblem { code: string; path: string; message: string }
 
 export interface PipelineReceiptInclusion {
+  /**
+   * 'event': only that the event commits to this receipt (verifyPipelineReceipt, synchronous); 'full': also the
+   * event's own hashes, ledger signature, inclusion proof and checkpoint (verifyPipelineReceiptFull).
+   */
+  checked: 'event' | 'full';
   /** the ledger event carries this receipt's hash (and the receipt) */
   event_commits: boolean;
   /** the event's entry hashes to the proven leaf, the audit path leads to the checkpoint's root */
@@ -153,7 +158,7 @@ export function verifyPipelineReceipt(input: unknown, opts: PipelineReceiptVerif
 
 /** The ledger event in a placement: it must be an `attest.receipt` event whose payload commits to this receipt. */
 function verifyPlacement(r: PipelineReceipt, ledger: unknown, problems: PipelineReceiptProblem[], out: PipelineReceiptVerification): void {
-  const inc: PipelineReceiptInclusion = { event_commits: false, proof_valid: false, checkpoint_valid: false, stream_id: null, seq_no: null, tree_size: null };
+  const inc: PipelineReceiptInclusion = { checked: 'event', event_commits: false, proof_valid: false, checkpoint_valid: false, stream_id: null, seq_no: null, tree_size: null };
   out.inclusion = inc;
   const bad = eventCommitProblem(r, ledger);
   if (bad) {
