@@ -224,6 +224,15 @@ describe('executions', () => {
     const cli = await runCli(['verify', bundleFile, '--trust', keysFile, '--signer', sealed.receipt.signer_public_key, '--json']);
     expect(cli.code, cli.stdout + cli.stderr).toBe(0);
     expect(JSON.parse(cli.stdout).ok).toBe(true);
+    // POST /v1/receipts/verify checks the same bundle, its placement included (against this ledger's keys).
+    const viaApi = await call('POST', '/v1/receipts/verify', { receipt: sealed.bundle, policies: ['require-signature'] });
+    expect(viaApi.body.valid, viaApi.text).toBe(true);
+    expect(viaApi.body.inclusion).toMatchObject({ event_commits: true, proof_valid: true, checkpoint_valid: true, stream_id: pipe.stream_id, seq_no: 2 });
+    const moved = structuredClone(sealed.bundle);
+    moved.ledger.inclusion.leaf_index = 0;
+    const movedApi = await call('POST', '/v1/receipts/verify', { receipt: moved });
+    expect(movedApi.body.valid).toBe(false);
+    expect(movedApi.body.inclusion.proof_valid).toBe(false);
     // One altered output hash and it fails.
     const altered = structuredClone(sealed.bundle);
     altered.receipt.steps[0].status = 'failed';

@@ -31,6 +31,7 @@ import {
   type PipelineReceipt,
   type StepResult,
 } from './engine-api.js';
+import { verifyPipelineReceiptFull } from '../verify/pipeline-receipt-full.js';
 import { ExecutionLog, type LogEntry } from './logs.js';
 
 /** Event type of a pipeline's creation, the first event on its stream. */
@@ -583,9 +584,12 @@ export class Pipelines {
    * POST /v1/receipts/verify: the engine's offline check of a receipt (or receipt bundle), with the caller's trusted
    * keys and policies. Policies are parsed by the route (unknown ones are a 400 there).
    */
-  verifyReceipt(input: unknown, trustedKeys: string[] | undefined, policies: { name: string; kind: 'require-signature' | 'max-age'; hours?: number }[]) {
+  async verifyReceipt(input: unknown, trustedKeys: string[] | undefined, policies: { name: string; kind: 'require-signature' | 'max-age'; hours?: number }[]) {
     const maxAge = policies.filter((x) => x.kind === 'max-age').reduce<number | undefined>((m, x) => (m === undefined ? x.hours! : Math.min(m, x.hours!)), undefined);
-    const v = verifyPipelineReceipt(input, { trustedKeys, maxAgeHours: maxAge });
+    // A receipt bundle's placement (event, ledger signature, inclusion, checkpoint) is checked against this ledger's
+    // keys, as POST /v2/verify does without a trust policy; a bare receipt needs no ledger key.
+    const ledgerKeys = this.ledger.publicKeys().map((k) => ({ kid: k.kid, alg: 'Ed25519' as const, public_key: k.public_key, valid_from: k.valid_from, valid_until: k.valid_until }));
+    const v = await verifyPipelineReceiptFull(input, { trustedKeys, maxAgeHours: maxAge, ledgerKeys });
     const violations: { policy: string; message: string }[] = [];
     for (const pol of policies) {
       if (pol.kind === 'require-signature' && !v.signature_valid) violations.push({ policy: pol.name, message: 'the receipt carries no valid Ed25519 signature' });
@@ -603,6 +607,7 @@ export class Pipelines {
       policy_compliance: { passed: violations.length === 0, violations },
       timestamp_check: { valid: timestampValid, age_hours: v.age_hours === null ? null : Math.round(v.age_hours * 1000) / 1000 },
       problems: v.problems,
+      ...(v.inclusion ? { inclusion: v.inclusion } : {}),
     };
   }
 

@@ -387,7 +387,7 @@ export function pipelineRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
       request: { body: { required: true, content: { 'application/json': { schema: VerifyReceiptInput } } } },
       responses: { 200: json(VerifyReceiptResult, 'the verdict (valid: false is still a 200)'), ...writeErrors },
     }),
-    (c) => {
+    async (c) => {
       const body = c.req.valid('json');
       const policies = (body.policies ?? []).map((name, i) => {
         const parsed = parsePolicy(name);
@@ -400,7 +400,7 @@ export function pipelineRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
         }
         return { name, ...parsed };
       });
-      return c.json(service.verifyReceipt(body.receipt, body.trusted_keys, policies) as never, 200);
+      return c.json((await service.verifyReceipt(body.receipt, body.trusted_keys, policies)) as never, 200);
     },
     hook,
   );
