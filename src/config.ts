@@ -164,6 +164,27 @@ export interface Config {
   webhookPollMs: number;
   /** finished deliveries (delivered, failed, dead) are kept this long; 0 keeps them (PROOFSTREAM_WEBHOOK_RETENTION_MS) */
   webhookRetentionMs: number;
+  // ---- pipelines (docs/pipelines.md) ----
+  /** how steps run on this server: unset = executions refused (503 RUNNER_DISABLED) (PROOFSTREAM_RUNNER=process|sandbox) */
+  pipelineRunner: 'process' | 'sandbox' | undefined;
+  /** executions running at once on this server; more → 503 RUNNER_BUSY (PROOFSTREAM_PIPELINE_MAX_CONCURRENT) */
+  pipelineMaxConcurrent: number;
+  /** steps of one execution running at once (PROOFSTREAM_PIPELINE_MAX_PARALLEL) */
+  pipelineMaxParallel: number;
+  /** a step running longer is killed (timed_out) (PROOFSTREAM_PIPELINE_STEP_TIMEOUT_MS) */
+  pipelineStepTimeoutMs: number;
+  /** output bytes kept per step by the engine (PROOFSTREAM_PIPELINE_LOG_LIMIT_BYTES) */
+  pipelineLogLimitBytes: number;
+  /** files / content bytes hashed under one declared input or output (PROOFSTREAM_PIPELINE_HASH_MAX_FILES / _BYTES) */
+  pipelineHashLimits: { maxFiles: number; maxBytes: number };
+  /** output lines stored per execution; later lines are counted, not stored (PROOFSTREAM_PIPELINE_LOG_MAX_LINES) */
+  pipelineLogMaxLines: number;
+  /** the content-addressed step cache, one directory per tenant below it (PROOFSTREAM_CACHE_DIR) */
+  cacheDir: string;
+  /** most bytes one tenant's cache holds (PROOFSTREAM_CACHE_MAX_BYTES) */
+  cacheMaxBytes: number;
+  /** executions' workspaces, one fresh directory each, removed when it ends (PROOFSTREAM_WORKSPACE_DIR) */
+  workspaceDir: string;
 }
 
 /** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
@@ -383,6 +404,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookMaxPerTenant: int(env, 'PROOFSTREAM_WEBHOOK_MAX_PER_TENANT', 50),
     webhookPollMs: Math.max(10, int(env, 'PROOFSTREAM_WEBHOOK_POLL_MS', 1_000)),
     webhookRetentionMs: int(env, 'PROOFSTREAM_WEBHOOK_RETENTION_MS', 7 * 86_400_000),
+    pipelineRunner: runnerMode(env.PROOFSTREAM_RUNNER),
+    pipelineMaxConcurrent: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_MAX_CONCURRENT', 2)),
+    // The engine's own limits, read as `proofstream run` reads them (one default each, docs/runner.md "Limits").
+    pipelineMaxParallel: loadPipelineEngineLimits(env).maxParallel,
+    pipelineStepTimeoutMs: loadPipelineEngineLimits(env).stepTimeoutMs,
+    pipelineLogLimitBytes: loadPipelineEngineLimits(env).logLimitBytes,
+    pipelineHashLimits: { maxFiles: loadPipelineEngineLimits(env).hashMaxFiles, maxBytes: loadPipelineEngineLimits(env).hashMaxBytes },
+    pipelineLogMaxLines: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_LOG_MAX_LINES', 10_000)),
+    cacheDir: path.resolve(env.PROOFSTREAM_CACHE_DIR || path.join(dataDir, 'cache')),
+    cacheMaxBytes: loadPipelineEngineLimits(env).cacheMaxBytes,
+    workspaceDir: path.resolve(env.PROOFSTREAM_WORKSPACE_DIR || path.join(dataDir, 'workspaces')),
   };
   // Beside the first key by default, so one directory (or one PROOFSTREAM_SIGNING_KEY) locates them all.
   cfg.ledgerKeysDir = path.resolve(env.PROOFSTREAM_LEDGER_KEYS_DIR || path.join(path.dirname(overrides.signingKeyPath ?? cfg.signingKeyPath), 'ledger-keys'));
@@ -397,6 +429,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (cfg.tsaUrl && cfg.tsaRootsPem.length === 0) throw new Error('PROOFSTREAM_TSA_URL needs PROOFSTREAM_TSA_ROOT (the TSA root certificate, PEM)');
   return { ...cfg, ...overrides };
+}
+
+/** PROOFSTREAM_RUNNER: unset or empty = no server-side execution; anything but process|sandbox refuses the start. */
+function runnerMode(raw: string | undefined): 'process' | 'sandbox' | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'process' || raw === 'sandbox') return raw;
+  throw new Error(`PROOFSTREAM_RUNNER must be process or sandbox (or unset to refuse executions), not ${JSON.stringify(raw)}`);
 }
 
 // ---- Pipeline engine limits (issue #16, docs/runner.md "Limits"): read by the server's executions and by

@@ -56,7 +56,13 @@ export type ErrorCode =
   | 'COLLECTOR_ITEM_CONFLICT'
   // an artifact's provenance (docs/cicd.md "Provenance")
   | 'PROVENANCE_TOO_LARGE'
-  | 'PROVENANCE_NO_RUN';
+  | 'PROVENANCE_NO_RUN'
+  // pipelines (docs/pipelines.md)
+  | 'RUNNER_DISABLED'
+  | 'RUNNER_UNAVAILABLE'
+  | 'RUNNER_BUSY'
+  | 'EXECUTION_FINISHED'
+  | 'RECEIPT_PENDING';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -142,6 +148,16 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   PROVENANCE_TOO_LARGE: 422,
   /** ?format=in-toto for an artifact no pipeline run is known to have built (SLSA provenance is built from the run) */
   PROVENANCE_NO_RUN: 409,
+  /** POST /v1/pipelines/{id}/executions while PROOFSTREAM_RUNNER is unset: this server does not run pipelines */
+  RUNNER_DISABLED: 503,
+  /** PROOFSTREAM_RUNNER=sandbox but bubblewrap (bwrap) is missing or unusable here: nothing runs unsandboxed instead */
+  RUNNER_UNAVAILABLE: 503,
+  /** PROOFSTREAM_PIPELINE_MAX_CONCURRENT executions are running already: retry after Retry-After */
+  RUNNER_BUSY: 503,
+  /** POST /v1/executions/{id}/cancel on an execution that has ended; details.status says how */
+  EXECUTION_FINISHED: 409,
+  /** GET /v1/executions/{id}/receipt before the execution has ended (or while its receipt is being appended) */
+  RECEIPT_PENDING: 409,
 };
 
 export class ApiError extends Error {
