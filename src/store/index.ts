@@ -1,5 +1,6 @@
 // The store: every repository over one connection, plus the transaction primitive the ledger builds on.
 import { CheckRepo } from './check.js';
+import { BuildsRepo } from './builds.js';
 import { CicdRepo } from './cicd.js';
 import { ConnectorsRepo } from './connectors.js';
 import { CheckpointsRepo } from './checkpoints.js';
@@ -36,6 +37,8 @@ export class Store {
   readonly cicd: CicdRepo;
   /** CI/CD connectors (src/cicd/connectors.ts) */
   readonly connectors: ConnectorsRepo;
+  /** build jobs (src/builds/) */
+  readonly builds: BuildsRepo;
 
   private readonly tx: Transactions;
 
@@ -54,6 +57,7 @@ export class Store {
     this.erasures = new ErasuresRepo(h.db);
     this.cicd = new CicdRepo(h.db);
     this.connectors = new ConnectorsRepo(h.db);
+    this.builds = new BuildsRepo(h.db);
   }
 
   static open(file: string, opts: OpenOptions = {}): Store {
