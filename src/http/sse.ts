@@ -39,6 +39,8 @@ export function sseText(m: SseMessage): string {
 export interface FeedItem {
   position: number;
   text: string;
+  /** the feed's terminal item (a build's `complete`): the feed ends once it is queued */
+  last?: boolean;
 }
 
 /** Reads committed items from `from` on (ascending positions, at most `limit`); fewer or none when there are no more. */
@@ -89,7 +91,7 @@ export class SseFeed {
    * sending one item, so a consumer that makes room one message at a time must not cost a page read per message.
    * Pages are sized so that one holds about a buffer's worth of messages.
    */
-  private page: Array<{ position: number; bytes: Uint8Array }> = [];
+  private page: Array<{ position: number; bytes: Uint8Array; last?: boolean }> = [];
   private avgItemBytes = 1024;
   private readonly closeHooks: Array<() => void> = [];
   /** most bytes this feed ever had queued (metrics, tests) */
@@ -196,7 +198,7 @@ export class SseFeed {
           if (item.position < this.next) continue;
           const bytes = utf8.encode(item.text);
           total += bytes.byteLength;
-          this.page.push({ position: item.position, bytes });
+          this.page.push({ position: item.position, bytes, ...(item.last ? { last: true } : {}) });
         }
         if (this.page.length) this.avgItemBytes = Math.max(1, Math.ceil(total / this.page.length));
       }
@@ -213,6 +215,11 @@ export class SseFeed {
         this.target = Math.max(this.target, item.position);
         this.flushHeld();
         if (this.ended) return;
+        if (item.last) {
+          // Nothing follows a terminal item: close (what is queued is still delivered) instead of waiting.
+          this.close();
+          return;
+        }
       }
     }
     if (!this.ended && this.next > this.target) {

@@ -46,7 +46,15 @@ export type ErrorCode =
   | 'ARTIFACT_EXISTS'
   | 'REFERENCE_UNKNOWN'
   // CI/CD connectors (docs/cicd.md "Connectors")
-  | 'CONNECTOR_SIGNATURE_INVALID';
+  | 'CONNECTOR_SIGNATURE_INVALID'
+  // build jobs (docs/builds.md)
+  | 'RUNNER_DISABLED'
+  | 'BUILD_QUEUE_FULL'
+  | 'BUILD_LIMIT'
+  | 'BUILD_NOT_READY'
+  | 'ARCHIVE_UNSAFE'
+  | 'ARCHIVE_INVALID'
+  | 'ARCHIVE_TOO_LARGE';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -115,6 +123,21 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   ARTIFACT_EXISTS: 409,
   /** a CI/CD record names a pipeline run or artifact that does not exist (for this key); details.field names the field */
   REFERENCE_UNKNOWN: 422,
+  // build jobs (docs/builds.md)
+  /** PROOFSTREAM_RUNNER is unset: this server runs no commands (set it to sandbox or process) */
+  RUNNER_DISABLED: 503,
+  /** PROOFSTREAM_BUILD_MAX_QUEUED jobs are waiting already: retry after Retry-After */
+  BUILD_QUEUE_FULL: 503,
+  /** this API key has PROOFSTREAM_BUILD_MAX_PER_KEY jobs queued or running: retry after Retry-After */
+  BUILD_LIMIT: 429,
+  /** GET /build/{id}/result before the job completed ok (details.status says where it is) */
+  BUILD_NOT_READY: 409,
+  /** a source archive entry with an absolute path, `..`, a link leaving the tree, a device…; details.entry names it; nothing ran */
+  ARCHIVE_UNSAFE: 422,
+  /** `source` is not a readable (gzipped) tar archive */
+  ARCHIVE_INVALID: 422,
+  /** a source archive beyond PROOFSTREAM_BUILD_MAX_FILES entries or PROOFSTREAM_BUILD_MAX_UNPACKED_BYTES unpacked */
+  ARCHIVE_TOO_LARGE: 413,
 };
 
 export class ApiError extends Error {
