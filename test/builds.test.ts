@@ -38,7 +38,7 @@ const configOf = (steps: Array<{ name: string; run: string; outputs?: string[] }
 async function postBuild(s: RunningServer, config: string, archive: Buffer): Promise<{ status: number; body: any; headers: Headers }> {
   const form = new FormData();
   form.set('config', config);
-  form.set('source', new Blob([archive], { type: 'application/gzip' }), 'src.tar.gz');
+  form.set('source', new Blob([new Uint8Array(archive)], { type: 'application/gzip' }), 'src.tar.gz');
   const res = await fetch(`${s.url}/build`, { method: 'POST', headers: { authorization: `Bearer ${s.key}` }, body: form });
   const text = await res.text();
   let body: unknown = text;

@@ -4,12 +4,9 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { canonicalBytes } from '../protocol/jcs.js';
-import { IN_TOTO_PAYLOAD_TYPE, signEnvelope, type DsseEnvelope } from './dsse-port.js';
+import { dsseEnvelope, type DsseEnvelope } from '../protocol/dsse.js';
+import { IN_TOTO_PAYLOAD_TYPE, inTotoStatement, inTotoStatementBytes, SLSA_PROVENANCE_V1, slsaProvenanceV1, type InTotoStatement } from '../protocol/in-toto.js';
 import type { PipelineConfig } from './engine-port.js';
-
-export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
-export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 /** What a build job is, as SLSA's buildType: documented in docs/builds.md "Provenance". */
 export const BUILD_TYPE = 'urn:proofstream:build-type:build-job:v1';
 
@@ -35,30 +32,23 @@ export interface ProvenanceInput {
   receiptHash: string;
 }
 
-export function statementOf(x: ProvenanceInput): unknown {
-  return {
-    _type: STATEMENT_TYPE,
-    subject: x.subjects,
-    predicateType: SLSA_PROVENANCE_V1,
-    predicate: {
-      buildDefinition: {
-        buildType: BUILD_TYPE,
-        externalParameters: { config: x.config, ...(x.pipelineId ? { pipeline_id: x.pipelineId } : {}) },
-        internalParameters: { pipeline_hash: x.pipelineHash, runner: x.runner, toolchains: x.toolchains },
-        resolvedDependencies: x.sourceSha256 ? [{ name: 'source.tar.gz', digest: { sha256: x.sourceSha256 } }] : [],
-      },
-      runDetails: {
-        builder: { id: x.builderId },
-        metadata: { invocationId: x.jobId, startedOn: x.startedOn, finishedOn: x.finishedOn },
-        byproducts: [{ name: 'receipt.json', digest: { blake3: x.receiptHash.replace(/^blake3:/, '') } }],
-      },
-    },
-  };
+/** The statement (src/protocol/in-toto.ts checks every member against in-toto v1 and SLSA v1; it throws otherwise). */
+export function statementOf(x: ProvenanceInput): InTotoStatement {
+  const predicate = slsaProvenanceV1({
+    buildType: BUILD_TYPE,
+    externalParameters: { config: x.config, ...(x.pipelineId ? { pipeline_id: x.pipelineId } : {}) },
+    internalParameters: { pipeline_hash: x.pipelineHash, runner: x.runner, toolchains: x.toolchains },
+    resolvedDependencies: x.sourceSha256 ? [{ name: 'source.tar.gz', digest: { sha256: x.sourceSha256 } }] : [],
+    builder: { id: x.builderId },
+    metadata: { invocationId: x.jobId, startedOn: x.startedOn, finishedOn: x.finishedOn },
+    byproducts: [{ name: 'receipt.json', digest: { blake3: x.receiptHash.replace(/^blake3:/, '') } }],
+  });
+  return inTotoStatement(x.subjects, SLSA_PROVENANCE_V1, predicate);
 }
 
 /** The statement as JCS bytes in a DSSE envelope signed by the ledger key. */
 export function signedProvenance(x: ProvenanceInput, kid: string, sign: (m: Uint8Array) => Uint8Array): DsseEnvelope {
-  return signEnvelope(IN_TOTO_PAYLOAD_TYPE, canonicalBytes(statementOf(x)), kid, sign);
+  return dsseEnvelope(IN_TOTO_PAYLOAD_TYPE, inTotoStatementBytes(statementOf(x) as InTotoStatement), { keyid: kid, sign });
 }
 
 export async function sha256File(file: string): Promise<string> {

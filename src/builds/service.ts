@@ -317,6 +317,7 @@ export class Builds {
         try {
           const declared = [...new Set(job.config.steps.flatMap((s) => s.outputs))];
           subjects = (await collectOutputs(ws, declared, this.cfg.maxResultBytes)).subjects;
+          if (subjects.length === 0) throw new OutputError('the build produced no output files (declare them in the steps\' `outputs`): a build\'s provenance and result are its outputs');
           this.emit(job, { type: 'provenance', msg: `Generating provenance: in-toto Statement v1, SLSA Provenance v1, ${subjects.length} subject${subjects.length === 1 ? '' : 's'}` });
           const envelope = signedProvenance(
             {
@@ -346,7 +347,7 @@ export class Builds {
       }
 
       this.emit(job, { type: 'attest', msg: `Generating attestation: pipeline receipt ${receiptHash} (${result.receipt.status}), signed by the ledger key` });
-      const placed = await this.appendReceipt(job, result.receipt, receiptHash, provenance?.sha256 ?? null);
+      const placed = await this.appendReceipt(job, result.receipt, provenance?.sha256 ?? null);
       this.emit(job, { type: 'attest', msg: `Receipt appended to the ledger: stream ${placed.stream_id}, seq_no ${placed.seq_no}, event ${placed.stream_event_id}` });
       const placement = { streamId: placed.stream_id, seqNo: placed.seq_no, eventId: placed.stream_event_id };
       if (failure) return this.finish(job, failure, placement);
@@ -381,16 +382,10 @@ export class Builds {
     });
   }
 
-  private async appendReceipt(job: LiveJob, receipt: PipelineReceipt, receiptHash: string, provenanceSha256: string | null): Promise<ReceiptView> {
+  private async appendReceipt(job: LiveJob, receipt: PipelineReceipt, provenanceSha256: string | null): Promise<ReceiptView> {
     const streamId = this.streamOf(job.principal);
-    const payload = {
-      receipt_hash: receiptHash,
-      pipeline_hash: receipt.pipeline_hash,
-      status: receipt.status,
-      receipt,
-      job_id: job.id,
-      provenance_sha256: provenanceSha256,
-    };
+    // The pipelines' own event payload, plus what ties it to this job and its provenance.json.
+    const payload = { ...engine.pipelineReceiptEventPayload(receipt), job_id: job.id, provenance_sha256: provenanceSha256 };
     const r = await this.ledger.append(job.principal, streamId, [{ source_ref: `build:${job.id}`, event_type: engine.PIPELINE_RECEIPT_EVENT_TYPE, payload }], undefined, (rs) => rs);
     return r.receipts[0]!;
   }

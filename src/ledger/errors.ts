@@ -54,7 +54,10 @@ export type ErrorCode =
   | 'BUILD_NOT_READY'
   | 'ARCHIVE_UNSAFE'
   | 'ARCHIVE_INVALID'
-  | 'ARCHIVE_TOO_LARGE';
+  | 'ARCHIVE_TOO_LARGE'
+  // an artifact's provenance (docs/cicd.md "Provenance")
+  | 'PROVENANCE_TOO_LARGE'
+  | 'PROVENANCE_NO_RUN';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -138,6 +141,10 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   ARCHIVE_INVALID: 422,
   /** a source archive beyond PROOFSTREAM_BUILD_MAX_FILES entries or PROOFSTREAM_BUILD_MAX_UNPACKED_BYTES unpacked */
   ARCHIVE_TOO_LARGE: 413,
+  /** GET /api/v1/artifacts/{sha256}/provenance: more records or events than PROOFSTREAM_PROVENANCE_MAX_RECORDS / _MAX_EVENTS */
+  PROVENANCE_TOO_LARGE: 422,
+  /** ?format=in-toto for an artifact no pipeline run is known to have built (SLSA provenance is built from the run) */
+  PROVENANCE_NO_RUN: 409,
 };
 
 export class ApiError extends Error {
