@@ -195,6 +195,25 @@ export interface Config {
   webhookPollMs: number;
   /** finished deliveries (delivered, failed, dead) are kept this long; 0 keeps them (PROOFSTREAM_WEBHOOK_RETENTION_MS) */
   webhookRetentionMs: number;
+  // ---- pipelines (docs/pipelines.md) ----
+  /** how steps run on this server: unset = executions refused (503 RUNNER_DISABLED) (PROOFSTREAM_RUNNER=process|sandbox) */
+  pipelineRunner: 'process' | 'sandbox' | undefined;
+  /** executions running at once on this server; more → 503 RUNNER_BUSY (PROOFSTREAM_PIPELINE_MAX_CONCURRENT) */
+  pipelineMaxConcurrent: number;
+  /** steps of one execution running at once (PROOFSTREAM_PIPELINE_MAX_PARALLEL) */
+  pipelineMaxParallel: number;
+  /** a step running longer is killed (timed_out) (PROOFSTREAM_PIPELINE_STEP_TIMEOUT_MS) */
+  pipelineStepTimeoutMs: number;
+  /** output bytes kept per step by the engine (PROOFSTREAM_PIPELINE_LOG_LIMIT_BYTES) */
+  pipelineLogLimitBytes: number;
+  /** output lines stored per execution; later lines are counted, not stored (PROOFSTREAM_PIPELINE_LOG_MAX_LINES) */
+  pipelineLogMaxLines: number;
+  /** the content-addressed step cache, one directory per tenant below it (PROOFSTREAM_CACHE_DIR) */
+  cacheDir: string;
+  /** most bytes one tenant's cache holds (PROOFSTREAM_CACHE_MAX_BYTES) */
+  cacheMaxBytes: number;
+  /** executions' workspaces, one fresh directory each, removed when it ends (PROOFSTREAM_WORKSPACE_DIR) */
+  workspaceDir: string;
 }
 
 /** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
@@ -252,12 +271,9 @@ export function parseRateSpec(name: string, raw: string): RateSpec {
 
 /** PROOFSTREAM_RUNNER and the build-job limits (docs/builds.md "Limits"). */
 export function buildsConfig(env: NodeJS.ProcessEnv): BuildsConfig {
-  const runner = env.PROOFSTREAM_RUNNER ?? '';
-  if (runner !== '' && runner !== 'sandbox' && runner !== 'process') {
-    throw new Error(`PROOFSTREAM_RUNNER must be sandbox or process (or unset: no server-side execution), got ${JSON.stringify(runner)}`);
-  }
   return {
-    runner: runner === '' ? null : runner,
+    // The same setting as pipeline executions (pipelineRunner): one switch for running commands on this server.
+    runner: runnerMode(env.PROOFSTREAM_RUNNER) ?? null,
     concurrency: intAtLeast(env, 'PROOFSTREAM_BUILD_CONCURRENCY', 1, 1),
     maxQueued: int(env, 'PROOFSTREAM_BUILD_MAX_QUEUED', 16),
     maxPerKey: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_PER_KEY', 4, 1),
@@ -438,6 +454,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookPollMs: Math.max(10, int(env, 'PROOFSTREAM_WEBHOOK_POLL_MS', 1_000)),
     webhookRetentionMs: int(env, 'PROOFSTREAM_WEBHOOK_RETENTION_MS', 7 * 86_400_000),
     builds: buildsConfig(env),
+    pipelineRunner: runnerMode(env.PROOFSTREAM_RUNNER),
+    pipelineMaxConcurrent: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_MAX_CONCURRENT', 2)),
+    pipelineMaxParallel: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_MAX_PARALLEL', 4)),
+    pipelineStepTimeoutMs: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_STEP_TIMEOUT_MS', 30 * 60_000)),
+    pipelineLogLimitBytes: Math.max(1024, int(env, 'PROOFSTREAM_PIPELINE_LOG_LIMIT_BYTES', 1024 * 1024)),
+    pipelineLogMaxLines: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_LOG_MAX_LINES', 10_000)),
+    cacheDir: path.resolve(env.PROOFSTREAM_CACHE_DIR || path.join(dataDir, 'cache')),
+    cacheMaxBytes: Math.max(1, int(env, 'PROOFSTREAM_CACHE_MAX_BYTES', 1024 ** 3)),
+    workspaceDir: path.resolve(env.PROOFSTREAM_WORKSPACE_DIR || path.join(dataDir, 'workspaces')),
   };
   // Beside the first key by default, so one directory (or one PROOFSTREAM_SIGNING_KEY) locates them all.
   cfg.ledgerKeysDir = path.resolve(env.PROOFSTREAM_LEDGER_KEYS_DIR || path.join(path.dirname(overrides.signingKeyPath ?? cfg.signingKeyPath), 'ledger-keys'));
@@ -452,4 +477,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (cfg.tsaUrl && cfg.tsaRootsPem.length === 0) throw new Error('PROOFSTREAM_TSA_URL needs PROOFSTREAM_TSA_ROOT (the TSA root certificate, PEM)');
   return { ...cfg, ...overrides };
+}
+
+/** PROOFSTREAM_RUNNER: unset or empty = no server-side execution; anything but process|sandbox refuses the start. */
+function runnerMode(raw: string | undefined): 'process' | 'sandbox' | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'process' || raw === 'sandbox') return raw;
+  throw new Error(`PROOFSTREAM_RUNNER must be process or sandbox (or unset to refuse executions), not ${JSON.stringify(raw)}`);
 }

@@ -159,6 +159,27 @@ describe('a build from config + archive', () => {
   });
 });
 
+describe('a build of a stored pipeline', () => {
+  it('runs {pipeline_id} in an empty workspace and appends the receipt to the pipeline\'s stream', async () => {
+    const call = client(srv.url, srv.key);
+    const created = await call('POST', '/v1/pipelines', {
+      name: 'stored',
+      config: { version: '0.1', steps: [{ name: 'make', run: 'echo stored > out.txt', inputs: [], outputs: ['out.txt'], needs: [] }] },
+    });
+    expect(created.status, created.text).toBe(201);
+    const r = await call('POST', '/build', { pipeline_id: created.body.id });
+    expect(r.status, r.text).toBe(202);
+    const events = await allEvents(srv, r.body.job_id);
+    expect(events.at(-1)).toEqual({ type: 'complete', result: { status: 'ok' } });
+    expect(events.find((e) => e.type === 'detect').msg).toBe('none');
+    const attest = events.filter((e) => e.type === 'attest').at(-1).msg as string;
+    expect(attest).toContain(`stream ${created.body.stream_id}`);
+    const unknown = await call('POST', '/build', { pipeline_id: 'pip_nope' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.details.field).toBe('pipeline_id');
+  }, 60_000);
+});
+
 describe('failures and refusals', () => {
   it('a failing step ends with complete{status:"failed"} and no result (409)', async () => {
     const r = await postBuild(srv, configOf([{ name: 'broken', run: 'echo about to fail; exit 3' }]), await archiveOf({ 'go.mod': 'module x\n' }));

@@ -31,7 +31,7 @@ export type BuildOutcome = { status: 'ok' } | { status: 'failed'; error: string;
 export type BuildErrorType = 'BuildError' | 'Timeout' | 'Cancelled' | 'OutputError' | 'SourceError' | 'SandboxUnavailable' | 'Interrupted' | 'InternalError';
 
 /** A stored pipeline a build may start from (pipe-server's lookup, when merged). */
-export type PipelineLookup = (p: Principal, pipelineId: string) => { config: PipelineConfig } | undefined;
+export type PipelineLookup = (p: Principal, pipelineId: string) => { config: PipelineConfig; streamId: string } | undefined;
 
 /** Events held back for the phases after the log, so a long log can never crowd out provenance, attest or complete. */
 const RESERVED_EVENTS = 32;
@@ -43,6 +43,8 @@ interface LiveJob {
   principal: Principal;
   config: PipelineConfig;
   pipelineId: string | null;
+  /** where the receipt goes: the stored pipeline's own stream, else (null) the builds stream of the tenant and system */
+  streamId: string | null;
   /** the uploaded archive (uploads/<id>.tar.gz) and its sha256; null for a pipeline without sources */
   source: { file: string; sha256: string; summary: ArchiveSummary } | null;
   controller: AbortController;
@@ -83,6 +85,9 @@ export class Builds {
     if (!this.cfg.runner) {
       throw new ApiError('RUNNER_DISABLED', 'this server runs no builds: PROOFSTREAM_RUNNER is unset (set it to sandbox or process; docs/runner.md)');
     }
+    if (this.cfg.runner === 'sandbox' && !engine.sandboxAvailable()) {
+      throw new ApiError('RUNNER_UNAVAILABLE', 'PROOFSTREAM_RUNNER=sandbox but bubblewrap (bwrap) is missing or cannot create namespaces on this host: nothing runs unsandboxed instead');
+    }
     const mine = [...this.queue, ...this.running.values()].filter((j) => j.principal.keyId === p.keyId).length;
     if (mine >= this.cfg.maxPerKey) {
       throw new ApiError('BUILD_LIMIT', `this API key has ${mine} build jobs queued or running (PROOFSTREAM_BUILD_MAX_PER_KEY); wait for one to complete`, {
@@ -117,7 +122,7 @@ export class Builds {
     }
     const sha256 = createHash('sha256').update(archive).digest('hex');
     try {
-      return this.enqueue(p, id, config, null, { file, sha256, summary });
+      return this.enqueue(p, id, config, null, null, { file, sha256, summary });
     } catch (e) {
       fs.rmSync(file, { force: true });
       throw e;
@@ -129,12 +134,12 @@ export class Builds {
     this.admit(p);
     const found = this.pipelines?.(p, pipelineId);
     if (!found) throw new ApiError('RESOURCE_NOT_FOUND', 'pipeline not found', { field: 'pipeline_id' });
-    return this.enqueue(p, newId('bld'), found.config, pipelineId, null);
+    return this.enqueue(p, newId('bld'), found.config, pipelineId, found.streamId, null);
   }
 
-  private enqueue(p: Principal, id: string, config: PipelineConfig, pipelineId: string | null, source: LiveJob['source']): { job_id: string } {
+  private enqueue(p: Principal, id: string, config: PipelineConfig, pipelineId: string | null, streamId: string | null, source: LiveJob['source']): { job_id: string } {
     this.admit(p); // again: the archive check awaited, others may have been admitted meanwhile
-    const job: LiveJob = { id, principal: p, config, pipelineId, source, controller: new AbortController(), count: 0, pending: [], flushScheduled: false, logTruncated: false, done: false };
+    const job: LiveJob = { id, principal: p, config, pipelineId, streamId, source, controller: new AbortController(), count: 0, pending: [], flushScheduled: false, logTruncated: false, done: false };
     const position = this.running.size < this.cfg.concurrency ? 0 : this.queue.length;
     const { store } = this.ledger;
     store.write(() => {
@@ -250,6 +255,12 @@ export class Builds {
     const row = this.ledger.store.builds.job(id);
     if (!row || !actsOn(p, { tenantId: row.tenantId, systemId: row.systemId })) throw notFound('build job');
     return row;
+  }
+
+  /** The position of a finished job's `complete` (its last event), or null while it may still grow. */
+  lastPosition(jobId: string): number | null {
+    const row = this.ledger.store.builds.job(jobId);
+    return !row || row.status === 'ok' || row.status === 'failed' ? (row?.eventCount ?? 0) : null;
   }
 
   events(jobId: string, from: number, limit: number): { position: number; data: string }[] {
@@ -383,7 +394,7 @@ export class Builds {
   }
 
   private async appendReceipt(job: LiveJob, receipt: PipelineReceipt, provenanceSha256: string | null): Promise<ReceiptView> {
-    const streamId = this.streamOf(job.principal);
+    const streamId = job.streamId ?? this.streamOf(job.principal);
     // The pipelines' own event payload, plus what ties it to this job and its provenance.json.
     const payload = { ...engine.pipelineReceiptEventPayload(receipt), job_id: job.id, provenance_sha256: provenanceSha256 };
     const r = await this.ledger.append(job.principal, streamId, [{ source_ref: `build:${job.id}`, event_type: engine.PIPELINE_RECEIPT_EVENT_TYPE, payload }], undefined, (rs) => rs);

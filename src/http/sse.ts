@@ -39,8 +39,6 @@ export function sseText(m: SseMessage): string {
 export interface FeedItem {
   position: number;
   text: string;
-  /** the feed's terminal item (a build's `complete`): the feed ends once it is queued */
-  last?: boolean;
 }
 
 /** Reads committed items from `from` on (ascending positions, at most `limit`); fewer or none when there are no more. */
@@ -62,6 +60,11 @@ export interface SseOptions {
    * is authorized when it opens; this is what makes a revocation reach feeds already open, within one heartbeat.
    */
   refusal?: () => { code: string; message: string } | null;
+  /**
+   * The last position there will ever be, once known (null: not yet): a feed that has sent it ends with a `retry:`
+   * line, as at shutdown (a finished execution's progress, src/http/pipelines/). Absent: the feed never ends by itself.
+   */
+  endAt?: () => number | null;
 }
 
 /** Side messages (checkpoints) held until the items they follow are sent; beyond this many the oldest is dropped. */
@@ -91,7 +94,7 @@ export class SseFeed {
    * sending one item, so a consumer that makes room one message at a time must not cost a page read per message.
    * Pages are sized so that one holds about a buffer's worth of messages.
    */
-  private page: Array<{ position: number; bytes: Uint8Array; last?: boolean }> = [];
+  private page: Array<{ position: number; bytes: Uint8Array }> = [];
   private avgItemBytes = 1024;
   private readonly closeHooks: Array<() => void> = [];
   /** most bytes this feed ever had queued (metrics, tests) */
@@ -198,7 +201,7 @@ export class SseFeed {
           if (item.position < this.next) continue;
           const bytes = utf8.encode(item.text);
           total += bytes.byteLength;
-          this.page.push({ position: item.position, bytes, ...(item.last ? { last: true } : {}) });
+          this.page.push({ position: item.position, bytes });
         }
         if (this.page.length) this.avgItemBytes = Math.max(1, Math.ceil(total / this.page.length));
       }
@@ -215,17 +218,14 @@ export class SseFeed {
         this.target = Math.max(this.target, item.position);
         this.flushHeld();
         if (this.ended) return;
-        if (item.last) {
-          // Nothing follows a terminal item: close (what is queued is still delivered) instead of waiting.
-          this.close();
-          return;
-        }
       }
     }
     if (!this.ended && this.next > this.target) {
       this.live = true;
       this.flushHeld();
     }
+    const last = this.ended || !this.live ? null : (this.opts.endAt?.() ?? null);
+    if (last !== null && this.next > last && this.held.length === 0) this.end();
   }
 
   private flushHeld(): void {

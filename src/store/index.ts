@@ -14,6 +14,7 @@ import { EvidenceRepo } from './evidence.js';
 import { IdempotencyRepo } from './idempotency.js';
 import { LedgerKeysRepo } from './ledger-keys.js';
 import { PacksRepo } from './packs.js';
+import { PipelinesRepo } from './pipelines.js';
 import { StreamsRepo } from './streams.js';
 import { TenancyRepo } from './tenancy.js';
 import { WebhooksRepo } from './webhooks.js';
@@ -39,6 +40,8 @@ export class Store {
   readonly connectors: ConnectorsRepo;
   /** build jobs (src/builds/) */
   readonly builds: BuildsRepo;
+  /** pipelines, executions and their logs (src/pipelines/) */
+  readonly pipelines: PipelinesRepo;
 
   private readonly tx: Transactions;
 
@@ -58,6 +61,7 @@ export class Store {
     this.cicd = new CicdRepo(h.db);
     this.connectors = new ConnectorsRepo(h.db);
     this.builds = new BuildsRepo(h.db);
+    this.pipelines = new PipelinesRepo(h.db);
   }
 
   static open(file: string, opts: OpenOptions = {}): Store {

@@ -1,6 +1,6 @@
 // The build-job routes (docs/builds.md): POST /build, GET /build/{id}/events (SSE, the attested-builds shapes),
 // GET /build/{id}/result. Bearer keys: starting a build runs commands, so it takes `pipelines:execute`; following one
-// and downloading its result take `read`.
+// and downloading its result take `pipelines:read` (as reading a pipeline execution and its logs does).
 import fs from 'node:fs';
 import { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
@@ -11,6 +11,7 @@ import { buildsFor, existingBuilds, type Builds } from '../../builds/service.js'
 import type { Ledger } from '../../ledger/ledger.js';
 import { parsePipelineYaml, validatePipelineConfig, type PipelineConfig } from '../../builds/engine-port.js';
 import { ApiError } from '../../ledger/errors.js';
+import { pipelinesFor } from '../../pipelines/service.js';
 import type { Principal } from '../../ledger/tenancy.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
@@ -43,18 +44,15 @@ export class BuildFeeds {
     const row = this.builds.jobFor(p, jobId);
     const finished = row.status === 'ok' || row.status === 'failed';
     const read = (start: number, limit: number): FeedItem[] =>
-      this.builds.events(jobId, start, limit).map((e) => ({
-        position: e.position,
-        text: sseText({ id: e.position, data: e.data }),
-        // The terminal event is always the job's last row.
-        last: e.data.startsWith('{"type":"complete"'),
-      }));
+      this.builds.events(jobId, start, limit).map((e) => ({ position: e.position, text: sseText({ id: e.position, data: e.data }) }));
     const feed = new SseFeed(read, from + 1, row.eventCount, {
       maxBufferBytes: this.sse.maxBufferBytes,
       heartbeatMs: this.sse.heartbeatMs,
       retryMs: this.sse.retryMs,
       pageSize: PAGE_EVENTS,
       overflowData: (resumeFrom) => JSON.stringify({ from: resumeFrom - 1 }),
+      // `complete` is stored in the transaction that makes the job final, so once it is final its last event is known.
+      endAt: () => this.builds.lastPosition(jobId),
     }, {
       onEnding: () => {
         if (!res) return;
@@ -103,6 +101,16 @@ async function configFrom(part: unknown): Promise<PipelineConfig> {
 
 export function buildRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
   const builds = buildsFor(d.ledger);
+  // POST /build {pipeline_id}: a pipeline stored through /v1/pipelines, as its owner sees it (another system's: 404).
+  builds.pipelines = (p, id) => {
+    try {
+      const v = pipelinesFor(d.ledger).get(p, id);
+      return { config: v.config, streamId: v.stream_id };
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'RESOURCE_NOT_FOUND') return undefined;
+      throw e;
+    }
+  };
   const c0 = d.ledger.config;
   let feeds = feedsOf.get(builds);
   if (!feeds) {
@@ -171,7 +179,7 @@ export function buildRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
         415: err('neither multipart/form-data nor application/json'),
         422: err('ARCHIVE_UNSAFE (details.entry) or ARCHIVE_INVALID: nothing was run'),
         429: err('BUILD_LIMIT (this key has PROOFSTREAM_BUILD_MAX_PER_KEY jobs) or RATE_LIMIT_EXCEEDED; Retry-After'),
-        503: err('RUNNER_DISABLED (PROOFSTREAM_RUNNER unset) or BUILD_QUEUE_FULL (Retry-After)'),
+        503: err('RUNNER_DISABLED (PROOFSTREAM_RUNNER unset), RUNNER_UNAVAILABLE (sandbox without bubblewrap) or BUILD_QUEUE_FULL (Retry-After)'),
       },
     }),
     async (c) => {
@@ -222,7 +230,7 @@ export function buildRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
         'build{msg} (one per log line), provenance{msg}, attest{msg}, complete{result}. `from` skips the first N events ' +
         '(a reconnecting client passes how many it has; Last-Event-ID does the same). The stream closes after `complete`.',
       security: [{ bearer: [] }],
-      middleware: [d.auth('read'), d.rateLimit] as const,
+      middleware: [d.auth('pipelines:read'), d.rateLimit] as const,
       request: {
         params: JobId,
         query: z.object({ from: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'skip the first N events (default 0)' }) }),
@@ -265,7 +273,7 @@ export function buildRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
       tags,
       summary: "A completed build's result: a .tar.gz of outputs/…, provenance.json (DSSE envelope) and receipt.json",
       security: [{ bearer: [] }],
-      middleware: [d.auth('read'), d.rateLimit] as const,
+      middleware: [d.auth('pipelines:read'), d.rateLimit] as const,
       request: { params: JobId },
       responses: {
         200: { description: 'the result archive', content: { 'application/gzip': { schema: z.string().openapi({ format: 'binary' }) } } },
