@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { create as tarCreate, extract as tarExtract } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sandboxAvailable } from '../src/pipelines/engine.js';
 import { client, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { openSse, type SseEvent } from './helpers/sse.js';
 import { waitFor } from './helpers/wait.js';
@@ -315,6 +316,20 @@ describe('limits and the runner switch', () => {
       expect(r.body.error.code).toBe('RUNNER_DISABLED');
     } finally {
       await off.stop();
+    }
+  }, 60_000);
+
+  // Visible in the output when skipped: .ci/run installs bubblewrap, so CI runs it.
+  it.skipIf(!sandboxAvailable())('with PROOFSTREAM_RUNNER=sandbox the job runs under bubblewrap and says so (needs bwrap)', async () => {
+    const sb = await startServer({ env: { PROOFSTREAM_RUNNER: 'sandbox' } });
+    try {
+      const r = await postBuild(sb, configOf([{ name: 'b', run: 'echo sandboxed > out.txt', outputs: ['out.txt'] }]), await archiveOf({ README: 'x' }));
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      const events = await allEvents(sb, r.body.job_id);
+      expect(events.find((e) => e.type === 'vm').msg).toMatch(/^bubblewrap sandbox: no network/);
+      expect(events.at(-1)).toEqual({ type: 'complete', result: { status: 'ok' } });
+    } finally {
+      await sb.stop();
     }
   }, 60_000);
 
