@@ -139,18 +139,27 @@ describe('a build from config + archive', () => {
     const altered = Buffer.from(payload.toString('utf8').replace(subjects[0]!.digest.sha256, '0'.repeat(64)));
     expect(edVerify(null, pae(env.payloadType, altered), key, Buffer.from(sig.sig, 'base64'))).toBe(false);
 
-    // receipt.json: the signed pipeline receipt and where the ledger put it; the event commits to both files.
+    // receipt.json: the receipt bundle (docs/protocol.md §14.4): the signed pipeline receipt and its stored event,
+    // whose payload is exactly the pipelines' one; the next event commits to provenance.json's bytes and subjects.
     const bundle = JSON.parse(fs.readFileSync(path.join(out, 'receipt.json'), 'utf8'));
     expect(bundle.receipt.status).toBe('completed');
     expect(bundle.receipt.signature).toMatch(/^ed25519:[0-9a-f]{128}$/);
-    const ev = await client(srv.url, srv.key)('GET', `/v2/events/${bundle.ledger.event_id}`);
-    expect(ev.status).toBe(200);
-    expect(ev.body.event_type).toBe('attest.receipt');
-    expect(ev.body.payload.job_id).toBe(jobId);
-    expect(ev.body.payload.receipt).toEqual(bundle.receipt);
+    expect(bundle.ledger.event_type).toBe('attest.receipt');
+    expect(bundle.ledger.source_ref).toBe(`build:${jobId}`);
+    expect(Object.keys(bundle.ledger.payload).sort()).toEqual(['pipeline_hash', 'receipt', 'receipt_hash', 'status']);
+    expect(bundle.ledger.payload.receipt).toEqual(bundle.receipt);
+    const call = client(srv.url, srv.key);
+    const stored = await call('GET', `/v2/events/${bundle.ledger.stream_event_id}`);
+    expect(stored.status).toBe(200);
+    expect(stored.body).toEqual(bundle.ledger);
+    const next = await call('GET', `/v2/streams/${bundle.ledger.stream_id}/events?from_seq_no=${bundle.ledger.seq_no + 1}&limit=1`);
+    const prov = next.body.events[0];
+    expect(prov.event_type).toBe('build.provenance/v1');
+    expect(prov.payload.job_id).toBe(jobId);
+    expect(prov.payload.receipt_hash).toBe(bundle.ledger.payload.receipt_hash);
+    expect(prov.payload.subjects).toEqual(subjects);
     const provenanceSha = createHash('sha256').update(fs.readFileSync(path.join(out, 'provenance.json'))).digest('hex');
-    expect(ev.body.payload.provenance_sha256).toBe(provenanceSha);
-    expect(ev.body.seq_no).toBe(bundle.ledger.seq_no);
+    expect(prov.payload.provenance_sha256).toBe(provenanceSha);
   });
 
   it('replays the same events after completion, and `from` skips exactly the first N', async () => {

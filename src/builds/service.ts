@@ -12,6 +12,7 @@ import { newId } from '../ledger/ids.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { actsOn, type Principal } from '../ledger/tenancy.js';
 import { errField, log } from '../log.js';
+import type { EventInput } from '../ledger/appender.js';
 import type { ReceiptView } from '../protocol/receipt.js';
 import { canonicalize } from '../protocol/jcs.js';
 import type { BuildJobRow } from '../store/builds.js';
@@ -32,6 +33,9 @@ export type BuildErrorType = 'BuildError' | 'Timeout' | 'Cancelled' | 'OutputErr
 
 /** A stored pipeline a build may start from (pipe-server's lookup, when merged). */
 export type PipelineLookup = (p: Principal, pipelineId: string) => { config: PipelineConfig; streamId: string } | undefined;
+
+/** The event beside `attest.receipt` for an ok build: {job_id, receipt_hash, provenance_sha256, subjects}. */
+export const BUILD_PROVENANCE_EVENT_TYPE = 'build.provenance/v1';
 
 /** Events held back for the phases after the log, so a long log can never crowd out provenance, attest or complete. */
 const RESERVED_EVENTS = 32;
@@ -358,14 +362,20 @@ export class Builds {
       }
 
       this.emit(job, { type: 'attest', msg: `Generating attestation: pipeline receipt ${receiptHash} (${result.receipt.status}), signed by the ledger key` });
-      const placed = await this.appendReceipt(job, result.receipt, provenance?.sha256 ?? null);
-      this.emit(job, { type: 'attest', msg: `Receipt appended to the ledger: stream ${placed.stream_id}, seq_no ${placed.seq_no}, event ${placed.stream_event_id}` });
+      const placedAll = await this.appendReceipt(job, result.receipt, provenance && { sha256: provenance.sha256, subjects });
+      const placed = placedAll[0]!;
+      this.emit(job, {
+        type: 'attest',
+        msg: `Receipt appended to the ledger: stream ${placed.stream_id}, seq_no ${placed.seq_no}, event ${placed.stream_event_id}` +
+          (placedAll[1] ? `; provenance committed at seq_no ${placedAll[1].seq_no} (${BUILD_PROVENANCE_EVENT_TYPE})` : ''),
+      });
       const placement = { streamId: placed.stream_id, seqNo: placed.seq_no, eventId: placed.stream_event_id };
       if (failure) return this.finish(job, failure, placement);
 
+      // receipt.json is §14.4's receipt bundle: the receipt and its stored event (inclusion once sealed: see docs).
       const bytes = await this.writeResult(job, ws, subjects, provenance!.text, {
         receipt: result.receipt,
-        ledger: { stream_id: placed.stream_id, seq_no: placed.seq_no, event_id: placed.stream_event_id, event_receipt: placed },
+        ledger: this.ledger.getEvent(job.principal, placed.stream_event_id),
       });
       this.finish(job, { status: 'ok' }, { ...placement, resultBytes: bytes });
     } catch (e) {
@@ -393,12 +403,22 @@ export class Builds {
     });
   }
 
-  private async appendReceipt(job: LiveJob, receipt: PipelineReceipt, provenanceSha256: string | null): Promise<ReceiptView> {
+  /**
+   * The receipt as the pipelines append it (`attest.receipt`, payload exactly §14.4's, so the receipt bundle verifies
+   * offline), and for an ok build a second event in the same batch committing to provenance.json's bytes and subjects.
+   */
+  private async appendReceipt(job: LiveJob, receipt: PipelineReceipt, provenance: { sha256: string; subjects: Subject[] } | null): Promise<ReceiptView[]> {
     const streamId = job.streamId ?? this.streamOf(job.principal);
-    // The pipelines' own event payload, plus what ties it to this job and its provenance.json.
-    const payload = { ...engine.pipelineReceiptEventPayload(receipt), job_id: job.id, provenance_sha256: provenanceSha256 };
-    const r = await this.ledger.append(job.principal, streamId, [{ source_ref: `build:${job.id}`, event_type: engine.PIPELINE_RECEIPT_EVENT_TYPE, payload }], undefined, (rs) => rs);
-    return r.receipts[0]!;
+    const events: EventInput[] = [{ source_ref: `build:${job.id}`, event_type: engine.PIPELINE_RECEIPT_EVENT_TYPE, payload: engine.pipelineReceiptEventPayload(receipt) }];
+    if (provenance) {
+      events.push({
+        source_ref: `build:${job.id}`,
+        event_type: BUILD_PROVENANCE_EVENT_TYPE,
+        payload: { job_id: job.id, receipt_hash: engine.pipelineReceiptHash(receipt), provenance_sha256: provenance.sha256, subjects: provenance.subjects },
+      });
+    }
+    const r = await this.ledger.append(job.principal, streamId, events, undefined, (rs) => rs);
+    return r.receipts;
   }
 
   /** results/<id>.tar.gz: outputs/<path>…, provenance.json, receipt.json; written aside, then renamed. */
