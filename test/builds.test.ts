@@ -7,9 +7,9 @@ import path from 'node:path';
 import { create as tarCreate, extract as tarExtract } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxAvailable } from '../src/pipelines/engine.js';
+import { verifyPipelineReceipt } from '../src/verify/pipeline-receipt.js';
 import { client, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { openSse, type SseEvent } from './helpers/sse.js';
-import { waitFor } from './helpers/wait.js';
 
 let srv: RunningServer;
 
@@ -152,6 +152,14 @@ describe('a build from config + archive', () => {
     const stored = await call('GET', `/v2/events/${bundle.ledger.stream_event_id}`);
     expect(stored.status).toBe(200);
     expect(stored.body).toEqual(bundle.ledger);
+    // Both halves verify offline: the pipeline receipt's own signature (§14), and the event as a ledger receipt (§4).
+    const rv = verifyPipelineReceipt(bundle.receipt);
+    expect(rv.problems).toEqual([]);
+    expect(rv.signature_valid).toBe(true);
+    const ledgerCheck = await call('POST', '/v2/verify', { kind: 'receipt', object: bundle.ledger });
+    expect(ledgerCheck.status).toBe(200);
+    expect(ledgerCheck.body.problems).toEqual([]);
+    expect(ledgerCheck.body.ok).toBe(true);
     const next = await call('GET', `/v2/streams/${bundle.ledger.stream_id}/events?from_seq_no=${bundle.ledger.seq_no + 1}&limit=1`);
     const prov = next.body.events[0];
     expect(prov.event_type).toBe('build.provenance/v1');
@@ -371,4 +379,3 @@ describe('limits and the runner switch', () => {
   });
 });
 
-void waitFor;
