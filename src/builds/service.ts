@@ -312,7 +312,7 @@ export class Builds {
         variables: {},
         stepTimeoutMs: this.cfg.stepTimeoutMs,
         logLimitBytes: this.cfg.logLimitBytes,
-        maxParallel: 2,
+        maxParallel: this.ledger.config.pipelineMaxParallel, // PROOFSTREAM_PIPELINE_MAX_PARALLEL, as for executions
         signal: job.controller.signal,
         sign: (m) => signer.sign(m),
         signerPublicKey: signer.publicKey,
@@ -380,6 +380,9 @@ export class Builds {
       this.finish(job, { status: 'ok' }, { ...placement, resultBytes: bytes });
     } catch (e) {
       if (job.done) return;
+      if (e instanceof engine.EngineError && e.code === 'SANDBOX_UNAVAILABLE') {
+        return this.finish(job, { status: 'failed', error: e.message, error_type: 'SandboxUnavailable' });
+      }
       log.error({ event: 'build_failed', job_id: job.id, err: errField(e) }, 'a build job failed inside the server');
       this.finish(job, { status: 'failed', error: 'internal error (logged on the server)', error_type: 'InternalError' });
     } finally {
