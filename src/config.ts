@@ -16,7 +16,40 @@ export interface WitnessConfig {
   vkey: string;
 }
 
+/** Build jobs (src/builds/, docs/builds.md "Limits"). */
+export interface BuildsConfig {
+  /** PROOFSTREAM_RUNNER: sandbox (bubblewrap) | process (plain child processes) | null (unset: POST /build answers 503) */
+  runner: 'sandbox' | 'process' | null;
+  /** jobs running at once (PROOFSTREAM_BUILD_CONCURRENCY) */
+  concurrency: number;
+  /** jobs waiting to run, server-wide (PROOFSTREAM_BUILD_MAX_QUEUED; more → 503 BUILD_QUEUE_FULL) */
+  maxQueued: number;
+  /** jobs queued or running per API key (PROOFSTREAM_BUILD_MAX_PER_KEY; more → 429 BUILD_LIMIT) */
+  maxPerKey: number;
+  /** the multipart body of POST /build (PROOFSTREAM_BUILD_MAX_UPLOAD_BYTES; more → 413 PAYLOAD_TOO_LARGE) */
+  maxUploadBytes: number;
+  /** entries of a source archive (PROOFSTREAM_BUILD_MAX_FILES; more → 413 ARCHIVE_TOO_LARGE) */
+  maxFiles: number;
+  /** unpacked bytes of a source archive (PROOFSTREAM_BUILD_MAX_UNPACKED_BYTES; more → 413 ARCHIVE_TOO_LARGE) */
+  maxUnpackedBytes: number;
+  /** stored SSE events per job (PROOFSTREAM_BUILD_MAX_EVENTS); log lines beyond are dropped with one notice */
+  maxEvents: number;
+  /** bytes of one `build` log line kept (longer lines are cut) */
+  maxLineBytes: number;
+  /** bytes of a job's outputs (PROOFSTREAM_BUILD_MAX_RESULT_BYTES; more → the job fails, error_type OutputTooLarge) */
+  maxResultBytes: number;
+  /** one step's wall time (PROOFSTREAM_BUILD_STEP_TIMEOUT_MS) and log bytes (PROOFSTREAM_BUILD_LOG_LIMIT_BYTES) */
+  stepTimeoutMs: number;
+  logLimitBytes: number;
+  /** finished jobs (events and result) are deleted this long after completion (PROOFSTREAM_BUILD_RETENTION_MS) */
+  retentionMs: number;
+  /** result archives kept at most; older ones are removed first (PROOFSTREAM_BUILD_MAX_RESULTS) */
+  maxResults: number;
+}
+
 export interface Config {
+  /** build jobs (POST /build, docs/builds.md "Limits"); `runner` is PROOFSTREAM_RUNNER (null: building is off) */
+  builds: BuildsConfig;
   /** The built auditor page served at /app/ (PROOFSTREAM_WEB_DIR; default <repository>/dist/web, src/http/web-app.ts). */
   webDir?: string;
   host: string;
@@ -240,6 +273,27 @@ export function parseRateSpec(name: string, raw: string): RateSpec {
   return { requests, windowS: m[2] === 'h' ? 3600 : m[2] === 'min' ? 60 : 1, burst };
 }
 
+/** PROOFSTREAM_RUNNER and the build-job limits (docs/builds.md "Limits"). */
+export function buildsConfig(env: NodeJS.ProcessEnv): BuildsConfig {
+  return {
+    // The same setting as pipeline executions (pipelineRunner): one switch for running commands on this server.
+    runner: runnerMode(env.PROOFSTREAM_RUNNER) ?? null,
+    concurrency: intAtLeast(env, 'PROOFSTREAM_BUILD_CONCURRENCY', 1, 1),
+    maxQueued: int(env, 'PROOFSTREAM_BUILD_MAX_QUEUED', 16),
+    maxPerKey: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_PER_KEY', 4, 1),
+    maxUploadBytes: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_UPLOAD_BYTES', 50 * 1024 * 1024, 1024),
+    maxFiles: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_FILES', 10_000, 1),
+    maxUnpackedBytes: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_UNPACKED_BYTES', 256 * 1024 * 1024, 1),
+    maxEvents: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_EVENTS', 10_000, 64),
+    maxLineBytes: 8 * 1024,
+    maxResultBytes: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_RESULT_BYTES', 512 * 1024 * 1024, 1),
+    stepTimeoutMs: intAtLeast(env, 'PROOFSTREAM_BUILD_STEP_TIMEOUT_MS', 30 * 60_000, 100),
+    logLimitBytes: intAtLeast(env, 'PROOFSTREAM_BUILD_LOG_LIMIT_BYTES', 4 * 1024 * 1024, 1024),
+    retentionMs: intAtLeast(env, 'PROOFSTREAM_BUILD_RETENTION_MS', 7 * 86_400_000, 1000),
+    maxResults: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_RESULTS', 100, 1),
+  };
+}
+
 function rateSpec(env: NodeJS.ProcessEnv, name: string, dflt: RateSpec): RateSpec {
   const raw = env[name];
   return raw === undefined || raw === '' ? dflt : parseRateSpec(name, raw);
@@ -404,6 +458,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookMaxPerTenant: int(env, 'PROOFSTREAM_WEBHOOK_MAX_PER_TENANT', 50),
     webhookPollMs: Math.max(10, int(env, 'PROOFSTREAM_WEBHOOK_POLL_MS', 1_000)),
     webhookRetentionMs: int(env, 'PROOFSTREAM_WEBHOOK_RETENTION_MS', 7 * 86_400_000),
+    builds: buildsConfig(env),
     pipelineRunner: runnerMode(env.PROOFSTREAM_RUNNER),
     pipelineMaxConcurrent: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_MAX_CONCURRENT', 2)),
     // The engine's own limits, read as `proofstream run` reads them (one default each, docs/runner.md "Limits").

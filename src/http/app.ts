@@ -31,6 +31,7 @@ import { DEFAULT_WEB_DIR, webAppRoutes } from './web-app.js';
 import { cicdRoutes } from './cicd/routes.js';
 import { connectorRoutes } from './cicd/connectors.js';
 import { collectorRoutes } from './cicd/collectors.js';
+import { buildRoutes } from './builds/routes.js';
 import { provenanceRoutes } from './cicd/provenance.js';
 import { pipelineRoutes } from './pipelines/routes.js';
 
@@ -148,6 +149,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   cicdRoutes(app, deps); // /api/v1: CI/CD evidence (docs/cicd.md)
   connectorRoutes(app, deps); // /api/v1/connectors: GitHub and GitLab hooks (docs/cicd.md "Connectors")
   collectorRoutes(app, deps); // /api/v1/collector/attestations and /v2/admin/collector-keys (docs/cicd.md "Collector batches")
+  buildRoutes(app, deps); // /build: build jobs streamed over SSE (docs/builds.md)
   provenanceRoutes(app, deps); // /api/v1/artifacts/{sha256}/provenance (docs/cicd.md "Provenance")
   pipelineRoutes(app, deps); // /v1/pipelines, /v1/executions, /v1/receipts/verify, /v1/cache (docs/pipelines.md)
 

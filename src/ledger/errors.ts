@@ -54,6 +54,13 @@ export type ErrorCode =
   | 'COLLECTOR_REVOKED'
   | 'COLLECTOR_SIGNATURE_INVALID'
   | 'COLLECTOR_ITEM_CONFLICT'
+  // build jobs (docs/builds.md)
+  | 'BUILD_QUEUE_FULL'
+  | 'BUILD_LIMIT'
+  | 'BUILD_NOT_READY'
+  | 'ARCHIVE_UNSAFE'
+  | 'ARCHIVE_INVALID'
+  | 'ARCHIVE_TOO_LARGE'
   // an artifact's provenance (docs/cicd.md "Provenance")
   | 'PROVENANCE_TOO_LARGE'
   | 'PROVENANCE_NO_RUN'
@@ -144,6 +151,19 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   COLLECTOR_SIGNATURE_INVALID: 422,
   /** an item id this collector used before for other bytes; details.attestationId names the record it made */
   COLLECTOR_ITEM_CONFLICT: 409,
+  // build jobs (docs/builds.md)
+  /** PROOFSTREAM_BUILD_MAX_QUEUED jobs are waiting already: retry after Retry-After */
+  BUILD_QUEUE_FULL: 503,
+  /** this API key has PROOFSTREAM_BUILD_MAX_PER_KEY jobs queued or running: retry after Retry-After */
+  BUILD_LIMIT: 429,
+  /** GET /build/{id}/result before the job completed ok (details.status says where it is) */
+  BUILD_NOT_READY: 409,
+  /** a source archive entry with an absolute path, `..`, a link leaving the tree, a device…; details.entry names it; nothing ran */
+  ARCHIVE_UNSAFE: 422,
+  /** `source` is not a readable (gzipped) tar archive */
+  ARCHIVE_INVALID: 422,
+  /** a source archive beyond PROOFSTREAM_BUILD_MAX_FILES entries or PROOFSTREAM_BUILD_MAX_UNPACKED_BYTES unpacked */
+  ARCHIVE_TOO_LARGE: 413,
   /** GET /api/v1/artifacts/{sha256}/provenance: more records or events than PROOFSTREAM_PROVENANCE_MAX_RECORDS / _MAX_EVENTS */
   PROVENANCE_TOO_LARGE: 422,
   /** ?format=in-toto for an artifact no pipeline run is known to have built (SLSA provenance is built from the run) */

@@ -1,5 +1,6 @@
 // The store: every repository over one connection, plus the transaction primitive the ledger builds on.
 import { CheckRepo } from './check.js';
+import { BuildsRepo } from './builds.js';
 import { CicdRepo } from './cicd.js';
 import { ConnectorsRepo } from './connectors.js';
 import { CollectorsRepo } from './collectors.js';
@@ -40,6 +41,8 @@ export class Store {
   readonly connectors: ConnectorsRepo;
   /** collector keys and accepted collector items (src/cicd/collectors.ts) */
   readonly collectors: CollectorsRepo;
+  /** build jobs (src/builds/) */
+  readonly builds: BuildsRepo;
   /** pipelines, executions and their logs (src/pipelines/) */
   readonly pipelines: PipelinesRepo;
 
@@ -61,6 +64,7 @@ export class Store {
     this.cicd = new CicdRepo(h.db);
     this.connectors = new ConnectorsRepo(h.db);
     this.collectors = new CollectorsRepo(h.db);
+    this.builds = new BuildsRepo(h.db);
     this.pipelines = new PipelinesRepo(h.db);
   }
 

@@ -601,3 +601,58 @@ export const pipelineExecutionLogs = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.executionId, t.position] }), index('pipeline_execution_logs_step').on(t.executionId, t.step, t.position)],
 );
+
+/**
+ * Build jobs (src/builds/, docs/builds.md): one row per POST /build. `status` is queued | running | ok | failed;
+ * `config` is the pipeline config as JCS text. `event_count` is how many rows build_events holds for the job (its
+ * SSE positions are 1…event_count). The receipt's placement (stream, seq_no, event) is set once it is appended.
+ */
+export const buildJobs = sqliteTable(
+  'build_jobs',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    systemId: text('system_id').notNull(),
+    keyId: text('key_id').notNull(),
+    status: text('status').notNull(),
+    /** the pipeline it was started from (POST /build {pipeline_id}), null for config + archive */
+    pipelineId: text('pipeline_id'),
+    config: text('config').notNull(),
+    createdAt: text('created_at').notNull(),
+    startedAt: text('started_at'),
+    completedAt: text('completed_at'),
+    error: text('error'),
+    errorType: text('error_type'),
+    eventCount: integer('event_count').notNull(),
+    streamId: text('stream_id'),
+    seqNo: integer('seq_no'),
+    eventId: text('event_id'),
+    /** bytes of the result archive while it is kept; null before, or once retention removed it */
+    resultBytes: integer('result_bytes'),
+    resultRemovedAt: text('result_removed_at'),
+  },
+  (t) => [index('build_jobs_status').on(t.status, t.createdAt), index('build_jobs_tenant').on(t.tenantId, t.createdAt)],
+);
+
+/** A build job's SSE events in order (position 1…), kept so a replay survives a restart; `data` is the JSON line. */
+export const buildEvents = sqliteTable(
+  'build_events',
+  {
+    jobId: text('job_id').notNull().references(() => buildJobs.id),
+    position: integer('position').notNull(),
+    data: text('data').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.position] })],
+);
+
+/** The stream build receipts are appended to: one per tenant and system, made on first use. */
+export const buildStreams = sqliteTable(
+  'build_streams',
+  {
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    systemId: text('system_id').notNull(),
+    streamId: text('stream_id').notNull().references(() => streams.id),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.systemId] })],
+);
