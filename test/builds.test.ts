@@ -8,7 +8,7 @@ import { create as tarCreate, extract as tarExtract } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxAvailable } from '../src/pipelines/engine.js';
 import { verifyPipelineReceipt } from '../src/verify/pipeline-receipt.js';
-import { client, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { client, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { openSse, type SseEvent } from './helpers/sse.js';
 
 let srv: RunningServer;
@@ -160,6 +160,12 @@ describe('a build from config + archive', () => {
     expect(ledgerCheck.status).toBe(200);
     expect(ledgerCheck.body.problems).toEqual([]);
     expect(ledgerCheck.body.ok).toBe(true);
+    // And the file as it is, offline: `proofstream verify receipt.json` (a child process) with the ledger's keys.
+    const keysFile = path.join(out, '..', 'ledger-keys.json');
+    fs.writeFileSync(keysFile, (await call('GET', '/v2/keys')).text);
+    const cli = await runCli(['verify', path.join(out, 'receipt.json'), '--trust', keysFile, '--json']);
+    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ ok: true, kind: 'pipeline_receipt' });
     const next = await call('GET', `/v2/streams/${bundle.ledger.stream_id}/events?from_seq_no=${bundle.ledger.seq_no + 1}&limit=1`);
     const prov = next.body.events[0];
     expect(prov.event_type).toBe('build.provenance/v1');
