@@ -41,7 +41,7 @@ while (n < total) {
   const before = fs.statSync(wal).size;
   const ps: Promise<unknown>[] = [];
   for (let j = 0; j < perFlush && n < total; j++, n++) {
-    ps.push(appender.append(streamId, [EVENT], { tenantId, key: keyOf(n), fingerprint: 'f'.repeat(64), ttlMs: 86_400_000 }, (r) => r[0]));
+    ps.push(appender.append(streamId, [EVENT], { tenantId, key: keyOf(n), fingerprint: 'f'.repeat(64), ttlMs: 86_400_000 }, 'receipt'));
   }
   await Promise.all(ps);
   if (n < measureFrom) continue;
