@@ -2,10 +2,13 @@
 // index, idempotency records holding whole answers; made by the code of that time, see fixtures/upgrade/make.ts)
 // opened by this code: it migrates, then answers every read, proof and replay it answered then, byte for byte, packs
 // the same range into the same sections, checks clean, and keeps doing so after appends in the new layout and a restart.
+// And a database written by this code, rewound to before 0014 (test/helpers/migrations.ts), migrates back to the
+// same proofs and replays.
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { rewindBefore } from './helpers/migrations.js';
 import { client, ROOT, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 
 interface Recorded {
@@ -116,5 +119,53 @@ describe('a database written before migration 0014', () => {
 
     const check = await runCli(['check', '--deep', '--json', '--db', path.join(dataDir, 'proofstream.db')], { PROOFSTREAM_DATA_DIR: dataDir });
     expect(check.code, check.stdout + check.stderr).toBe(0);
+  }, 240_000);
+});
+
+describe('migration 0014 on a database rewound to before it', () => {
+  it('re-keys the nodes so every proof and replay answers the same', async () => {
+    const dataDir = tempDir('ps-upgrade-rewind-');
+    const env = { PROOFSTREAM_WINDOW_MAX_EVENTS: '100', PROOFSTREAM_WINDOW_MAX_AGE_MS: String(2_000_000_000) };
+    srv = await startServer({ dataDir, env });
+    const key = srv.key;
+    let call = client(srv.url, key);
+    const sid = (await call('POST', '/v2/streams', { use_case: 'rewind' }, { 'idempotency-key': 's' })).body.stream_id as string;
+    const asked: Recorded[] = [];
+    const ask = async (method: string, p: string, body?: unknown, k?: string) => {
+      const r = await call(method, p, body, k ? { 'idempotency-key': k } : {});
+      expect(r.status, r.text).toBeLessThan(300);
+      asked.push({ method, path: p, body, key: k, status: r.status, text: r.text });
+    };
+    for (let b = 0; b < 3; b++) {
+      await ask('POST', `/v2/streams/${sid}/events/batch`, { events: Array.from({ length: 100 }, (_, i) => ({ source_ref: `r${b}-${i}`, event_type: 't', payload: { b, i } })) }, `b${b}`);
+    }
+    await ask('POST', `/v2/streams/${sid}/events`, { source_ref: 'one', event_type: 't', payload: 1 }, 'one');
+    for (const deadline = Date.now() + 30_000; (await call('GET', `/v2/streams/${sid}/checkpoints/latest`)).body.tree_size !== 300; ) {
+      if (Date.now() > deadline) throw new Error('not sealed');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const cps = (await call('GET', `/v2/streams/${sid}/checkpoints`)).body.checkpoints as Array<{ checkpoint_id: string }>;
+    await ask('GET', `/v2/checkpoints/${cps[0]!.checkpoint_id}/consistency?from=${cps[2]!.checkpoint_id}`);
+    // (Not at 301: the restart seals it, so its answer gains a checkpoint_id.)
+    for (const [seq, size] of [[1, 300], [77, 200], [255, 300], [300, 300], [129, 257]]) await ask('GET', `/v2/streams/${sid}/inclusion?seq_no=${seq}&tree_size=${size}`);
+    await srv.stop();
+
+    const db = new Database(path.join(dataDir, 'proofstream.db'));
+    rewindBefore(db, '0014_');
+    expect(db.prepare("SELECT count(*) FROM pragma_table_info('merkle_nodes') WHERE name = 'pos'").pluck().get()).toBe(0);
+    db.close();
+
+    srv = await startServer({ dataDir, key, env });
+    call = client(srv.url, key);
+    for (const r of asked) {
+      const got = await call(r.method, r.path, r.body, r.key ? { 'idempotency-key': r.key } : {});
+      expect([got.status, got.text], `${r.method} ${r.path}`).toEqual([r.status, r.text]);
+    }
+    const after = sqlite(dataDir);
+    expect(after.prepare("SELECT sql FROM sqlite_master WHERE name = 'merkle_nodes'").pluck().get()).toMatch(/WITHOUT ROWID/);
+    expect(after.prepare('SELECT count(*) FROM merkle_nodes WHERE pos <> (((idx + 1) << level) - 1) * 64 + level').pluck().get()).toBe(0);
+    after.close();
+    await srv.stop();
+    srv = undefined;
   }, 240_000);
 });
