@@ -1,6 +1,7 @@
 // Which B-tree pages one group commit writes to the WAL (docs/performance.md, "WAL bytes per flush"). Store + Appender in-process (like
 // bench/append-micro.ts), single-event jobs, `perFlush` per commit; WAL frames of each commit mapped to their tables
-// and indexes through dbstat. `node bin/run-ts.mjs bench/wal-pages.ts [events] [perFlush] [keys: bench|uuid]`
+// and indexes through dbstat. `node bin/run-ts.mjs bench/wal-pages.ts [events] [perFlush] [keys: bench|uuid|uuid7]`
+// (uuid7: time-ordered like RFC 9562 UUIDv7, what docs/api.md recommends to clients)
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,7 +31,13 @@ store.streams.insert({
 } as Parameters<typeof store.streams.insert>[0]);
 const EVENT = { source_ref: 'bench', event_type: 'bench.event', payload: { decision: 'approve', score: 0.91, model: 'm-1' } };
 const prefix = `b-${process.pid}-${Date.now()}`;
-const keyOf = (n: number) => (keys === 'uuid' ? randomUUID() : `${prefix}-${n}`);
+/** RFC 9562 UUIDv7 layout: 48-bit Unix ms, then version and random bits. */
+const uuid7 = () => {
+  const r = randomUUID().replaceAll('-', '');
+  const h = Date.now().toString(16).padStart(12, '0') + '7' + r.slice(13);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+};
+const keyOf = (n: number) => (keys === 'uuid' ? randomUUID() : keys === 'uuid7' ? uuid7() : `${prefix}-${n}`);
 const wal = file + '-wal';
 const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
 const frame = pageSize + 24;
@@ -41,7 +48,7 @@ while (n < total) {
   const before = fs.statSync(wal).size;
   const ps: Promise<unknown>[] = [];
   for (let j = 0; j < perFlush && n < total; j++, n++) {
-    ps.push(appender.append(streamId, [EVENT], { tenantId, key: keyOf(n), fingerprint: 'f'.repeat(64), ttlMs: 86_400_000 }, (r) => r[0]));
+    ps.push(appender.append(streamId, [EVENT], { tenantId, key: keyOf(n), fingerprint: 'f'.repeat(64), ttlMs: 86_400_000 }, 'receipt'));
   }
   await Promise.all(ps);
   if (n < measureFrom) continue;

@@ -10,6 +10,7 @@ import type { Store } from '../store/index.js';
 import type { StreamHead } from '../store/streams.js';
 import { ApiError } from './errors.js';
 import { newTimeOrderedId, randomBytesPooled } from './ids.js';
+import { receiptsRef, renderReceipts, type ReceiptsShape } from './replay.js';
 import type { Signer } from './signer.js';
 
 export interface EventInput {
@@ -65,7 +66,8 @@ interface Job {
   streamId: string;
   items: PreparedEvent[];
   idem: IdempotencyWrite | undefined;
-  render: (receipts: ReceiptView[]) => unknown;
+  /** a function, or one of the append routes' shapes: then the Idempotency-Key record keeps a reference (replay.ts) */
+  render: ((receipts: ReceiptView[]) => unknown) | ReceiptsShape;
   opts: AppendOptions | undefined;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
@@ -185,7 +187,7 @@ export class Appender {
     streamId: string,
     inputs: readonly EventInput[],
     idem: IdempotencyWrite | undefined,
-    render: (receipts: ReceiptView[]) => unknown,
+    render: ((receipts: ReceiptView[]) => unknown) | ReceiptsShape,
     opts?: AppendOptions,
   ): Promise<AppendResult> {
     const items = inputs.map((e, i) => prepare(e, inputs.length > 1 ? i : undefined));
@@ -367,14 +369,15 @@ export class Appender {
 
     job.opts?.inTransaction?.(receipts);
     const status = job.opts?.status ?? 201;
-    const bodyText = JSON.stringify(job.render(receipts));
+    const shape = typeof job.render === 'string' && receipts.length > 0 ? job.render : null;
+    const bodyText = JSON.stringify(typeof job.render === 'string' ? renderReceipts(job.render, streamId, receipts) : job.render(receipts));
     if (job.idem) {
       const fresh = this.store.idempotency.insert({
         tenantId: job.idem.tenantId,
         key: job.idem.key,
         fingerprint: job.idem.fingerprint,
         status,
-        responseBody: bodyText,
+        responseBody: shape ? receiptsRef(shape, streamId, start.seqNo + 1, seqNo) : bodyText,
         createdAt: now,
         expiresAt: now + job.idem.ttlMs,
       });

@@ -18,6 +18,7 @@ import { parseNote, parseVerifierKey } from '../protocol/note.js';
 import { TILE_BYTES, TileBuilder } from '../protocol/tiles.js';
 import { nodeHash } from '../protocol/merkle.js';
 import type { Store } from '../store/index.js';
+import { parseReceiptsRef } from './replay.js';
 import type { CheckStreamRow } from '../store/check.js';
 import type { CheckpointRow } from '../store/checkpoints.js';
 import type { EventRow } from '../store/events.js';
@@ -353,9 +354,18 @@ function checkIdempotency(store: Store, problems: Problems): void {
       const row = `${r.tenantId}/${r.key}`;
       ids.length = 0;
       try {
+        const ref = parseReceiptsRef(r.responseBody);
+        if (ref) {
+          // A reference (src/ledger/replay.ts): the replay is rebuilt from exactly these events.
+          const n = store.events.entries(ref.streamId, ref.fromSeqNo, ref.toSeqNo).length;
+          if (n !== ref.toSeqNo - ref.fromSeqNo + 1) {
+            problems.add({ table: 'idempotency_records', row, problem: `it answers with events ${ref.fromSeqNo}..${ref.toSeqNo} of ${ref.streamId}, which are not all stored` });
+          }
+          continue;
+        }
         collect(JSON.parse(r.responseBody));
-      } catch {
-        problems.add({ table: 'idempotency_records', row, problem: 'its response_body is not JSON' });
+      } catch (e) {
+        problems.add({ table: 'idempotency_records', row, problem: e instanceof SyntaxError ? 'its response_body is not JSON' : 'its response_body holds a malformed receipts_ref' });
         continue;
       }
       for (const e of ids) if (!store.check.eventExists(e)) problems.add({ table: 'idempotency_records', row, problem: `it answers with event ${e}, which does not exist` });

@@ -5,12 +5,13 @@ import { RECEIPT_ALG, type EventView } from '../protocol/receipt.js';
 export type { EventView };
 import type { Config } from '../config.js';
 import { Store } from '../store/index.js';
-import type { EventRow } from '../store/events.js';
+import type { EventEntryRow, EventRow } from '../store/events.js';
 import type { ErasureRow } from '../store/erasures.js';
 import type { StreamRow } from '../store/streams.js';
 import { Appender, initialHead, type AppendOptions, type AppendResult, type EventInput, type IdempotencyWrite, type ReceiptView } from './appender.js';
 import { ApiError, notFound } from './errors.js';
 import { IdempotencyGate } from './idempotency.js';
+import type { ReceiptsShape } from './replay.js';
 import { newId } from './ids.js';
 import { Anchoring } from './anchoring.js';
 import { Evidence } from './evidence.js';
@@ -304,7 +305,7 @@ export class Ledger {
     streamId: string,
     inputs: readonly EventInput[],
     idem: IdempotencyWrite | undefined,
-    render: (r: ReceiptView[]) => unknown,
+    render: ((r: ReceiptView[]) => unknown) | ReceiptsShape,
     opts?: AppendOptions,
   ): Promise<AppendResult> {
     // The hot path needs only the owner (cached); the appender reads the head itself.
@@ -476,7 +477,7 @@ export function streamView(r: StreamRow): StreamView {
   };
 }
 
-export function receiptView(ev: EventRow): ReceiptView {
+export function receiptView(ev: EventEntryRow): ReceiptView {
   return {
     stream_event_id: ev.id,
     stream_id: ev.streamId,

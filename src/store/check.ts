@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Db } from './db.js';
-import type { EventRow } from './events.js';
+import { merkleNodePos, type EventRow } from './events.js';
 import type { ErasureRow } from './erasures.js';
 import type { CheckpointRow, WindowRow } from './checkpoints.js';
 import type { LedgerKeyRow } from './ledger-keys.js';
@@ -91,7 +91,7 @@ export class CheckRepo {
 
   /** One stored Merkle node (level ≥ 1), or undefined. */
   node(streamId: string, level: number, idx: number): Buffer | undefined {
-    return this.stmt('SELECT "hash" FROM "merkle_nodes" WHERE "stream_id" = ? AND "level" = ? AND "idx" = ?').pluck().get(streamId, level, idx) as
+    return this.stmt('SELECT "hash" FROM "merkle_nodes" WHERE "stream_id" = ? AND "pos" = ?').pluck().get(streamId, merkleNodePos(level, idx)) as
       | Buffer
       | undefined;
   }

@@ -4,6 +4,7 @@ import { and, asc, desc, eq, gte, lt, sql } from 'drizzle-orm';
 import { MerkleError, type NodeSource } from '../protocol/merkle.js';
 import { TILE_BYTES, tileAddress, tileHash } from '../protocol/tiles.js';
 import type { Db } from './db.js';
+import { merkleNodePos } from './events.js';
 import { checkpoints, events, streams, windows } from './schema.js';
 
 export type WindowRow = typeof windows.$inferSelect;
@@ -51,7 +52,7 @@ export class CheckpointsRepo {
     // Raw statements for the prover's point lookups: drizzle's row mapping costs more than the lookup itself.
     const sqlite = (db as Db & { $client: Database.Database }).$client;
     this.leafRaw = sqlite.prepare('SELECT "event_hash" FROM "events" WHERE "stream_id" = ? AND "seq_no" = ?').pluck();
-    this.nodeRaw = sqlite.prepare('SELECT "hash" FROM "merkle_nodes" WHERE "stream_id" = ? AND "level" = ? AND "idx" = ?').pluck();
+    this.nodeRaw = sqlite.prepare('SELECT "hash" FROM "merkle_nodes" WHERE "stream_id" = ? AND "pos" = ?').pluck();
     this.tileRaw = sqlite
       .prepare('SELECT "hashes" FROM "merkle_tiles" WHERE "stream_id" = ? AND "tile_level" = ? AND "tile_idx" = ?')
       .pluck();
@@ -134,7 +135,7 @@ export class CheckpointsRepo {
           const hex = this.leafRaw.get(streamId, index + 1) as string | undefined;
           h = hex === undefined ? undefined : Buffer.from(hex, 'hex');
         } else {
-          const b = this.nodeRaw.get(streamId, level, index) as Buffer | undefined;
+          const b = this.nodeRaw.get(streamId, merkleNodePos(level, index)) as Buffer | undefined;
           h = b === undefined ? undefined : new Uint8Array(b);
         }
         if (!h) throw new MerkleError('MERKLE_NODE_MISSING', `node ${level}/${index} of ${streamId} is not stored`);

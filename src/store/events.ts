@@ -9,6 +9,15 @@ export type EventRow = typeof events.$inferSelect;
 /** A row without its payload and salt: what an event hash can be recomputed from (the commitment stands for them). */
 export type EventEntryRow = Omit<EventRow, 'payload' | 'salt'>;
 
+/**
+ * The key of Merkle node (level ≥ 1, idx) in merkle_nodes: (index of the last leaf it covers) × 64 + level. The
+ * appender creates the nodes of leaf L right after L, bottom up, so keys only grow within a stream: a flush's nodes
+ * are appended at one right edge. Exact below 2^53 (leaf indexes below 2^47). Migration 0017 computes the same in SQL.
+ */
+export function merkleNodePos(level: number, idx: number): number {
+  return ((idx + 1) * 2 ** level - 1) * 64 + level;
+}
+
 export class EventsRepo {
   // Raw better-sqlite3 statements: these run once per appended event (insert, insertNode) or per receipt read.
   private readonly insertStmt: Database.Statement;
@@ -22,7 +31,7 @@ export class EventsRepo {
         '"payload_commitment", "event_hash", "previous_event_hash", "stream_head_hash", "protocol", "kid", "signature") ' +
         'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    this.insertNodeStmt = sqlite.prepare('INSERT INTO "merkle_nodes" ("stream_id", "level", "idx", "hash") VALUES (?, ?, ?, ?)');
+    this.insertNodeStmt = sqlite.prepare('INSERT INTO "merkle_nodes" ("stream_id", "pos", "level", "idx", "hash") VALUES (?, ?, ?, ?, ?)');
     this.getRow = rowReader(sqlite, events, '"id" = ?');
     this.entriesStmt = sqlite.prepare(
       'SELECT "id", "stream_id" AS "streamId", "seq_no" AS "seqNo", "source_ref" AS "sourceRef", "event_type" AS "eventType", ' +
@@ -54,7 +63,7 @@ export class EventsRepo {
   }
 
   insertNode(streamId: string, level: number, idx: number, hash: Uint8Array): void {
-    this.insertNodeStmt.run(streamId, level, idx, Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength));
+    this.insertNodeStmt.run(streamId, merkleNodePos(level, idx), level, idx, Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength));
   }
 
   get(id: string): EventRow | undefined {

@@ -1,8 +1,7 @@
 // Idempotency records: written in the same transaction as the write they describe.
 import type Database from 'better-sqlite3';
-import { lte } from 'drizzle-orm';
 import type { Db } from './db.js';
-import { idempotencyRecords } from './schema.js';
+import type { idempotencyRecords } from './schema.js';
 import { sqliteOf } from './streams.js';
 
 export type IdempotencyRecord = typeof idempotencyRecords.$inferSelect;
@@ -11,7 +10,9 @@ export class IdempotencyRepo {
   // Raw statements: get runs on every keyed write request, insert in every append's transaction.
   private readonly getStmt: Database.Statement;
   private readonly insertStmt: Database.Statement;
-  constructor(private readonly db: Db) {
+  private readonly deleteExpiredStmt: Database.Statement;
+  private readonly purgeStmt: Database.Statement;
+  constructor(db: Db) {
     const sqlite = sqliteOf(db);
     this.getStmt = sqlite
       .prepare(
@@ -19,13 +20,21 @@ export class IdempotencyRepo {
           'WHERE "tenant_id" = ? AND "key" = ?',
       )
       .raw(true);
+    // A new use of a key whose record expired (not purged yet) replaces it: deleted and inserted afresh rather than
+    // updated in place, so the rowid order stays the order records expire in (purgeExpired relies on it). The delete
+    // finds nothing on almost every append, and looks at the index page the insert then writes.
+    this.deleteExpiredStmt = sqlite.prepare('DELETE FROM "idempotency_records" WHERE "tenant_id" = ? AND "key" = ? AND "expires_at" <= ?');
     this.insertStmt = sqlite.prepare(
       'INSERT INTO "idempotency_records" ("tenant_id", "key", "fingerprint", "status", "response_body", "created_at", "expires_at") ' +
-        'VALUES (?, ?, ?, ?, ?, ?, ?) ' +
-        // An expired record may still sit there until the purge runs: a new use of the key replaces it.
-        'ON CONFLICT ("tenant_id", "key") DO UPDATE SET "fingerprint" = excluded.fingerprint, "status" = excluded.status, ' +
-        '"response_body" = excluded.response_body, "created_at" = excluded.created_at, "expires_at" = excluded.expires_at ' +
-        'WHERE "idempotency_records"."expires_at" <= excluded.created_at',
+        'VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT ("tenant_id", "key") DO NOTHING',
+    );
+    // Records are written in time order with one TTL, so rowid order is expiry order: delete from the oldest up to the
+    // first live one. (No index on expires_at: it cost a B-tree write per append.) A record written under a longer TTL
+    // (PROOFSTREAM_IDEMPOTENCY_TTL_MS lowered since) holds back the purge of later ones until it expires itself; an
+    // expired record is never replayed either way (get() checks expires_at).
+    this.purgeStmt = sqlite.prepare(
+      'DELETE FROM "idempotency_records" WHERE rowid < ' +
+        'COALESCE((SELECT rowid FROM "idempotency_records" WHERE "expires_at" > ? ORDER BY rowid LIMIT 1), 9223372036854775807)',
     );
   }
 
@@ -38,10 +47,11 @@ export class IdempotencyRepo {
 
   /** Returns false when a live record already holds the key (the caller's transaction must then roll back). */
   insert(r: IdempotencyRecord): boolean {
+    this.deleteExpiredStmt.run(r.tenantId, r.key, r.createdAt);
     return this.insertStmt.run(r.tenantId, r.key, r.fingerprint, r.status, r.responseBody, r.createdAt, r.expiresAt).changes === 1;
   }
 
   purgeExpired(now: number): number {
-    return this.db.delete(idempotencyRecords).where(lte(idempotencyRecords.expiresAt, now)).run().changes;
+    return this.purgeStmt.run(now).changes;
   }
 }

@@ -101,16 +101,23 @@ export const events = sqliteTable(
   (t) => [uniqueIndex('events_stream_seq').on(t.streamId, t.seqNo)],
 );
 
-/** Hashes of perfect Merkle subtrees at level ≥ 1 (level 0 is events.event_hash). */
+/**
+ * Hashes of perfect Merkle subtrees at level ≥ 1 (level 0 is events.event_hash). Keyed by `pos`, the order the
+ * appender creates them in, so every node of a flush lands on the stream's one right edge of one B-tree (keyed by
+ * (level, idx) there was one right edge per level: ~13 WAL pages per flush; docs/performance.md, session 6). The
+ * migration makes the table WITHOUT ROWID (drizzle cannot say so): the key is the row, no second tree.
+ */
 export const merkleNodes = sqliteTable(
   'merkle_nodes',
   {
     streamId: text('stream_id').notNull(),
+    /** merkleNodePos(level, idx) in src/store/events.ts: (index of the last leaf it covers) × 64 + level */
+    pos: integer('pos').notNull(),
     level: integer('level').notNull(),
     idx: integer('idx').notNull(),
     hash: blob('hash', { mode: 'buffer' }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.streamId, t.level, t.idx] })],
+  (t) => [primaryKey({ columns: [t.streamId, t.pos] })],
 );
 
 /**
@@ -140,7 +147,9 @@ export const idempotencyRecords = sqliteTable(
     createdAt: integer('created_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.key] }), index('idempotency_expires').on(t.expiresAt)],
+  // No index on expires_at: records are purged oldest rowid first (src/store/idempotency.ts purgeExpired), which
+  // saves a B-tree write per append (docs/performance.md, session 6).
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
 );
 
 /**

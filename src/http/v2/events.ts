@@ -39,7 +39,7 @@ export function appendRoutes(app: OpenAPIHono<AppEnv>, ledger: Ledger, d: KeyedW
     keyedWrite(d, 'events:write', cfg.maxEventBytes, (c, w) => {
       const { streamId } = validated(StreamIdParam, c.req.param(), 'param');
       const input = validated(EventInput, jsonForValidation(c, w.body), 'json');
-      return ledger.append(w.principal, streamId, [input], w.idem, (receipts) => receipts[0]);
+      return ledger.append(w.principal, streamId, [input], w.idem, 'receipt');
     }),
   );
 
@@ -49,7 +49,7 @@ export function appendRoutes(app: OpenAPIHono<AppEnv>, ledger: Ledger, d: KeyedW
       const { streamId } = validated(StreamIdParam, c.req.param(), 'param');
       const { events } = validated(BatchInput, jsonForValidation(c, w.body), 'json');
       checkBatchItemSizes(w.body, cfg.maxEventBytes); // the one parse, not a re-parse
-      return ledger.append(w.principal, streamId, events, w.idem, (receipts) => ({ stream_id: streamId, receipts }));
+      return ledger.append(w.principal, streamId, events, w.idem, 'batch');
     }),
   );
 }
