@@ -306,6 +306,20 @@ describe('GitLab', () => {
     expect(await allEvents()).toBe(before + 2);
   });
 
+  it('the newer pipeline statuses GitLab documents are mapped: canceling is still running, canceled is final', async () => {
+    const c = await connector('gitlab');
+    const base = fixture('gitlab-pipeline-hook.json').toString('utf8').replace('"id": 31', '"id": 34');
+    const canceling = await gitlab(c, 'Pipeline Hook', Buffer.from(base.replace('"status": "success"', '"status": "canceling"')));
+    expect(canceling.status, canceling.text).toBe(201);
+    expect(canceling.body).toMatchObject({ status: 'RUNNING', finishedAt: null });
+    const canceled = await gitlab(c, 'Pipeline Hook', Buffer.from(base.replace('"status": "success"', '"status": "canceled"')));
+    expect(canceled.status, canceled.text).toBe(200);
+    expect(canceled.body).toMatchObject({ id: canceling.body.id, status: 'CANCELLED' });
+    const waiting = await gitlab(c, 'Pipeline Hook', Buffer.from(base.replace('"id": 34', '"id": 35').replace('"status": "success"', '"status": "waiting_for_callback"')));
+    expect(waiting.status, waiting.text).toBe(201);
+    expect(waiting.body.status).toBe('QUEUED');
+  });
+
   it('a GitLab connector does not take GitHub hooks (404), and an unknown GitLab event is 202', async () => {
     const c = await connector('gitlab');
     const asGithub = await fetch(srv.url + `/api/v1/connectors/github/${c.id}`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });

@@ -99,7 +99,10 @@ const GL_RUN: Record<string, RunStatus> = {
   pending: 'QUEUED',
   scheduled: 'QUEUED',
   manual: 'QUEUED',
+  waiting_for_callback: 'QUEUED',
   running: 'RUNNING',
+  // Being canceled: jobs' after_script still runs; `canceled` follows.
+  canceling: 'RUNNING',
   success: 'SUCCEEDED',
   failed: 'FAILED',
   canceled: 'CANCELLED',
