@@ -126,6 +126,19 @@ describe('GitHub', () => {
     expect(r.body).toMatchObject({ externalId: '289782451', status: 'FAILED', finishedAt: '2020-10-05T16:33:24.000Z' });
   });
 
+  it('a re-run (run_attempt 2) of a finished workflow run is a run of its own, not a late change of the first', async () => {
+    const c = await connector('github');
+    const first = await github(c, 'workflow_run', fixture('github-workflow_run-completed.json'));
+    expect(first.status, first.text).toBe(201);
+    const rerun = JSON.parse(fixture('github-workflow_run-requested.json').toString('utf8'));
+    rerun.workflow_run.run_attempt = 2;
+    const second = await github(c, 'workflow_run', Buffer.from(JSON.stringify(rerun)));
+    expect(second.status, second.text).toBe(201);
+    expect(second.body).toMatchObject({ externalId: '289782451/attempts/2', status: 'QUEUED' });
+    expect(second.body.id).not.toBe(first.body.id);
+    expect((await call('GET', `/api/v1/pipeline-runs/${first.body.id}`)).body.status).toBe('SUCCEEDED');
+  });
+
   it('check_run completed → a passed TEST_RESULTS attestation on the PR; check_suite completed → a CUSTOM one named by its app', async () => {
     const c = await connector('github');
     const r = await github(c, 'check_run', fixture('github-check_run-completed.json'));

@@ -227,12 +227,16 @@ export class Connectors {
       const wr = obj(b.workflow_run);
       const action = str(b.action);
       const runId = need(num(wr.id), 'workflow_run.id');
+      // A re-run keeps the run's id with run_attempt 2, 3, …: each attempt is a run of its own (it may build other
+      // bytes), named as GitHub's API names it (/actions/runs/{id}/attempts/{n}); the first attempt is the bare id.
+      const attempt = num(wr.run_attempt) ?? 1;
+      const externalId = attempt > 1 ? `${runId}/attempts/${attempt}` : String(runId);
       const prs = Array.isArray(wr.pull_requests) ? wr.pull_requests : [];
       const base = {
         repositoryFullName: repo(),
         name: str(wr.name) ?? str(obj(b.workflow).name) ?? 'workflow',
         provider: 'github-actions',
-        externalId: String(runId),
+        externalId,
         commitSha: commit(wr.head_sha),
         branch: str(wr.head_branch),
         prNumber: num(obj(prs[0]).number),
@@ -244,10 +248,10 @@ export class Connectors {
       const phase = str(wr.status) ?? action;
       if (phase === 'completed') {
         const status = GH_RUN_FINAL[str(wr.conclusion) ?? ''] ?? 'FAILED';
-        return this.run(p, row, String(runId), { ...base, status, finishedAt: time(wr.updated_at) }, idem, event);
+        return this.run(p, row, externalId, { ...base, status, finishedAt: time(wr.updated_at) }, idem, event);
       }
       const open = phase === null ? undefined : GH_RUN_OPEN[phase];
-      if (open) return this.run(p, row, String(runId), { ...base, status: open, finishedAt: null }, idem, event);
+      if (open) return this.run(p, row, externalId, { ...base, status: open, finishedAt: null }, idem, event);
       return nothing(202, event, `workflow_run action ${JSON.stringify(action)} with status ${JSON.stringify(wr.status)} is not mapped`);
     }
     if (event === 'check_run' || event === 'check_suite') {
@@ -340,7 +344,7 @@ export class Connectors {
 
   /**
    * A provider run: created on first sight (with the status it has then), updated afterwards. A hook that would change
-   * a final run (out of order, or a re-run reported late) records nothing and answers 200 saying so.
+   * a final run (an event arriving out of order) records nothing and answers 200 saying so.
    */
   private async run(
     p: Principal,
