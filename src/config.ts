@@ -76,6 +76,8 @@ export interface Config {
   cicdRateLimit: RateSpec;
   /** CI/CD connector hooks (docs/cicd.md "Connectors"): body cap (PROOFSTREAM_CONNECTOR_MAX_BODY_BYTES) and per-address rate (…_RATE_LIMIT_RPS / _BURST) */
   connectorMaxBodyBytes: number;
+  /** POST /api/v1/collector/attestations (docs/cicd.md "Collector batches"): body cap (PROOFSTREAM_COLLECTOR_MAX_BATCH_BYTES) */
+  collectorMaxBatchBytes: number;
   connectorRateLimitRps: number;
   connectorRateLimitBurst: number;
   /** a window is sealed when it holds this many events… */
@@ -334,6 +336,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     // Connector hooks are unauthenticated until their HMAC/token checks: 1 MiB is far above any workflow_run or
     // pipeline hook we map (GitHub allows 25 MB, mostly for push events we ignore).
     connectorMaxBodyBytes: int(env, 'PROOFSTREAM_CONNECTOR_MAX_BODY_BYTES', 1024 * 1024),
+    collectorMaxBatchBytes: intAtLeast(env, 'PROOFSTREAM_COLLECTOR_MAX_BATCH_BYTES', 1024 * 1024, 1024),
     connectorRateLimitRps: int(env, 'PROOFSTREAM_CONNECTOR_RATE_LIMIT_RPS', 10),
     connectorRateLimitBurst: int(env, 'PROOFSTREAM_CONNECTOR_RATE_LIMIT_BURST', 100),
     windowMaxEvents: int(env, 'PROOFSTREAM_WINDOW_MAX_EVENTS', 1000),

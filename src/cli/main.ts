@@ -18,6 +18,11 @@ const USAGE = `usage: proofstream <command>
                                           unless --create
   keys list [--tenant <t>] [--json]       list keys (never the keys themselves)
   keys revoke <key id>                    revoke a key, at once also for a running server
+  collectors add --tenant <t> (--public-key <file|base64|hex> | --generate <private key file>) [--name <n>] [--json]
+                                          register a CI/CD collector's Ed25519 key; prints its key id
+  collectors list [--tenant <t>] [--json] list collector keys
+  collectors revoke <key id> [--tenant <t>]
+                                          revoke a collector key (docs/cicd.md "Collector batches")
   ledger-key rotate [--db <file>] [--keys-dir <dir>] [--overlap 7d] [--json]
                                           new ledger signing key, no downtime; the old one co-signs
                                           checkpoints for the overlap (docs/trust.md)
@@ -88,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'ledger-key') return (await import('./ledger-key.js')).ledgerKeyCommand(argv.slice(1), usageError); // rotate | retire | list
   if (cmd === 'keys') return (await import('./keys.js')).keysCommand(argv.slice(1), usageError); // create | list | revoke
+  if (cmd === 'collectors') return (await import('./collectors.js')).collectorsCommand(argv.slice(1), usageError); // add | list | revoke
   return usageError(`proofstream: unknown command ${JSON.stringify(cmd)}`);
 }
 

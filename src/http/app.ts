@@ -30,6 +30,7 @@ import { v1Routes } from './v1/index.js';
 import { DEFAULT_WEB_DIR, webAppRoutes } from './web-app.js';
 import { cicdRoutes } from './cicd/routes.js';
 import { connectorRoutes } from './cicd/connectors.js';
+import { collectorRoutes } from './cicd/collectors.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -144,6 +145,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   webAppRoutes(app, cfg.webDir ?? DEFAULT_WEB_DIR);
   cicdRoutes(app, deps); // /api/v1: CI/CD evidence (docs/cicd.md)
   connectorRoutes(app, deps); // /api/v1/connectors: GitHub and GitLab hooks (docs/cicd.md "Connectors")
+  collectorRoutes(app, deps); // /api/v1/collector/attestations and /v2/admin/collector-keys (docs/cicd.md "Collector batches")
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -46,7 +46,14 @@ export type ErrorCode =
   | 'ARTIFACT_EXISTS'
   | 'REFERENCE_UNKNOWN'
   // CI/CD connectors (docs/cicd.md "Connectors")
-  | 'CONNECTOR_SIGNATURE_INVALID';
+  | 'CONNECTOR_SIGNATURE_INVALID'
+  // CI/CD collector batches (docs/cicd.md "Collector batches")
+  | 'COLLECTOR_BATCH_INVALID'
+  | 'COLLECTOR_ITEM_INVALID'
+  | 'COLLECTOR_UNKNOWN'
+  | 'COLLECTOR_REVOKED'
+  | 'COLLECTOR_SIGNATURE_INVALID'
+  | 'COLLECTOR_ITEM_CONFLICT';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -115,6 +122,19 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   ARTIFACT_EXISTS: 409,
   /** a CI/CD record names a pipeline run or artifact that does not exist (for this key); details.field names the field */
   REFERENCE_UNKNOWN: 422,
+  // Collector batches: every refusal names the item (details.index, details.field) and stores nothing of the batch.
+  /** the batch itself: not 1–100 items, or its new items name more than one repository */
+  COLLECTOR_BATCH_INVALID: 422,
+  /** an item is malformed (a member missing or of the wrong form, too large, its id repeated in the batch) */
+  COLLECTOR_ITEM_INVALID: 422,
+  /** an item's collectorKeyId is not a collector key registered in the tenant */
+  COLLECTOR_UNKNOWN: 422,
+  /** an item's collector key is revoked */
+  COLLECTOR_REVOKED: 422,
+  /** an item's signature does not verify with its collector key */
+  COLLECTOR_SIGNATURE_INVALID: 422,
+  /** an item id this collector used before for other bytes; details.attestationId names the record it made */
+  COLLECTOR_ITEM_CONFLICT: 409,
 };
 
 export class ApiError extends Error {

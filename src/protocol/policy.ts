@@ -10,7 +10,10 @@
 //   group <name> <k|all|any> <member>…      k of the members (witnesses or earlier groups)
 //   quorum <name|none>                      the group or witness whose rule a checkpoint must meet
 //   tsa <name> <base64 DER certificate>     a trusted RFC 3161 root; any tsa line makes anchors required
+//   collector <key_id> <public key hex>     a pinned CI/CD collector key (docs/protocol.md §12); any collector line
+//                                           makes every collector-signed event's key need a pin
 import { base64ToBytes, bytesToBase64 } from './bytes.js';
+import { collectorKeyId } from './collector.js';
 import { ProtocolError } from './merkle.js';
 import { COSIGNATURE_TYPE, ED25519_TYPE, encodeVerifierKey, isValidKeyName, keyId, parseVerifierKey, type VerifierKey } from './note.js';
 
@@ -49,6 +52,8 @@ export interface TrustPolicy {
   /** name of the group or witness that must be satisfied; null = no witness requirement */
   quorum: string | null;
   tsaRoots: { name: string; der: Uint8Array }[];
+  /** pinned collector keys (§12): key id and the 32-byte public key as lowercase hex */
+  collectors: { keyId: string; publicKeyHex: string }[];
 }
 
 const MAX_POLICY_BYTES = 1 << 20;
@@ -57,7 +62,7 @@ const MAX_POLICY_BYTES = 1 << 20;
 export function parsePolicy(text: string): TrustPolicy {
   if (typeof text !== 'string') throw new PolicyError('POLICY_MALFORMED', 'policy must be text');
   if (text.length > MAX_POLICY_BYTES) throw new PolicyError('POLICY_MALFORMED', 'policy is too large');
-  const p: TrustPolicy = { logs: [], witnesses: [], groups: [], quorum: null, tsaRoots: [] };
+  const p: TrustPolicy = { logs: [], witnesses: [], groups: [], quorum: null, tsaRoots: [], collectors: [] };
   const names = new Set<string>();
   let quorumSeen = false;
   text.split('\n').forEach((raw, i) => {
@@ -144,6 +149,21 @@ export function parsePolicy(text: string): TrustPolicy {
         }
         if (der.length < 16 || der[0] !== 0x30) fail('certificate is not DER');
         p.tsaRoots.push({ name, der });
+        break;
+      }
+      case 'collector': {
+        if (args.length !== 2) fail('expected: collector <key_id> <public key hex>');
+        const [id, hex] = args as [string, string];
+        if (!/^[0-9a-f]{64}$/.test(hex)) fail('the collector public key must be 64 lowercase hex digits');
+        let bytes: Uint8Array;
+        try {
+          bytes = new Uint8Array(hex.match(/../g)!.map((h) => parseInt(h, 16)));
+        } catch {
+          return fail('bad collector public key');
+        }
+        if (collectorKeyId(bytes) !== id) fail(`${id} is not the key id of that public key (${collectorKeyId(bytes)})`);
+        if (p.collectors.some((c) => c.keyId === id)) fail(`collector ${id} is pinned twice`);
+        p.collectors.push({ keyId: id, publicKeyHex: hex });
         break;
       }
       default:

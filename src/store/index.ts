@@ -2,6 +2,7 @@
 import { CheckRepo } from './check.js';
 import { CicdRepo } from './cicd.js';
 import { ConnectorsRepo } from './connectors.js';
+import { CollectorsRepo } from './collectors.js';
 import { CheckpointsRepo } from './checkpoints.js';
 import type Database from 'better-sqlite3';
 import fs from 'node:fs';
@@ -36,6 +37,8 @@ export class Store {
   readonly cicd: CicdRepo;
   /** CI/CD connectors (src/cicd/connectors.ts) */
   readonly connectors: ConnectorsRepo;
+  /** collector keys and accepted collector items (src/cicd/collectors.ts) */
+  readonly collectors: CollectorsRepo;
 
   private readonly tx: Transactions;
 
@@ -54,6 +57,7 @@ export class Store {
     this.erasures = new ErasuresRepo(h.db);
     this.cicd = new CicdRepo(h.db);
     this.connectors = new ConnectorsRepo(h.db);
+    this.collectors = new CollectorsRepo(h.db);
   }
 
   static open(file: string, opts: OpenOptions = {}): Store {

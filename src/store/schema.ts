@@ -471,3 +471,41 @@ export const connectorRuns = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.connectorId, t.externalId] })],
 );
+
+/**
+ * Collector keys (docs/cicd.md "Collector batches"): Ed25519 public keys a tenant registered for its client-side
+ * collectors. `key_id` is derived from the public key (docs/protocol.md §12), so one key has one id everywhere; the
+ * same key registered by two tenants is two rows. Revocation keeps the row (`revoked_at`).
+ */
+export const collectorKeys = sqliteTable(
+  'collector_keys',
+  {
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    keyId: text('key_id').notNull(),
+    /** the 32-byte raw public key, lowercase hex */
+    publicKey: text('public_key').notNull(),
+    name: text('name'),
+    createdAt: text('created_at').notNull(),
+    revokedAt: text('revoked_at'),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.keyId] })],
+);
+
+/**
+ * Every collector item accepted, by (tenant, collector key, the item's own id): what makes a replay idempotent and the
+ * same id with other bytes a 409. `digest` is hex SHA-256 of the item's signed bytes; written in the event's
+ * transaction.
+ */
+export const collectorItems = sqliteTable(
+  'collector_items',
+  {
+    tenantId: text('tenant_id').notNull(),
+    keyId: text('key_id').notNull(),
+    itemId: text('item_id').notNull(),
+    digest: text('digest').notNull(),
+    /** the attestation record made of it (cicd_records.id) */
+    recordId: text('record_id').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.keyId, t.itemId] })],
+);

@@ -15,6 +15,7 @@ import { addKeys, BUNDLE_KEYS_TRUST_CHECK, emptyTrust, type TrustSet } from './t
 import { checkAnchors, checkWitnesses } from './evidence.js';
 import type { TrustPolicy } from '../protocol/policy.js';
 import { hintsFor, type CallerHints } from './caller.js';
+import { CollectorChecker } from './collector.js';
 
 const TOP_MEMBERS = ['format', 'manifest', ...BUNDLE_SECTIONS] as const;
 const MANIFEST_MEMBERS = ['pack_id', 'stream_id', 'from_seq_no', 'to_seq_no', 'created_at', 'sections'] as const;
@@ -219,6 +220,8 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
   const streamed = top.has('events') && b.events instanceof StreamedEvents ? b.events : null;
   const events = streamed ?? sectionArr('events');
   let leaves: Uint8Array[] | null = null;
+  // Collector signatures ride the same pass over the events (their payloads are bound by the events checks).
+  const collectors = new CollectorChecker(t.policy, t.signatureVerifier);
   if (events && streamId !== undefined) {
     const d = new ArraySectionDigest('events');
     let digestOk = true;
@@ -233,6 +236,7 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
       signatureVerifier: t.signatureVerifier,
       plainJson: streamed ? streamed.plainJson : t.plainJson === true,
       onEach: (raw, i, canonical) => {
+        collectors.add(raw, ptr('/events', i));
         if (!digestOk) return;
         try {
           if (canonical !== undefined) d.addText(canonical);
@@ -246,6 +250,7 @@ export async function verifyBundleKind(object: unknown, t: BundleTrust, r: Repor
     const res = streamed ? await checkStreamedRun(streamed, trust, checks, o) : await checkEventRun(events as unknown[], trust, checks, o);
     compare('events', digestOk ? d.digest() : null);
     noteUnchecked(r, 'events', res);
+    await collectors.finish(r);
     leaves = res.leaves;
   } else {
     compare('events', digestOf('events', streamed ? await streamed.toArray() : b.events));

@@ -39,6 +39,10 @@ export const PROBLEM_CODES = [
   'ANCHOR_SIGNATURE_INVALID',
   'ANCHOR_UNTRUSTED_TSA',
   'ANCHOR_TSA_CERT_INVALID',
+  // CI/CD collector signatures in packs (src/verify/collector.ts, docs/protocol.md §12)
+  'COLLECTOR_SIGNATURE_INVALID',
+  'COLLECTOR_KEY_MISMATCH',
+  'COLLECTOR_KEY_UNPINNED',
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
