@@ -80,6 +80,9 @@ export interface Config {
   collectorMaxBatchBytes: number;
   connectorRateLimitRps: number;
   connectorRateLimitBurst: number;
+  /** an artifact's provenance (docs/cicd.md "Provenance"): most records and most events one bundle may hold (PROOFSTREAM_PROVENANCE_MAX_RECORDS / _MAX_EVENTS) */
+  provenanceMaxRecords: number;
+  provenanceMaxEvents: number;
   /** a window is sealed when it holds this many events… */
   windowMaxEvents: number;
   /** …or when its oldest event is this old, whichever comes first */
@@ -339,6 +342,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     collectorMaxBatchBytes: intAtLeast(env, 'PROOFSTREAM_COLLECTOR_MAX_BATCH_BYTES', 1024 * 1024, 1024),
     connectorRateLimitRps: int(env, 'PROOFSTREAM_CONNECTOR_RATE_LIMIT_RPS', 10),
     connectorRateLimitBurst: int(env, 'PROOFSTREAM_CONNECTOR_RATE_LIMIT_BURST', 100),
+    provenanceMaxRecords: intAtLeast(env, 'PROOFSTREAM_PROVENANCE_MAX_RECORDS', 1000, 1),
+    provenanceMaxEvents: intAtLeast(env, 'PROOFSTREAM_PROVENANCE_MAX_EVENTS', 5000, 1),
     windowMaxEvents: int(env, 'PROOFSTREAM_WINDOW_MAX_EVENTS', 1000),
     windowMaxAgeMs: intAtLeast(env, 'PROOFSTREAM_WINDOW_MAX_AGE_MS', 1000, 10),
     webDir: env.PROOFSTREAM_WEB_DIR ? path.resolve(env.PROOFSTREAM_WEB_DIR) : undefined,

@@ -31,6 +31,7 @@ import { DEFAULT_WEB_DIR, webAppRoutes } from './web-app.js';
 import { cicdRoutes } from './cicd/routes.js';
 import { connectorRoutes } from './cicd/connectors.js';
 import { collectorRoutes } from './cicd/collectors.js';
+import { provenanceRoutes } from './cicd/provenance.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -146,6 +147,7 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   cicdRoutes(app, deps); // /api/v1: CI/CD evidence (docs/cicd.md)
   connectorRoutes(app, deps); // /api/v1/connectors: GitHub and GitLab hooks (docs/cicd.md "Connectors")
   collectorRoutes(app, deps); // /api/v1/collector/attestations and /v2/admin/collector-keys (docs/cicd.md "Collector batches")
+  provenanceRoutes(app, deps); // /api/v1/artifacts/{sha256}/provenance (docs/cicd.md "Provenance")
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -53,7 +53,10 @@ export type ErrorCode =
   | 'COLLECTOR_UNKNOWN'
   | 'COLLECTOR_REVOKED'
   | 'COLLECTOR_SIGNATURE_INVALID'
-  | 'COLLECTOR_ITEM_CONFLICT';
+  | 'COLLECTOR_ITEM_CONFLICT'
+  // an artifact's provenance (docs/cicd.md "Provenance")
+  | 'PROVENANCE_TOO_LARGE'
+  | 'PROVENANCE_NO_RUN';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -135,6 +138,10 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   COLLECTOR_SIGNATURE_INVALID: 422,
   /** an item id this collector used before for other bytes; details.attestationId names the record it made */
   COLLECTOR_ITEM_CONFLICT: 409,
+  /** GET /api/v1/artifacts/{sha256}/provenance: more records or events than PROOFSTREAM_PROVENANCE_MAX_RECORDS / _MAX_EVENTS */
+  PROVENANCE_TOO_LARGE: 422,
+  /** ?format=in-toto for an artifact no pipeline run is known to have built (SLSA provenance is built from the run) */
+  PROVENANCE_NO_RUN: 409,
 };
 
 export class ApiError extends Error {
