@@ -92,7 +92,7 @@ afterAll(() => {
 describe('README "CI/CD evidence" walk-through', () => {
   it('runs top to bottom against the ledger it starts, and leaves the records it describes', async () => {
     const blocks = sectionBlocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
-    expect(blocks.length).toBeGreaterThan(8);
+    expect(blocks.length).toBeGreaterThan(14);
 
     const clone = fakeClone();
     const scriptFile = path.join(tempDir('ps-cicd-walkthrough-script-'), 'walkthrough.sh');
@@ -138,6 +138,19 @@ describe('README "CI/CD evidence" walk-through', () => {
     expect(out).toMatch(/^1 cicd\.pipeline_run\.created\/v1 [0-9a-f]{16}…\n2 cicd\.pipeline_run\.updated\/v1 .*\n3 cicd\.artifact\/v1 .*\n4 cicd\.attestation\/v1 .*\n5 cicd\.deployment\/v1 /m);
     expect(out).toMatch(/^idempotent-replayed: true\r?$/im);
     expect(out).toContain('"code":"PIPELINE_RUN_FINAL"');
+
+    // The collector's batch: accepted, its altered copy refused naming item 0, its resend a replay.
+    expect(read('batch-answer.json')).toMatchObject({ accepted: 1, replayed: 0, items: [{ index: 0, id: 'sbom-payments-api-2.1.0', replayed: false }] });
+    expect(out).toContain('{"code":"COLLECTOR_SIGNATURE_INVALID","index":0}');
+    expect(out).toContain('{"accepted":0,"replayed":1}');
+    // The provenance bundle verified (exit 0 under set -e), holds every record of the walk-through, and its altered
+    // copy failed with exit 1; openssl accepted the DSSE signature over the PAE the README builds.
+    const bundle = read('provenance.json');
+    expect(bundle).toMatchObject({ format: 'proofstream-provenance/v1', status: 'complete', artifact_sha256: sha256 });
+    expect(bundle.records.map((r: any) => r.kind).sort()).toEqual(['artifact', 'attestation', 'deployment', 'pipeline_run']);
+    expect(out).toMatch(/^exit 1$/m);
+    expect(out).toContain('Signature Verified Successfully');
+    expect(read('statement.json')).toMatchObject({ subject: [{ digest: { sha256 } }], predicateType: 'https://slsa.dev/provenance/v1' });
 
     // The key the CLI made has exactly the CI scopes the README names.
     const keys = spawnSync(process.execPath, [path.join(ROOT, 'bin/proofstream.mjs'), 'keys', 'list', '--json'], {
