@@ -2,7 +2,7 @@
 // fixtures/connectors/, correctly signed, becomes its mapped record and that record's event on the repository stream;
 // a wrong HMAC or token is 401 and stores nothing; a redelivery answers the same and appends once; a body over the
 // cap is 413; unknown events are 202 with nothing stored; a revoked connector's hooks are 404.
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,11 +13,10 @@ const fixture = (name: string) => fs.readFileSync(path.join(FIX, name));
 
 let srv: RunningServer;
 let call: ReturnType<typeof client>;
-let deliveries = 0;
 
 beforeAll(async () => {
-  // A small cap, so the 413 test needs no megabyte body; the fixtures are all far below it.
-  srv = await startServer({ env: { PROOFSTREAM_CONNECTOR_MAX_BODY_BYTES: String(16 * 1024) } });
+  // A small cap, so the 413 test needs no megabyte body; the fixtures (GitHub's examples are up to 22 KB) are below it.
+  srv = await startServer({ env: { PROOFSTREAM_CONNECTOR_MAX_BODY_BYTES: String(64 * 1024) } });
   call = client(srv.url, srv.key);
 }, 60_000);
 afterAll(async () => {
@@ -32,12 +31,26 @@ async function connector(provider: 'github' | 'gitlab'): Promise<{ id: string; s
   return r.body;
 }
 
-/** POSTs raw bytes as GitHub does: its event, a delivery id and the HMAC of exactly these bytes. */
+/**
+ * POSTs raw bytes as GitHub does, with the headers of GitHub's documented delivery example ("Webhook events and
+ * payloads", delivery headers): its event, a GUID delivery id, both signatures (SHA-1 legacy, SHA-256) over exactly
+ * these bytes, the hook's ids and Hookshot's user agent.
+ */
 async function github(c: { secret: string; webhook_path: string }, event: string, body: Buffer, opts: { delivery?: string; signature?: string } = {}) {
   const sig = opts.signature ?? 'sha256=' + createHmac('sha256', c.secret).update(body).digest('hex');
   const res = await fetch(srv.url + c.webhook_path, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': opts.delivery ?? `d-${++deliveries}`, 'x-hub-signature-256': sig },
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': 'GitHub-Hookshot/044aadd',
+      'x-github-event': event,
+      'x-github-delivery': opts.delivery ?? randomUUID(),
+      'x-github-hook-id': '292430182',
+      'x-github-hook-installation-target-id': '79929171',
+      'x-github-hook-installation-target-type': 'repository',
+      'x-hub-signature': 'sha1=' + createHmac('sha1', c.secret).update(body).digest('hex'),
+      'x-hub-signature-256': sig,
+    },
     body: new Uint8Array(body),
   });
   const text = await res.text();
@@ -45,9 +58,17 @@ async function github(c: { secret: string; webhook_path: string }, event: string
 }
 
 async function gitlab(c: { secret: string; webhook_path: string }, event: string, body: Buffer, opts: { uuid?: string | null; token?: string } = {}) {
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-gitlab-event': event, 'x-gitlab-token': opts.token ?? c.secret };
+  // GitLab's documented delivery headers ("Webhooks": delivery headers): event, token, instance, webhook and event UUIDs.
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'GitLab/17.6.0',
+    'x-gitlab-event': event,
+    'x-gitlab-token': opts.token ?? c.secret,
+    'x-gitlab-instance': 'https://gitlab.example.com',
+    'x-gitlab-webhook-uuid': '8d1e5d3b-7a66-4d76-9d10-29a3a1a3a111',
+  };
   // null: no delivery header at all (older GitLab), so the body's object id and status are the dedupe key
-  if (opts.uuid !== null) headers['x-gitlab-event-uuid'] = opts.uuid ?? `u-${++deliveries}`;
+  if (opts.uuid !== null) headers['x-gitlab-event-uuid'] = opts.uuid ?? randomUUID();
   const res = await fetch(srv.url + c.webhook_path, { method: 'POST', headers, body: new Uint8Array(body) });
   const text = await res.text();
   return { status: res.status, text, body: JSON.parse(text) };
@@ -80,12 +101,16 @@ describe('GitHub', () => {
     const c = await connector('github');
     const a = await github(c, 'workflow_run', fixture('github-workflow_run-requested.json'));
     expect(a.status, a.text).toBe(201);
-    expect(a.body).toMatchObject({ repositoryFullName: 'acme/payments-api', name: 'Build', provider: 'github-actions', externalId: '30433642', status: 'QUEUED', branch: 'main', commitSha: 'acb5820ced9479c074f688cc328bf03f341a511d' });
+    // workflow_run.name is "" in GitHub's example: the workflow's name stands in.
+    expect(a.body).toMatchObject({
+      repositoryFullName: 'octo-org/octo-repo', name: 'test', provider: 'github-actions', externalId: '289782451', status: 'QUEUED', branch: 'master',
+      commitSha: '3484a3fb816e0859fd6e1cea078d76385ff50625', prNumber: null, startedAt: '2020-10-05T16:33:49.000Z', finishedAt: null,
+    });
     expect((await eventOf(a.body)).event_type).toBe('cicd.pipeline_run.created/v1');
 
     const b = await github(c, 'workflow_run', fixture('github-workflow_run-completed.json'));
     expect(b.status, b.text).toBe(200);
-    expect(b.body).toMatchObject({ id: a.body.id, status: 'SUCCEEDED', finishedAt: '2026-06-07T12:04:31.000Z' });
+    expect(b.body).toMatchObject({ id: a.body.id, status: 'SUCCEEDED', finishedAt: '2020-10-05T16:33:49.000Z' });
     const ev = await eventOf(b.body);
     expect(ev.event_type).toBe('cicd.pipeline_run.updated/v1');
     expect(ev.stream_id).toBe(a.body.stream_id);
@@ -93,26 +118,69 @@ describe('GitHub', () => {
     expect(run.body.status).toBe('SUCCEEDED');
   });
 
-  it('check_run completed → a passed TEST_RESULTS attestation on the PR; check_suite failure → a failed CUSTOM one', async () => {
+  it("a workflow_run delivered as `requested` whose run is already completed (GitHub's example) is a final run, not a queued one", async () => {
+    const c = await connector('github');
+    const r = await github(c, 'workflow_run', fixture('github-workflow_run-requested-with-conclusion.json'));
+    expect(r.status, r.text).toBe(201);
+    // conclusion action_required: the run stopped waiting for someone; it never ran to success.
+    expect(r.body).toMatchObject({ externalId: '289782451', status: 'FAILED', finishedAt: '2020-10-05T16:33:24.000Z' });
+  });
+
+  it('a re-run (run_attempt 2) of a finished workflow run is a run of its own, not a late change of the first', async () => {
+    const c = await connector('github');
+    const first = await github(c, 'workflow_run', fixture('github-workflow_run-completed.json'));
+    expect(first.status, first.text).toBe(201);
+    const rerun = JSON.parse(fixture('github-workflow_run-requested.json').toString('utf8'));
+    rerun.workflow_run.run_attempt = 2;
+    const second = await github(c, 'workflow_run', Buffer.from(JSON.stringify(rerun)));
+    expect(second.status, second.text).toBe(201);
+    expect(second.body).toMatchObject({ externalId: '289782451/attempts/2', status: 'QUEUED' });
+    expect(second.body.id).not.toBe(first.body.id);
+    expect((await call('GET', `/api/v1/pipeline-runs/${first.body.id}`)).body.status).toBe('SUCCEEDED');
+  });
+
+  it('check_run completed → a passed TEST_RESULTS attestation on the PR; check_suite completed → a CUSTOM one named by its app', async () => {
     const c = await connector('github');
     const r = await github(c, 'check_run', fixture('github-check_run-completed.json'));
     expect(r.status, r.text).toBe(201);
-    expect(r.body).toMatchObject({ type: 'TEST_RESULTS', name: 'Unit Tests', passed: true, prNumber: 42, commitSha: 'ec26c3e57ca3a959ca5aad62de7213c562f8c821' });
+    expect(r.body).toMatchObject({ repositoryFullName: 'Codertocat/Hello-World', type: 'TEST_RESULTS', name: 'Octocoders-linter', passed: true, prNumber: 2, commitSha: 'ec26c3e57ca3a959ca5aad62de7213c562f8c821' });
+    expect(r.body.evidence).toEqual({ source: 'github.check_run', id: 128620228, conclusion: 'success', html_url: 'https://github.com/Codertocat/Hello-World/runs/128620228', completed_at: '2019-05-15T15:21:12Z' });
     expect((await eventOf(r.body)).event_type).toBe('cicd.attestation/v1');
-    const s = await github(c, 'check_suite', fixture('github-check_suite-completed.json'));
+    const suite = fixture('github-check_suite-completed.json');
+    const s = await github(c, 'check_suite', suite);
     expect(s.status, s.text).toBe(201);
-    expect(s.body).toMatchObject({ type: 'CUSTOM', name: 'GitHub Actions', passed: false, prNumber: 42 });
-    expect((await eventOf(s.body)).payload).toMatchObject({ id: s.body.id, passed: false });
+    // A suite has no completed_at: its updated_at is when it completed.
+    expect(s.body).toMatchObject({ type: 'CUSTOM', name: 'octocoders-linter', passed: true, prNumber: 2 });
+    expect(s.body.evidence).toMatchObject({ source: 'github.check_suite', id: 118578147, completed_at: '2019-05-15T15:21:14Z' });
+    expect((await eventOf(s.body)).payload).toMatchObject({ id: s.body.id, passed: true });
+    const failed = Buffer.from(suite.toString('utf8').replace('"conclusion": "success"', '"conclusion": "failure"'));
+    const f = await github(c, 'check_suite', failed);
+    expect(f.status, f.text).toBe(201);
+    expect(f.body.passed).toBe(false);
   });
 
   it("deployment_status → a deployment of the artifact registered for the deployment's commit", async () => {
     const c = await connector('github');
     const sha256 = 'd'.repeat(64);
-    await registerArtifact('acme/payments-api', 'acb5820ced9479c074f688cc328bf03f341a511d', sha256);
+    await registerArtifact('Codertocat/Hello-World', 'f95f852bd8fca8fcc58a9a2d6c842781e32a215e', sha256);
     const r = await github(c, 'deployment_status', fixture('github-deployment_status.json'));
     expect(r.status, r.text).toBe(201);
-    expect(r.body).toMatchObject({ environment: 'production', artifactSha256: sha256, status: 'SUCCEEDED', deployedAt: '2026-06-07T12:10:00.000Z' });
+    expect(r.body).toMatchObject({ repositoryFullName: 'Codertocat/Hello-World', environment: 'production', artifactSha256: sha256, status: 'SUCCEEDED', deployedAt: '2019-05-15T15:20:55.000Z' });
     expect((await eventOf(r.body)).event_type).toBe('cicd.deployment/v1');
+  });
+
+  it('deployment_status names its artifact by deployment.payload.artifactSha256, as an object or as a JSON string', async () => {
+    const c = await connector('github');
+    // Another commit's artifact, so only the payload can name it.
+    const sha256 = '7'.repeat(64);
+    await registerArtifact('Codertocat/Hello-World', '1111111111111111111111111111111111111111', sha256);
+    for (const payload of [{ artifactSha256: sha256 }, JSON.stringify({ artifactSha256: sha256 })]) {
+      const body = JSON.parse(fixture('github-deployment_status.json').toString('utf8'));
+      body.deployment.payload = payload;
+      const r = await github(c, 'deployment_status', Buffer.from(JSON.stringify(body)));
+      expect(r.status, r.text).toBe(201);
+      expect(r.body.artifactSha256).toBe(sha256);
+    }
   });
 
   it('ping answers 200 and records nothing; an unmapped event answers 202 and records nothing', async () => {
@@ -165,7 +233,7 @@ describe('GitHub', () => {
   it('a body over PROOFSTREAM_CONNECTOR_MAX_BODY_BYTES is 413 and stores nothing', async () => {
     const c = await connector('github');
     const before = await allEvents();
-    const big = Buffer.from(JSON.stringify({ action: 'completed', padding: 'x'.repeat(16 * 1024) }));
+    const big = Buffer.from(JSON.stringify({ action: 'completed', padding: 'x'.repeat(64 * 1024) }));
     const r = await github(c, 'check_run', big);
     expect(r.status, r.text).toBe(413);
     expect(r.body.error.code).toBe('PAYLOAD_TOO_LARGE');
@@ -210,8 +278,11 @@ describe('GitLab', () => {
 
     const sha256 = 'e'.repeat(64);
     await registerArtifact('acme/platform/payments-api', 'bcbb5ec396a2c0f828686f14fac9b80b780504f2', sha256);
+    // A newer artifact whose commit shares the hook's short_sha: the full id in commit_url tells them apart.
+    await registerArtifact('acme/platform/payments-api', 'bcbb5ec3' + '0'.repeat(32), 'f'.repeat(64));
     const d = await gitlab(c, 'Deployment Hook', fixture('gitlab-deployment-hook.json'));
     expect(d.status, d.text).toBe(201);
+    // status_changed_at "2026-06-07 14:20:00 +0200", GitLab's format for it.
     expect(d.body).toMatchObject({ environment: 'staging', artifactSha256: sha256, status: 'SUCCEEDED', deployedAt: '2026-06-07T12:20:00.000Z' });
     expect((await eventOf(d.body)).event_type).toBe('cicd.deployment/v1');
   });
@@ -246,6 +317,20 @@ describe('GitLab', () => {
     expect(done.status, done.text).toBe(200);
     expect(done.body).toMatchObject({ id: a.body.id, status: 'SUCCEEDED' });
     expect(await allEvents()).toBe(before + 2);
+  });
+
+  it('the newer pipeline statuses GitLab documents are mapped: canceling is still running, canceled is final', async () => {
+    const c = await connector('gitlab');
+    const base = fixture('gitlab-pipeline-hook.json').toString('utf8').replace('"id": 31', '"id": 34');
+    const canceling = await gitlab(c, 'Pipeline Hook', Buffer.from(base.replace('"status": "success"', '"status": "canceling"')));
+    expect(canceling.status, canceling.text).toBe(201);
+    expect(canceling.body).toMatchObject({ status: 'RUNNING', finishedAt: null });
+    const canceled = await gitlab(c, 'Pipeline Hook', Buffer.from(base.replace('"status": "success"', '"status": "canceled"')));
+    expect(canceled.status, canceled.text).toBe(200);
+    expect(canceled.body).toMatchObject({ id: canceling.body.id, status: 'CANCELLED' });
+    const waiting = await gitlab(c, 'Pipeline Hook', Buffer.from(base.replace('"id": 34', '"id": 35').replace('"status": "success"', '"status": "waiting_for_callback"')));
+    expect(waiting.status, waiting.text).toBe(201);
+    expect(waiting.body.status).toBe('QUEUED');
   });
 
   it('a GitLab connector does not take GitHub hooks (404), and an unknown GitLab event is 202', async () => {

@@ -92,13 +92,28 @@ export class Cicd {
 
   // ---- pipeline runs ----
 
-  async createPipelineRun(p: Principal, input: PipelineRunInput, idem: IdempotencyWrite | undefined): Promise<AppendResult> {
+  /**
+   * `alsoInTransaction` runs in the event's transaction after the run's row is written (connectors map the provider's
+   * run id there): if it throws, the event and the row roll back with it and the error is what this rejects with.
+   */
+  async createPipelineRun(
+    p: Principal,
+    input: PipelineRunInput,
+    idem: IdempotencyWrite | undefined,
+    alsoInTransaction?: (run: PipelineRun) => void,
+  ): Promise<AppendResult> {
     checkStepNames(input.steps);
     const record: PipelineRun = { id: newId(ID_PREFIX.pipeline_run), ...input };
-    return this.create(p, 'pipeline_run', record, CICD_EVENT_TYPES.pipelineRunCreated, record.startedAt, idem, {
-      status: record.status,
-      prNumber: record.prNumber,
-    });
+    return this.create(
+      p,
+      'pipeline_run',
+      record,
+      CICD_EVENT_TYPES.pipelineRunCreated,
+      record.startedAt,
+      idem,
+      { status: record.status, prNumber: record.prNumber },
+      alsoInTransaction && (() => alsoInTransaction(record)),
+    );
   }
 
   /**
@@ -246,6 +261,7 @@ export class Cicd {
     occurredAt: string | null,
     idem: IdempotencyWrite | undefined,
     columns: Partial<Pick<CicdRecordRow, 'status' | 'attestationType' | 'passed' | 'prNumber' | 'artifactSha256' | 'environment' | 'pipelineRunId'>>,
+    alsoInTransaction?: () => void,
   ): Promise<AppendResult> {
     const stream = this.streamOf(p, record.repositoryFullName);
     const streamId = stream.id;
@@ -277,6 +293,7 @@ export class Cicd {
           seqNo: rec.seq_no,
           eventCount: 1,
         });
+        alsoInTransaction?.();
       },
     });
   }

@@ -45,6 +45,9 @@ const nothing = (status: number, event: string, reason: string): HookAnswer => (
 });
 
 /** Equal-length buffers compared in constant time; a length difference is a mismatch without a compare. */
+/** Thrown inside a run's creating transaction when a concurrent hook mapped the same provider run first. */
+class RunMappedMeanwhile extends Error {}
+
 const sameBytes = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
 
 export function githubSignatureOk(secret: string, body: Uint8Array, header: string | undefined): boolean {
@@ -71,6 +74,14 @@ const GH_RUN_FINAL: Record<string, RunStatus> = {
   skipped: 'CANCELLED',
   neutral: 'SUCCEEDED',
 };
+/** workflow_run.status before it completes (octokit/webhooks common/workflow-run.schema.json). */
+const GH_RUN_OPEN: Record<string, RunStatus> = {
+  requested: 'QUEUED',
+  queued: 'QUEUED',
+  waiting: 'QUEUED',
+  pending: 'QUEUED',
+  in_progress: 'RUNNING',
+};
 const GH_DEPLOY: Record<string, DeploymentStatus> = {
   pending: 'PENDING',
   queued: 'PENDING',
@@ -88,7 +99,10 @@ const GL_RUN: Record<string, RunStatus> = {
   pending: 'QUEUED',
   scheduled: 'QUEUED',
   manual: 'QUEUED',
+  waiting_for_callback: 'QUEUED',
   running: 'RUNNING',
+  // Being canceled: jobs' after_script still runs; `canceled` follows.
+  canceling: 'RUNNING',
   success: 'SUCCEEDED',
   failed: 'FAILED',
   canceled: 'CANCELLED',
@@ -106,12 +120,28 @@ type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) ? v : null);
-/** RFC 3339 from GitHub's ISO times and GitLab's "2016-08-12 15:23:28 UTC"; null when absent or unreadable. */
+/**
+ * RFC 3339 from GitHub's ISO times and GitLab's "2016-08-12 15:23:28 UTC" (pipelines) and "2021-04-28 21:50:00 +0200"
+ * (deployments' status_changed_at), rewritten to ISO first: Date.parse of anything else is implementation-defined.
+ * null when absent or unreadable.
+ */
 function time(v: unknown): string | null {
   const s = str(v);
   if (!s) return null;
-  const ms = Date.parse(s.replace(/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC$/, '$1T$2Z'));
+  const iso = s
+    .replace(/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC$/, '$1T$2Z')
+    .replace(/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)$/, '$1T$2$3:$4');
+  const ms = Date.parse(iso);
   return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
+/** A deployment payload: an object, or (the REST API takes either) a string holding a JSON object. */
+function jsonObject(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return null;
+  }
 }
 const commit = (v: unknown): string | null => {
   const s = str(v)?.toLowerCase() ?? null;
@@ -197,26 +227,32 @@ export class Connectors {
       const wr = obj(b.workflow_run);
       const action = str(b.action);
       const runId = need(num(wr.id), 'workflow_run.id');
+      // A re-run keeps the run's id with run_attempt 2, 3, …: each attempt is a run of its own (it may build other
+      // bytes), named as GitHub's API names it (/actions/runs/{id}/attempts/{n}); the first attempt is the bare id.
+      const attempt = num(wr.run_attempt) ?? 1;
+      const externalId = attempt > 1 ? `${runId}/attempts/${attempt}` : String(runId);
       const prs = Array.isArray(wr.pull_requests) ? wr.pull_requests : [];
       const base = {
         repositoryFullName: repo(),
         name: str(wr.name) ?? str(obj(b.workflow).name) ?? 'workflow',
         provider: 'github-actions',
-        externalId: String(runId),
+        externalId,
         commitSha: commit(wr.head_sha),
         branch: str(wr.head_branch),
         prNumber: num(obj(prs[0]).number),
         startedAt: time(wr.run_started_at) ?? time(wr.created_at),
         steps: [],
       };
-      if (action === 'requested' || action === 'in_progress') {
-        return this.run(p, row, String(runId), { ...base, status: action === 'requested' ? 'QUEUED' : 'RUNNING', finishedAt: null }, idem, event);
-      }
-      if (action === 'completed') {
+      // The run's own status decides, the action only when it is absent: GitHub documents a `requested` delivery whose
+      // run is already `completed` (conclusion action_required), which is a final run, not a queued one.
+      const phase = str(wr.status) ?? action;
+      if (phase === 'completed') {
         const status = GH_RUN_FINAL[str(wr.conclusion) ?? ''] ?? 'FAILED';
-        return this.run(p, row, String(runId), { ...base, status, finishedAt: time(wr.updated_at) }, idem, event);
+        return this.run(p, row, externalId, { ...base, status, finishedAt: time(wr.updated_at) }, idem, event);
       }
-      return nothing(202, event, `workflow_run action ${JSON.stringify(action)} is not mapped`);
+      const open = phase === null ? undefined : GH_RUN_OPEN[phase];
+      if (open) return this.run(p, row, externalId, { ...base, status: open, finishedAt: null }, idem, event);
+      return nothing(202, event, `workflow_run action ${JSON.stringify(action)} with status ${JSON.stringify(wr.status)} is not mapped`);
     }
     if (event === 'check_run' || event === 'check_suite') {
       const c = obj(event === 'check_run' ? b.check_run : b.check_suite);
@@ -239,7 +275,8 @@ export class Connectors {
           type: event === 'check_run' ? 'TEST_RESULTS' : 'CUSTOM',
           name: name.slice(0, 256),
           passed: conclusion === 'success',
-          evidence: { source: `github.${event}`, id: num(c.id), conclusion, html_url: str(c.html_url), completed_at: str(c.completed_at) },
+          // A check suite has neither html_url nor completed_at; a completed suite's updated_at is when it completed.
+          evidence: { source: `github.${event}`, id: num(c.id), conclusion, html_url: str(c.html_url), completed_at: str(c.completed_at) ?? str(c.updated_at) },
         },
         idem,
       );
@@ -249,7 +286,7 @@ export class Connectors {
       const ds = obj(b.deployment_status);
       const status = GH_DEPLOY[str(ds.state) ?? ''];
       if (!status) return nothing(202, event, `deployment state ${JSON.stringify(ds.state)} is not mapped`);
-      const fromPayload = str(obj(d.payload).artifactSha256);
+      const fromPayload = str(obj(jsonObject(d.payload)).artifactSha256);
       const sha256 = fromPayload && /^[0-9a-f]{64}$/.test(fromPayload) ? fromPayload : this.artifactOfCommit(p, repo(), commit(d.sha));
       if (!sha256) return nothing(202, event, 'no registered artifact: set deployment payload.artifactSha256 or register the commit\'s artifact');
       return this.cicd.recordDeployment(
@@ -293,7 +330,8 @@ export class Connectors {
     if (event === 'Deployment Hook') {
       const status = GL_DEPLOY[str(b.status) ?? ''];
       if (!status) return nothing(202, event, `deployment status ${JSON.stringify(b.status)} is not mapped`);
-      const sha256 = this.artifactOfCommit(p, repo(), commit(b.short_sha));
+      // commit_url ends in the full commit id; short_sha (8 hex) is the fallback, matched by prefix.
+      const sha256 = this.artifactOfCommit(p, repo(), commit(str(b.commit_url)?.split('/').pop()) ?? commit(b.short_sha));
       if (!sha256) return nothing(202, event, "no artifact registered for the deployment's commit");
       return this.cicd.recordDeployment(
         p,
@@ -306,7 +344,7 @@ export class Connectors {
 
   /**
    * A provider run: created on first sight (with the status it has then), updated afterwards. A hook that would change
-   * a final run (out of order, or a re-run reported late) records nothing and answers 200 saying so.
+   * a final run (an event arriving out of order) records nothing and answers 200 saying so.
    */
   private async run(
     p: Principal,
@@ -316,12 +354,20 @@ export class Connectors {
     idem: IdempotencyWrite | undefined,
     event: string,
   ): Promise<AppendResult | HookAnswer> {
-    const known = this.ledger.store.connectors.runOf(row.id, externalId);
+    const { store } = this.ledger;
+    let known = store.connectors.runOf(row.id, externalId);
     if (known === undefined) {
-      const r = await this.cicd.createPipelineRun(p, input, idem);
-      const runId = (JSON.parse(r.bodyText) as { id: string }).id;
-      this.ledger.store.connectors.insertRun({ connectorId: row.id, externalId, runId, createdAt: new Date().toISOString() });
-      return r;
+      try {
+        // The mapping is written in the run's own transaction (BEGIN IMMEDIATE, so also across processes): of two
+        // first hooks of one provider run racing each other, the second finds the mapping taken, its event and run
+        // roll back, and it goes on as an update of the winner's run below.
+        return await this.cicd.createPipelineRun(p, input, idem, (run) => {
+          if (!store.connectors.insertRun({ connectorId: row.id, externalId, runId: run.id, createdAt: new Date().toISOString() })) throw new RunMappedMeanwhile();
+        });
+      } catch (e) {
+        if (!(e instanceof RunMappedMeanwhile)) throw e;
+        known = store.connectors.runOf(row.id, externalId)!;
+      }
     }
     const current = this.cicd.get<{ status: RunStatus }>(p, 'pipeline_run', known, 'pipeline run');
     if (current.status === input.status) return nothing(200, event, `pipeline run ${known} is ${input.status} already`);
