@@ -147,7 +147,8 @@ describe('README "CI/CD evidence" walk-through', () => {
     // copy failed with exit 1; openssl accepted the DSSE signature over the PAE the README builds.
     const bundle = read('provenance.json');
     expect(bundle).toMatchObject({ format: 'proofstream-provenance/v1', status: 'complete', artifact_sha256: sha256 });
-    expect(bundle.records.map((r: any) => r.kind).sort()).toEqual(['artifact', 'attestation', 'deployment', 'pipeline_run']);
+    // (two attestations: the scan, and the collector's signed SBOM, made from its signed item)
+    expect(bundle.records.map((r: any) => r.kind).sort()).toEqual(['artifact', 'attestation', 'attestation', 'deployment', 'pipeline_run']);
     expect(out).toMatch(/^exit 1$/m);
     expect(out).toContain('Signature Verified Successfully');
     expect(read('statement.json')).toMatchObject({ subject: [{ digest: { sha256 } }], predicateType: 'https://slsa.dev/provenance/v1' });
