@@ -1,4 +1,4 @@
-// `npm run screenshots`: the auditor page's main screens and the console, as docs/img/auditor-*.png and console.png (used by README.md and
+// `npm run screenshots`: the auditor page's main screens and the console's views, as docs/img/auditor-*.png and console*.png (used by README.md and
 // docs/auditor.md). Drives headless Chromium (test/helpers/browser.ts) on a real server's /app/ with the committed
 // fixtures. Not part of the test suite.
 import fs from 'node:fs';
@@ -46,15 +46,15 @@ async function main() {
     await phone.evaluate(() => document.getElementById('result')!.scrollIntoView());
     await shot(phone, 'auditor-phone.png');
 
-    // The console, with one stream of a few events.
+    // The console, with one stream of a few events in windows of 5: two sealed windows and the open one.
     const call = client(srv.url, srv.key);
-    const sid = (await call('POST', '/v2/streams', { use_case: 'loan-decisions' })).body.stream_id as string;
+    const sid = (await call('POST', '/v2/streams', { use_case: 'loan-decisions', window_policy: { max_events: 5, max_age_ms: 86_400_000 } })).body.stream_id as string;
     for (let i = 1; i <= 12; i++) {
       await call('POST', `/v2/streams/${sid}/events`, { source_ref: `app-${1000 + i}`, event_type: 'decision.made', payload: { decision: i % 3 ? 'approve' : 'refer' } }, { 'idempotency-key': `shot-${i}` });
     }
     for (let t = 0; t < 100; t++) {
       const r = await call('GET', `/v2/streams/${sid}/checkpoints/latest`);
-      if (r.status === 200 && r.body.tree_size >= 12) break;
+      if (r.status === 200 && r.body.tree_size >= 10) break;
       await new Promise((res) => setTimeout(res, 100));
     }
     const con = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
@@ -62,11 +62,36 @@ async function main() {
     await con.fill('#api-key', srv.key);
     await con.click('#key-save');
     await con.click(`button[aria-label="Open stream ${sid}"]`);
-    await con.waitForFunction(() => document.querySelectorAll('#stream-events tbody tr').length > 0);
-    await con.fill('#pack-to', '12');
+    await con.waitForFunction(() => document.querySelectorAll('#stream-events tbody tr').length > 0 && document.querySelectorAll('#windows tbody tr').length === 3);
+    await con.fill('#pack-from', '1');
+    await con.fill('#pack-to', '10');
     await con.click('#pack-build');
     await con.waitForSelector('#pack-download', { timeout: 60_000 });
     await shot(con, 'console.png', true);
+
+    // CI/CD evidence of one repository: a run with its steps, an artifact, a scan, a deployment.
+    const repo = 'acme/payments-api';
+    const run = (await call('POST', '/api/v1/pipeline-runs', { repositoryFullName: repo, name: 'release', provider: 'github-actions', commitSha: '9f2c1e7', branch: 'main', steps: [{ name: 'install' }, { name: 'test' }, { name: 'build' }] })).body;
+    await call('PUT', `/api/v1/pipeline-runs/${run.id}`, { status: 'SUCCEEDED', finishedAt: new Date().toISOString(), steps: ['install', 'test', 'build'].map((name) => ({ name, status: 'SUCCEEDED' })) });
+    const sha = 'a3f5'.repeat(16);
+    await call('POST', '/api/v1/artifacts', { repositoryFullName: repo, name: 'payments-api', version: '2.1.0', sha256: sha, artifactType: 'docker-image', commitSha: '9f2c1e7', branch: 'main', pipelineRunId: run.id });
+    await call('POST', '/api/v1/attestations', { repositoryFullName: repo, artifactSha256: sha, type: 'SECURITY_SCAN', name: 'trivy', passed: true, evidence: { critical: 0, high: 0 } });
+    await call('POST', '/api/v1/attestations', { repositoryFullName: repo, prNumber: 42, type: 'TEST_RESULTS', name: 'Unit Tests', passed: true, evidence: { totalTests: 1234, failed: 0 } });
+    await call('POST', '/api/v1/deployments', { environment: 'production', artifactSha256: sha, status: 'SUCCEEDED', pipelineRunId: run.id });
+    await con.click('nav.views a[data-view="cicd"]');
+    await con.waitForFunction(() => document.querySelectorAll('#cicd-deployments tbody tr td').length > 1);
+    await con.click(`#cicd-artifacts button[aria-label="Open artifact ${sha}"]`);
+    await con.waitForFunction(() => document.getElementById('detail-h')!.textContent!.startsWith('Artifact payments-api'));
+    await shot(con, 'console-cicd.png', true);
+
+    const conPhone = await browser.newPage({ viewport: { width: 375, height: 812 }, deviceScaleFactor: 2 });
+    await conPhone.goto(`${srv.url}/app/console.html`);
+    await conPhone.fill('#api-key', srv.key);
+    await conPhone.click('#key-save');
+    await conPhone.click(`button[aria-label="Open stream ${sid}"]`);
+    await conPhone.waitForFunction(() => document.querySelectorAll('#windows tbody tr').length === 3);
+    await conPhone.evaluate(() => document.getElementById('stream')!.scrollIntoView());
+    await shot(conPhone, 'console-phone.png');
   } finally {
     await browser.close();
     await srv.stop();
