@@ -414,7 +414,7 @@ export function startConsole(): void {
   });
   $('pack-build').addEventListener('click', () => void buildPack());
   startCicd(onView, (id) => void openStreamById(id));
-  startExtraViews(onView);
+  startExtraViews(onView, (id) => void openStreamById(id));
   window.addEventListener('hashchange', showView);
   void refreshAll();
 }
