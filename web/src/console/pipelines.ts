@@ -65,6 +65,8 @@ let openExecution: string | null = null;
 let pollTimer: ReturnType<typeof setTimeout> | null = null;
 /** Executions started from this tab, per pipeline: shown before they reach the stream. */
 const startedHere = new Map<string, string[]>();
+/** Executions seen running by this tab (so the list is read again when one ends). */
+const wasRunning = new Set<string>();
 
 const pct = (r: number | null) => (r === null ? '—' : `${Math.round(r * 1000) / 10}%`);
 
@@ -231,6 +233,9 @@ export function startPipelines(onView: (name: string, f: () => void) => void, op
       }
       await showLogs(id);
       if (!running && x.receipt_hash) await showExecReceipt(id);
+      // One started here has just ended: its receipt event is on the pipeline's stream now.
+      if (!running && wasRunning.delete(id)) void executions.reset();
+      if (running) wasRunning.add(id);
       if (running && openExecution === id) pollTimer = setTimeout(() => void showExecution(id), POLL_MS);
     } catch (e) {
       if (e instanceof ApiFailure) $('execution-status').textContent = `${e.code}: ${e.message}`;
