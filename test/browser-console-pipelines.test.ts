@@ -156,7 +156,7 @@ describe('builds', () => {
       const events = (await rawEvents(jobId)).map(dataOf);
       expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['queued', 'detect', 'build', 'provenance', 'attest', 'complete']));
       expect((await page.textContent('#build-log'))!.split('\n')).toEqual(events.map(describeEvent));
-      expect(await page.textContent('#build-log')).toContain('build: built-line-1');
+      expect(await page.textContent('#build-log')).toContain('build: [make] built-line-1');
       expect(await rowTexts(page, 'build-jobs')).toEqual([`${jobId}complete: ok${events.length}Follow`]);
 
       await page.waitForSelector('#build-download');
