@@ -19,7 +19,8 @@ async function shot(page: Page, name: string, fullPage = false): Promise<void> {
 async function main() {
   await ensureWebBuilt();
   fs.mkdirSync(OUT, { recursive: true });
-  const srv = await startServer();
+  // The pipeline and build views run real commands on this server (docs/runner.md).
+  const srv = await startServer({ env: { PROOFSTREAM_RUNNER: 'process' } });
   const browser = await launchBrowser();
   try {
     const desktop = await browser.newPage({ viewport: { width: 1280, height: 860 } });
@@ -92,6 +93,33 @@ async function main() {
     await conPhone.waitForFunction(() => document.querySelectorAll('#windows tbody tr').length === 3);
     await conPhone.evaluate(() => document.getElementById('stream')!.scrollIntoView());
     await shot(conPhone, 'console-phone.png');
+
+    // A pipeline run from the console, and a build of it followed live.
+    const pip = (
+      await call('POST', '/v1/pipelines', {
+        name: 'web-app-build',
+        description: 'install, test and package',
+        config: {
+          version: '0.1',
+          steps: [
+            { name: 'install', run: 'echo "added 214 packages in 3s"', inputs: [], outputs: [], needs: [] },
+            { name: 'test', run: 'echo "Tests: 128 passed, 128 total"', inputs: [], outputs: [], needs: ['install'] },
+            { name: 'package', run: 'mkdir -p dist && echo bundle > dist/app.js && echo "dist/app.js 7 bytes"', inputs: [], outputs: ['dist'], needs: ['test'] },
+          ],
+        },
+      })
+    ).body;
+    await con.click('nav.views a[data-view="pipelines"]');
+    await con.click(`button[aria-label="Open pipeline ${pip.id}"]`);
+    await con.fill('#exec-env', 'staging');
+    await con.click('#exec-start');
+    await con.waitForSelector('#execution-verification', { timeout: 60_000 });
+    await shot(con, 'console-pipeline.png', true);
+    await con.click('nav.views a[data-view="builds"]');
+    await con.fill('#build-pipeline', pip.id);
+    await con.click('#build-from-pipeline');
+    await con.waitForSelector('#build-download', { timeout: 60_000 });
+    await shot(con, 'console-build.png', true);
   } finally {
     await browser.close();
     await srv.stop();
