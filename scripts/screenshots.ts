@@ -2,8 +2,10 @@
 // docs/auditor.md). Drives headless Chromium (test/helpers/browser.ts) on a real server's /app/ with the committed
 // fixtures. Not part of the test suite.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
+import { create as tarCreate } from 'tar';
 import { ensureWebBuilt, launchBrowser, pickFiles, readResult } from '../test/helpers/browser.js';
 import { ROOT, cleanupTestFile, client, startServer } from '../test/helpers/server.js';
 
@@ -95,20 +97,15 @@ async function main() {
     await shot(conPhone, 'console-phone.png');
 
     // A pipeline run from the console, and a build of it followed live.
-    const pip = (
-      await call('POST', '/v1/pipelines', {
-        name: 'web-app-build',
-        description: 'install, test and package',
-        config: {
-          version: '0.1',
-          steps: [
-            { name: 'install', run: 'echo "added 214 packages in 3s"', inputs: [], outputs: [], needs: [] },
-            { name: 'test', run: 'echo "Tests: 128 passed, 128 total"', inputs: [], outputs: [], needs: ['install'] },
-            { name: 'package', run: 'mkdir -p dist && echo bundle > dist/app.js && echo "dist/app.js 7 bytes"', inputs: [], outputs: ['dist'], needs: ['test'] },
-          ],
-        },
-      })
-    ).body;
+    const pipConfig = {
+      version: '0.1',
+      steps: [
+        { name: 'install', run: 'echo "added 214 packages in 3s"', inputs: [], outputs: [], needs: [] },
+        { name: 'test', run: 'echo "Tests: 128 passed, 128 total"', inputs: [], outputs: [], needs: ['install'] },
+        { name: 'package', run: 'mkdir -p dist && echo bundle > dist/app.js && echo "dist/app.js 7 bytes"', inputs: [], outputs: ['dist'], needs: ['test'] },
+      ],
+    };
+    const pip = (await call('POST', '/v1/pipelines', { name: 'web-app-build', description: 'install, test and package', config: pipConfig })).body;
     await con.click('nav.views a[data-view="pipelines"]');
     await con.click(`button[aria-label="Open pipeline ${pip.id}"]`);
     await con.fill('#exec-env', 'staging');
@@ -116,10 +113,19 @@ async function main() {
     await con.waitForSelector('#execution-verification', { timeout: 60_000 });
     await shot(con, 'console-pipeline.png', true);
     await con.click('nav.views a[data-view="builds"]');
-    await con.fill('#build-pipeline', pip.id);
-    await con.click('#build-from-pipeline');
+    // From a config and a source archive picked in the page (as a user without a stored pipeline would).
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-shot-build-'));
+    fs.mkdirSync(path.join(work, 'src'));
+    fs.writeFileSync(path.join(work, 'src', 'package.json'), '{"name":"web-app","version":"1.4.0"}\n');
+    fs.writeFileSync(path.join(work, 'src', 'index.js'), 'console.log("hello")\n');
+    await tarCreate({ gzip: true, file: path.join(work, 'src.tar.gz'), cwd: path.join(work, 'src'), portable: true }, ['package.json', 'index.js']);
+    fs.writeFileSync(path.join(work, 'attest.json'), JSON.stringify({ ...pipConfig, steps: pipConfig.steps.map((x) => (x.name === 'package' ? { ...x, run: 'mkdir -p dist && cp index.js dist/app.js && echo "dist/app.js packaged"' } : x)) }));
+    await con.setInputFiles('#build-config', path.join(work, 'attest.json'));
+    await con.setInputFiles('#build-source', path.join(work, 'src.tar.gz'));
+    await con.click('#build-from-sources');
     await con.waitForSelector('#build-download', { timeout: 60_000 });
     await shot(con, 'console-build.png', true);
+    fs.rmSync(work, { recursive: true, force: true });
   } finally {
     await browser.close();
     await srv.stop();

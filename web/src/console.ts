@@ -369,6 +369,8 @@ export function onView(name: string, f: () => void): void {
 function showView(): void {
   const wanted = location.hash.slice(1);
   const name = VIEWS.includes(wanted) ? wanted : 'ledger';
+  // A detail belongs to the view it was opened from.
+  $('detail').hidden = true;
   for (const panel of Array.from(document.querySelectorAll<HTMLElement>('[data-view-panel]'))) panel.hidden = panel.dataset.viewPanel !== name;
   for (const a of Array.from(document.querySelectorAll<HTMLAnchorElement>('nav.views a'))) {
     if (a.dataset.view === name) a.setAttribute('aria-current', 'page');
