@@ -3,10 +3,10 @@
 // and the CI/CD, pipeline and build views. Every list pages with the API's cursor (console/pager.ts). The API key lives
 // in sessionStorage only (gone with the tab). Error envelopes are shown as the API sent them: code and message.
 
-import { ApiFailure, KEY, api, clearError, getJson, hasKey, pageSize, showError } from './console/api.js';
+import { ApiFailure, FORGET_EVENT, KEY, api, clearError, getJson, hasKey, pageSize, showError } from './console/api.js';
 import { startCicd } from './console/cicd.js';
 import { showDetail, showEvent, showReceipt, startDetail } from './console/detail.js';
-import { $, button, cell, emptyRow, facts, heading, nodeCell, para, row, short, downloadLink } from './console/dom.js';
+import { $, button, cell, downloadLink, emptyRow, facts, headRow, heading, nodeCell, para, row, short } from './console/dom.js';
 import { Pager } from './console/pager.js';
 import { startExtraViews } from './console/views.js';
 
@@ -228,12 +228,7 @@ async function openWindow(windowId: string): Promise<void> {
     const cap = t.createCaption();
     cap.textContent = `Events of window ${w.window_id} with their inclusion proofs`;
     cap.className = 'visually-hidden';
-    t.createTHead().append(row(...['seq_no', 'event', 'event hash', 'leaf index', 'proof (hashes)'].map((h) => {
-      const th = document.createElement('th');
-      th.scope = 'col';
-      th.textContent = h;
-      return th as unknown as HTMLTableCellElement;
-    })));
+    t.createTHead().append(headRow('seq_no', 'event', 'event hash', 'leaf index', 'proof (hashes)'));
     const tb = t.createTBody();
     for (const e of w.events.slice(0, WINDOW_EVENTS_SHOWN)) tb.append(row(cell(String(e.seq_no)), cell(e.stream_event_id, 'mono'), cell(short(e.event_hash, 16), 'mono'), cell(String(e.leaf_index)), cell(String(e.inclusion_proof.length))));
     const wrap = document.createElement('div');
@@ -407,6 +402,8 @@ export function startConsole(): void {
     sessionStorage.removeItem(KEY);
     current = null;
     $('stream').hidden = true;
+    // Whatever still runs with the old key (a build's event stream, an execution's polling) stops now.
+    document.dispatchEvent(new Event(FORGET_EVENT));
     void refreshAll();
   });
   $('page-size').addEventListener('change', () => {

@@ -2,6 +2,8 @@
 // turned into an ApiFailure carrying the envelope's code and message exactly as the API sent them.
 
 export const KEY = 'proofstream.apiKey';
+/** Dispatched on document when the key is forgotten: views stop what they run with it and hide what it showed. */
+export const FORGET_EVENT = 'proofstream:forget-key';
 
 export class ApiFailure extends Error {
   constructor(

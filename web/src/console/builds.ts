@@ -5,7 +5,7 @@
 // received>`, so the server replays exactly the rest: no gap, no duplicate.
 
 import { SseParser } from '../../../src/client/sse.js';
-import { ApiFailure, authHeaders, clearError, failureOf, showError } from './api.js';
+import { ApiFailure, FORGET_EVENT, authHeaders, clearError, failureOf, showError } from './api.js';
 import { $, button, cell, nodeCell, row } from './dom.js';
 
 interface BuildEvent {
@@ -200,6 +200,13 @@ async function submit(body: BodyInit, json: boolean): Promise<void> {
 }
 
 export function startBuilds(): void {
+  document.addEventListener(FORGET_EVENT, () => {
+    following?.abort.abort();
+    following = null;
+    jobs.clear();
+    renderJobs();
+    $('build').hidden = true;
+  });
   $('build-from-pipeline').addEventListener('click', () => {
     const id = ($('build-pipeline') as HTMLInputElement).value.trim();
     if (id) void submit(JSON.stringify({ pipeline_id: id }), true);

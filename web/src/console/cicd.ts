@@ -4,7 +4,7 @@
 
 import { clearError, getJson, hasKey, pageSize, query, showError } from './api.js';
 import { detailError, showDetail, showEvent, showReceipt } from './detail.js';
-import { $, button, cell, emptyRow, facts, heading, nodeCell, para, row, short } from './dom.js';
+import { $, button, cell, emptyRow, facts, headRow, heading, nodeCell, para, row, short } from './dom.js';
 import { Pager } from './pager.js';
 import { artifactExtras } from './provenance.js';
 
@@ -122,14 +122,7 @@ function stepsTable(steps: Step[]): HTMLElement {
   const cap = t.createCaption();
   cap.className = 'visually-hidden';
   cap.textContent = 'Steps of the run';
-  const head = document.createElement('tr');
-  for (const h of ['step', 'status', 'started', 'finished']) {
-    const th = document.createElement('th');
-    th.scope = 'col';
-    th.textContent = h;
-    head.append(th);
-  }
-  t.createTHead().append(head);
+  t.createTHead().append(headRow('step', 'status', 'started', 'finished'));
   t.createTBody().append(...steps.map((s) => row(cell(s.name), cell(s.status, `status-${s.status.toLowerCase()}`), cell(s.startedAt ?? ''), cell(s.finishedAt ?? ''))));
   const wrap = document.createElement('div');
   wrap.className = 'table-wrap';

@@ -22,6 +22,18 @@ export function row(...cells: HTMLTableCellElement[]): HTMLTableRowElement {
   return tr;
 }
 
+/** A header row of column names (th scope=col). */
+export function headRow(...names: string[]): HTMLTableRowElement {
+  const tr = document.createElement('tr');
+  for (const n of names) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = n;
+    tr.append(th);
+  }
+  return tr;
+}
+
 /** A button whose visible text is short and whose accessible name says what it acts on. */
 export function button(text: string, label: string, onClick: () => void): HTMLButtonElement {
   const b = document.createElement('button');

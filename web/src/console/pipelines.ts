@@ -4,7 +4,7 @@
 // execution's status, steps, the tail of its logs (polled while it runs) and its signed receipt with the server's
 // verification and its place on the ledger.
 
-import { ApiFailure, api, clearError, getJson, hasKey, pageSize, query, showError } from './api.js';
+import { ApiFailure, FORGET_EVENT, api, clearError, getJson, hasKey, pageSize, query, showError } from './api.js';
 import { showDetail, showReceipt } from './detail.js';
 import { $, button, cell, downloadLink, emptyRow, facts, nodeCell, para, pre, row } from './dom.js';
 import { Pager } from './pager.js';
@@ -289,6 +289,13 @@ export function startPipelines(onView: (name: string, f: () => void) => void, op
     );
   }
 
+  document.addEventListener(FORGET_EVENT, () => {
+    stopPolling();
+    openExecution = null;
+    current = null;
+    $('pipeline').hidden = true;
+    $('execution').hidden = true;
+  });
   $('exec-start').addEventListener('click', () => void startExecution());
   $('exec-refresh').addEventListener('click', () => {
     if (openExecution) void showExecution(openExecution);
