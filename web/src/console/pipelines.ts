@@ -53,6 +53,8 @@ interface ExecReceipt {
   receipt_hash: string | null;
   verification: { signature_valid: boolean; timestamp_valid: boolean; chain_of_trust: string; signer: string | null; problems: { code: string; path: string; message: string }[] };
   ledger: { stream_id: string; seq_no: number; receipt: { stream_event_id: string }; inclusion: { checkpoint_id: string | null; tree_size: number } | null };
+  /** docs/protocol.md §14.4: the receipt with its ledger event (and once sealed its proof), verifiable offline. */
+  bundle?: unknown;
 }
 
 const table = (id: string) => $(id) as HTMLTableElement;
@@ -210,6 +212,7 @@ export function startPipelines(onView: (name: string, f: () => void) => void, op
       const x = await getJson<Execution>(`/v1/executions/${encodeURIComponent(id)}`);
       if (openExecution !== id) return;
       const running = RUNNING.has(x.status);
+      $('exec-cancel').hidden = !running;
       $('execution-status').textContent = `${x.status}${x.exit_code !== null ? ` (exit code ${x.exit_code})` : ''}${x.error ? `: ${x.error}` : ''}${running ? ' — refreshing every second' : ''}`;
       $('execution-status').className = `status-line status-${x.status}`;
       $('execution-facts').replaceChildren(
@@ -280,7 +283,10 @@ export function startPipelines(onView: (name: string, f: () => void) => void, op
         ['on the ledger', `seq_no ${r.ledger.seq_no} of ${r.ledger.stream_id} (${sev}); ${r.ledger.inclusion ? `in checkpoint ${r.ledger.inclusion.checkpoint_id ?? '—'} at size ${r.ledger.inclusion.tree_size}` : 'not sealed yet'}`],
       ]),
       para(
-        downloadLink('execution-receipt-download', `receipt-${id}.json`, text),
+        r.bundle === undefined
+          ? downloadLink('execution-receipt-download', `receipt-${id}.json`, text)
+          : downloadLink('execution-receipt-download', `receipt-bundle-${id}.json`, JSON.stringify(r.bundle, null, 2)),
+        r.bundle === undefined ? '' : ' (verify it with `proofstream verify` or on the auditor page)',
         ' ',
         button('Ledger receipt', `Ledger receipt of execution ${id}`, () => void showReceipt(sev)),
         ' ',
@@ -297,6 +303,15 @@ export function startPipelines(onView: (name: string, f: () => void) => void, op
     $('execution').hidden = true;
   });
   $('exec-start').addEventListener('click', () => void startExecution());
+  // POST /v1/executions/{id}/cancel: the server kills the run's process group; the receipt then says `cancelled`.
+  $('exec-cancel').addEventListener('click', () => {
+    const id = openExecution;
+    if (!id) return;
+    clearError();
+    void api('POST', `/v1/executions/${encodeURIComponent(id)}/cancel`)
+      .then(() => showExecution(id))
+      .catch(showError);
+  });
   $('exec-refresh').addEventListener('click', () => {
     if (openExecution) void showExecution(openExecution);
   });
