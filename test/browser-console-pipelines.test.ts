@@ -95,6 +95,25 @@ describe('pipelines', () => {
     }
   });
 
+  it('cancels a running execution from the console', async () => {
+    const pip = (await call('POST', '/v1/pipelines', { name: 'console-cancel', config: { version: '0.1', steps: [step('wait', 'echo waiting-now && sleep 60')] } })).body;
+    const page = await browser.newPage();
+    try {
+      await openConsole(page);
+      await page.click('nav.views a[data-view="pipelines"]');
+      await page.click(`button[aria-label="Open pipeline ${pip.id}"]`);
+      await page.click('#exec-start');
+      // Running: its log is read again while it runs, so the step's first line shows up without a click.
+      await page.waitForFunction(() => document.getElementById('execution-log')!.textContent!.includes('waiting-now'), undefined, { timeout: 30_000 });
+      expect(await page.textContent('#execution-status')).toMatch(/^running/);
+      await page.click('#exec-cancel');
+      await page.waitForFunction(() => /^cancelled/.test(document.getElementById('execution-status')!.textContent!), undefined, { timeout: 30_000 });
+      expect(await page.isHidden('#exec-cancel')).toBe(true);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('pages pipelines (newest first): the oldest of eleven is on page 2 only', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 11; i++) {
