@@ -16,7 +16,40 @@ export interface WitnessConfig {
   vkey: string;
 }
 
+/** Build jobs (src/builds/, docs/builds.md "Limits"). */
+export interface BuildsConfig {
+  /** PROOFSTREAM_RUNNER: sandbox (bubblewrap) | process (plain child processes) | null (unset: POST /build answers 503) */
+  runner: 'sandbox' | 'process' | null;
+  /** jobs running at once (PROOFSTREAM_BUILD_CONCURRENCY) */
+  concurrency: number;
+  /** jobs waiting to run, server-wide (PROOFSTREAM_BUILD_MAX_QUEUED; more → 503 BUILD_QUEUE_FULL) */
+  maxQueued: number;
+  /** jobs queued or running per API key (PROOFSTREAM_BUILD_MAX_PER_KEY; more → 429 BUILD_LIMIT) */
+  maxPerKey: number;
+  /** the multipart body of POST /build (PROOFSTREAM_BUILD_MAX_UPLOAD_BYTES; more → 413 PAYLOAD_TOO_LARGE) */
+  maxUploadBytes: number;
+  /** entries of a source archive (PROOFSTREAM_BUILD_MAX_FILES; more → 413 ARCHIVE_TOO_LARGE) */
+  maxFiles: number;
+  /** unpacked bytes of a source archive (PROOFSTREAM_BUILD_MAX_UNPACKED_BYTES; more → 413 ARCHIVE_TOO_LARGE) */
+  maxUnpackedBytes: number;
+  /** stored SSE events per job (PROOFSTREAM_BUILD_MAX_EVENTS); log lines beyond are dropped with one notice */
+  maxEvents: number;
+  /** bytes of one `build` log line kept (longer lines are cut) */
+  maxLineBytes: number;
+  /** bytes of a job's outputs (PROOFSTREAM_BUILD_MAX_RESULT_BYTES; more → the job fails, error_type OutputTooLarge) */
+  maxResultBytes: number;
+  /** one step's wall time (PROOFSTREAM_BUILD_STEP_TIMEOUT_MS) and log bytes (PROOFSTREAM_BUILD_LOG_LIMIT_BYTES) */
+  stepTimeoutMs: number;
+  logLimitBytes: number;
+  /** finished jobs (events and result) are deleted this long after completion (PROOFSTREAM_BUILD_RETENTION_MS) */
+  retentionMs: number;
+  /** result archives kept at most; older ones are removed first (PROOFSTREAM_BUILD_MAX_RESULTS) */
+  maxResults: number;
+}
+
 export interface Config {
+  /** build jobs (POST /build, docs/builds.md "Limits"); `runner` is PROOFSTREAM_RUNNER (null: building is off) */
+  builds: BuildsConfig;
   /** The built auditor page served at /app/ (PROOFSTREAM_WEB_DIR; default <repository>/dist/web, src/http/web-app.ts). */
   webDir?: string;
   host: string;
@@ -78,6 +111,9 @@ export interface Config {
   connectorMaxBodyBytes: number;
   connectorRateLimitRps: number;
   connectorRateLimitBurst: number;
+  /** an artifact's provenance (docs/cicd.md "Provenance"): most records and most events one bundle may hold (PROOFSTREAM_PROVENANCE_MAX_RECORDS / _MAX_EVENTS) */
+  provenanceMaxRecords: number;
+  provenanceMaxEvents: number;
   /** a window is sealed when it holds this many events… */
   windowMaxEvents: number;
   /** …or when its oldest event is this old, whichever comes first */
@@ -159,6 +195,25 @@ export interface Config {
   webhookPollMs: number;
   /** finished deliveries (delivered, failed, dead) are kept this long; 0 keeps them (PROOFSTREAM_WEBHOOK_RETENTION_MS) */
   webhookRetentionMs: number;
+  // ---- pipelines (docs/pipelines.md) ----
+  /** how steps run on this server: unset = executions refused (503 RUNNER_DISABLED) (PROOFSTREAM_RUNNER=process|sandbox) */
+  pipelineRunner: 'process' | 'sandbox' | undefined;
+  /** executions running at once on this server; more → 503 RUNNER_BUSY (PROOFSTREAM_PIPELINE_MAX_CONCURRENT) */
+  pipelineMaxConcurrent: number;
+  /** steps of one execution running at once (PROOFSTREAM_PIPELINE_MAX_PARALLEL) */
+  pipelineMaxParallel: number;
+  /** a step running longer is killed (timed_out) (PROOFSTREAM_PIPELINE_STEP_TIMEOUT_MS) */
+  pipelineStepTimeoutMs: number;
+  /** output bytes kept per step by the engine (PROOFSTREAM_PIPELINE_LOG_LIMIT_BYTES) */
+  pipelineLogLimitBytes: number;
+  /** output lines stored per execution; later lines are counted, not stored (PROOFSTREAM_PIPELINE_LOG_MAX_LINES) */
+  pipelineLogMaxLines: number;
+  /** the content-addressed step cache, one directory per tenant below it (PROOFSTREAM_CACHE_DIR) */
+  cacheDir: string;
+  /** most bytes one tenant's cache holds (PROOFSTREAM_CACHE_MAX_BYTES) */
+  cacheMaxBytes: number;
+  /** executions' workspaces, one fresh directory each, removed when it ends (PROOFSTREAM_WORKSPACE_DIR) */
+  workspaceDir: string;
 }
 
 /** PROOFSTREAM_WITNESSES: a JSON array of {name, url, vkey}, or the path of a file holding one. */
@@ -212,6 +267,27 @@ export function parseRateSpec(name: string, raw: string): RateSpec {
     throw new Error(`${name} must look like 100/min,burst=200 (requests per s, min or h; burst optional, default the requests), got ${JSON.stringify(raw)}`);
   }
   return { requests, windowS: m[2] === 'h' ? 3600 : m[2] === 'min' ? 60 : 1, burst };
+}
+
+/** PROOFSTREAM_RUNNER and the build-job limits (docs/builds.md "Limits"). */
+export function buildsConfig(env: NodeJS.ProcessEnv): BuildsConfig {
+  return {
+    // The same setting as pipeline executions (pipelineRunner): one switch for running commands on this server.
+    runner: runnerMode(env.PROOFSTREAM_RUNNER) ?? null,
+    concurrency: intAtLeast(env, 'PROOFSTREAM_BUILD_CONCURRENCY', 1, 1),
+    maxQueued: int(env, 'PROOFSTREAM_BUILD_MAX_QUEUED', 16),
+    maxPerKey: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_PER_KEY', 4, 1),
+    maxUploadBytes: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_UPLOAD_BYTES', 50 * 1024 * 1024, 1024),
+    maxFiles: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_FILES', 10_000, 1),
+    maxUnpackedBytes: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_UNPACKED_BYTES', 256 * 1024 * 1024, 1),
+    maxEvents: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_EVENTS', 10_000, 64),
+    maxLineBytes: 8 * 1024,
+    maxResultBytes: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_RESULT_BYTES', 512 * 1024 * 1024, 1),
+    stepTimeoutMs: intAtLeast(env, 'PROOFSTREAM_BUILD_STEP_TIMEOUT_MS', 30 * 60_000, 100),
+    logLimitBytes: intAtLeast(env, 'PROOFSTREAM_BUILD_LOG_LIMIT_BYTES', 4 * 1024 * 1024, 1024),
+    retentionMs: intAtLeast(env, 'PROOFSTREAM_BUILD_RETENTION_MS', 7 * 86_400_000, 1000),
+    maxResults: intAtLeast(env, 'PROOFSTREAM_BUILD_MAX_RESULTS', 100, 1),
+  };
 }
 
 function rateSpec(env: NodeJS.ProcessEnv, name: string, dflt: RateSpec): RateSpec {
@@ -336,6 +412,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     connectorMaxBodyBytes: int(env, 'PROOFSTREAM_CONNECTOR_MAX_BODY_BYTES', 1024 * 1024),
     connectorRateLimitRps: int(env, 'PROOFSTREAM_CONNECTOR_RATE_LIMIT_RPS', 10),
     connectorRateLimitBurst: int(env, 'PROOFSTREAM_CONNECTOR_RATE_LIMIT_BURST', 100),
+    provenanceMaxRecords: intAtLeast(env, 'PROOFSTREAM_PROVENANCE_MAX_RECORDS', 1000, 1),
+    provenanceMaxEvents: intAtLeast(env, 'PROOFSTREAM_PROVENANCE_MAX_EVENTS', 5000, 1),
     windowMaxEvents: int(env, 'PROOFSTREAM_WINDOW_MAX_EVENTS', 1000),
     windowMaxAgeMs: intAtLeast(env, 'PROOFSTREAM_WINDOW_MAX_AGE_MS', 1000, 10),
     webDir: env.PROOFSTREAM_WEB_DIR ? path.resolve(env.PROOFSTREAM_WEB_DIR) : undefined,
@@ -375,6 +453,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookMaxPerTenant: int(env, 'PROOFSTREAM_WEBHOOK_MAX_PER_TENANT', 50),
     webhookPollMs: Math.max(10, int(env, 'PROOFSTREAM_WEBHOOK_POLL_MS', 1_000)),
     webhookRetentionMs: int(env, 'PROOFSTREAM_WEBHOOK_RETENTION_MS', 7 * 86_400_000),
+    builds: buildsConfig(env),
+    pipelineRunner: runnerMode(env.PROOFSTREAM_RUNNER),
+    pipelineMaxConcurrent: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_MAX_CONCURRENT', 2)),
+    pipelineMaxParallel: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_MAX_PARALLEL', 4)),
+    pipelineStepTimeoutMs: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_STEP_TIMEOUT_MS', 30 * 60_000)),
+    pipelineLogLimitBytes: Math.max(1024, int(env, 'PROOFSTREAM_PIPELINE_LOG_LIMIT_BYTES', 1024 * 1024)),
+    pipelineLogMaxLines: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_LOG_MAX_LINES', 10_000)),
+    cacheDir: path.resolve(env.PROOFSTREAM_CACHE_DIR || path.join(dataDir, 'cache')),
+    cacheMaxBytes: Math.max(1, int(env, 'PROOFSTREAM_CACHE_MAX_BYTES', 1024 ** 3)),
+    workspaceDir: path.resolve(env.PROOFSTREAM_WORKSPACE_DIR || path.join(dataDir, 'workspaces')),
   };
   // Beside the first key by default, so one directory (or one PROOFSTREAM_SIGNING_KEY) locates them all.
   cfg.ledgerKeysDir = path.resolve(env.PROOFSTREAM_LEDGER_KEYS_DIR || path.join(path.dirname(overrides.signingKeyPath ?? cfg.signingKeyPath), 'ledger-keys'));
@@ -389,4 +477,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (cfg.tsaUrl && cfg.tsaRootsPem.length === 0) throw new Error('PROOFSTREAM_TSA_URL needs PROOFSTREAM_TSA_ROOT (the TSA root certificate, PEM)');
   return { ...cfg, ...overrides };
+}
+
+/** PROOFSTREAM_RUNNER: unset or empty = no server-side execution; anything but process|sandbox refuses the start. */
+function runnerMode(raw: string | undefined): 'process' | 'sandbox' | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'process' || raw === 'sandbox') return raw;
+  throw new Error(`PROOFSTREAM_RUNNER must be process or sandbox (or unset to refuse executions), not ${JSON.stringify(raw)}`);
 }

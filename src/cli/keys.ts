@@ -9,7 +9,7 @@ import { Store } from '../store/index.js';
 
 export const KEYS_USAGE = `usage:
   proofstream keys create --tenant <t> --system <s> [--scopes a,b,…] [--expires-in 30d] [--tenant-wide] [--tier <tier>] [--json]
-        create a key and print it once. scopes: ${SCOPES.join(', ')}; default all but admin and events:erase.
+        create a key and print it once. scopes: ${SCOPES.join(', ')}; default all but admin, events:erase and pipelines:execute.
         --tier: rate-limit tier, one of ${TIERS.join(', ')}; default ${DEFAULT_TIER} (docs/api.md "Rate limits").
         --expires-in: 90s, 15m, 12h, 30d (1m to 3650d); default never.
         --tenant-wide: act on every stream of the tenant; default only the system's own streams.

@@ -12,7 +12,7 @@ const USAGE = `usage: proofstream <command>
   keys create --tenant <t> --system <s> [--scopes a,b,…] [--expires-in 30d] [--tenant-wide]
                                           [--tier free|professional|enterprise|unlimited] [--create]
                                           create a system key and print it once
-                                          (scopes: ${SCOPES.join(', ')}; default all but admin and events:erase;
+                                          (scopes: ${SCOPES.join(', ')}; default all but admin, events:erase and pipelines:execute;
                                           tier: default unlimited, docs/api.md "Rate limits");
                                           the database must exist (PROOFSTREAM_DB, PROOFSTREAM_DATA_DIR)
                                           unless --create

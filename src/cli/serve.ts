@@ -8,6 +8,9 @@ import { Ledger } from '../ledger/ledger.js';
 import { startMetricsListener } from '../http/metrics-server.js';
 import { log } from '../log.js';
 import { liveFeedsFor } from '../http/v2/live.js';
+import { executionFeedsFor } from '../http/pipelines/routes.js';
+import { pipelinesIfAny } from '../pipelines/service.js';
+import { closeBuilds } from '../http/builds/routes.js';
 import { checkWitnessesAtStart, RollbackError } from '../ledger/rollback-guard.js';
 
 /** Exit status of `proofstream serve` when the rollback guard refuses to start. */
@@ -95,6 +98,10 @@ function installShutdown(server: Server, ledger: Ledger, config: Config, metrics
     server.close(finish);
     // Live feeds never finish on their own: each gets a last `retry:` and ends, so its connection goes idle and closes.
     liveFeedsFor(ledger).endAll();
+    // Pipelines: no new executions; running ones are cancelled (their process groups killed), their feeds end.
+    pipelinesIfAny(ledger)?.shutdown();
+    executionFeedsFor(ledger).endAll();
+    closeBuilds(ledger); // build jobs end Interrupted and their event streams close (docs/builds.md)
     server.closeIdleConnections();
     const sweep = setInterval(() => server.closeIdleConnections(), 25);
     const grace = setTimeout(() => {

@@ -30,6 +30,9 @@ import { v1Routes } from './v1/index.js';
 import { DEFAULT_WEB_DIR, webAppRoutes } from './web-app.js';
 import { cicdRoutes } from './cicd/routes.js';
 import { connectorRoutes } from './cicd/connectors.js';
+import { buildRoutes } from './builds/routes.js';
+import { provenanceRoutes } from './cicd/provenance.js';
+import { pipelineRoutes } from './pipelines/routes.js';
 
 export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -144,6 +147,9 @@ export function createApp(ledger: Ledger): OpenAPIHono<AppEnv> {
   webAppRoutes(app, cfg.webDir ?? DEFAULT_WEB_DIR);
   cicdRoutes(app, deps); // /api/v1: CI/CD evidence (docs/cicd.md)
   connectorRoutes(app, deps); // /api/v1/connectors: GitHub and GitLab hooks (docs/cicd.md "Connectors")
+  buildRoutes(app, deps); // /build: build jobs streamed over SSE (docs/builds.md)
+  provenanceRoutes(app, deps); // /api/v1/artifacts/{sha256}/provenance (docs/cicd.md "Provenance")
+  pipelineRoutes(app, deps); // /v1/pipelines, /v1/executions, /v1/receipts/verify, /v1/cache (docs/pipelines.md)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -60,6 +60,11 @@ export interface SseOptions {
    * is authorized when it opens; this is what makes a revocation reach feeds already open, within one heartbeat.
    */
   refusal?: () => { code: string; message: string } | null;
+  /**
+   * The last position there will ever be, once known (null: not yet): a feed that has sent it ends with a `retry:`
+   * line, as at shutdown (a finished execution's progress, src/http/pipelines/). Absent: the feed never ends by itself.
+   */
+  endAt?: () => number | null;
 }
 
 /** Side messages (checkpoints) held until the items they follow are sent; beyond this many the oldest is dropped. */
@@ -219,6 +224,8 @@ export class SseFeed {
       this.live = true;
       this.flushHeld();
     }
+    const last = this.ended || !this.live ? null : (this.opts.endAt?.() ?? null);
+    if (last !== null && this.next > last && this.held.length === 0) this.end();
   }
 
   private flushHeld(): void {

@@ -46,7 +46,23 @@ export type ErrorCode =
   | 'ARTIFACT_EXISTS'
   | 'REFERENCE_UNKNOWN'
   // CI/CD connectors (docs/cicd.md "Connectors")
-  | 'CONNECTOR_SIGNATURE_INVALID';
+  | 'CONNECTOR_SIGNATURE_INVALID'
+  // build jobs (docs/builds.md)
+  | 'BUILD_QUEUE_FULL'
+  | 'BUILD_LIMIT'
+  | 'BUILD_NOT_READY'
+  | 'ARCHIVE_UNSAFE'
+  | 'ARCHIVE_INVALID'
+  | 'ARCHIVE_TOO_LARGE'
+  // an artifact's provenance (docs/cicd.md "Provenance")
+  | 'PROVENANCE_TOO_LARGE'
+  | 'PROVENANCE_NO_RUN'
+  // pipelines (docs/pipelines.md)
+  | 'RUNNER_DISABLED'
+  | 'RUNNER_UNAVAILABLE'
+  | 'RUNNER_BUSY'
+  | 'EXECUTION_FINISHED'
+  | 'RECEIPT_PENDING';
 
 export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 422,
@@ -115,6 +131,33 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   ARTIFACT_EXISTS: 409,
   /** a CI/CD record names a pipeline run or artifact that does not exist (for this key); details.field names the field */
   REFERENCE_UNKNOWN: 422,
+  // build jobs (docs/builds.md)
+  /** PROOFSTREAM_BUILD_MAX_QUEUED jobs are waiting already: retry after Retry-After */
+  BUILD_QUEUE_FULL: 503,
+  /** this API key has PROOFSTREAM_BUILD_MAX_PER_KEY jobs queued or running: retry after Retry-After */
+  BUILD_LIMIT: 429,
+  /** GET /build/{id}/result before the job completed ok (details.status says where it is) */
+  BUILD_NOT_READY: 409,
+  /** a source archive entry with an absolute path, `..`, a link leaving the tree, a device…; details.entry names it; nothing ran */
+  ARCHIVE_UNSAFE: 422,
+  /** `source` is not a readable (gzipped) tar archive */
+  ARCHIVE_INVALID: 422,
+  /** a source archive beyond PROOFSTREAM_BUILD_MAX_FILES entries or PROOFSTREAM_BUILD_MAX_UNPACKED_BYTES unpacked */
+  ARCHIVE_TOO_LARGE: 413,
+  /** GET /api/v1/artifacts/{sha256}/provenance: more records or events than PROOFSTREAM_PROVENANCE_MAX_RECORDS / _MAX_EVENTS */
+  PROVENANCE_TOO_LARGE: 422,
+  /** ?format=in-toto for an artifact no pipeline run is known to have built (SLSA provenance is built from the run) */
+  PROVENANCE_NO_RUN: 409,
+  /** POST /v1/pipelines/{id}/executions while PROOFSTREAM_RUNNER is unset: this server does not run pipelines */
+  RUNNER_DISABLED: 503,
+  /** PROOFSTREAM_RUNNER=sandbox but bubblewrap (bwrap) is missing or unusable here: nothing runs unsandboxed instead */
+  RUNNER_UNAVAILABLE: 503,
+  /** PROOFSTREAM_PIPELINE_MAX_CONCURRENT executions are running already: retry after Retry-After */
+  RUNNER_BUSY: 503,
+  /** POST /v1/executions/{id}/cancel on an execution that has ended; details.status says how */
+  EXECUTION_FINISHED: 409,
+  /** GET /v1/executions/{id}/receipt before the execution has ended (or while its receipt is being appended) */
+  RECEIPT_PENDING: 409,
 };
 
 export class ApiError extends Error {

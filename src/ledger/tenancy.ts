@@ -4,10 +4,22 @@ import type { Store } from '../store/index.js';
 import type { ApiKeyListing, ApiKeyRow, System, Tenant } from '../store/tenancy.js';
 import { newId } from './ids.js';
 
-export const SCOPES = ['streams:write', 'events:write', 'read', 'audit', 'admin', 'webhooks', 'events:erase'] as const;
+export const SCOPES = [
+  'streams:write',
+  'events:write',
+  'read',
+  'audit',
+  'admin',
+  'webhooks',
+  'events:erase',
+  // pipelines (docs/pipelines.md): executing runs commands on the server, so it is a scope of its own, asked for by name
+  'pipelines:read',
+  'pipelines:write',
+  'pipelines:execute',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 /** Scopes a key gets only when asked for by name: `admin` mints keys, `events:erase` erases payloads. */
-const BY_NAME_ONLY: readonly Scope[] = ['admin', 'events:erase'];
+const BY_NAME_ONLY: readonly Scope[] = ['admin', 'events:erase', 'pipelines:execute'];
 /**
  * What `keys create` (and POST /v2/admin/keys) grant without an explicit scope list: everything but `admin`, which
  * manages keys, and `events:erase`. Least privilege: those are asked for by name; the bootstrap key has every scope.

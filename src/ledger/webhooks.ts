@@ -13,7 +13,7 @@ import { checkedEvent } from './integrity.js';
 import { actsOn, type Principal } from './tenancy.js';
 import { checkWebhookUrl, WebhookUrlError } from './webhook-url.js';
 
-/** Types a webhook may subscribe to. The last three are announced once their issues land (docs/webhooks.md). */
+/** Types a webhook may subscribe to (docs/webhooks.md); the last three are announced by pipelines (docs/pipelines.md). */
 export const WEBHOOK_EVENT_TYPES = [
   'event.appended',
   'checkpoint.signed',
@@ -26,6 +26,9 @@ export const WEBHOOK_EVENT_TYPES = [
   'receipt.signed',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+/** The types announced by systems on top of the ledger (src/pipelines/), rendered by them (renderSystemEvents). */
+export const SYSTEM_WEBHOOK_TYPES = ['execution.completed', 'execution.failed', 'receipt.signed'] as const satisfies readonly WebhookEventType[];
+export type SystemWebhookType = (typeof SYSTEM_WEBHOOK_TYPES)[number];
 
 export const WEBHOOK_LIMITS = {
   urlChars: 2048,
@@ -244,6 +247,21 @@ export class Webhooks {
     for (const s of this.matching(streamId, type)) this.insert(s, type, checkpointId);
   }
 
+  /**
+   * Another system's announcement about one of its streams (pipelines: execution.completed, execution.failed,
+   * receipt.signed), inside the transaction that commits what it announces; `subjectId` is what its renderer reads.
+   */
+  systemEvent(streamId: string, type: SystemWebhookType, subjectId: string): void {
+    for (const s of this.matching(streamId, type)) this.insert(s, type, subjectId);
+  }
+
+  private readonly systemRenderers = new Map<string, (subjectId: string, type: WebhookEventType) => unknown>();
+
+  /** How another system renders `data` of its types, from its stored rows at delivery time (throws when gone). */
+  renderSystemEvents(types: readonly SystemWebhookType[], render: (subjectId: string, type: WebhookEventType) => unknown): void {
+    for (const t of types) this.systemRenderers.set(t, render);
+  }
+
   private insert(s: Sub, type: WebhookEventType, subjectId: string): void {
     const now = Date.now();
     this.store.webhooks.insertOutbox({
@@ -434,6 +452,9 @@ export class Webhooks {
 
   /** `data` of a delivery, rendered from what it announces (the same objects the read routes return). */
   renderData(d: DeliveryRow, views: WebhookRenderers): unknown {
+    const system = this.systemRenderers.get(d.eventType);
+    if (system) return system(d.subjectId, d.eventType as WebhookEventType);
+    if (SYSTEM_WEBHOOK_TYPES.includes(d.eventType as SystemWebhookType)) throw new Error(`no renderer for ${d.eventType} in this process yet`);
     if (d.eventType === 'event.appended') {
       const ev = this.store.events.get(d.subjectId);
       if (!ev) throw new Error(`event ${d.subjectId} is gone`);

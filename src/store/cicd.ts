@@ -1,7 +1,7 @@
 // CI/CD evidence (src/cicd/): repositories' streams and the derived state of their records.
-import { and, desc, eq, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, lte, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './db.js';
-import { cicdRecords, cicdRepositories } from './schema.js';
+import { cicdRecords, cicdRepositories, events } from './schema.js';
 
 export type CicdRepositoryRow = typeof cicdRepositories.$inferSelect;
 export type CicdRecordRow = typeof cicdRecords.$inferSelect;
@@ -84,5 +84,44 @@ export class CicdRepo {
       before ? or(lt(c.createdAt, before.createdAt), and(eq(c.createdAt, before.createdAt), lt(c.id, before.id))) : undefined,
     );
     return this.db.select().from(c).where(where).orderBy(desc(c.createdAt), desc(c.id)).limit(limit).all();
+  }
+
+  // ---- provenance (src/cicd/provenance.ts) ----
+
+  /**
+   * Records of one repository whose stored JSON has `"member":value` (a field no column indexes, e.g. commitSha),
+   * newest first, at most `limit`. A text match in SQL (LIKE, as PostgreSQL has it too) narrows the rows; callers
+   * re-check the parsed record, since the text could also occur inside another member's string.
+   */
+  recordsWithMember(tenantId: string, kind: CicdKind, repositoryKey: string, member: string, value: string, limit: number, systemId?: string): CicdRecordRow[] {
+    const c = cicdRecords;
+    const needle = `${JSON.stringify(member)}:${JSON.stringify(value)}`.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+    return this.db
+      .select()
+      .from(c)
+      .where(
+        and(
+          eq(c.tenantId, tenantId),
+          eq(c.kind, kind),
+          eq(c.repositoryKey, repositoryKey),
+          systemId === undefined ? undefined : eq(c.systemId, systemId),
+          sql`${c.record} LIKE ${`%${needle}%`} ESCAPE '\\'`,
+        ),
+      )
+      .orderBy(desc(c.createdAt), desc(c.id))
+      .limit(limit)
+      .all();
+  }
+
+  /** The seq_nos of a record's events (source_ref = its id) up to its latest, newest first, at most `limit`. */
+  recordEventSeqNos(streamId: string, recordId: string, latestSeqNo: number, limit: number): number[] {
+    return this.db
+      .select({ seqNo: events.seqNo })
+      .from(events)
+      .where(and(eq(events.streamId, streamId), eq(events.sourceRef, recordId), lte(events.seqNo, latestSeqNo)))
+      .orderBy(desc(events.seqNo))
+      .limit(limit)
+      .all()
+      .map((r) => r.seqNo);
   }
 }

@@ -1,5 +1,6 @@
 // The store: every repository over one connection, plus the transaction primitive the ledger builds on.
 import { CheckRepo } from './check.js';
+import { BuildsRepo } from './builds.js';
 import { CicdRepo } from './cicd.js';
 import { ConnectorsRepo } from './connectors.js';
 import { CheckpointsRepo } from './checkpoints.js';
@@ -13,6 +14,7 @@ import { EvidenceRepo } from './evidence.js';
 import { IdempotencyRepo } from './idempotency.js';
 import { LedgerKeysRepo } from './ledger-keys.js';
 import { PacksRepo } from './packs.js';
+import { PipelinesRepo } from './pipelines.js';
 import { StreamsRepo } from './streams.js';
 import { TenancyRepo } from './tenancy.js';
 import { WebhooksRepo } from './webhooks.js';
@@ -36,6 +38,10 @@ export class Store {
   readonly cicd: CicdRepo;
   /** CI/CD connectors (src/cicd/connectors.ts) */
   readonly connectors: ConnectorsRepo;
+  /** build jobs (src/builds/) */
+  readonly builds: BuildsRepo;
+  /** pipelines, executions and their logs (src/pipelines/) */
+  readonly pipelines: PipelinesRepo;
 
   private readonly tx: Transactions;
 
@@ -54,6 +60,8 @@ export class Store {
     this.erasures = new ErasuresRepo(h.db);
     this.cicd = new CicdRepo(h.db);
     this.connectors = new ConnectorsRepo(h.db);
+    this.builds = new BuildsRepo(h.db);
+    this.pipelines = new PipelinesRepo(h.db);
   }
 
   static open(file: string, opts: OpenOptions = {}): Store {

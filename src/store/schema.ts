@@ -471,3 +471,150 @@ export const connectorRuns = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.connectorId, t.externalId] })],
 );
+
+/**
+ * Pipelines (src/pipelines/, docs/pipelines.md): a tenant's pipeline config (its JCS text, as hashed into
+ * `pipeline_hash`) and the ledger stream its events go to. The execution counters are kept in the transaction that
+ * ends each execution, so the list answers `executions` and `success_rate` without scanning executions.
+ */
+export const pipelines = sqliteTable(
+  'pipelines',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    systemId: text('system_id').notNull(),
+    name: text('name').notNull(),
+    description: text('description'),
+    /** JCS of the validated config */
+    config: text('config').notNull(),
+    /** 'blake3:<hex>' of the config's JCS (docs/protocol.md §14) */
+    pipelineHash: text('pipeline_hash').notNull(),
+    streamId: text('stream_id').notNull().references(() => streams.id),
+    /** active */
+    status: text('status').notNull(),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+    /** the pipeline.created event */
+    eventId: text('event_id').notNull().references(() => events.id),
+    executionCount: integer('execution_count').notNull(),
+    completedCount: integer('completed_count').notNull(),
+    /** executions that ended (completed, failed, cancelled): success_rate = completed / finished */
+    finishedCount: integer('finished_count').notNull(),
+  },
+  (t) => [index('pipelines_list').on(t.tenantId, t.createdAt, t.id), uniqueIndex('pipelines_stream').on(t.streamId)],
+);
+
+/**
+ * One run of a pipeline. Variable values are never stored (only their names): they may be secrets, and an
+ * execution that outlives its process cannot be resumed anyway. `steps` is JSON text of the step states; `receipt`
+ * the signed pipeline receipt (JCS), `event_id`/`seq_no` its attest.receipt event once appended.
+ */
+export const pipelineExecutions = sqliteTable(
+  'pipeline_executions',
+  {
+    id: text('id').primaryKey(),
+    pipelineId: text('pipeline_id').notNull().references(() => pipelines.id),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    systemId: text('system_id').notNull(),
+    /** running | completed | failed | cancelled */
+    status: text('status').notNull(),
+    environment: text('environment'),
+    /** JSON array of the variable names given (values are never stored) */
+    variableNames: text('variable_names').notNull(),
+    /** JSON {sign, verify, cache} */
+    options: text('options').notNull(),
+    /** process | sandbox */
+    runner: text('runner').notNull(),
+    /** JSON array of step states */
+    steps: text('steps').notNull(),
+    exitCode: integer('exit_code'),
+    startedAt: text('started_at').notNull(),
+    completedAt: text('completed_at'),
+    durationMs: integer('duration_ms'),
+    /** why an execution ended without a receipt (the server restarted mid-run, the engine threw) */
+    error: text('error'),
+    receipt: text('receipt'),
+    receiptHash: text('receipt_hash'),
+    eventId: text('event_id').references(() => events.id),
+    seqNo: integer('seq_no'),
+    /** the API key that started it */
+    keyId: text('key_id').notNull(),
+  },
+  (t) => [index('pipeline_executions_pipeline').on(t.pipelineId, t.startedAt), index('pipeline_executions_status').on(t.status)],
+);
+
+/**
+ * An execution's progress, in order: lifecycle rows (kind execution.started, step.started, step.finished,
+ * execution.finished) and output lines (kind log), at most PROOFSTREAM_PIPELINE_LOG_MAX_LINES output lines per
+ * execution. `position` is the SSE id of GET /v1/executions/{id}/events; `data` is JSON text of the lifecycle row.
+ */
+export const pipelineExecutionLogs = sqliteTable(
+  'pipeline_execution_logs',
+  {
+    executionId: text('execution_id').notNull().references(() => pipelineExecutions.id),
+    position: integer('position').notNull(),
+    kind: text('kind').notNull(),
+    step: text('step'),
+    at: text('at').notNull(),
+    /** info | warn | error */
+    level: text('level').notNull(),
+    message: text('message').notNull(),
+    data: text('data'),
+  },
+  (t) => [primaryKey({ columns: [t.executionId, t.position] }), index('pipeline_execution_logs_step').on(t.executionId, t.step, t.position)],
+);
+
+/**
+ * Build jobs (src/builds/, docs/builds.md): one row per POST /build. `status` is queued | running | ok | failed;
+ * `config` is the pipeline config as JCS text. `event_count` is how many rows build_events holds for the job (its
+ * SSE positions are 1…event_count). The receipt's placement (stream, seq_no, event) is set once it is appended.
+ */
+export const buildJobs = sqliteTable(
+  'build_jobs',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    systemId: text('system_id').notNull(),
+    keyId: text('key_id').notNull(),
+    status: text('status').notNull(),
+    /** the pipeline it was started from (POST /build {pipeline_id}), null for config + archive */
+    pipelineId: text('pipeline_id'),
+    config: text('config').notNull(),
+    createdAt: text('created_at').notNull(),
+    startedAt: text('started_at'),
+    completedAt: text('completed_at'),
+    error: text('error'),
+    errorType: text('error_type'),
+    eventCount: integer('event_count').notNull(),
+    streamId: text('stream_id'),
+    seqNo: integer('seq_no'),
+    eventId: text('event_id'),
+    /** bytes of the result archive while it is kept; null before, or once retention removed it */
+    resultBytes: integer('result_bytes'),
+    resultRemovedAt: text('result_removed_at'),
+  },
+  (t) => [index('build_jobs_status').on(t.status, t.createdAt), index('build_jobs_tenant').on(t.tenantId, t.createdAt)],
+);
+
+/** A build job's SSE events in order (position 1…), kept so a replay survives a restart; `data` is the JSON line. */
+export const buildEvents = sqliteTable(
+  'build_events',
+  {
+    jobId: text('job_id').notNull().references(() => buildJobs.id),
+    position: integer('position').notNull(),
+    data: text('data').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.position] })],
+);
+
+/** The stream build receipts are appended to: one per tenant and system, made on first use. */
+export const buildStreams = sqliteTable(
+  'build_streams',
+  {
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    systemId: text('system_id').notNull(),
+    streamId: text('stream_id').notNull().references(() => streams.id),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.systemId] })],
+);

@@ -11,6 +11,7 @@ import { ReportBuilder, singleProblemReport, type Report } from './report.js';
 import { isObj, own } from './shape.js';
 import { verifyStreamKind } from './stream.js';
 import { verifyV1ProofKind } from './v1-proof.js';
+import { verifyProvenanceKind } from './provenance.js';
 import { addKeys, emptyTrust, kidOf, type TrustedKey } from './trust.js';
 import { bytesToHex } from '../protocol/bytes.js';
 import { hintsFor, type VerifyCaller } from './caller.js';
@@ -143,7 +144,7 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
   // Trust: the caller's keys; for bundles without any, optionally the bundle's own (reported as such).
   const trust = emptyTrust();
   const given = own(input, 'trusted_keys');
-  const useBundleKeys = given === undefined && own(input, 'policy') === undefined && kind === 'bundle' && opts.trustBundleKeys === true;
+  const useBundleKeys = given === undefined && own(input, 'policy') === undefined && (kind === 'bundle' || kind === 'provenance') && opts.trustBundleKeys === true;
   if (given !== undefined) {
     const n = Array.isArray(given) ? given.length : 0;
     const tc = r.check(`trust: ${n} trusted key(s) given by the caller`);
@@ -210,6 +211,13 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
       break;
     case 'v1_proof':
       await verifyV1ProofKind(object, trust, r, policy, hintsFor(opts.caller));
+      break;
+    case 'provenance':
+      await verifyProvenanceKind(
+        object,
+        { trust, useBundleKeys: useBundleKeys && policy === null, policy, signatureVerifier: opts.signatureVerifier, hints: hintsFor(opts.caller) },
+        r,
+      );
       break;
   }
   return r.build();

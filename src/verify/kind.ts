@@ -3,7 +3,7 @@ import { BUNDLE_FORMAT } from '../protocol/bundle.js';
 import { has, isObj, own } from './shape.js';
 
 /** Kinds this verifier checks. */
-export const VERIFY_KINDS = ['receipt', 'stream', 'checkpoint', 'consistency', 'bundle', 'fork_evidence', 'v1_proof'] as const;
+export const VERIFY_KINDS = ['receipt', 'stream', 'checkpoint', 'consistency', 'bundle', 'fork_evidence', 'v1_proof', 'provenance'] as const;
 export type VerifyKind = (typeof VERIFY_KINDS)[number];
 
 /** Kinds with a reserved name but no checks yet. */
@@ -15,9 +15,12 @@ export const IVC_KIND = 'ivc';
 export const UNKNOWN_KIND = 'unknown';
 
 const BUNDLE_PREFIX = BUNDLE_FORMAT.slice(0, BUNDLE_FORMAT.lastIndexOf('/') + 1); // "proofstream-bundle/"
+/** An artifact's provenance bundle (src/verify/provenance.ts), any version. */
+const PROVENANCE_PREFIX = 'proofstream-provenance/';
 
 /**
- * The kind of `{kind?, object}`: `kind` when it is a string; otherwise from the object: a bundle by its
+ * The kind of `{kind?, object}`: `kind` when it is a string; otherwise from the object: a provenance bundle by its
+ * `format` (proofstream-provenance/…), a bundle by its
  * `format` (or manifest), then the object's own `kind` member, fork evidence by `conflicting_checkpoints`,
  * a stream by `stream_id` + `events`, a receipt by `receipt`, a checkpoint by `note`, a consistency proof
  * by `from` + `to`. UNKNOWN_KIND when nothing matches.
@@ -29,6 +32,7 @@ export function detectKind(input: { kind?: unknown; object?: unknown }): string 
   const o = own(input, 'object');
   if (!isObj(o)) return UNKNOWN_KIND;
   const format = own(o, 'format');
+  if (typeof format === 'string' && format.startsWith(PROVENANCE_PREFIX)) return 'provenance';
   if ((typeof format === 'string' && format.startsWith(BUNDLE_PREFIX)) || has(o, 'manifest')) return 'bundle';
   const own_kind = own(o, 'kind');
   if (typeof own_kind === 'string') return own_kind;

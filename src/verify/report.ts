@@ -39,6 +39,10 @@ export const PROBLEM_CODES = [
   'ANCHOR_SIGNATURE_INVALID',
   'ANCHOR_UNTRUSTED_TSA',
   'ANCHOR_TSA_CERT_INVALID',
+  // provenance bundles (src/verify/provenance.ts): a record field ≠ what its events say, or a record not linked to the
+  // artifact; an event not sealed into the bundle's checkpoint yet (pending: fetch the bundle again)
+  'RECORD_MISMATCH',
+  'INCLUSION_PENDING',
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
@@ -66,7 +70,7 @@ export interface Check {
 export type ReportStatus = 'valid' | 'invalid' | 'pending';
 
 export interface PendingEvidence {
-  evidence: 'anchor' | 'witness_cosignatures';
+  evidence: 'anchor' | 'witness_cosignatures' | 'inclusion';
   /** JSON pointer to where the evidence will appear */
   path: string;
   /** what is missing */

@@ -35,7 +35,7 @@ const CreateKeyInput = z
       .array(z.string().max(64))
       .max(SCOPES.length)
       .optional()
-      .openapi({ description: `any of ${SCOPES.join(', ')}; default all but admin and events:erase` }),
+      .openapi({ description: `any of ${SCOPES.join(', ')}; default all but admin, events:erase and pipelines:execute` }),
     expires_in: z.string().max(40).optional().openapi({ description: 'a duration: 90s, 15m, 12h, 30d (1m to 3650d); default never' }),
     tenant_wide: z.boolean().optional().openapi({ description: "act on every stream of the tenant, not only the system's; default false" }),
     tier: z

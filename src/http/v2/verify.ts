@@ -74,7 +74,7 @@ export const VerifyReport = z
     pending: z
       .array(
         z.object({
-          evidence: z.enum(['anchor', 'witness_cosignatures']),
+          evidence: z.enum(['anchor', 'witness_cosignatures', 'inclusion']),
           path: z.string(),
           missing: z.string(),
           retry: z.string(),
