@@ -206,6 +206,8 @@ export interface Config {
   pipelineStepTimeoutMs: number;
   /** output bytes kept per step by the engine (PROOFSTREAM_PIPELINE_LOG_LIMIT_BYTES) */
   pipelineLogLimitBytes: number;
+  /** files / content bytes hashed under one declared input or output (PROOFSTREAM_PIPELINE_HASH_MAX_FILES / _BYTES) */
+  pipelineHashLimits: { maxFiles: number; maxBytes: number };
   /** output lines stored per execution; later lines are counted, not stored (PROOFSTREAM_PIPELINE_LOG_MAX_LINES) */
   pipelineLogMaxLines: number;
   /** the content-addressed step cache, one directory per tenant below it (PROOFSTREAM_CACHE_DIR) */
@@ -456,12 +458,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     builds: buildsConfig(env),
     pipelineRunner: runnerMode(env.PROOFSTREAM_RUNNER),
     pipelineMaxConcurrent: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_MAX_CONCURRENT', 2)),
-    pipelineMaxParallel: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_MAX_PARALLEL', 4)),
-    pipelineStepTimeoutMs: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_STEP_TIMEOUT_MS', 30 * 60_000)),
-    pipelineLogLimitBytes: Math.max(1024, int(env, 'PROOFSTREAM_PIPELINE_LOG_LIMIT_BYTES', 1024 * 1024)),
+    // The engine's own limits, read as `proofstream run` reads them (one default each, docs/runner.md "Limits").
+    pipelineMaxParallel: loadPipelineEngineLimits(env).maxParallel,
+    pipelineStepTimeoutMs: loadPipelineEngineLimits(env).stepTimeoutMs,
+    pipelineLogLimitBytes: loadPipelineEngineLimits(env).logLimitBytes,
+    pipelineHashLimits: { maxFiles: loadPipelineEngineLimits(env).hashMaxFiles, maxBytes: loadPipelineEngineLimits(env).hashMaxBytes },
     pipelineLogMaxLines: Math.max(1, int(env, 'PROOFSTREAM_PIPELINE_LOG_MAX_LINES', 10_000)),
     cacheDir: path.resolve(env.PROOFSTREAM_CACHE_DIR || path.join(dataDir, 'cache')),
-    cacheMaxBytes: Math.max(1, int(env, 'PROOFSTREAM_CACHE_MAX_BYTES', 1024 ** 3)),
+    cacheMaxBytes: loadPipelineEngineLimits(env).cacheMaxBytes,
     workspaceDir: path.resolve(env.PROOFSTREAM_WORKSPACE_DIR || path.join(dataDir, 'workspaces')),
   };
   // Beside the first key by default, so one directory (or one PROOFSTREAM_SIGNING_KEY) locates them all.
@@ -484,4 +488,32 @@ function runnerMode(raw: string | undefined): 'process' | 'sandbox' | undefined 
   if (raw === undefined || raw === '') return undefined;
   if (raw === 'process' || raw === 'sandbox') return raw;
   throw new Error(`PROOFSTREAM_RUNNER must be process or sandbox (or unset to refuse executions), not ${JSON.stringify(raw)}`);
+}
+
+// ---- Pipeline engine limits (issue #16, docs/runner.md "Limits"): read by the server's executions and by
+// `proofstream run` alike, apart from loadConfig so neither needs the other's settings.
+export interface PipelineEngineLimits {
+  /** PROOFSTREAM_PIPELINE_STEP_TIMEOUT_MS: wall time of one step; then its process group is killed (timed_out) */
+  stepTimeoutMs: number;
+  /** PROOFSTREAM_PIPELINE_LOG_LIMIT_BYTES: log bytes kept per step (stdout+stderr); the rest is dropped after a marker */
+  logLimitBytes: number;
+  /** PROOFSTREAM_PIPELINE_MAX_PARALLEL: steps of one execution running at once */
+  maxParallel: number;
+  /** PROOFSTREAM_CACHE_MAX_BYTES: content-addressed cache size; least recently used entries go beyond it */
+  cacheMaxBytes: number;
+  /** PROOFSTREAM_PIPELINE_HASH_MAX_FILES: entries (files, links, directories) under one declared input or output */
+  hashMaxFiles: number;
+  /** PROOFSTREAM_PIPELINE_HASH_MAX_BYTES: content bytes under one declared input or output */
+  hashMaxBytes: number;
+}
+
+export function loadPipelineEngineLimits(env: NodeJS.ProcessEnv = process.env): PipelineEngineLimits {
+  return {
+    stepTimeoutMs: intAtLeast(env, 'PROOFSTREAM_PIPELINE_STEP_TIMEOUT_MS', 30 * 60_000, 100),
+    logLimitBytes: intAtLeast(env, 'PROOFSTREAM_PIPELINE_LOG_LIMIT_BYTES', 10 * 1024 * 1024, 1024),
+    maxParallel: intAtLeast(env, 'PROOFSTREAM_PIPELINE_MAX_PARALLEL', 4, 1),
+    cacheMaxBytes: intAtLeast(env, 'PROOFSTREAM_CACHE_MAX_BYTES', 5 * 1024 ** 3, 1),
+    hashMaxFiles: intAtLeast(env, 'PROOFSTREAM_PIPELINE_HASH_MAX_FILES', 100_000, 1),
+    hashMaxBytes: intAtLeast(env, 'PROOFSTREAM_PIPELINE_HASH_MAX_BYTES', 4 * 1024 ** 3, 1),
+  };
 }

@@ -69,7 +69,7 @@ describe('keys list', () => {
     });
     expect(Date.parse(a.expires_at!) - Date.now()).toBeGreaterThan(12 * 3_600_000 - 120_000);
     expect(Date.parse(a.expires_at!) - Date.now()).toBeLessThanOrEqual(12 * 3_600_000);
-    expect(keys[1]).toMatchObject({ system: 'beta', tenant_wide: true, expires_at: null, scopes: ['streams:write', 'events:write', 'read', 'audit', 'webhooks'] });
+    expect(keys[1]).toMatchObject({ system: 'beta', tenant_wide: true, expires_at: null, scopes: ['streams:write', 'events:write', 'read', 'audit', 'webhooks', 'pipelines:read', 'pipelines:write'] });
     expect(typeof keys[0]!.created_at).toBe('string');
 
     const all = await runCli(['keys', 'list'], env);

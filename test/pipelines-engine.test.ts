@@ -2,6 +2,7 @@
 // step, cache hits, timeout and cancel that leave no process behind, environment scrubbing, the sandbox.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from './helpers/server.js';
@@ -10,6 +11,7 @@ import { validatePipelineConfig, type PipelineConfig } from '../src/pipelines/co
 import { runPipeline, sandboxAvailable, type EngineEvent, type RunOptions } from '../src/pipelines/engine.js';
 import { ContentCache } from '../src/pipelines/cache.js';
 import { verifyPipelineReceipt } from '../src/verify/pipeline-receipt.js';
+import { loadPipelineEngineLimits } from '../src/config.js';
 
 function signer() {
   const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
@@ -114,7 +116,8 @@ describe('runPipeline', () => {
   it('a timed-out step is killed with its whole process group', async () => {
     const ws = tempDir();
     const cfg = config([{ name: 'slow', run: 'sleep 300 & echo $! > child.pid; echo $$ > sh.pid; wait' }]);
-    const res = await runPipeline(cfg, opts(ws, { stepTimeoutMs: 1500 }));
+    // long enough for the pid files to be written on a loaded machine
+    const res = await runPipeline(cfg, opts(ws, { stepTimeoutMs: 4000 }));
     expect(res.steps[0]!.status).toBe('timed_out');
     expect(res.status).toBe('failed');
     for (const f of ['child.pid', 'sh.pid']) {
@@ -160,6 +163,26 @@ describe('runPipeline', () => {
     }
   });
 
+  it('maxParallel bounds how many steps run at once', async () => {
+    const ws = tempDir();
+    const step = (n: string) => ({ name: n, run: `date +%s%N > ${n}.start; sleep 0.3; date +%s%N > ${n}.end` });
+    const res = await runPipeline(config([step('a'), step('b'), step('c')]), opts(ws, { maxParallel: 1 }));
+    expect(res.status).toBe('completed');
+    const t = (f: string) => BigInt(fs.readFileSync(path.join(ws, f), 'utf8').trim());
+    // one at a time, in config order: each starts after the previous one ended
+    expect(t('a.end') <= t('b.start') && t('b.end') <= t('c.start')).toBe(true);
+  });
+
+  it('engine limits come from the environment, with defaults, and bad values are refused', () => {
+    expect(loadPipelineEngineLimits({})).toEqual({
+      stepTimeoutMs: 1_800_000, logLimitBytes: 10 * 1024 * 1024, maxParallel: 4, cacheMaxBytes: 5 * 1024 ** 3, hashMaxFiles: 100_000, hashMaxBytes: 4 * 1024 ** 3,
+    });
+    expect(loadPipelineEngineLimits({ PROOFSTREAM_PIPELINE_STEP_TIMEOUT_MS: '5000', PROOFSTREAM_PIPELINE_MAX_PARALLEL: '2', PROOFSTREAM_CACHE_MAX_BYTES: '1000' }))
+      .toMatchObject({ stepTimeoutMs: 5000, maxParallel: 2, cacheMaxBytes: 1000 });
+    expect(() => loadPipelineEngineLimits({ PROOFSTREAM_PIPELINE_MAX_PARALLEL: '0' })).toThrow(/at least 1/);
+    expect(() => loadPipelineEngineLimits({ PROOFSTREAM_PIPELINE_LOG_LIMIT_BYTES: 'lots' })).toThrow(/non-negative integer/);
+  });
+
   it('caps the log of a step and says so', async () => {
     const ws = tempDir();
     const lines: string[] = [];
@@ -172,18 +195,35 @@ describe('runPipeline', () => {
   });
 
   const bwrap = sandboxAvailable();
-  it.runIf(bwrap)('sandbox mode refuses network access and writes outside the workspace', async () => {
-    const ws = tempDir();
-    const outside = tempDir('ps-outside-');
-    const cfg = config([
-      { name: 'net', run: `ls /sys/class/net > ifaces.txt; (exec 3<>/dev/tcp/1.1.1.1/80) 2>/dev/null && echo open > net.txt || echo refused > net.txt` },
-      { name: 'write', run: `touch ${outside}/escaped 2>/dev/null; echo ok > inside.txt` },
-    ]);
-    const res = await runPipeline(cfg, opts(ws, { mode: 'sandbox' }));
-    expect(res.status).toBe('completed');
-    expect(fs.readFileSync(path.join(ws, 'net.txt'), 'utf8').trim()).toBe('refused');
-    expect(fs.readFileSync(path.join(ws, 'inside.txt'), 'utf8').trim()).toBe('ok');
-    expect(fs.existsSync(path.join(outside, 'escaped'))).toBe(false);
+  it.runIf(bwrap)('sandbox mode refuses network access, and reads and writes outside the workspace (process mode, the control, does not)', async () => {
+    const server = net.createServer((sock) => sock.end('hi\n'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const outside = tempDir('ps-outside-');
+      const cfg = config([
+        { name: 'net', run: `/usr/bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}' 2>/dev/null && echo open > net.txt || echo refused > net.txt` },
+        { name: 'write', run: `touch ${outside}/escaped 2>/dev/null; echo ok > inside.txt` },
+        { name: 'read', run: `cat ${outside}/secret > read.txt 2>/dev/null || echo unreadable > read.txt` },
+      ]);
+      fs.writeFileSync(path.join(outside, 'secret'), 'server secret');
+      const control = tempDir();
+      expect((await runPipeline(cfg, opts(control, { mode: 'process' }))).status).toBe('completed');
+      expect(fs.readFileSync(path.join(control, 'net.txt'), 'utf8').trim()).toBe('open');
+      expect(fs.existsSync(path.join(outside, 'escaped'))).toBe(true);
+      expect(fs.readFileSync(path.join(control, 'read.txt'), 'utf8')).toBe('server secret');
+      fs.rmSync(path.join(outside, 'escaped'));
+
+      const ws = tempDir();
+      const res = await runPipeline(cfg, opts(ws, { mode: 'sandbox' }));
+      expect(res.status).toBe('completed');
+      expect(fs.readFileSync(path.join(ws, 'net.txt'), 'utf8').trim()).toBe('refused');
+      expect(fs.readFileSync(path.join(ws, 'inside.txt'), 'utf8').trim()).toBe('ok');
+      expect(fs.existsSync(path.join(outside, 'escaped'))).toBe(false);
+      expect(fs.readFileSync(path.join(ws, 'read.txt'), 'utf8').trim()).toBe('unreadable');
+    } finally {
+      server.close();
+    }
   });
   it.skipIf(bwrap)('sandbox mode (SKIPPED: bubblewrap is not installed or cannot create namespaces here)', () => {
     console.warn('pipelines-engine: sandbox test skipped: bwrap unavailable');

@@ -11,7 +11,7 @@ import { canonicalize } from '../src/protocol/jcs.js';
 import { pipelineReceiptSignedBytes } from '../src/pipelines/engine-api.js';
 import { client, idemKey, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { openSse } from './helpers/sse.js';
-import { sleep, waitFor } from './helpers/wait.js';
+import { waitFor } from './helpers/wait.js';
 
 const FAST = {
   PROOFSTREAM_RUNNER: 'process',
@@ -213,6 +213,32 @@ describe('executions', () => {
       return x.body.ledger.inclusion ? x.body : undefined;
     });
     expect(sealed.ledger.inclusion.leaf_index).toBe(1);
+    // The bundle verifies offline with `proofstream verify`, against the ledger's keys and the receipt's signer.
+    expect(sealed.bundle.ledger).toMatchObject({ event_type: 'attest.receipt', seq_no: 2, inclusion: sealed.ledger.inclusion });
+    expect(sealed.bundle.ledger.checkpoint.checkpoint_id).toBe(sealed.ledger.inclusion.checkpoint_id);
+    const dir = tempDir('ps-bundle-');
+    const keysFile = path.join(dir, 'keys.json');
+    fs.writeFileSync(keysFile, JSON.stringify((await call('GET', '/v2/keys')).body));
+    const bundleFile = path.join(dir, 'receipt.json');
+    fs.writeFileSync(bundleFile, JSON.stringify(sealed.bundle));
+    const cli = await runCli(['verify', bundleFile, '--trust', keysFile, '--signer', sealed.receipt.signer_public_key, '--json']);
+    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout).ok).toBe(true);
+    // POST /v1/receipts/verify checks the same bundle, its placement included (against this ledger's keys).
+    const viaApi = await call('POST', '/v1/receipts/verify', { receipt: sealed.bundle, policies: ['require-signature'] });
+    expect(viaApi.body.valid, viaApi.text).toBe(true);
+    expect(viaApi.body.inclusion).toMatchObject({ event_commits: true, proof_valid: true, checkpoint_valid: true, stream_id: pipe.stream_id, seq_no: 2 });
+    const moved = structuredClone(sealed.bundle);
+    moved.ledger.inclusion.leaf_index = 0;
+    const movedApi = await call('POST', '/v1/receipts/verify', { receipt: moved });
+    expect(movedApi.body.valid).toBe(false);
+    expect(movedApi.body.inclusion.proof_valid).toBe(false);
+    // One altered output hash and it fails.
+    const altered = structuredClone(sealed.bundle);
+    altered.receipt.steps[0].status = 'failed';
+    fs.writeFileSync(bundleFile, JSON.stringify(altered));
+    const bad = await runCli(['verify', bundleFile, '--trust', keysFile, '--json']);
+    expect(bad.code).not.toBe(0);
     const pack = await call('POST', '/v2/audit/packs', { stream_id: pipe.stream_id, from_seq_no: 1, to_seq_no: 2 }, { 'idempotency-key': idemKey() });
     expect(pack.status, pack.text).toBe(201);
     expect(pack.body.events.map((e: any) => e.event_type)).toEqual(['pipeline.created', 'attest.receipt']);
@@ -293,8 +319,17 @@ describe('executions', () => {
     const text = await call('POST', `/v1/pipelines/${p.id}/executions`, 'x=1', { 'content-type': 'text/plain' });
     expect(text.status).toBe(415);
     // No body at all: the defaults.
-    const bare = await call('POST', `/v1/pipelines/${p.id}/executions`);
+    const key = idemKey();
+    const bare = await call('POST', `/v1/pipelines/${p.id}/executions`, undefined, { 'idempotency-key': key });
     expect(bare.status, bare.text).toBe(202);
+    // A retry with the same Idempotency-Key replays the answer and starts nothing; `{}` is the same request.
+    const again = await call('POST', `/v1/pipelines/${p.id}/executions`, {}, { 'idempotency-key': key });
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.text).toBe(bare.text);
+    const changed = await call('POST', `/v1/pipelines/${p.id}/executions`, { environment: 'x' }, { 'idempotency-key': key });
+    expect(changed.status).toBe(409);
+    expect((await call('GET', `/v1/pipelines/${p.id}`)).body.executions).toBe(1);
     const e = await ended(bare.body.execution_id);
     expect(e).toMatchObject({ status: 'completed', options: { sign: true, verify: true, cache: true }, variables: [], environment: null });
   });
@@ -447,9 +482,11 @@ describe('webhooks', () => {
       await ended(exOk.execution_id);
       await ended(exBad.execution_id);
       await waitFor(async () => (got.length >= 4 ? true : undefined));
-      await sleep(300); // nothing more should come: exactly four deliveries
       const byEvent = (e: string, id: string) => got.filter((g) => g.body.event === e && g.body.data.execution_id === id);
-      expect(got).toHaveLength(4);
+      // One of each: receipt.signed for both, execution.completed for one, execution.failed for the other.
+      expect(got.map((g) => `${g.body.event} ${g.body.data.execution_id}`).sort()).toEqual(
+        [`execution.completed ${exOk.execution_id}`, `receipt.signed ${exOk.execution_id}`, `execution.failed ${exBad.execution_id}`, `receipt.signed ${exBad.execution_id}`].sort(),
+      );
       const completed = byEvent('execution.completed', exOk.execution_id);
       expect(completed).toHaveLength(1);
       expect(completed[0].body.data).toMatchObject({

@@ -35,6 +35,10 @@ const USAGE = `usage: proofstream <command>
                                           create a witness key (0600) and print its vkey
   tsa serve --port <p> --dir <dir> [--host 127.0.0.1]
                                           run a test RFC 3161 time-stamp authority (NOT for production)
+  run <attest.yaml> [--cache DIR] [--workspace DIR] [--key-file F] [--sandbox] [--var N=V]…
+      [--ledger URL --key K --stream ID] [--out receipt.json]
+                                          run a pipeline locally, sign its receipt, optionally append
+                                          it to a ledger (exit 0 completed, 1 failed; docs/runner.md)
   verify <file> [--policy policy.txt] [--trust keys.json] [--json]
                                           verify a bundle, receipt, stream, checkpoint, consistency
                                           proof, fork evidence or v1 proof offline (exit 0 valid,
@@ -63,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (cmd === 'run') return (await import('./run.js')).runCommand(argv.slice(1)); // pipelines (#16), docs/runner.md
   if (cmd === 'verify') {
     const { verifyCommand } = await import('./verify.js');
     return verifyCommand(argv.slice(1));

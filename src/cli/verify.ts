@@ -35,7 +35,8 @@ export const VERIFY_USAGE = `usage: proofstream verify <file> [--policy policy.t
 
   <file>        a bundle (audit pack), a receipt, a stream {stream_id, events}, a checkpoint,
                 a consistency proof {from, to, proof}, fork evidence, a v1 proof
-                (GET /v1/events/{id}/proof), or a POST /v2/verify body {kind?, object, trusted_keys?, policy?}
+                (GET /v1/events/{id}/proof), a pipeline receipt or receipt bundle (docs/protocol.md §14),
+                or a POST /v2/verify body {kind?, object, trusted_keys?, policy?}
   --policy F    the trust policy file F (docs/trust.md; start from the ledger's GET /v2/trust-policy):
                 log keys, witnesses with their quorum, TSA roots. Bundles must then carry the
                 cosignatures and anchors it demands.
@@ -43,6 +44,9 @@ export const VERIFY_USAGE = `usage: proofstream verify <file> [--policy policy.t
                 (without it, a bundle is checked against its own keys, and the report says so).
                 F may not be the file being verified, nor any pack, proof or other evidence.
   --json        print the JSON report (the same object POST /v2/verify returns)
+  --signer K    pipeline receipts (receipt.json of \`proofstream run\`, docs/runner.md): the signer must be
+                K (ed25519:<hex>); repeat for several. Without it the signer is reported, not pinned.
+  --max-age-hours N   pipeline receipts: refuse one whose timestamp is more than N hours old
 
   exit status: 0 valid, 1 invalid, 2 unreadable file or bad usage,
                3 pending (evidence the policy requires is not there yet: fetch it again later)
@@ -91,13 +95,19 @@ export async function verifyCommand(args: string[], io: Io = stdio): Promise<num
 }
 
 async function verifyCommandWith(args: string[], io: Io): Promise<number> {
-  let values: { trust?: string | undefined; policy?: string | undefined; json?: boolean | undefined; help?: boolean | undefined };
+  let values: {
+    trust?: string | undefined; policy?: string | undefined; json?: boolean | undefined; help?: boolean | undefined;
+    signer?: string[] | undefined; 'max-age-hours'?: string | undefined;
+  };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { trust: { type: 'string' }, policy: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        trust: { type: 'string' }, policy: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        signer: { type: 'string', multiple: true }, 'max-age-hours': { type: 'string' },
+      },
     }));
   } catch (e) {
     io.err(`proofstream verify: ${(e as Error).message}\n${VERIFY_USAGE}`);
@@ -108,6 +118,13 @@ async function verifyCommandWith(args: string[], io: Io): Promise<number> {
     return 0;
   }
   const json = values.json === true;
+  // Pipeline receipts (§14): the signer keys to pin, and the oldest receipt to accept.
+  for (const k of values.signer ?? []) {
+    if (!/^ed25519:[0-9a-f]{64}$/.test(k)) return fail(io, json, 'VALIDATION_ERROR', `--signer ${k}: expected ed25519:<64 lowercase hex>`);
+  }
+  const maxAge = values['max-age-hours'] === undefined ? undefined : Number(values['max-age-hours']);
+  if (maxAge !== undefined && !(Number.isFinite(maxAge) && maxAge >= 0)) return fail(io, json, 'VALIDATION_ERROR', '--max-age-hours must be a non-negative number');
+  pipelineOpts = { ...(values.signer ? { pipelineSigners: values.signer } : {}), ...(maxAge !== undefined ? { maxAgeHours: maxAge } : {}) };
   if (positionals.length !== 1) {
     io.err(VERIFY_USAGE);
     return 2;
@@ -261,6 +278,9 @@ function readOptions(values: { trust?: string | undefined; policy?: string | und
 }
 
 /** The whole-document path: parse the file, then verify what it holds. A number is an exit status (usage errors). */
+/** --signer and --max-age-hours of the current command (pipeline receipts only). */
+let pipelineOpts: { pipelineSigners?: string[]; maxAgeHours?: number } = {};
+
 async function verifyWhole(
   file: string,
   opts: Options,
@@ -297,7 +317,7 @@ async function verifyWhole(
 
   const report = await verify(
     { kind, object, trusted_keys: trusted, policy },
-    { trustBundleKeys: trusted === undefined && policy === undefined, plainJson: true, caller: 'cli', ...(pool ? { signatureVerifier: pool } : {}) },
+    { trustBundleKeys: trusted === undefined && policy === undefined, plainJson: true, caller: 'cli', ...(pool ? { signatureVerifier: pool } : {}), ...pipelineOpts },
   );
   const fromBundle = report.checks.some((c) => c.name === BUNDLE_KEYS_TRUST_CHECK);
   return { report, fromBundle, noTrust: trusted === undefined && policy === undefined && !fromBundle };

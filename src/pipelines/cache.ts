@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { utf8ToBytes } from '../protocol/bytes.js';
 import { canonicalize } from '../protocol/jcs.js';
-import { BLAKE3_REF, blake3Ref, type TreeMode } from '../protocol/blake3-tree.js';
+import { BLAKE3_REF, blake3Ref, isTreePath, TREE_MODES, type TreeMode } from '../protocol/blake3-tree.js';
+import { isStepPath } from './config.js';
 import { hashDeclaredPath, hashFile, type HashedPath, type HashLimits } from './hash-tree.js';
 
 export const DEFAULT_CACHE_MAX_BYTES = 5 * 1024 ** 3;
@@ -169,8 +170,11 @@ export class ContentCache {
    * Restores an entry's outputs into the workspace (each declared output path is replaced), then re-hashes them:
    * true only when every hash equals the entry's, so a hit is proven by the same hashes a run would give.
    */
-  async restore(entry: CacheEntry, workspace: string, limits?: HashLimits): Promise<Record<string, HashedPath> | null> {
+  async restore(entry: CacheEntry, workspace: string, limits?: HashLimits, expectedOutputs?: readonly string[]): Promise<Record<string, HashedPath> | null> {
     const root = await fs.promises.realpath(workspace);
+    // An entry is data on disk: restore nothing it names that the step did not declare, nor any path that could
+    // leave the output it belongs to.
+    if (!entryIsSane(entry, expectedOutputs)) return null;
     for (const [declared, out] of Object.entries(entry.outputs)) {
       const rel = declared.endsWith('/') ? declared.slice(0, -1) : declared;
       const target = path.join(root, rel);
@@ -179,7 +183,9 @@ export class ContentCache {
       if (!isInside(root, parent)) return null;
       await fs.promises.rm(target, { recursive: true, force: true });
       if (out.kind === 'tree') await fs.promises.mkdir(target, { recursive: true });
-      for (const f of out.files) {
+      // Links last, so no file is ever written through a link this restore created.
+      const ordered = [...out.files.filter((f) => f.mode !== '120000'), ...out.files.filter((f) => f.mode === '120000')];
+      for (const f of ordered) {
         const dest = f.path === '' ? target : path.join(target, ...f.path.split('/'));
         await fs.promises.mkdir(path.dirname(dest), { recursive: true });
         const obj = path.join(this.objectsDir, hexOf(f.hash));
@@ -208,7 +214,7 @@ export class ContentCache {
     if (typeof blake3 !== 'string' || !BLAKE3_REF.test(blake3)) return false;
     const hex = hexOf(blake3);
     if (!this.objects.has(hex)) return false;
-    for (const [k, idx] of this.entries) if (idx.objects.has(hex)) this.removeEntry(k);
+    for (const [k, idx] of [...this.entries]) if (idx.objects.has(hex)) this.removeEntry(k);
     this.removeObject(hex);
     return true;
   }
@@ -217,7 +223,7 @@ export class ContentCache {
    * Entries unused for `max_age_days` go; then least-recently-used entries until the size is `target_size_percent`
    * of maxBytes; then objects no entry needs (aggressive: also those younger than an hour, and stray temp files).
    */
-  gc(opts: { max_age_days?: number; target_size_percent?: number; aggressive?: boolean }): { removed_entries: number; freed_bytes: number } {
+  gc(opts: { max_age_days?: number; target_size_percent?: number; aggressive?: boolean } = {}): { removed_entries: number; freed_bytes: number } {
     const before = { entries: this.entries.size, bytes: this.totalBytes };
     if (opts.max_age_days !== undefined) {
       const cutoff = Date.now() - opts.max_age_days * 86_400_000;
@@ -234,14 +240,20 @@ export class ContentCache {
     for (const [k] of order) {
       if (this.totalBytes <= limit) break;
       this.removeEntry(k);
-      this.removeOrphans(true);
     }
-    if (this.totalBytes > limit) this.removeOrphans(true);
   }
 
+  /** Removes an entry and the objects no other entry needs (those were in use, so no grace applies to them). */
   private removeEntry(k: string): void {
+    const idx = this.entries.get(k);
     fs.rmSync(path.join(this.entriesDir, `${k}.json`), { force: true });
     this.entries.delete(k);
+    if (!idx) return;
+    for (const o of idx.objects) {
+      let used = false;
+      for (const other of this.entries.values()) if (other.objects.has(o)) used = true;
+      if (!used) this.removeObject(o);
+    }
   }
 
   private removeObject(hex: string): void {
@@ -270,6 +282,23 @@ export class ContentCache {
       else fs.rmSync(abs, { force: true });
     }
   }
+}
+
+function entryIsSane(e: CacheEntry, expected: readonly string[] | undefined): boolean {
+  if (!e || typeof e !== 'object' || !e.outputs || typeof e.outputs !== 'object') return false;
+  const declared = Object.keys(e.outputs);
+  if (expected && (declared.length !== expected.length || !expected.every((d) => Object.hasOwn(e.outputs, d)))) return false;
+  for (const d of declared) {
+    if (!isStepPath(d)) return false;
+    const out = e.outputs[d]!;
+    if ((out.kind !== 'file' && out.kind !== 'tree') || !Array.isArray(out.files)) return false;
+    if (out.kind === 'file' && (out.files.length !== 1 || out.files[0]!.path !== '')) return false;
+    for (const f of out.files) {
+      if (out.kind === 'tree' && !isTreePath(f.path)) return false;
+      if (!TREE_MODES.includes(f.mode) || !BLAKE3_REF.test(f.hash)) return false;
+    }
+  }
+  return true;
 }
 
 function objectsOf(e: CacheEntry): Set<string> {

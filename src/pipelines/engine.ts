@@ -1,6 +1,8 @@
 // The pipeline engine: runs a validated config as a DAG of steps (runner.ts), hashes declared inputs and outputs
 // (hash-tree.ts), consults the cache (cache.ts), and signs the receipt (§14) whatever the outcome.
 // Used by the server (pipe-server) and `proofstream run`. docs/runner.md.
+import fs from 'node:fs';
+import path from 'node:path';
 import { bytesToHex } from '../protocol/bytes.js';
 import {
   ATTEST_VERSION,
@@ -70,9 +72,11 @@ export async function runPipeline(config: PipelineConfig, opts: RunOptions): Pro
     throw new EngineError('INVALID_RUN_OPTIONS', 'signerPublicKey must be 32 bytes');
   }
   if (opts.mode === 'sandbox' && !sandboxAvailable()) throw new EngineError('SANDBOX_UNAVAILABLE', 'bubblewrap (bwrap) is not available');
+  const workspace = path.resolve(opts.workspace);
+  if (!fs.statSync(workspace, { throwIfNoEntry: false })?.isDirectory()) throw new EngineError('INVALID_RUN_OPTIONS', `workspace ${workspace} is not a directory`);
   const maxParallel = Math.max(1, Math.floor(opts.maxParallel));
   const limits = opts.hashLimits ?? DEFAULT_HASH_LIMITS;
-  const env = stepEnvironment(opts.variables, opts.workspace);
+  const env = stepEnvironment(opts.variables, workspace);
   const emit = (e: EngineEvent): void => {
     try {
       opts.onEvent?.(e);
@@ -106,7 +110,7 @@ export async function runPipeline(config: PipelineConfig, opts: RunOptions): Pro
 
     const inputs: Record<string, string> = {};
     try {
-      for (const p of step.inputs) inputs[p] = (await hashDeclaredPath(opts.workspace, p, limits)).hash;
+      for (const p of step.inputs) inputs[p] = (await hashDeclaredPath(workspace, p, limits)).hash;
     } catch (e) {
       log('stderr', `[proofstream: input ${(e as Error).message}]`);
       finish(i, { status: 'failed', exit_code: null, duration_seconds: dur(), inputs });
@@ -120,7 +124,7 @@ export async function runPipeline(config: PipelineConfig, opts: RunOptions): Pro
     if (key && opts.cache) {
       const entry = await opts.cache.lookup(key);
       if (entry) {
-        const restored = await opts.cache.restore(entry, opts.workspace, limits).catch(() => null);
+        const restored = await opts.cache.restore(entry, workspace, limits, step.outputs).catch(() => null);
         if (restored) {
           log('stdout', `[proofstream: cache hit ${key}: outputs restored, command not run]`);
           finish(i, { status: 'completed', exit_code: 0, duration_seconds: dur(), cache_hit: true, inputs, outputs: hashesOf(restored) });
@@ -131,7 +135,7 @@ export async function runPipeline(config: PipelineConfig, opts: RunOptions): Pro
     }
 
     const r = await runStepProcess({
-      command: step.run, cwd: opts.workspace, env, mode: opts.mode, timeoutMs: opts.stepTimeoutMs,
+      command: step.run, cwd: workspace, env, mode: opts.mode, timeoutMs: opts.stepTimeoutMs,
       logLimitBytes: opts.logLimitBytes, signal: opts.signal, onLog: log, sandboxReadOnly: opts.sandboxReadOnly,
     });
     if (r.status !== 'completed') {
@@ -141,7 +145,7 @@ export async function runPipeline(config: PipelineConfig, opts: RunOptions): Pro
     }
     const hashed: Record<string, HashedPath> = {};
     try {
-      for (const p of step.outputs) hashed[p] = await hashDeclaredPath(opts.workspace, p, limits);
+      for (const p of step.outputs) hashed[p] = await hashDeclaredPath(workspace, p, limits);
     } catch (e) {
       log('stderr', `[proofstream: output ${(e as Error).message}]`);
       finish(i, { status: 'failed', exit_code: r.exit_code, duration_seconds: dur(), inputs });

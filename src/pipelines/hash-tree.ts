@@ -7,7 +7,7 @@ import { bytesToHex, utf8ToBytes } from '../protocol/bytes.js';
 import { blake3Hasher, fileHash, treeHash, type TreeEntry, type TreeMode } from '../protocol/blake3-tree.js';
 
 export interface HashLimits {
-  /** most files (and links) under one declared path */
+  /** most entries (files, links and directories) under one declared path */
   maxFiles: number;
   /** most content bytes under one declared path */
   maxBytes: number;
@@ -88,6 +88,7 @@ export async function hashDeclaredPath(workspace: string, declared: string, limi
   const files: HashedFile[] = [];
   const entries: TreeEntry[] = [];
   let bytes = 0;
+  let seen = 0;
   const stack: string[] = [''];
   while (stack.length > 0) {
     const sub = stack.pop()!;
@@ -96,11 +97,12 @@ export async function hashDeclaredPath(workspace: string, declared: string, limi
     for (const d of list) {
       const entryRel = sub === '' ? d.name : `${sub}/${d.name}`;
       const abs = path.join(dir, d.name);
+      // Directories count too: a tree of empty directories must not be walkable without bound.
+      if (++seen > limits.maxFiles) throw new HashTreeError('HASH_LIMIT', `${declared}: more than ${limits.maxFiles} entries`);
       if (d.isDirectory()) {
         stack.push(entryRel);
         continue;
       }
-      if (files.length >= limits.maxFiles) throw new HashTreeError('HASH_LIMIT', `${declared}: more than ${limits.maxFiles} files`);
       let hash: string;
       let size: number;
       let mode: TreeMode;

@@ -31,6 +31,7 @@ import {
   type PipelineReceipt,
   type StepResult,
 } from './engine-api.js';
+import { verifyPipelineReceiptFull } from '../verify/pipeline-receipt-full.js';
 import { ExecutionLog, type LogEntry } from './logs.js';
 
 /** Event type of a pipeline's creation, the first event on its stream. */
@@ -248,7 +249,7 @@ export class Pipelines {
   }
 
   /** Starts an execution in the background; answers once its row is committed. */
-  execute(p: Principal, pipelineId: string, input: ExecuteInput): { execution_id: string; status: 'running'; started_at: string } & ReturnType<typeof urls> {
+  execute(p: Principal, pipelineId: string, input: ExecuteInput, idem?: IdempotencyWrite): { bodyText: string } {
     const pipeline = this.visiblePipeline(p, pipelineId);
     const refused = this.runnerRefusal();
     if (refused) throw refused;
@@ -262,7 +263,14 @@ export class Pipelines {
     const { store } = this.ledger;
     const execLog = new ExecutionLog(store, id, cfg.pipelineLogMaxLines, (eid, pos) => this.told(eid, pos, false));
     const workspace = path.join(cfg.workspaceDir, id);
+    const bodyText = JSON.stringify({ execution_id: id, status: 'running', started_at: startedAt, ...urls(pipelineId, id) });
     store.write(() => {
+      if (idem) {
+        // The Idempotency-Key record commits with the execution: a retry replays this answer, never starts another.
+        const now = Date.now();
+        const fresh = store.idempotency.insert({ ...idem, status: 202, responseBody: bodyText, createdAt: now, expiresAt: now + idem.ttlMs });
+        if (!fresh) throw new ApiError('IDEMPOTENCY_IN_PROGRESS', 'this Idempotency-Key was used concurrently; retry');
+      }
       store.pipelines.insertExecution({
         id,
         pipelineId,
@@ -305,7 +313,7 @@ export class Pipelines {
         if (e) log.warn({ event: 'pipeline_workspace_not_removed', execution_id: id, err: errField(e) }, 'an execution workspace could not be removed');
       });
     });
-    return { execution_id: id, status: 'running', started_at: startedAt, ...urls(pipelineId, id) };
+    return { bodyText };
   }
 
   private async runInBackground(
@@ -332,6 +340,7 @@ export class Pipelines {
         variables,
         stepTimeoutMs: cfg.pipelineStepTimeoutMs,
         logLimitBytes: cfg.pipelineLogLimitBytes,
+        hashLimits: cfg.pipelineHashLimits,
         maxParallel: cfg.pipelineMaxParallel,
         signal: run.abort.signal,
         sign: (m) => signer.sign(m),
@@ -543,6 +552,10 @@ export class Pipelines {
     // Signed before it was appended: a timestamp after the ledger received it (beyond clock rounding) is wrong.
     const timestampValid = Number.isFinite(ts) && ts <= Date.parse(event.received_at) + 1000;
     const inLedger = committed === pipelineReceiptHash(receipt) && committed === row.receiptHash;
+    // §14.4's receipt bundle, ready for `proofstream verify`: the stored event, and once sealed its inclusion proof
+    // and the checkpoint it leads to.
+    const cp = inclusion?.checkpoint_id ? this.ledger.store.checkpoints.checkpoint(inclusion.checkpoint_id) : undefined;
+    const bundle = { receipt, ledger: { ...event, ...(inclusion && cp ? { inclusion, checkpoint: this.ledger.proofs.view(cp) } : {}) } };
     return {
       execution_id: id,
       receipt,
@@ -561,6 +574,7 @@ export class Pipelines {
         receipt: stored as ReceiptView,
         inclusion,
       },
+      bundle,
     };
   }
 
@@ -570,9 +584,12 @@ export class Pipelines {
    * POST /v1/receipts/verify: the engine's offline check of a receipt (or receipt bundle), with the caller's trusted
    * keys and policies. Policies are parsed by the route (unknown ones are a 400 there).
    */
-  verifyReceipt(input: unknown, trustedKeys: string[] | undefined, policies: { name: string; kind: 'require-signature' | 'max-age'; hours?: number }[]) {
+  async verifyReceipt(input: unknown, trustedKeys: string[] | undefined, policies: { name: string; kind: 'require-signature' | 'max-age'; hours?: number }[]) {
     const maxAge = policies.filter((x) => x.kind === 'max-age').reduce<number | undefined>((m, x) => (m === undefined ? x.hours! : Math.min(m, x.hours!)), undefined);
-    const v = verifyPipelineReceipt(input, { trustedKeys, maxAgeHours: maxAge });
+    // A receipt bundle's placement (event, ledger signature, inclusion, checkpoint) is checked against this ledger's
+    // keys, as POST /v2/verify does without a trust policy; a bare receipt needs no ledger key.
+    const ledgerKeys = this.ledger.publicKeys().map((k) => ({ kid: k.kid, alg: 'Ed25519' as const, public_key: k.public_key, valid_from: k.valid_from, valid_until: k.valid_until }));
+    const v = await verifyPipelineReceiptFull(input, { trustedKeys, maxAgeHours: maxAge, ledgerKeys });
     const violations: { policy: string; message: string }[] = [];
     for (const pol of policies) {
       if (pol.kind === 'require-signature' && !v.signature_valid) violations.push({ policy: pol.name, message: 'the receipt carries no valid Ed25519 signature' });
@@ -590,6 +607,7 @@ export class Pipelines {
       policy_compliance: { passed: violations.length === 0, violations },
       timestamp_check: { valid: timestampValid, age_hours: v.age_hours === null ? null : Math.round(v.age_hours * 1000) / 1000 },
       problems: v.problems,
+      ...(v.inclusion ? { inclusion: v.inclusion } : {}),
     };
   }
 

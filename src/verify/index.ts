@@ -12,6 +12,7 @@ import { isObj, own } from './shape.js';
 import { verifyStreamKind } from './stream.js';
 import { verifyV1ProofKind } from './v1-proof.js';
 import { verifyProvenanceKind } from './provenance.js';
+import { verifyPipelineReceiptKind } from './pipeline-receipt-kind.js';
 import { addKeys, emptyTrust, kidOf, type TrustedKey } from './trust.js';
 import { bytesToHex } from '../protocol/bytes.js';
 import { hintsFor, type VerifyCaller } from './caller.js';
@@ -34,6 +35,9 @@ export { CALLER_HINTS, hintsFor, type CallerHints, type VerifyCaller } from './c
 export { BUNDLE_KEYS_TRUST_CHECK, kidOf, trustedKeysFromJson, type TrustedKey } from './trust.js';
 export { SIGNATURE_BATCH, verifySignaturesInProcess, type SignatureJob, type SignatureVerifier } from './event.js';
 export { StreamedEvents } from './bundle.js';
+export { verifyPipelineReceipt, type PipelineReceiptVerification, type PipelineReceiptVerifyOptions } from './pipeline-receipt.js';
+export { PIPELINE_RECEIPT_KIND } from './pipeline-receipt-kind.js';
+export { verifyPipelineReceiptFull } from './pipeline-receipt-full.js';
 
 export interface VerifyInput {
   /** One of VERIFY_KINDS; detected from the object when absent. */
@@ -72,6 +76,10 @@ export interface VerifyOptions {
    * request field "policy" for HTTP, the policy input for a library caller, the default). Nothing else differs.
    */
   caller?: VerifyCaller;
+  /** Kind `pipeline_receipt`: the 'ed25519:<hex>' keys a pipeline receipt's signer must be one of (absent: not pinned). */
+  pipelineSigners?: readonly string[];
+  /** Kind `pipeline_receipt`: the oldest receipt accepted, hours since its `timestamp` (absent: any age). */
+  maxAgeHours?: number;
 }
 
 export const IVC_MESSAGE = 'proof-of-evolution (IVC) objects are not supported by this verifier';
@@ -145,11 +153,14 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
   const trust = emptyTrust();
   const given = own(input, 'trusted_keys');
   const useBundleKeys = given === undefined && own(input, 'policy') === undefined && (kind === 'bundle' || kind === 'provenance') && opts.trustBundleKeys === true;
+  // A pipeline receipt without a ledger placement needs no ledger keys; with one, its own keys may stand in (as bundles').
+  const pipelineOwnKeys = kind === 'pipeline_receipt' && given === undefined && own(input, 'policy') === undefined &&
+    (opts.trustBundleKeys === true || !isObj(object) || own(object, 'ledger') === undefined);
   if (given !== undefined) {
     const n = Array.isArray(given) ? given.length : 0;
     const tc = r.check(`trust: ${n} trusted key(s) given by the caller`);
     addKeys(trust, given, tc, () => '', { what: 'trusted_keys' });
-  } else if (!useBundleKeys && own(input, 'policy') === undefined) {
+  } else if (!useBundleKeys && !pipelineOwnKeys && own(input, 'policy') === undefined) {
     r.check('trust: no trusted keys given').cannotRun(`no keys to check signatures against: give ${hintsFor(opts.caller).trust} or ${hintsFor(opts.caller).policy}`);
   }
 
@@ -218,6 +229,13 @@ async function run(input: VerifyInput, kind: string, opts: VerifyOptions): Promi
         { trust, useBundleKeys: useBundleKeys && policy === null, policy, signatureVerifier: opts.signatureVerifier, hints: hintsFor(opts.caller) },
         r,
       );
+      break;
+    case 'pipeline_receipt':
+      await verifyPipelineReceiptKind(object, trust, r, {
+        signers: opts.pipelineSigners,
+        useBundleKeys: given === undefined && own(input, 'policy') === undefined && opts.trustBundleKeys === true,
+        maxAgeHours: opts.maxAgeHours,
+      });
       break;
   }
   return r.build();

@@ -1,9 +1,10 @@
 // What kind of object a verify request carries: the explicit `kind`, else recognized by shape.
 import { BUNDLE_FORMAT } from '../protocol/bundle.js';
 import { has, isObj, own } from './shape.js';
+import { isPipelineReceiptLike } from './pipeline-receipt.js';
 
 /** Kinds this verifier checks. */
-export const VERIFY_KINDS = ['receipt', 'stream', 'checkpoint', 'consistency', 'bundle', 'fork_evidence', 'v1_proof', 'provenance'] as const;
+export const VERIFY_KINDS = ['receipt', 'stream', 'checkpoint', 'consistency', 'bundle', 'fork_evidence', 'v1_proof', 'provenance', 'pipeline_receipt'] as const;
 export type VerifyKind = (typeof VERIFY_KINDS)[number];
 
 /** Kinds with a reserved name but no checks yet. */
@@ -38,6 +39,8 @@ export function detectKind(input: { kind?: unknown; object?: unknown }): string 
   if (typeof own_kind === 'string') return own_kind;
   if (has(o, 'conflicting_checkpoints')) return 'fork_evidence';
   if (has(o, 'events') && has(o, 'stream_id')) return 'stream';
+  // A pipeline receipt (§14), bare or as a receipt bundle {receipt, ledger}: before `receipt`, which it also has.
+  if (isPipelineReceiptLike(o)) return 'pipeline_receipt';
   if (has(o, 'receipt')) return 'receipt';
   if (has(o, 'note')) return 'checkpoint';
   if (has(o, 'from') && has(o, 'to')) return 'consistency';

@@ -4,12 +4,24 @@
 import { hexToBytes } from '../protocol/bytes.js';
 import { verifyEd25519Noble } from '../protocol/ed25519.js';
 import { BLAKE3_REF } from '../protocol/blake3-tree.js';
-import { pipelineReceiptSignedBytes, type PipelineReceipt } from '../protocol/pipeline-receipt.js';
+import { canonicalize } from '../protocol/jcs.js';
+import {
+  PIPELINE_RECEIPT_EVENT_TYPE,
+  pipelineReceiptEventPayload,
+  pipelineReceiptHash,
+  pipelineReceiptSignedBytes,
+  type PipelineReceipt,
+} from '../protocol/pipeline-receipt.js';
 import { isObj, own, type Obj } from './shape.js';
 
 export interface PipelineReceiptProblem { code: string; path: string; message: string }
 
 export interface PipelineReceiptInclusion {
+  /**
+   * 'event': only that the event commits to this receipt (verifyPipelineReceipt, synchronous); 'full': also the
+   * event's own hashes, ledger signature, inclusion proof and checkpoint (verifyPipelineReceiptFull).
+   */
+  checked: 'event' | 'full';
   /** the ledger event carries this receipt's hash (and the receipt) */
   event_commits: boolean;
   /** the event's entry hashes to the proven leaf, the audit path leads to the checkpoint's root */
@@ -129,7 +141,7 @@ export function verifyPipelineReceipt(input: unknown, opts: PipelineReceiptVerif
   if (!valid) problems.push({ code: 'SIGNATURE_INVALID', path: `${base}/signature`, message: 'the signature does not verify over the receipt (§14): it was altered or signed by another key' });
   if (opts.trustedKeys !== undefined) {
     const trusted = new Set(opts.trustedKeys.map((k) => k.toLowerCase()));
-    if (!trusted.has(r.signer_public_key)) problems.push({ code: 'UNTRUSTED_SIGNER', path: `${base}/signer_public_key`, message: 'the signer is not among the trusted keys' });
+    if (!trusted.has(r.signer_public_key)) problems.push({ code: 'UNKNOWN_KEY', path: `${base}/signer_public_key`, message: 'the signer is not among the trusted keys' });
   }
   const now = (opts.now ?? new Date()).getTime();
   const age = (now - Date.parse(r.timestamp)) / 3_600_000;
@@ -144,9 +156,47 @@ export function verifyPipelineReceipt(input: unknown, opts: PipelineReceiptVerif
   return out;
 }
 
-/** Placeholder until the placement checks land: a placement is reported, never silently passed. */
-function verifyPlacement(_r: PipelineReceipt, _ledger: unknown, problems: PipelineReceiptProblem[], out: PipelineReceiptVerification): void {
-  out.inclusion = { event_commits: false, proof_valid: false, checkpoint_valid: false, stream_id: null, seq_no: null, tree_size: null };
-  problems.push({ code: 'PLACEMENT_UNSUPPORTED', path: '/ledger', message: 'ledger placement checks are not implemented yet' });
+/** The ledger event in a placement: it must be an `attest.receipt` event whose payload commits to this receipt. */
+function verifyPlacement(r: PipelineReceipt, ledger: unknown, problems: PipelineReceiptProblem[], out: PipelineReceiptVerification): void {
+  const inc: PipelineReceiptInclusion = { checked: 'event', event_commits: false, proof_valid: false, checkpoint_valid: false, stream_id: null, seq_no: null, tree_size: null };
+  out.inclusion = inc;
+  const bad = eventCommitProblem(r, ledger);
+  if (bad) {
+    problems.push(bad);
+    return;
+  }
+  const l = ledger as Obj;
+  inc.event_commits = true;
+  inc.stream_id = own(l, 'stream_id') as string;
+  inc.seq_no = own(l, 'seq_no') as number;
+  const i = own(l, 'inclusion');
+  if (isObj(i) && Number.isSafeInteger(own(i, 'tree_size'))) inc.tree_size = own(i, 'tree_size') as number;
 }
-export type { Obj };
+
+/**
+ * Null when `ledger` is an `attest.receipt` event (the §14 placement: a stored event view with payload and salt)
+ * whose payload is exactly {receipt_hash, pipeline_hash, status, receipt} of this receipt; else the problem.
+ * The payload's own commitment, the event hash, its ledger signature and inclusion are checked by the async
+ * verifier (verify kind `pipeline_receipt`), with the existing receipt-kind checks.
+ */
+export function eventCommitProblem(r: PipelineReceipt, ledger: unknown): PipelineReceiptProblem | null {
+  const at = (p: string, message: string, code = 'MALFORMED') => ({ code, path: `/ledger${p}`, message });
+  if (!isObj(ledger)) return at('', 'ledger must be the stored event (GET /v2/events/{id}) with inclusion and checkpoint');
+  if (typeof own(ledger, 'stream_id') !== 'string' || !Number.isSafeInteger(own(ledger, 'seq_no'))) return at('', 'ledger must carry stream_id and seq_no');
+  if (own(ledger, 'event_type') !== PIPELINE_RECEIPT_EVENT_TYPE) return at('/event_type', `the event type must be ${PIPELINE_RECEIPT_EVENT_TYPE}`, 'PAYLOAD_MISMATCH');
+  const payload = own(ledger, 'payload');
+  if (!isObj(payload)) return at('/payload', 'the event payload is missing (erased events cannot vouch for a receipt)', 'PAYLOAD_MISMATCH');
+  let expected: string;
+  try {
+    expected = canonicalize(pipelineReceiptEventPayload(r));
+    if (canonicalize(payload) !== expected) {
+      const hash = pipelineReceiptHash(r);
+      return own(payload, 'receipt_hash') !== hash
+        ? at('/payload/receipt_hash', `the event commits to receipt ${String(own(payload, 'receipt_hash'))}, this receipt hashes to ${hash}`, 'PAYLOAD_MISMATCH')
+        : at('/payload', 'the event payload is not exactly {receipt_hash, pipeline_hash, status, receipt} of this receipt', 'PAYLOAD_MISMATCH');
+    }
+  } catch (e) {
+    return at('/payload', `the payload cannot be canonicalized: ${(e as Error).message}`);
+  }
+  return null;
+}

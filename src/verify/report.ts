@@ -43,6 +43,9 @@ export const PROBLEM_CODES = [
   // artifact; an event not sealed into the bundle's checkpoint yet (pending: fetch the bundle again)
   'RECORD_MISMATCH',
   'INCLUSION_PENDING',
+  // pipeline receipts (docs/protocol.md §14): dated more than five minutes ahead; older than the maximum age asked for
+  'TIMESTAMP_IN_FUTURE',
+  'RECEIPT_TOO_OLD',
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 

@@ -157,7 +157,12 @@ export function executionFeedsFor(ledger: Ledger): ExecutionFeeds {
 const optionalBody = (parse: MiddlewareHandler<AppEnv>) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const length = c.req.header('content-length');
-    if ((length === undefined || length === '0') && c.req.header('transfer-encoding') === undefined) return next();
+    if ((length === undefined || length === '0') && c.req.header('transfer-encoding') === undefined) {
+      // No body is the empty object, also for the Idempotency-Key fingerprint (a bare POST and `{}` ask the same).
+      const none = Promise.resolve({});
+      c.req.json = (() => none) as typeof c.req.json;
+      return next();
+    }
     return parse(c, next);
   });
 
@@ -238,7 +243,8 @@ export function pipelineRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
       tags,
       security,
       summary: 'Execute a pipeline in the background (202); its signed receipt is appended to the pipeline’s stream when it ends',
-      middleware: [d.auth('pipelines:execute'), limit, optionalBody(d.body(cfg.maxEventBytes))] as const,
+      middleware: [d.auth('pipelines:execute'), limit, optionalBody(d.body(cfg.maxEventBytes)), d.idempotency(false)] as const,
+      parameters: [IDEMPOTENCY_KEY_PARAM],
       request: { params: IdParam, body: { required: false, content: { 'application/json': { schema: ExecuteInput } } } },
       responses: {
         202: json(ExecutionStarted, 'started: poll execution_id, or follow events_url'),
@@ -251,7 +257,8 @@ export function pipelineRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
     }),
     (c) => {
       try {
-        return c.json(service.execute(c.get('principal'), c.req.valid('param').id, c.req.valid('json') ?? {}) as never, 202);
+        const r = service.execute(c.get('principal'), c.req.valid('param').id, c.req.valid('json') ?? {}, c.get('idempotency'));
+        return jsonText(c, 202, r.bodyText);
       } catch (e) {
         if (e instanceof ApiError && e.code === 'RUNNER_BUSY') c.header('Retry-After', String(RUNNER_BUSY_RETRY_AFTER_S));
         throw e;
@@ -380,7 +387,7 @@ export function pipelineRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
       request: { body: { required: true, content: { 'application/json': { schema: VerifyReceiptInput } } } },
       responses: { 200: json(VerifyReceiptResult, 'the verdict (valid: false is still a 200)'), ...writeErrors },
     }),
-    (c) => {
+    async (c) => {
       const body = c.req.valid('json');
       const policies = (body.policies ?? []).map((name, i) => {
         const parsed = parsePolicy(name);
@@ -393,7 +400,7 @@ export function pipelineRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
         }
         return { name, ...parsed };
       });
-      return c.json(service.verifyReceipt(body.receipt, body.trusted_keys, policies) as never, 200);
+      return c.json((await service.verifyReceipt(body.receipt, body.trusted_keys, policies)) as never, 200);
     },
     hook,
   );

@@ -183,6 +183,9 @@ export const ExecutionReceipt = z
       problems: z.array(z.object({ code: z.string(), path: z.string(), message: z.string() })),
     }),
     ledger: z.object({ stream_id: z.string(), seq_no: z.number().int(), event: StoredEvent, receipt: Receipt, inclusion: Inclusion.nullable() }),
+    bundle: z
+      .object({ receipt: PipelineReceipt, ledger: z.record(z.string(), z.unknown()) })
+      .openapi({ description: 'the receipt bundle of docs/protocol.md §14.4 (the event, and once sealed its inclusion and checkpoint): save it and run `proofstream verify`' }),
   })
   .openapi('ExecutionReceipt');
 
@@ -208,6 +211,10 @@ export const VerifyReceiptResult = z
     policy_compliance: z.object({ passed: z.boolean(), violations: z.array(z.object({ policy: z.string(), message: z.string() })) }),
     timestamp_check: z.object({ valid: z.boolean(), age_hours: z.number().nullable() }),
     problems: z.array(z.object({ code: z.string(), path: z.string(), message: z.string() })),
+    inclusion: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .openapi({ description: "a receipt bundle's placement: event_commits, proof_valid, checkpoint_valid, stream_id, seq_no, tree_size" }),
   })
   .openapi('VerifyReceiptResult');
 
