@@ -1,5 +1,5 @@
 // Not only packs: a receipt, a stream {stream_id, events}, a checkpoint and a v1 proof from a real ledger, each also
-// with one byte changed, and a POST /v2/verify body — the auditor page shows the CLI's exact report for each
+// with one byte changed, an artifact's provenance bundle (the protocol vector) and a POST /v2/verify body — the auditor page shows the CLI's exact report for each
 // (same file, same trust: the ledger's GET /v2/keys, or its trust policy for the v1 proof).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { verifyCommand } from '../src/cli/verify.js';
 import type { Report } from '../src/verify/index.js';
 import { ensureWebBuilt, launchBrowser } from './helpers/browser.js';
 import { asCaller } from './helpers/corpus.js';
-import { client, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { client, ROOT, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
 
 let srv: RunningServer;
@@ -63,6 +63,13 @@ describe('every kind verify() accepts, page against CLI', () => {
     const policy = path.join(dir, 'policy.txt');
     fs.writeFileSync(policy, (await client(srv.url)('GET', '/v2/trust-policy')).text);
 
+    // An artifact's provenance bundle: the protocol vector (fixtures/vectors/provenance.json), under its own key.
+    const vector = JSON.parse(fs.readFileSync(path.join(ROOT, 'fixtures/vectors/provenance.json'), 'utf8'));
+    const vectorKeys = path.join(dir, 'vector-keys.json');
+    fs.writeFileSync(vectorKeys, JSON.stringify([{ kid: vector.signing_key.kid, alg: 'Ed25519', public_key: vector.signing_key.public_key_hex }]));
+    const tamperedProvenance = structuredClone(vector.bundle);
+    tamperedProvenance.records[0].record.version = '9.9.9';
+
     const tamperedEvents = structuredClone(events);
     tamperedEvents[2].payload = { i: 99 };
     const objects: Record<string, { object: unknown; trust: string; flag: string }> = {
@@ -75,6 +82,8 @@ describe('every kind verify() accepts, page against CLI', () => {
       'v1-proof.json': { object: proof, trust: policy, flag: '--policy' },
       'v1-proof-tampered.json': { object: { ...proof, event: { ...proof.event, payload: { decision: 'reject' } } }, trust: policy, flag: '--policy' },
       'verify-body.json': { object: { kind: 'checkpoint', object: checkpoint }, trust: keys, flag: '--trust' },
+      'provenance.json': { object: vector.bundle, trust: vectorKeys, flag: '--trust' },
+      'provenance-tampered.json': { object: tamperedProvenance, trust: vectorKeys, flag: '--trust' },
     };
 
     const page = await browser.newPage();
@@ -122,6 +131,8 @@ describe('every kind verify() accepts, page against CLI', () => {
         'v1-proof.json': 'valid',
         'v1-proof-tampered.json': 'invalid',
         'verify-body.json': 'valid',
+        'provenance.json': 'valid',
+        'provenance-tampered.json': 'invalid',
       });
     } finally {
       await page.close();

@@ -66,7 +66,7 @@ beforeAll(async () => {
   const run = await post('/api/v1/pipeline-runs', {
     repositoryFullName: REPO,
     name: 'build',
-    provider: 'github',
+    provider: 'github-actions',
     externalId: '987654',
     commitSha: COMMIT,
     branch: 'main',
@@ -307,9 +307,9 @@ describe('?format=in-toto', () => {
     const { buildDefinition: bd, runDetails: rd } = st.predicate;
     expect(bd.buildType).toBe('https://proofstream.dev/cicd/pipeline-run/v1');
     expect(bd.externalParameters).toEqual({ repository: REPO, pipeline: 'build', commitSha: COMMIT, branch: 'main', prNumber: 7 });
-    expect(bd.internalParameters).toMatchObject({ pipelineRunId: ids.run, provider: 'github', externalId: '987654', status: 'SUCCEEDED' });
+    expect(bd.internalParameters).toMatchObject({ pipelineRunId: ids.run, provider: 'github-actions', externalId: '987654', status: 'SUCCEEDED' });
     expect(bd.resolvedDependencies).toEqual([{ uri: `git+https://github.com/${REPO}@refs/heads/main`, name: REPO, digest: { gitCommit: COMMIT } }]);
-    expect(rd.builder).toEqual({ id: 'https://proofstream.dev/cicd/builder/github' });
+    expect(rd.builder).toEqual({ id: 'https://proofstream.dev/cicd/builder/github-actions' });
     // startedAt was given with +01:00: SLSA timestamps are UTC.
     expect(rd.metadata).toEqual({ invocationId: '987654', startedOn: '2026-12-03T09:00:00.000Z', finishedOn: '2026-12-03T09:05:00.000Z' });
     const runEvents = bundle.events.filter((e: any) => e.event.source_ref === ids.run).map((e: any) => e.event);
@@ -334,7 +334,7 @@ describe('unsealed events and limits (a ledger that seals once an hour)', () => 
   let slow: RunningServer;
   let sc: Call;
   beforeAll(async () => {
-    slow = await startServer({ env: { PROOFSTREAM_WINDOW_MAX_AGE_MS: '3600000', PROOFSTREAM_WINDOW_MAX_EVENTS: '100000', PROOFSTREAM_PROVENANCE_MAX_RECORDS: '3' } });
+    slow = await startServer({ env: { PROOFSTREAM_WINDOW_MAX_AGE_MS: '3600000', PROOFSTREAM_WINDOW_MAX_EVENTS: '100000', PROOFSTREAM_PROVENANCE_MAX_RECORDS: '3', PROOFSTREAM_PROVENANCE_MAX_EVENTS: '5' } });
     sc = client(slow.url, slow.key);
   }, 60_000);
   afterAll(async () => {
@@ -374,6 +374,41 @@ describe('unsealed events and limits (a ledger that seals once an hour)', () => 
     }
     const r = await sc('GET', `/api/v1/artifacts/${SHA}/provenance`);
     expect(r.status).toBe(422);
-    expect(r.body.error).toMatchObject({ code: 'PROVENANCE_TOO_LARGE', details: { limit: 3 } });
+    expect(r.body.error).toMatchObject({ code: 'PROVENANCE_TOO_LARGE', details: { limit: 3, what: 'records' } });
+  });
+
+  it('more events than PROOFSTREAM_PROVENANCE_MAX_EVENTS (a run with many updates): 422 PROVENANCE_TOO_LARGE', async () => {
+    const w = async (method: string, route: string, body: unknown, status = 201) => {
+      const r = await sc(method, route, body, { 'idempotency-key': idemKey() });
+      expect(r.status, r.text).toBe(status);
+      return r.body;
+    };
+    const run = await w('POST', '/api/v1/pipeline-runs', { repositoryFullName: REPO, name: 'long', commitSha: OTHER_COMMIT, status: 'RUNNING' });
+    for (let i = 0; i < 4; i++) await w('PUT', `/api/v1/pipeline-runs/${run.id}`, { steps: [{ name: `s${i}`, status: 'SUCCEEDED' }] }, 200);
+    await w('POST', '/api/v1/artifacts', { repositoryFullName: REPO, name: 'b', version: '1', sha256: SHA_NO_RUN, artifactType: 'tarball', commitSha: OTHER_COMMIT, branch: 'main', pipelineRunId: run.id });
+    // 2 records, 6 events (run created + 4 updates, artifact): over the limit of 5.
+    const r = await sc('GET', `/api/v1/artifacts/${SHA_NO_RUN}/provenance`);
+    expect(r.status, r.text).toBe(422);
+    expect(r.body.error).toMatchObject({ code: 'PROVENANCE_TOO_LARGE', details: { limit: 5, what: 'events' } });
+    // The in-toto form reads only the run (5 events): within the limit, it answers.
+    const it = await sc('GET', `/api/v1/artifacts/${SHA_NO_RUN}/provenance?format=in-toto`);
+    expect(it.status, it.text).toBe(200);
+    // One more update and the run alone is over it.
+    await w('PUT', `/api/v1/pipeline-runs/${run.id}`, { status: 'SUCCEEDED' }, 200);
+    const over = await sc('GET', `/api/v1/artifacts/${SHA_NO_RUN}/provenance?format=in-toto`);
+    expect(over.status).toBe(422);
+    expect(over.body.error).toMatchObject({ code: 'PROVENANCE_TOO_LARGE', details: { what: 'events' } });
+  });
+});
+
+describe('SLSA predicate from a run (no server)', () => {
+  it('an abbreviated commit and an unknown provider still give a valid predicate (commit in annotations, a urn as uri)', async () => {
+    const { predicateInput } = await import('../src/cicd/provenance.js');
+    const { slsaProvenanceV1 } = await import('../src/protocol/in-toto.js');
+    const art = { id: 'art_1', repositoryFullName: 'acme/x', name: 'x', version: '1', sha256: SHA, artifactType: 'tarball', commitSha: 'abc12', branch: 'dev', pipelineRunId: 'run_1' };
+    const run = { id: 'run_1', repositoryFullName: 'acme/x', name: 'ci', provider: 'jenkins', externalId: null, commitSha: 'abc12', branch: null, prNumber: null, status: 'RUNNING' as const, startedAt: null, finishedAt: null, steps: [] };
+    const p = slsaProvenanceV1(predicateInput(art, run, 'str_x', []));
+    expect(p.buildDefinition.resolvedDependencies).toEqual([{ uri: 'urn:proofstream:repository:acme/x', name: 'acme/x', annotations: { commitSha: 'abc12' } }]);
+    expect(p.runDetails).toEqual({ builder: { id: 'https://proofstream.dev/cicd/builder/jenkins' }, metadata: { invocationId: 'run_1' }, byproducts: [] });
   });
 });

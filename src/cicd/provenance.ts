@@ -69,8 +69,11 @@ export class Provenance {
     private readonly limits: ProvenanceLimits,
   ) {}
 
-  /** The records linked to the artifact, each once: artifact, runs, attestations, deployments. 404 when unknown or not visible. */
-  private collect(p: Principal, sha256: string): { artifact: CicdRecordRow; rows: CicdRecordRow[] } {
+  /**
+   * The records linked to the artifact, each once: artifact, runs, and (unless `runsOnly`, which the in-toto form needs)
+   * attestations and deployments. 404 when unknown or not visible.
+   */
+  private collect(p: Principal, sha256: string, runsOnly = false): { artifact: CicdRecordRow; rows: CicdRecordRow[] } {
     const { store } = this.ledger;
     const artRow = store.cicd.artifactBySha256(p.tenantId, sha256);
     if (!artRow || !actsOn(p, artRow)) throw notFound('artifact');
@@ -99,6 +102,7 @@ export class Provenance {
       runs.push(...byMember('pipeline_run', 'commitSha', art.commitSha).filter((r) => (JSON.parse(r.record) as PipelineRun).commitSha === art.commitSha));
     }
     add(runs);
+    if (runsOnly) return { artifact: artRow, rows: [...rows.values()] };
     const runIds = runs.filter((r) => rows.has(r.id)).map((r) => r.id);
     const prs = [...new Set(runs.map((r) => (JSON.parse(r.record) as PipelineRun).prNumber).filter((n): n is number => n !== null))];
 
@@ -178,7 +182,7 @@ export class Provenance {
    * DSSE envelope signed with the ledger's current key. 409 PROVENANCE_NO_RUN when no run is known to have built it.
    */
   inToto(p: Principal, sha256: string): DsseEnvelope {
-    const { artifact, rows } = this.collect(p, sha256);
+    const { artifact, rows } = this.collect(p, sha256, true);
     const art = JSON.parse(artifact.record) as Artifact;
     const runs = rows.filter((r) => r.kind === 'pipeline_run');
     // The named run; else, of the runs on the commit, the newest that succeeded, else the newest.
@@ -193,6 +197,9 @@ export class Provenance {
       });
     }
     const run = JSON.parse(pick.record) as PipelineRun;
+    if (pick.eventCount > this.limits.maxEvents) {
+      throw new ApiError('PROVENANCE_TOO_LARGE', `the run has more than ${this.limits.maxEvents} events (PROOFSTREAM_PROVENANCE_MAX_EVENTS)`, { limit: this.limits.maxEvents, what: 'events' });
+    }
     const seqNos = pick.eventCount === 1 ? [pick.seqNo] : this.ledger.store.cicd.recordEventSeqNos(pick.streamId, pick.id, pick.seqNo, pick.eventCount).reverse();
     const runEvents = seqNos.map((s) => this.ledger.listEvents(p, pick.streamId, s, 1).events[0]!);
     const statement = inTotoStatement([{ name: art.name, digest: { sha256: art.sha256 } }], SLSA_PROVENANCE_V1, slsaProvenanceV1(predicateInput(art, run, pick.streamId, runEvents)));
@@ -206,18 +213,27 @@ const utc = (t: string | null): string | undefined => (t === null ? undefined : 
 
 const compact = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
 
-/** Where a provider's repositories live, for resolvedDependencies' uri (unknown providers: no uri, the digest names the commit). */
-const FORGES: Record<string, string> = { github: 'https://github.com/', gitlab: 'https://gitlab.com/' };
+/**
+ * Where a provider's repositories live, for resolvedDependencies' uri, by the provider's prefix (the connectors write
+ * github-actions and gitlab-ci). Unknown providers: no uri; the digest still names the commit.
+ */
+const FORGES: ReadonlyArray<[string, string]> = [
+  ['github', 'https://github.com/'],
+  ['gitlab', 'https://gitlab.com/'],
+];
 
 /** The SLSA predicate of a run (docs/cicd.md "Provenance" lists each member's source). */
 export function predicateInput(art: Artifact, run: PipelineRun, streamId: string, runEvents: readonly StoredEventView[]) {
   const provider = run.provider?.toLowerCase() ?? null;
   const commit = run.commitSha ?? art.commitSha;
-  const forge = provider ? FORGES[provider] : undefined;
+  const forge = provider ? FORGES.find(([prefix]) => provider.startsWith(prefix))?.[1] : undefined;
+  // A digest names the whole commit: an abbreviated id (the API takes 4–64 hex digits) goes to annotations instead.
+  const full = commit.length === 40 || commit.length === 64;
   const dep: ResourceDescriptor = compact({
-    uri: forge ? `git+${forge}${art.repositoryFullName}@refs/heads/${run.branch ?? art.branch}` : undefined,
+    uri: forge ? `git+${forge}${art.repositoryFullName}@refs/heads/${run.branch ?? art.branch}` : `urn:proofstream:repository:${art.repositoryFullName}`,
     name: art.repositoryFullName,
-    digest: { gitCommit: commit },
+    digest: full ? { gitCommit: commit } : undefined,
+    annotations: full ? undefined : { commitSha: commit },
   }) as ResourceDescriptor;
   const byproducts: ResourceDescriptor[] = [
     // The run's own ledger events: anyone can fetch and verify them (GET /v2/events/{id}).

@@ -36,12 +36,13 @@ export const VERIFY_USAGE = `usage: proofstream verify <file> [--policy policy.t
   <file>        a bundle (audit pack), a receipt, a stream {stream_id, events}, a checkpoint,
                 a consistency proof {from, to, proof}, fork evidence, a v1 proof
                 (GET /v1/events/{id}/proof), a pipeline receipt or receipt bundle (docs/protocol.md §14),
+                an artifact's provenance (GET /api/v1/artifacts/{sha256}/provenance),
                 or a POST /v2/verify body {kind?, object, trusted_keys?, policy?}
   --policy F    the trust policy file F (docs/trust.md; start from the ledger's GET /v2/trust-policy):
                 log keys, witnesses with their quorum, TSA roots. Bundles must then carry the
                 cosignatures and anchors it demands.
   --trust F     trust the keys in F: the GET /v2/keys response, or an array of {kid, alg, public_key}
-                (without it, a bundle is checked against its own keys, and the report says so).
+                (without it, a bundle or provenance is checked against its own keys, and the report says so).
                 F may not be the file being verified, nor any pack, proof or other evidence.
   --json        print the JSON report (the same object POST /v2/verify returns)
   --signer K    pipeline receipts (receipt.json of \`proofstream run\`, docs/runner.md): the signer must be
