@@ -55,7 +55,8 @@ describe('pipelines', () => {
     expect(created.status, created.text).toBe(201);
     const pip = created.body;
 
-    const page = await browser.newPage();
+    const context = await browser.newContext({ acceptDownloads: true });
+    const page = await context.newPage();
     try {
       await openConsole(page);
       await page.click('nav.views a[data-view="pipelines"]');
@@ -81,6 +82,19 @@ describe('pipelines', () => {
       expect(receipt.verification).toMatchObject({ signature_valid: true, timestamp_valid: true, chain_of_trust: 'verified' });
       expect(await page.textContent('#execution-verification')).toMatch(/^Verified: signature valid, timestamp valid, chain of trust verified/);
       expect(await page.textContent('#execution-receipt')).toContain(`seq_no ${receipt.ledger.seq_no} of ${pip.stream_id}`);
+      // The receipt bundle (§14.4) downloads and verifies on the auditor page with the ledger's keys.
+      const downloading = page.waitForEvent('download');
+      await page.click('#execution-receipt-download');
+      const dir = tempDir('ps-console-exec-');
+      const file = path.join(dir, 'receipt-bundle.json');
+      await (await downloading).saveAs(file);
+      expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(receipt.bundle);
+      const auditor = await (await browser.newContext()).newPage();
+      await auditor.goto(`${srv.url}/app/`);
+      await pickFiles(auditor, file, keysFile(dir, (await client(srv.url)('GET', '/v2/keys')).body));
+      const verdict = await readResult(auditor);
+      expect(verdict.status, `${verdict.verdict} ${verdict.codes.join(',')}`).toMatch(/^(valid|pending)$/);
+      await auditor.context().close();
       // Logs of one step only: the step select filters through the API's `step`.
       await page.selectOption('#exec-log-step', 'after');
       await page.waitForFunction(() => document.getElementById('exec-log-count')!.textContent!.includes('of step after'));
@@ -91,7 +105,7 @@ describe('pipelines', () => {
       // Ended: the execution is listed from the pipeline's stream (its attest.receipt event).
       await page.waitForFunction((id) => Array.from(document.querySelectorAll('#executions tbody tr')).some((tr) => tr.textContent!.startsWith(`${id}ended`)), execId);
     } finally {
-      await page.close();
+      await context.close();
     }
   });
 
