@@ -286,7 +286,7 @@ export function startPipelines(onView: (name: string, f: () => void) => void, op
         r.bundle === undefined
           ? downloadLink('execution-receipt-download', `receipt-${id}.json`, text)
           : downloadLink('execution-receipt-download', `receipt-bundle-${id}.json`, JSON.stringify(r.bundle, null, 2)),
-        r.bundle === undefined ? '' : ' (verify it with `proofstream verify` or on the auditor page)',
+        r.bundle === undefined ? '' : ' (verify it with proofstream verify, or on the auditor page)',
         ' ',
         button('Ledger receipt', `Ledger receipt of execution ${id}`, () => void showReceipt(sev)),
         ' ',
