@@ -178,6 +178,8 @@ export function startPipelines(onView: (name: string, f: () => void) => void, op
       const list = startedHere.get(current.id) ?? [];
       list.unshift(r.execution_id);
       startedHere.set(current.id, list);
+      // Even if it ends before it is first read, the list is read again once it has (its receipt event is then there).
+      wasRunning.add(r.execution_id);
       status.textContent = `Started ${r.execution_id}.`;
       await executions.reset();
       await showExecution(r.execution_id);
