@@ -407,6 +407,40 @@ describe('artifacts', () => {
   });
 });
 
+describe('artifact list (GET /api/v1/artifacts)', () => {
+  it('lists artifacts newest first, by repository and by the run that built them, page by page with the cursor', async () => {
+    const run = await call('POST', '/api/v1/pipeline-runs', { repositoryFullName: 'acme/art-list', name: 'release' });
+    const ids: string[] = [];
+    for (const [i, c] of ['71', '72', '73'].entries()) {
+      const r = await call('POST', '/api/v1/artifacts', {
+        repositoryFullName: 'acme/art-list',
+        name: 'art',
+        version: `1.0.${i}`,
+        sha256: SHA(c).slice(0, 64),
+        artifactType: 'tarball',
+        commitSha: 'abcd',
+        branch: 'main',
+        pipelineRunId: i === 1 ? run.body.id : null,
+      });
+      expect(r.status, r.text).toBe(201);
+      ids.push(r.body.id);
+    }
+    await call('POST', '/api/v1/artifacts', { repositoryFullName: 'acme/art-list-other', name: 'x', version: '1', sha256: SHA('74').slice(0, 64), artifactType: 'tarball', commitSha: 'abcd', branch: 'main' });
+    const p1 = await call('GET', '/api/v1/artifacts?repositoryFullName=acme/art-list&limit=2');
+    expect(p1.status, p1.text).toBe(200);
+    expect(p1.body.items.map((x: any) => x.id)).toEqual([ids[2], ids[1]]);
+    expect(p1.body.items[0].receipt.stream_event_id).toMatch(/^sev_/);
+    const p2 = await call('GET', `/api/v1/artifacts?repositoryFullName=acme/art-list&limit=2&cursor=${p1.body.next_cursor}`);
+    expect(p2.body).toMatchObject({ items: [{ id: ids[0] }], next_cursor: null });
+    const byRun = await call('GET', `/api/v1/artifacts?pipelineRunId=${run.body.id}`);
+    expect(byRun.body.items.map((x: any) => x.id)).toEqual([ids[1]]);
+    const bad = await call('GET', '/api/v1/artifacts?repositoryFullName=acme/art-list&kind=x');
+    expect(bad.status, bad.text).toBe(400);
+    expect(bad.body.error.details.field).toBe('kind');
+    expect((await call('GET', '/openapi.json')).body.paths['/api/v1/artifacts'].get).toBeDefined();
+  });
+});
+
 describe('deployments', () => {
   it('records deployments of registered artifacts and lists them by environment and by artifact', async () => {
     const sha = SHA('e');

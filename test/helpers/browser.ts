@@ -48,13 +48,14 @@ function newestMtime(dir: string): number {
 
 /**
  * dist/web/ as the current sources build it: built by `npm install`/`npm ci` (prepare); rebuilt here when web/,
- * src/verify or src/protocol changed since. One builder at a time across test files (a lock directory).
+ * src/verify, src/protocol or src/client (the console uses its SSE parser) changed since. One builder at a time across
+ * test files (a lock directory).
  */
 export async function ensureWebBuilt(): Promise<void> {
   const index = path.join(WEB_DIST, 'index.html');
   const fresh = () => {
     if (!fs.existsSync(index)) return false;
-    const src = Math.max(...['web', 'src/verify', 'src/protocol'].map((d) => newestMtime(path.join(ROOT, d))));
+    const src = Math.max(...['web', 'src/verify', 'src/protocol', 'src/client'].map((d) => newestMtime(path.join(ROOT, d))));
     return fs.statSync(index).mtimeMs >= src;
   };
   if (fresh()) return;

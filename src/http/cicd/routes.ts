@@ -10,6 +10,7 @@ import { authErrors, ErrorEnvelope, IDEMPOTENCY_KEY_PARAM, json } from '../schem
 import {
   Artifact,
   ArtifactInput,
+  ArtifactQuery,
   Attestation,
   AttestationInput,
   AttestationQuery,
@@ -192,6 +193,24 @@ export function cicdRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
     async (c) => {
       const r = await cicd.registerArtifact(c.get('principal'), c.req.valid('json'), c.get('idempotency'));
       return jsonText(c, r.status, r.bodyText);
+    },
+    cicdValidationHook,
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/artifacts',
+      tags,
+      security,
+      summary: 'Artifacts, newest first, filtered by repository and by the run that built them',
+      middleware: read(),
+      request: { query: ArtifactQuery },
+      responses: { 200: json(pageOf(Artifact, 'CicdArtifactPage'), 'a page of artifacts'), ...readErrors },
+    }),
+    (c) => {
+      const { limit: n, cursor, ...f } = c.req.valid('query');
+      return c.json(cicd.list(c.get('principal'), 'artifact', f, cursor, n) as never, 200);
     },
     cicdValidationHook,
   );

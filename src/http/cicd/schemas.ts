@@ -220,6 +220,11 @@ export const PipelineRunQuery = z
   .object({ ...PageQuery, repositoryFullName: RepositoryFullName.optional(), status: z.enum(RUN_STATUSES).optional() })
   .strict();
 
+// GET /api/v1/artifacts (not in the seed API; the console lists a repository's artifacts with it): newest first.
+export const ArtifactQuery = z
+  .object({ ...PageQuery, repositoryFullName: RepositoryFullName.optional(), pipelineRunId: z.string().min(1).max(64).optional() })
+  .strict();
+
 export const DeploymentQuery = z
   .object({
     ...PageQuery,
