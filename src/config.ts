@@ -314,6 +314,16 @@ function intAtLeast(env: NodeJS.ProcessEnv, name: string, dflt: number, min: num
   return n;
 }
 
+/** Node's timers take at most 2^31−1 ms (~24.8 days); a longer delay fires at once, turning a period into a busy loop. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A period a timer waits for: at least `min`, at most MAX_TIMER_MS. */
+function periodMs(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
+  const n = intAtLeast(env, name, dflt, min);
+  if (n > MAX_TIMER_MS) throw new Error(`${name} must be at most ${MAX_TIMER_MS} (about 24.8 days; longer timer delays fire at once), got ${n}`);
+  return n;
+}
+
 /** A duration: whole milliseconds, or a whole number with ms, s, m, h or d (PROOFSTREAM_WEBHOOK_RETRY_PERIOD=3d). */
 function durationMs(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const raw = (env[name] ?? '').trim();
@@ -420,14 +430,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     provenanceMaxRecords: intAtLeast(env, 'PROOFSTREAM_PROVENANCE_MAX_RECORDS', 1000, 1),
     provenanceMaxEvents: intAtLeast(env, 'PROOFSTREAM_PROVENANCE_MAX_EVENTS', 5000, 1),
     windowMaxEvents: int(env, 'PROOFSTREAM_WINDOW_MAX_EVENTS', 1000),
-    windowMaxAgeMs: intAtLeast(env, 'PROOFSTREAM_WINDOW_MAX_AGE_MS', 1000, 10),
+    windowMaxAgeMs: periodMs(env, 'PROOFSTREAM_WINDOW_MAX_AGE_MS', 1000, 10),
     webDir: env.PROOFSTREAM_WEB_DIR ? path.resolve(env.PROOFSTREAM_WEB_DIR) : undefined,
     witnesses: [],
     witnessQuorum: 0,
     retryMaxMs: int(env, 'PROOFSTREAM_RETRY_MAX_MS', 30_000),
     tsaUrl: env.PROOFSTREAM_TSA_URL || undefined,
     tsaRootsPem: [],
-    anchorEpochMs: intAtLeast(env, 'PROOFSTREAM_ANCHOR_EPOCH_MS', 60_000, 100),
+    anchorEpochMs: periodMs(env, 'PROOFSTREAM_ANCHOR_EPOCH_MS', 60_000, 100),
     maxConnections: int(env, 'PROOFSTREAM_MAX_CONNECTIONS', 1000),
     keepAliveTimeoutMs: int(env, 'PROOFSTREAM_KEEP_ALIVE_TIMEOUT_MS', 5_000),
     headersTimeoutMs: int(env, 'PROOFSTREAM_HEADERS_TIMEOUT_MS', 10_000),

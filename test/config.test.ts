@@ -8,6 +8,9 @@ describe('period settings have floors', () => {
     ['PROOFSTREAM_ANCHOR_EPOCH_MS', '0', /PROOFSTREAM_ANCHOR_EPOCH_MS must be at least 100/],
     ['PROOFSTREAM_ANCHOR_EPOCH_MS', '99', /at least 100, got 99/],
     ['PROOFSTREAM_WINDOW_MAX_AGE_MS', '0', /PROOFSTREAM_WINDOW_MAX_AGE_MS must be at least 10/],
+    // beyond 2^31−1 ms Node fires a timer at once: the sealer or the anchorer would run on every turn
+    ['PROOFSTREAM_WINDOW_MAX_AGE_MS', '2147483648', /PROOFSTREAM_WINDOW_MAX_AGE_MS must be at most 2147483647/],
+    ['PROOFSTREAM_ANCHOR_EPOCH_MS', '99999999999', /PROOFSTREAM_ANCHOR_EPOCH_MS must be at most 2147483647/],
   ])('%s=%s is refused at start', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(message);
   });
@@ -15,6 +18,8 @@ describe('period settings have floors', () => {
   it('the floors themselves and the defaults are accepted', () => {
     const c = loadConfig({ PROOFSTREAM_ANCHOR_EPOCH_MS: '100', PROOFSTREAM_WINDOW_MAX_AGE_MS: '10' });
     expect([c.anchorEpochMs, c.windowMaxAgeMs]).toEqual([100, 10]);
+    const top = loadConfig({ PROOFSTREAM_ANCHOR_EPOCH_MS: '2147483647', PROOFSTREAM_WINDOW_MAX_AGE_MS: '2147483647' });
+    expect([top.anchorEpochMs, top.windowMaxAgeMs]).toEqual([2147483647, 2147483647]);
     const d = loadConfig({});
     expect([d.anchorEpochMs, d.windowMaxAgeMs]).toEqual([60_000, 1000]);
   });
