@@ -333,6 +333,36 @@ describe('executions', () => {
     const e = await ended(bare.body.execution_id);
     expect(e).toMatchObject({ status: 'completed', options: { sign: true, verify: true, cache: true }, variables: [], environment: null });
   });
+
+  it("lists a pipeline's executions newest first (sort=started_at:asc oldest first), offset-paged; another tenant's is 404", async () => {
+    const p = await createPipeline('listed', [step('a', 'true')]);
+    const ids: string[] = [];
+    for (const env of ['one', 'two', 'three']) {
+      const ex = await execute(p.id, { environment: env });
+      await ended(ex.execution_id);
+      ids.push(ex.execution_id);
+    }
+    const page = async (q: string) => {
+      const r = await call('GET', `/v1/pipelines/${p.id}/executions${q}`);
+      expect(r.status, r.text).toBe(200);
+      return r.body;
+    };
+    const all = await page('');
+    expect(all.executions.map((e: any) => e.id)).toEqual([...ids].reverse());
+    expect(all).toMatchObject({ total: 3, has_more: false, offset: 0 });
+    // Each item is what GET /v1/executions/{id} answers.
+    expect(all.executions[0]).toEqual((await call('GET', `/v1/executions/${ids[2]}`)).body);
+    const first = await page('?limit=2');
+    expect([first.executions.map((e: any) => e.environment), first.has_more]).toEqual([['three', 'two'], true]);
+    const rest = await page('?limit=2&offset=2');
+    expect([rest.executions.map((e: any) => e.environment), rest.has_more]).toEqual([['one'], false]);
+    expect((await page('?sort=started_at:asc')).executions.map((e: any) => e.id)).toEqual(ids);
+    const bad = await call('GET', `/v1/pipelines/${p.id}/executions?sort=name`);
+    expect([bad.status, bad.body.error.code]).toEqual([400, 'VALIDATION_ERROR']);
+    expect((await call('GET', '/v1/pipelines/pip_nope/executions')).status).toBe(404);
+    const other = client(srv.url, await tenantKey('someone-else', 'pipelines:read'));
+    expect((await other('GET', `/v1/pipelines/${p.id}/executions`)).status).toBe(404);
+  });
 });
 
 describe('POST /v1/receipts/verify', () => {

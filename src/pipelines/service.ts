@@ -470,6 +470,13 @@ export class Pipelines {
     return row;
   }
 
+  /** A page of a pipeline's executions (newest first by default), each as GET /v1/executions/{id} answers it. */
+  executions(p: Principal, pipelineId: string, q: { limit: number; offset: number; order: 'asc' | 'desc' }): { executions: ExecutionView[]; total: number; has_more: boolean; limit: number; offset: number } {
+    const pipeline = this.visiblePipeline(p, pipelineId);
+    const { rows, total } = this.ledger.store.pipelines.listExecutions(pipeline.id, q.order, q.offset, q.limit);
+    return { executions: rows.map((r) => this.executionView(r)), total, has_more: q.offset + rows.length < total, limit: q.limit, offset: q.offset };
+  }
+
   execution(p: Principal, id: string): ExecutionView {
     return this.executionView(this.visibleExecution(p, id));
   }

@@ -55,6 +55,15 @@ export class PipelinesRepo {
     return this.db.select().from(pipelineExecutions).where(eq(pipelineExecutions.id, id)).get();
   }
 
+  /** A page of one pipeline's executions, by (started_at, id) in `order` (index pipeline_executions_pipeline), and the total. */
+  listExecutions(pipelineId: string, order: 'asc' | 'desc', offset: number, limit: number): { rows: ExecutionRow[]; total: number } {
+    const where = eq(pipelineExecutions.pipelineId, pipelineId);
+    const by = order === 'asc' ? [asc(pipelineExecutions.startedAt), asc(pipelineExecutions.id)] : [desc(pipelineExecutions.startedAt), desc(pipelineExecutions.id)];
+    const rows = this.db.select().from(pipelineExecutions).where(where).orderBy(...by).limit(limit).offset(offset).all();
+    const total = this.db.select({ n: count() }).from(pipelineExecutions).where(where).get()!.n;
+    return { rows, total };
+  }
+
   updateExecution(id: string, set: Partial<ExecutionRow>): void {
     this.db.update(pipelineExecutions).set(set).where(eq(pipelineExecutions.id, id)).run();
   }

@@ -22,6 +22,8 @@ import {
   CacheStats,
   errorOf,
   Execution,
+  ExecutionList,
+  ExecutionListQuery,
   ExecutionReceipt,
   ExecutionStarted,
   ExecuteInput,
@@ -233,6 +235,25 @@ export function pipelineRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
       responses: { 200: json(Pipeline, 'the pipeline'), ...readErrors },
     }),
     (c) => c.json(service.get(c.get('principal'), c.req.valid('param').id) as never, 200),
+    hook,
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/pipelines/{id}/executions',
+      tags,
+      security,
+      summary: 'A pipeline’s executions, by start time (sort=started_at:desc|asc), offset-paged, each as GET /v1/executions/{id}',
+      middleware: [d.auth('pipelines:read'), limit] as const,
+      request: { params: IdParam, query: ExecutionListQuery },
+      responses: { 200: json(ExecutionList, 'a page of executions'), ...readErrors },
+    }),
+    (c) => {
+      const q = c.req.valid('query');
+      const order = q.sort === 'started_at:asc' ? 'asc' : 'desc';
+      return c.json(service.executions(c.get('principal'), c.req.valid('param').id, { limit: q.limit, offset: q.offset, order }) as never, 200);
+    },
     hook,
   );
 

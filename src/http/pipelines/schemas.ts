@@ -82,6 +82,12 @@ export const PipelineListQuery = z.object({
   sort: z.enum(['created_at:desc', 'created_at:asc']).default('created_at:desc'),
 });
 
+export const ExecutionListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(PIPELINE_LIMITS.pageMax).default(20),
+  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  sort: z.enum(['started_at:desc', 'started_at:asc']).default('started_at:desc'),
+});
+
 export const IdParam = z.object({ id: z.string().min(1).max(64) });
 
 /** POSIX-shell-safe names: what a step's environment can carry. */
@@ -150,6 +156,10 @@ export const Execution = z
     ...Urls,
   })
   .openapi('Execution');
+
+export const ExecutionList = z
+  .object({ executions: z.array(Execution), total: z.number().int(), has_more: z.boolean(), limit: z.number().int(), offset: z.number().int() })
+  .openapi('ExecutionList');
 
 export const LogsQuery = z.object({
   step: z.string().min(1).max(256).optional(),
