@@ -50,8 +50,10 @@ describe('runPipeline', () => {
   it('runs independent branches in parallel, skips the dependants of a failed step, and still signs the receipt', async () => {
     const ws = tempDir();
     // a and b each wait until the other has started: they can only both finish if they overlap. No timing assertion.
+    // The start file appears by rename, whole: a redirect creates it empty before `date` writes, and a step that saw
+    // it then could write its end time before the other's start time lands (seen once under load).
     const wait = (me: string, other: string) =>
-      `date +%s%N > ${me}.start; i=0; while [ ! -f ${other}.start ]; do i=$((i+1)); [ $i -gt 400 ] && exit 9; sleep 0.05; done; date +%s%N > ${me}.end`;
+      `date +%s%N > ${me}.start.tmp && mv ${me}.start.tmp ${me}.start; i=0; while [ ! -f ${other}.start ]; do i=$((i+1)); [ $i -gt 400 ] && exit 9; sleep 0.05; done; date +%s%N > ${me}.end`;
     const cfg = config([
       { name: 'a', run: wait('a', 'b') },
       { name: 'b', run: wait('b', 'a') },
@@ -225,7 +227,8 @@ describe('runPipeline', () => {
       server.close();
     }
   });
-  it.skipIf(bwrap)('sandbox mode (SKIPPED: bubblewrap is not installed or cannot create namespaces here)', () => {
+  // Shown only where bwrap cannot run, so that a missing sandbox test is visible in the report (CI installs bubblewrap).
+  it.skipIf(bwrap)('sandbox mode NOT TESTED: bubblewrap is not installed or cannot create namespaces here', () => {
     console.warn('pipelines-engine: sandbox test skipped: bwrap unavailable');
   });
 });
