@@ -6,82 +6,19 @@
 // connector and deliver a hook signed with openssl, and stop the ledger; the test then checks what they left behind.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './helpers/server.js';
+import { fakeClone, freePort, groupAlive, newcomerEnv, sectionBlocks, walkthroughScript } from './helpers/walkthrough.js';
 
 const BEGIN = '<!-- cicd-walkthrough:begin';
 const END = '<!-- cicd-walkthrough:end -->';
 /** One ledger start, one CLI call and some twenty requests: ~10 s on an idle machine. */
 const DEADLINE_MS = 180_000;
 
-interface ShellBlock {
-  /** 1-based line of the block's opening fence in README.md. */
-  line: number;
-  code: string;
-}
-
-function sectionBlocks(readme: string): ShellBlock[] {
-  const begin = readme.indexOf(BEGIN);
-  const end = readme.indexOf(END);
-  if (begin < 0 || end < 0 || end < begin || readme.indexOf(BEGIN, begin + 1) >= 0 || readme.indexOf(END, end + 1) >= 0) {
-    throw new Error(`README.md must hold exactly one ${BEGIN} … ${END} pair, in that order`);
-  }
-  const blocks: ShellBlock[] = [];
-  for (const m of readme.slice(begin, end).matchAll(/^```sh\n([\s\S]*?)^```$/gm)) {
-    blocks.push({ line: readme.slice(0, begin + m.index).split('\n').length, code: m[1]! });
-  }
-  return blocks;
-}
-
-/** One bash script: the blocks in order, each announced so a failure names its README line. */
-const script = (blocks: ShellBlock[]) =>
-  ['set -euo pipefail', ...blocks.map((b) => `echo "### $(date +%T) README.md line ${b.line}" >&2\n${b.code}`), 'echo "### walk-through done" >&2', ''].join('\n');
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A directory laid out like a fresh clone after `npm install`, with the fixtures the README points at. */
-function fakeClone(): string {
-  const dir = tempDir('ps-cicd-walkthrough-');
-  for (const f of ['package.json', 'package-lock.json', 'bin', 'src', 'node_modules', 'tsconfig.json', '.gitignore', 'fixtures']) {
-    fs.symlinkSync(path.join(ROOT, f), path.join(dir, f));
-  }
-  return dir;
-}
-
 /** A newcomer's shell: none of this process's ledger settings or the walk-through's variables; the port the test picked. */
-function walkEnv(port: number, npmCache: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('PROOFSTREAM_') || k.startsWith('npm_')) continue;
-    if (['PORT', 'HOST', 'LOG_LEVEL', 'PS_KEY', 'PS_URL', 'CI_KEY', 'COMMIT', 'SHA256', 'RUN_ID', 'STREAM'].includes(k)) continue;
-    env[k] = v;
-  }
-  return {
-    ...env,
-    PORT: String(port),
-    npm_config_cache: npmCache,
-    npm_config_update_notifier: 'false',
-    npm_config_fund: 'false',
-    npm_config_audit: 'false',
-  };
-}
+const walkEnv = (port: number, npmCache: string) =>
+  newcomerEnv(['PORT', 'HOST', 'LOG_LEVEL', 'PS_KEY', 'PS_URL', 'CI_KEY', 'COMMIT', 'SHA256', 'RUN_ID', 'STREAM'], { PORT: String(port) }, npmCache);
 
 let group: number | undefined;
 afterAll(() => {
@@ -91,12 +28,12 @@ afterAll(() => {
 
 describe('README "CI/CD evidence" walk-through', () => {
   it('runs top to bottom against the ledger it starts, and leaves the records it describes', async () => {
-    const blocks = sectionBlocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
+    const blocks = sectionBlocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'), BEGIN, END);
     expect(blocks.length).toBeGreaterThan(14);
 
-    const clone = fakeClone();
+    const clone = fakeClone('ps-cicd-walkthrough-', ['fixtures']);
     const scriptFile = path.join(tempDir('ps-cicd-walkthrough-script-'), 'walkthrough.sh');
-    fs.writeFileSync(scriptFile, script(blocks));
+    fs.writeFileSync(scriptFile, walkthroughScript(blocks));
     const bash = spawn('bash', [scriptFile], { cwd: clone, env: walkEnv(await freePort(), tempDir('ps-cicd-walkthrough-npm-')), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     group = bash.pid!;
     let out = '';

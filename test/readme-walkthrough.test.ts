@@ -7,90 +7,19 @@
 // process still running.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, tempDir } from './helpers/server.js';
+import { fakeClone, freePort, groupAlive, newcomerEnv, sectionBlocks, walkthroughScript } from './helpers/walkthrough.js';
 
 const BEGIN = '<!-- walkthrough:begin';
 const END = '<!-- walkthrough:end -->';
 /** The whole walk-through (servers starting, two packs, an anchor epoch of 5 s) takes ~30 s on an idle machine. */
 const DEADLINE_MS = 240_000;
 
-interface ShellBlock {
-  /** 1-based line of the block's opening fence in README.md. */
-  line: number;
-  code: string;
-}
-
-/** The ```sh blocks between the walkthrough markers, in order. Throws when the markers are missing or unpaired. */
-function walkthroughBlocks(readme: string): ShellBlock[] {
-  const begin = readme.indexOf(BEGIN);
-  const end = readme.indexOf(END);
-  if (begin < 0 || end < 0 || end < begin || readme.indexOf(BEGIN, begin + 1) >= 0 || readme.indexOf(END, end + 1) >= 0) {
-    throw new Error(`README.md must hold exactly one ${BEGIN} … ${END} pair, in that order`);
-  }
-  const blocks: ShellBlock[] = [];
-  for (const m of readme.slice(begin, end).matchAll(/^```sh\n([\s\S]*?)^```$/gm)) {
-    const line = readme.slice(0, begin + m.index).split('\n').length;
-    blocks.push({ line, code: m[1]! });
-  }
-  return blocks;
-}
-
-/** One bash script: the blocks in order, each announced (so a failure names its README line). */
-function script(blocks: ShellBlock[]): string {
-  return ['set -euo pipefail', ...blocks.map((b) => `echo "### $(date +%T) README.md line ${b.line}" >&2\n${b.code}`), 'echo "### walk-through done" >&2', ''].join('\n');
-}
-
-/** A port nobody listens on right now (asked of the OS, then released for the README's server to take). */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-/** True while any process of the group `pgid` is alive (signal 0 checks without signalling). */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A directory laid out like a fresh clone after `npm install`: the files `npm start` and `npx proofstream` need. */
-function fakeClone(): string {
-  const dir = tempDir('ps-walkthrough-');
-  for (const f of ['package.json', 'package-lock.json', 'bin', 'src', 'node_modules', 'tsconfig.json', '.gitignore']) {
-    fs.symlinkSync(path.join(ROOT, f), path.join(dir, f));
-  }
-  return dir;
-}
-
 /** The environment of a newcomer's shell: none of this process's ledger settings, the ports the test picked. */
-function walkEnv(ports: { PORT: number; WITNESS_PORT: number; TSA_PORT: number }, npmCache: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('PROOFSTREAM_') || ['PORT', 'HOST', 'LOG_LEVEL', 'WITNESS_PORT', 'TSA_PORT', 'PS_KEY', 'PS_URL'].includes(k)) continue;
-    if (k.startsWith('npm_')) continue; // vitest may run under `npm test`; the README's npm commands start afresh
-    env[k] = v;
-  }
-  return {
-    ...env,
-    PORT: String(ports.PORT),
-    WITNESS_PORT: String(ports.WITNESS_PORT),
-    TSA_PORT: String(ports.TSA_PORT),
-    // `npx proofstream` links the clone into npm's cache: keep that in the test's temp dir, not in ~/.npm.
-    npm_config_cache: npmCache,
-    npm_config_update_notifier: 'false',
-    npm_config_fund: 'false',
-    npm_config_audit: 'false',
-  };
-}
+const walkEnv = (ports: { PORT: number; WITNESS_PORT: number; TSA_PORT: number }, npmCache: string) =>
+  newcomerEnv(['PORT', 'HOST', 'LOG_LEVEL', 'WITNESS_PORT', 'TSA_PORT', 'PS_KEY', 'PS_URL'], { PORT: String(ports.PORT), WITNESS_PORT: String(ports.WITNESS_PORT), TSA_PORT: String(ports.TSA_PORT) }, npmCache);
 
 let group: number | undefined;
 afterAll(() => {
@@ -114,14 +43,14 @@ describe('README walk-through', () => {
   });
 
   it('runs top to bottom with a witness and the TSA, and its pack verifies', async () => {
-    const blocks = walkthroughBlocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
+    const blocks = sectionBlocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'), BEGIN, END);
     expect(blocks.length).toBeGreaterThan(5);
 
-    const clone = fakeClone();
+    const clone = fakeClone('ps-walkthrough-');
     const ports = { PORT: await freePort(), WITNESS_PORT: await freePort(), TSA_PORT: await freePort() };
     expect(new Set(Object.values(ports)).size).toBe(3);
     const scriptFile = path.join(tempDir('ps-walkthrough-script-'), 'walkthrough.sh');
-    fs.writeFileSync(scriptFile, script(blocks));
+    fs.writeFileSync(scriptFile, walkthroughScript(blocks));
 
     // Its own process group, so every server the README starts can be found (and ended) afterwards.
     const bash = spawn('bash', [scriptFile], {

@@ -12,6 +12,7 @@
 //    than the buffer: it gets `event: overflow` with the position to resume from, and the feed ends.
 // A replaying consumer with an item waiting for room that took nothing for a whole heartbeat interval is stalled and
 // gets the same overflow. A consumer that does not take the last bytes of an ended feed is cut off (CUT_AFTER_MS).
+import type { ServerResponse } from 'node:http';
 import { ApiError } from '../ledger/errors.js';
 import { errField, log } from '../log.js';
 
@@ -363,4 +364,30 @@ export class SseRegistry {
   endAll(): void {
     for (const f of [...this.open]) f.end();
   }
+}
+
+/**
+ * SseOptions.refusal for a feed opened with API key `keyId`: its key revoked, expired or gone ends the feed with
+ * AUTHENTICATION_FAILED at the next heartbeat. Every authenticated feed uses this one check.
+ */
+export function keyRefusal(tenancy: { keyStillValid(keyId: string): { reason: string } | null }, keyId: string): () => { code: string; message: string } | null {
+  return () => {
+    const why = tenancy.keyStillValid(keyId);
+    return why && { code: 'AUTHENTICATION_FAILED', message: `the feed's API key is ${why.reason === 'unknown' ? 'gone' : why.reason}` };
+  };
+}
+
+/**
+ * An `onEnding` hook: a feed ended by the server (its end, overflow, shutdown) whose consumer does not take the last
+ * bytes is cut off after CUT_AFTER_MS or two heartbeats, whichever is longer.
+ */
+export function cutOffWhenEnded(res: ServerResponse | undefined, heartbeatMs: number): () => void {
+  return () => {
+    if (!res) return;
+    const t = setTimeout(() => {
+      if (!res.writableFinished) res.destroy();
+    }, Math.max(SseFeed.CUT_AFTER_MS, 2 * heartbeatMs));
+    t.unref();
+    res.once('close', () => clearTimeout(t));
+  };
 }

@@ -16,7 +16,7 @@ import type { Principal } from '../../ledger/tenancy.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { authErrors, json } from '../schemas.js';
-import { SseFeed, SseRegistry, sseText, type FeedItem } from '../sse.js';
+import { cutOffWhenEnded, keyRefusal, SseFeed, SseRegistry, sseText, type FeedItem } from '../sse.js';
 
 const LIMIT_RETRY_AFTER_S = 5;
 const BUILD_RETRY_AFTER_S = 30;
@@ -54,14 +54,7 @@ export class BuildFeeds {
       // `complete` is stored in the transaction that makes the job final, so once it is final its last event is known.
       endAt: () => this.builds.lastPosition(jobId),
     }, {
-      onEnding: () => {
-        if (!res) return;
-        const t = setTimeout(() => {
-          if (!res.writableFinished) res.destroy();
-        }, Math.max(SseFeed.CUT_AFTER_MS, 2 * this.sse.heartbeatMs));
-        t.unref();
-        res.once('close', () => clearTimeout(t));
-      },
+      onEnding: cutOffWhenEnded(res, this.sse.heartbeatMs),
     });
     this.registry.add(feed, p.keyId);
     if (finished && from >= row.eventCount) {

@@ -13,7 +13,7 @@ import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { jsonText } from '../reply.js';
 import { authErrors, IDEMPOTENCY_KEY_PARAM, json } from '../schemas.js';
-import { SseFeed, SseRegistry, sseText, type FeedItem } from '../sse.js';
+import { cutOffWhenEnded, keyRefusal, SseFeed, SseRegistry, sseText, type FeedItem } from '../sse.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import {
   Blake3Param,
@@ -111,21 +111,11 @@ export class ExecutionFeeds {
       retryMs: c.sseRetryMs,
       pageSize: FEED_PAGE,
       overflowData: (resumeFrom) => JSON.stringify({ resume_from_position: resumeFrom }),
-      refusal: () => {
-        const why = this.ledger.tenancy.keyStillValid(p.keyId);
-        return why && { code: 'AUTHENTICATION_FAILED', message: `the feed's API key is ${why.reason === 'unknown' ? 'gone' : why.reason}` };
-      },
+      refusal: keyRefusal(this.ledger.tenancy, p.keyId),
       endAt: () => finishedAtOpen ?? this.ends.get(id) ?? null,
     }, {
       onOverflow: () => this.registry.stats.overflows++,
-      onEnding: () => {
-        if (!res) return;
-        const t = setTimeout(() => {
-          if (!res.writableFinished) res.destroy();
-        }, Math.max(SseFeed.CUT_AFTER_MS, 2 * c.sseHeartbeatMs));
-        t.unref();
-        res.once('close', () => clearTimeout(t));
-      },
+      onEnding: cutOffWhenEnded(res, c.sseHeartbeatMs),
     });
     this.registry.add(feed, p.keyId);
     let set = this.byExecution.get(id);

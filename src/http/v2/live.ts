@@ -9,7 +9,7 @@ import type { Principal } from '../../ledger/tenancy.js';
 import type { Deps } from '../deps.js';
 import type { AppEnv } from '../env.js';
 import { authErrors, StreamIdParam } from '../schemas.js';
-import { SseFeed, SseRegistry, sseText, type FeedItem } from '../sse.js';
+import { cutOffWhenEnded, keyRefusal, SseFeed, SseRegistry, sseText, type FeedItem } from '../sse.js';
 
 /** Events read per page while replaying (the byte bound is the buffer's, see sse.ts). */
 const PAGE_EVENTS = 100;
@@ -64,22 +64,12 @@ export class LiveFeeds {
         retryMs: c.sseRetryMs,
         pageSize: PAGE_EVENTS,
         overflowData: (resumeFrom) => JSON.stringify({ resume_from_seq_no: resumeFrom }),
-        refusal: () => {
-          const why = this.ledger.tenancy.keyStillValid(p.keyId);
-          return why && { code: 'AUTHENTICATION_FAILED', message: `the feed's API key is ${why.reason === 'unknown' ? 'gone' : why.reason}` };
-        },
+        refusal: keyRefusal(this.ledger.tenancy, p.keyId),
       },
       {
         onOverflow: () => this.registry.stats.overflows++,
         // Ended by the server (overflow, shutdown): a consumer that does not take the last bytes is cut off.
-        onEnding: () => {
-          if (!res) return;
-          const t = setTimeout(() => {
-            if (!res.writableFinished) res.destroy();
-          }, Math.max(SseFeed.CUT_AFTER_MS, 2 * c.sseHeartbeatMs));
-          t.unref();
-          res.once('close', () => clearTimeout(t));
-        },
+        onEnding: cutOffWhenEnded(res, c.sseHeartbeatMs),
       },
     );
     if (this.registry.size === 0) this.listen();
