@@ -273,6 +273,29 @@ describe('failures and refusals', () => {
     expect(whole.at(-1).type).toBe('complete');
   }, 60_000);
 
+  it('a revoked key loses its open build stream within a heartbeat (event: error AUTHENTICATION_FAILED), as the live feed does', async () => {
+    const s = await startServer({ env: { PROOFSTREAM_RUNNER: 'process', PROOFSTREAM_SSE_HEARTBEAT_MS: '200' } });
+    const gate = tempDir('ps-gate-');
+    try {
+      const made = await runCli(['keys', 'create', '--tenant', 'default', '--system', 'default', '--scopes', 'pipelines:read', '--json'], { PROOFSTREAM_DATA_DIR: s.dataDir });
+      expect(made.code, made.stderr).toBe(0);
+      const { key, key_id } = JSON.parse(made.stdout);
+      const r = await postBuild(s, configOf([{ name: 'wait', run: `echo waiting; while [ ! -f '${gate}/go' ]; do sleep 0.05; done` }]), await archiveOf({ README: 'x' }));
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      const sse = await openSse(`${s.url}/build/${r.body.job_id}/events`, key);
+      expect(sse.status).toBe(200);
+      await sse.waitFor((m) => dataOf(m).some((e) => e.msg === '[wait] waiting'), 30_000, 'the first log line');
+      expect((await runCli(['keys', 'revoke', key_id], { PROOFSTREAM_DATA_DIR: s.dataDir })).code).toBe(0);
+      await Promise.race([sse.ended, new Promise((_, rej) => setTimeout(() => rej(new Error('the stream did not end')), 30_000).unref())]);
+      const last = sse.messages.filter((m) => m.event !== 'message' && m.event !== undefined).at(-1);
+      expect(last?.event).toBe('error');
+      expect(JSON.parse(last!.data)).toMatchObject({ error: { code: 'AUTHENTICATION_FAILED' } });
+    } finally {
+      fs.writeFileSync(path.join(gate, 'go'), '');
+      await s.stop();
+    }
+  }, 60_000);
+
   it('refuses archives with `..` or an absolute path (422 ARCHIVE_UNSAFE) and runs nothing', async () => {
     const dir = tempDir('ps-evil-');
     const marker = path.join(dir, 'ran');

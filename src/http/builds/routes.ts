@@ -31,7 +31,12 @@ const err = (description: string) => ({ description, content: errorContent });
 /** The SSE feeds of build jobs on one server (their own connection limits, the live-feed settings). */
 export class BuildFeeds {
   readonly registry: SseRegistry;
-  constructor(private readonly builds: Builds, private readonly sse: { heartbeatMs: number; maxBufferBytes: number; retryMs: number; maxConnections: number; maxPerKey: number }) {
+  constructor(
+    private readonly builds: Builds,
+    /** whether a feed's key still holds (revoked, expired): checked at each heartbeat, as the live feed does */
+    private readonly tenancy: Parameters<typeof keyRefusal>[0],
+    private readonly sse: { heartbeatMs: number; maxBufferBytes: number; retryMs: number; maxConnections: number; maxPerKey: number },
+  ) {
     this.registry = new SseRegistry(sse.maxConnections, sse.maxPerKey);
   }
 
@@ -51,6 +56,7 @@ export class BuildFeeds {
       retryMs: this.sse.retryMs,
       pageSize: PAGE_EVENTS,
       overflowData: (resumeFrom) => JSON.stringify({ from: resumeFrom - 1 }),
+      refusal: keyRefusal(this.tenancy, p.keyId),
       // `complete` is stored in the transaction that makes the job final, so once it is final its last event is known.
       endAt: () => this.builds.lastPosition(jobId),
     }, {
@@ -107,7 +113,7 @@ export function buildRoutes(app: OpenAPIHono<AppEnv>, d: Deps): void {
   const c0 = d.ledger.config;
   let feeds = feedsOf.get(builds);
   if (!feeds) {
-    feeds = new BuildFeeds(builds, { heartbeatMs: c0.sseHeartbeatMs, maxBufferBytes: c0.sseMaxBufferBytes, retryMs: c0.sseRetryMs, maxConnections: c0.sseMaxConnections, maxPerKey: c0.sseMaxConnectionsPerKey });
+    feeds = new BuildFeeds(builds, d.ledger.tenancy, { heartbeatMs: c0.sseHeartbeatMs, maxBufferBytes: c0.sseMaxBufferBytes, retryMs: c0.sseRetryMs, maxConnections: c0.sseMaxConnections, maxPerKey: c0.sseMaxConnectionsPerKey });
     feedsOf.set(builds, feeds);
   }
   const theFeeds = feeds;
