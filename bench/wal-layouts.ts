@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { framesByTree, walFramePages } from './wal-frames.js';
 
 const total = Number(process.argv[2] ?? 20000);
 const perFlush = Number(process.argv[3] ?? 35);
@@ -86,28 +87,9 @@ for (const [name, l] of Object.entries(layouts)) {
       head.run(seq, hex(32), randomBytes(32 * 8), sid);
     })();
     if (seq <= total / 2) continue;
-    const after = fs.statSync(wal).size;
-    const fd = fs.openSync(wal, 'r');
-    const hdr = Buffer.alloc(24);
-    const pages: number[] = [];
-    for (let off = before === 0 ? 32 : before; off + frame <= after; off += frame) {
-      fs.readSync(fd, hdr, 0, 24, off);
-      pages.push(hdr.readUInt32BE(0));
-    }
-    fs.closeSync(fd);
-    perCommit.push(pages);
+    perCommit.push(walFramePages(wal, before, frame));
   }
-  const owner = new Map<number, string>();
-  for (const r of db.prepare('SELECT name, pageno FROM dbstat').all() as Array<{ name: string; pageno: number }>) owner.set(r.pageno, r.name);
-  const byTree = new Map<string, number>();
-  let frames = 0;
-  for (const pages of perCommit) {
-    frames += pages.length;
-    for (const p of pages) {
-      const t = owner.get(p) ?? (p === 1 ? 'header' : '?');
-      byTree.set(t, (byTree.get(t) ?? 0) + 1);
-    }
-  }
+  const { frames, byTree } = framesByTree(db, perCommit);
   const c = perCommit.length;
   console.log(`${name}: ${(frames / c).toFixed(1)} WAL frames per commit (${keys} keys, ${perFlush} per commit, ${c} commits) — ` +
     [...byTree].sort((a, b) => b[1] - a[1]).map(([t, k]) => `${t} ${(k / c).toFixed(1)}`).join(', '));

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Appender, initialHead } from '../src/ledger/appender.js';
 import { loadOrCreateSigner } from '../src/ledger/signer.js';
 import { Store } from '../src/store/index.js';
+import { framesByTree, walFramePages } from './wal-frames.js';
 
 const total = Number(process.argv[2] ?? 20000);
 const perFlush = Number(process.argv[3] ?? 35);
@@ -52,28 +53,9 @@ while (n < total) {
   }
   await Promise.all(ps);
   if (n < measureFrom) continue;
-  const after = fs.statSync(wal).size;
-  const fd = fs.openSync(wal, 'r');
-  const pages: number[] = [];
-  const hdr = Buffer.alloc(24);
-  for (let off = before === 0 ? 32 : before; off + frame <= after; off += frame) {
-    fs.readSync(fd, hdr, 0, 24, off);
-    pages.push(hdr.readUInt32BE(0));
-  }
-  fs.closeSync(fd);
-  perCommit.push(pages);
+  perCommit.push(walFramePages(wal, before, frame));
 }
-const owner = new Map<number, string>();
-for (const r of sqlite.prepare('SELECT name, pageno FROM dbstat').all() as Array<{ name: string; pageno: number }>) owner.set(r.pageno, r.name);
-const byTree = new Map<string, number>();
-let frames = 0;
-for (const pages of perCommit) {
-  frames += pages.length;
-  for (const p of pages) {
-    const t = owner.get(p) ?? (p === 1 ? 'header' : '?');
-    byTree.set(t, (byTree.get(t) ?? 0) + 1);
-  }
-}
+const { frames, byTree } = framesByTree(sqlite, perCommit);
 const c = perCommit.length;
 console.log(`${keys} keys, ${perFlush} single appends per commit, ${c} commits measured (events ${measureFrom}..${total}), page ${pageSize} B`);
 console.log(`WAL frames per commit: ${(frames / c).toFixed(1)} (${((frames / c) * frame / 1024).toFixed(0)} KiB), per event ${(frames / c / perFlush).toFixed(2)}`);
