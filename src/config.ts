@@ -55,7 +55,10 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /** the SQLite file (also, on PostgreSQL, where this node keeps its rollback high-water record beside) */
   dbPath: string;
+  /** DATABASE_URL: a postgres:// URL selects PostgreSQL instead of the SQLite file (docs/operations.md "PostgreSQL") */
+  databaseUrl?: string;
   signingKeyPath: string;
   /** ledger signing keys made by `proofstream ledger-key rotate`, one `<kid>.pem` each (docs/trust.md) */
   ledgerKeysDir: string;
@@ -377,6 +380,17 @@ export function parseOverlap(text: string, what = '--overlap'): number {
   return ms;
 }
 
+/** DATABASE_URL, when set: only PostgreSQL URLs (SQLite is chosen by PROOFSTREAM_DB / PROOFSTREAM_DATA_DIR). */
+function databaseUrlOf(env: NodeJS.ProcessEnv): string | undefined {
+  const v = env.DATABASE_URL;
+  if (!v) return undefined;
+  if (!/^postgres(ql)?:\/\/./i.test(v)) throw new Error('DATABASE_URL must be a postgres:// (or postgresql://) URL; leave it unset for the embedded SQLite file');
+  return v;
+}
+
+/** What Store.open is given: the PostgreSQL URL when one is configured, else the SQLite file. */
+export const storeTarget = (c: Pick<Config, 'dbPath' | 'databaseUrl'>): string => c.databaseUrl ?? c.dbPath;
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const dataDir = path.resolve(overrides.dataDir ?? env.PROOFSTREAM_DATA_DIR ?? './data');
   const cfg: Config = {
@@ -384,6 +398,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port: int(env, 'PORT', 8080),
     dataDir,
     dbPath: path.resolve(env.PROOFSTREAM_DB ?? path.join(dataDir, 'proofstream.db')),
+    databaseUrl: databaseUrlOf(env),
     signingKeyPath: path.resolve(env.PROOFSTREAM_SIGNING_KEY ?? path.join(dataDir, 'signing-key.pem')),
     ledgerKeysDir: '',
     ledgerKeyOverlapMs: parseOverlap(env.PROOFSTREAM_LEDGER_KEY_OVERLAP ?? DEFAULT_LEDGER_KEY_OVERLAP, 'PROOFSTREAM_LEDGER_KEY_OVERLAP'),

@@ -48,6 +48,11 @@ export async function backupCommand(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
+  if (values.db === undefined && loadConfig().databaseUrl) {
+    // A PostgreSQL ledger is backed up with PostgreSQL's own tools (pg_dump, base backups): docs/operations.md.
+    process.stderr.write(`proofstream ${cmd}: DATABASE_URL names PostgreSQL; use pg_dump / pg_basebackup (docs/operations.md "PostgreSQL")\n`);
+    return 2;
+  }
   const dbPath = values.db ?? loadConfig().dbPath;
   return cmd === 'backup' ? backup(dbPath, positionals[0]!) : restore(dbPath, positionals[0]!, values.force ?? false);
 }

@@ -15,6 +15,11 @@ export function checkCommand(args: string[]): number {
     process.stderr.write(`proofstream check: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
+  if (values.db === undefined && loadConfig().databaseUrl) {
+    // The deep check reads the SQLite file (pages, locks); PostgreSQL has its own (docs/operations.md "PostgreSQL").
+    process.stderr.write('proofstream check: DATABASE_URL names PostgreSQL; check reads SQLite files only (--db <file>), see docs/operations.md\n');
+    return 2;
+  }
   const dbPath = values.db ?? loadConfig().dbPath;
   // Store.open would create an empty database: a missing file is unreadable, not clean.
   if (!fs.existsSync(dbPath)) {

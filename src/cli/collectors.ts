@@ -5,7 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CollectorKeyFormatError, CollectorKeys, parseCollectorPublicKey, type CollectorKeyView } from '../cicd/collectors.js';
-import { loadConfig } from '../config.js';
+import { loadConfig, storeTarget } from '../config.js';
 import { Store } from '../store/index.js';
 
 export const COLLECTORS_USAGE = `usage:
@@ -25,11 +25,12 @@ function fail(message: string): number {
 }
 
 function withStore<T>(fn: (store: Store, keys: CollectorKeys) => T): T | number {
-  const { dbPath } = loadConfig();
+  const config = loadConfig();
+  const { dbPath } = config;
   // A collector key belongs to a tenant of an existing ledger: never start a new database for one.
-  if (!fs.existsSync(dbPath)) return fail(`no database at ${dbPath}; point at the ledger's with PROOFSTREAM_DATA_DIR=<dir> (or PROOFSTREAM_DB=<file>)`);
-  console.error(`proofstream: database ${dbPath}`);
-  const store = Store.open(dbPath);
+  if (!config.databaseUrl && !fs.existsSync(dbPath)) return fail(`no database at ${dbPath}; point at the ledger's with PROOFSTREAM_DATA_DIR=<dir> (or PROOFSTREAM_DB=<file>)`);
+  console.error(`proofstream: database ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : dbPath}`);
+  const store = Store.open(storeTarget(config));
   try {
     return fn(store, new CollectorKeys(store));
   } finally {

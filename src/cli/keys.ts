@@ -3,7 +3,7 @@
 // data_version, src/ledger/tenancy.ts).
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
+import { loadConfig, storeTarget } from '../config.js';
 import { DEFAULT_SCOPES, DEFAULT_TIER, KeyPolicyError, parseExpiresIn, SCOPES, scopeProblem, Tenancy, TIERS, tierProblem, type KeyView } from '../ledger/tenancy.js';
 import { Store } from '../store/index.js';
 
@@ -25,9 +25,9 @@ function fail(message: string): number {
 }
 
 function withTenancy<T>(fn: (t: Tenancy, store: Store) => T): T {
-  const { dbPath } = loadConfig();
-  console.error(`proofstream: database ${dbPath}`);
-  const store = Store.open(dbPath);
+  const config = loadConfig();
+  console.error(`proofstream: database ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : config.dbPath}`);
+  const store = Store.open(storeTarget(config));
   try {
     return fn(new Tenancy(store), store);
   } finally {

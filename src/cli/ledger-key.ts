@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_LEDGER_KEY_OVERLAP, loadConfig, parseOverlap } from '../config.js';
+import { DEFAULT_LEDGER_KEY_OVERLAP, loadConfig, parseOverlap, storeTarget } from '../config.js';
+import { isPostgresUrl } from '../store/db.js';
 import { KeyRotationError, keyStatus, retireLedgerKey, rotateLedgerKey } from '../ledger/keyring.js';
 import { Store } from '../store/index.js';
 
@@ -29,7 +30,8 @@ function fail(message: string): number {
 /** The database to open (it must exist: a rotation on a fresh file would sign for nobody) and where new keys go. */
 function locate(db: string | undefined, keysDir: string | undefined): { dbPath: string; keysDir: string } {
   const config = loadConfig();
-  const dbPath = path.resolve(db ?? config.dbPath);
+  // --db names a SQLite file; without it DATABASE_URL (PostgreSQL) wins over the data directory's file.
+  const dbPath = db !== undefined ? path.resolve(db) : storeTarget(config);
   const env = process.env;
   // --db alone: the keys go beside that database, as the default layout has them, not under this directory.
   const besideDb = db !== undefined && !env.PROOFSTREAM_LEDGER_KEYS_DIR && !env.PROOFSTREAM_SIGNING_KEY && !env.PROOFSTREAM_DATA_DIR;
@@ -37,10 +39,10 @@ function locate(db: string | undefined, keysDir: string | undefined): { dbPath: 
 }
 
 function withStore<T>(dbPath: string, fn: (store: Store) => T): T | number {
-  if (!fs.existsSync(dbPath)) {
+  if (!isPostgresUrl(dbPath) && !fs.existsSync(dbPath)) {
     return fail(`no database at ${dbPath}; point at the ledger's with --db <file>, PROOFSTREAM_DB=<file> or PROOFSTREAM_DATA_DIR=<dir>`);
   }
-  console.error(`proofstream: database ${dbPath}`);
+  console.error(`proofstream: database ${isPostgresUrl(dbPath) ? 'PostgreSQL (DATABASE_URL)' : dbPath}`);
   const store = Store.open(dbPath);
   try {
     return fn(store);

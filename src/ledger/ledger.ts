@@ -3,7 +3,7 @@ import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { RECEIPT_ALG, type EventView } from '../protocol/receipt.js';
 
 export type { EventView };
-import type { Config } from '../config.js';
+import { storeTarget, type Config } from '../config.js';
 import { Store } from '../store/index.js';
 import type { EventEntryRow, EventRow } from '../store/events.js';
 import type { ErasureRow } from '../store/erasures.js';
@@ -165,7 +165,7 @@ export class Ledger {
     // The engine is Node-only: src/protocol's hashes (roots, proofs, window and tile folds, /v2/verify) go native.
     installNativeSha256();
     refuseMissingDatabase(config);
-    const store = Store.open(config.dbPath, { maxBytes: config.maxDbBytes });
+    const store = Store.open(storeTarget(config), { maxBytes: config.maxDbBytes });
     // Before anything is appended or sealed: refuse a database behind what was already published (RollbackError).
     let highwater: HighwaterWriter;
     try {

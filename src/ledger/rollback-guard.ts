@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Config, WitnessConfig } from '../config.js';
+import { storeTarget, type Config, type WitnessConfig } from '../config.js';
 import type { PublishedState } from '../store/checkpoints.js';
 import { Store } from '../store/index.js';
 import { submitCheckpoint } from '../witness/client.js';
@@ -329,8 +329,9 @@ export class HighwaterWriter {
  * Before the database is opened (which would create an empty one): a record of published streams beside a database
  * file that does not exist is a rollback to nothing. Throws RollbackError unless allowed.
  */
-export function refuseMissingDatabase(config: Pick<Config, 'dbPath' | 'allowRollback'>): void {
-  if (config.allowRollback || fs.existsSync(config.dbPath)) return;
+export function refuseMissingDatabase(config: Pick<Config, 'dbPath' | 'databaseUrl' | 'allowRollback'>): void {
+  // On PostgreSQL there is no file to be missing: openHighwater compares the record with the database's rows.
+  if (config.allowRollback || config.databaseUrl || fs.existsSync(config.dbPath)) return;
   let record: HighwaterRecord | undefined;
   try {
     record = readHighwater(highwaterPath(config.dbPath));
@@ -455,7 +456,7 @@ export async function probeWitnesses(
  * the database file does not exist (opening it here would create it; the high-water check speaks for that case).
  */
 export async function checkWitnessesAtStart(config: Config): Promise<void> {
-  if (config.witnesses.length === 0 || !fs.existsSync(config.dbPath)) return;
+  if (config.witnesses.length === 0 || (!config.databaseUrl && !fs.existsSync(config.dbPath))) return;
   const file = highwaterPath(config.dbPath);
   let record: HighwaterRecord | undefined;
   try {
@@ -463,7 +464,7 @@ export async function checkWitnessesAtStart(config: Config): Promise<void> {
   } catch {
     record = undefined; // openHighwater reports an unreadable record
   }
-  const store = Store.open(config.dbPath);
+  const store = Store.open(storeTarget(config));
   let r: WitnessProbeResult;
   try {
     r = await probeWitnesses(store, config.witnesses, config.startWitnessTimeoutMs, record?.witness_accepted);

@@ -6,12 +6,18 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.js';
+import { PgDatabase } from './pg/database.js';
 
 export type Db = BetterSQLite3Database<typeof schema>;
 export interface Handle {
+  /** better-sqlite3's connection, or on PostgreSQL the object that offers the same API (src/store/pg/database.ts) */
   sqlite: Database.Database;
   db: Db;
+  kind: 'sqlite' | 'postgres';
 }
+
+/** Whether a store target names a PostgreSQL database rather than a SQLite file. */
+export const isPostgresUrl = (target: string): boolean => /^postgres(ql)?:\/\//i.test(target);
 
 export interface OpenOptions {
   /** cap on the database file, as SQLite's max_page_count (writes beyond it fail with SQLITE_FULL); 0 = none */
@@ -19,6 +25,7 @@ export interface OpenOptions {
 }
 
 const MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../drizzle');
+const PG_MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../drizzle-pg');
 
 /**
  * The database holds every payload: owner-only. SQLite creates -wal and -shm with the main file's mode, so the
@@ -53,5 +60,21 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Handle {
     const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
     sqlite.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxBytes / pageSize))}`);
   }
-  return { sqlite, db };
+  return { sqlite, db, kind: 'sqlite' };
+}
+
+/**
+ * A PostgreSQL database: migrations from drizzle-pg/ (under an advisory lock, so nodes starting together migrate
+ * once), then drizzle's SQLite session over the connection, whose SQL src/store/pg/translate.ts adapts.
+ */
+export function openPostgres(url: string): Handle {
+  const pgdb = new PgDatabase(url);
+  try {
+    pgdb.migrate(PG_MIGRATIONS);
+  } catch (e) {
+    pgdb.close();
+    throw e;
+  }
+  const sqlite = pgdb as unknown as Database.Database;
+  return { sqlite, db: drizzle(sqlite, { schema }), kind: 'postgres' };
 }

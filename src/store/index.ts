@@ -8,7 +8,8 @@ import { CheckpointsRepo } from './checkpoints.js';
 import type Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { openDatabase, type Handle, type OpenOptions } from './db.js';
+import { isPostgresUrl, openDatabase, openPostgres, type Handle, type OpenOptions } from './db.js';
+import type { PgDatabase } from './pg/database.js';
 import { EventsRepo } from './events.js';
 import { ErasuresRepo } from './erasures.js';
 import { EvidenceRepo } from './evidence.js';
@@ -68,8 +69,21 @@ export class Store {
     this.pipelines = new PipelinesRepo(h.db);
   }
 
-  static open(file: string, opts: OpenOptions = {}): Store {
-    return new Store(openDatabase(file, opts));
+  /** A SQLite file, or a PostgreSQL database when `target` is a postgres:// URL (DATABASE_URL). */
+  static open(target: string, opts: OpenOptions = {}): Store {
+    return new Store(isPostgresUrl(target) ? openPostgres(target) : openDatabase(target, opts));
+  }
+
+  get kind(): 'sqlite' | 'postgres' {
+    return this.h.kind;
+  }
+
+  /**
+   * Whether this process holds the named lease (work that must run on one node at a time). On SQLite there is one
+   * process per database, so always. On PostgreSQL a session advisory lock, kept until the process ends.
+   */
+  tryLease(name: string): boolean {
+    return this.h.kind === 'sqlite' || (this.h.sqlite as unknown as PgDatabase).tryLease(name);
   }
 
   /** BEGIN IMMEDIATE … COMMIT: takes the write lock up front, so concurrent writers serialize instead of failing. */
@@ -92,6 +106,10 @@ export class Store {
    */
   probeWrite(): void {
     const db = this.h.sqlite;
+    if (this.h.kind === 'postgres') {
+      if (!db.inTransaction) this.tx.run(() => undefined, true);
+      return;
+    }
     if (db.readonly) throw new Error('the database is open read-only');
     if (db.inTransaction) return;
     db.exec('BEGIN IMMEDIATE');
@@ -100,6 +118,8 @@ export class Store {
 
   /** Bytes the database can still grow by: under its max_page_count, and on its filesystem, whichever is less. */
   headroomBytes(): number {
+    // PostgreSQL's space is the server's to watch (a full disk still fails writes with SQLITE_FULL's meaning).
+    if (this.h.kind === 'postgres') return Number.MAX_SAFE_INTEGER;
     const p = (name: string) => this.h.sqlite.pragma(name, { simple: true }) as number;
     const pageSize = p('page_size');
     const underCap = (p('max_page_count') - p('page_count') + p('freelist_count')) * pageSize;
