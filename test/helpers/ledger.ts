@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { SCOPES, type Principal } from '../../src/ledger/tenancy.js';
 import { tempDir } from './server.js';
+import { databaseFor } from './pg-mode.js';
 
 export interface TestLedger {
   ledger: Ledger;
@@ -18,7 +19,7 @@ export interface TestLedger {
 export function openTestLedger(windowMaxEvents: number, windowMaxAgeMs: number, prefix = 'ps-ledger-'): TestLedger {
   const dataDir = tempDir(prefix);
   const dbPath = path.join(dataDir, 'l.db');
-  const ledger = Ledger.open(loadConfig({}, { dataDir, dbPath, signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents, windowMaxAgeMs }));
+  const ledger = Ledger.open(loadConfig({}, { dataDir, dbPath, signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents, windowMaxAgeMs, databaseUrl: databaseFor(dataDir) }));
   const { row } = ledger.tenancy.createKey('t', 's', SCOPES);
   const principal: Principal = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set<string>(SCOPES) };
   const stream = (useCase = 'test') => ledger.createStream(principal, { use_case: useCase }, undefined).view.stream_id;

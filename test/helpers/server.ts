@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { databaseFor, dropTestDatabases, knownDatabaseFor } from './pg-mode.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(ROOT, 'bin/proofstream.mjs');
@@ -35,6 +36,7 @@ export async function cleanupTestFile(): Promise<void> {
   startedProcesses.clear();
   for (const dir of createdDirs) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   createdDirs.clear();
+  dropTestDatabases();
 }
 
 export const newKey = () => 'ps_live_' + randomBytes(24).toString('base64url');
@@ -94,6 +96,8 @@ export async function startServer(opts: { dataDir?: string; key?: string; env?: 
     PORT: String(opts.port ?? 0),
     PROOFSTREAM_DATA_DIR: dataDir,
     PROOFSTREAM_BOOTSTRAP_KEY: key,
+    // the PostgreSQL project: this data directory's own database (test/helpers/pg-mode.ts)
+    ...(databaseFor(dataDir) ? { DATABASE_URL: databaseFor(dataDir) } : {}),
     ...opts.env,
   });
   return { ...p, url: `http://127.0.0.1:${p.port}`, dataDir, key };
@@ -105,7 +109,10 @@ export async function startServer(opts: { dataDir?: string; key?: string; env?: 
  */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const e = { ...process.env, PROOFSTREAM_DATA_DIR: tempDir('ps-cli-'), ...env };
+    const e: NodeJS.ProcessEnv = { ...process.env, PROOFSTREAM_DATA_DIR: tempDir('ps-cli-'), ...env };
+    // the PostgreSQL project: a command pointed at a server's data directory reaches that server's database
+    const db = e.PROOFSTREAM_DB === undefined ? knownDatabaseFor(e.PROOFSTREAM_DATA_DIR) : undefined;
+    if (db && e.DATABASE_URL === undefined) e.DATABASE_URL = db;
     execFile(process.execPath, [BIN, ...args], { env: e, maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }),
     );

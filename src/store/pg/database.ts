@@ -110,9 +110,16 @@ export class PgDatabase {
     this.conn = this.bridge.newConnection();
     this.bridge.call({ op: 'connect', conn: this.conn, url, role: 'main' });
     this.bridge.call({ op: 'exec', conn: this.conn, text: SESSION_SETTINGS });
-    const [coll] = this.bridge.call({ op: 'query', conn: this.conn, text: 'SELECT datcollate FROM pg_database WHERE datname = current_database()', params: [], rowMode: 'array' }).rows as string[][];
-    // Paging cursors and every ORDER BY on ids assume byte order, as SQLite's BINARY collation has it.
-    if (!coll || !['C', 'POSIX'].includes(coll[0]!)) {
+    const [coll] = this.bridge.call({
+      op: 'query',
+      conn: this.conn,
+      text: "SELECT CASE WHEN datlocprovider = 'i' THEN 'icu:' || daticulocale ELSE datcollate END FROM pg_database WHERE datname = current_database()",
+      params: [],
+      rowMode: 'array',
+    }).rows as string[][];
+    // Paging cursors and every ORDER BY on ids assume byte order, as SQLite's BINARY collation has it (C.UTF-8 orders
+    // by code point, which is byte order for UTF-8).
+    if (!coll || !/^(C|POSIX|C\.UTF-?8)$/i.test(coll[0]!)) {
       this.close();
       throw new PgError(
         `the database's collation is ${coll?.[0]}; Proofstream needs "C" (CREATE DATABASE … TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C')`,
@@ -134,6 +141,20 @@ export class PgDatabase {
   exec(sql: string): this {
     for (const part of sql.split(';').map((s) => s.trim()).filter(Boolean)) this.execute(translate(part), undefined, [], 'array');
     return this;
+  }
+
+  /**
+   * The SQLite PRAGMAs the store issues outside the hot path, as far as they mean anything here. Erasure's
+   * `secure_delete` and `wal_checkpoint(TRUNCATE)` scrub SQLite's file and WAL of an erased payload; PostgreSQL has no
+   * such switch: the row version that held it stays in the table's pages until VACUUM reclaims the space and later
+   * writes overwrite it (docs/operations.md "PostgreSQL", erasure). Anything else is refused.
+   */
+  pragma(source: string, opts: { simple?: boolean } = {}): unknown {
+    const p = source.trim().toLowerCase();
+    if (/^(secure_delete|busy_timeout)\s*=/.test(p)) return [];
+    if (p === 'busy_timeout') return opts.simple ? 5000 : [{ timeout: 5000 }];
+    if (/^wal_checkpoint\(truncate\)$/.test(p)) return [{ busy: 0, log: 0, checkpointed: 0 }];
+    throw new PgError(`SQLite-only PRAGMA on PostgreSQL: ${source}`, 'SQLITE_ERROR', undefined);
   }
 
   migrate(folder: string): void {
@@ -161,7 +182,17 @@ export class PgDatabase {
         return this.bridge.call({ op: 'query', conn: this.conn, text: t.text, params, rowMode, name });
       case 'begin':
         if (this.tx) throw new PgError('cannot start a transaction within a transaction', 'SQLITE_ERROR', undefined);
-        this.bridge.call({ op: 'exec', conn: this.conn, text: `BEGIN; SELECT pg_advisory_xact_lock(${WRITER_LOCK_KEY})` });
+        try {
+          this.bridge.call({ op: 'exec', conn: this.conn, text: `BEGIN; SELECT pg_advisory_xact_lock(${WRITER_LOCK_KEY})` });
+        } catch (e) {
+          // The lock was not granted (lock_timeout): BEGIN went through, so end that aborted transaction here.
+          try {
+            this.bridge.call({ op: 'exec', conn: this.conn, text: 'ROLLBACK' });
+          } catch {
+            // the connection itself failed: nothing to end
+          }
+          throw e;
+        }
         this.tx = true;
         return { rows: [], rowCount: 0 };
       case 'commit':
