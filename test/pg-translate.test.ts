@@ -21,6 +21,13 @@ describe('translate', () => {
     expect(text('insert or ignore into "t" ("a") values (?) returning "a"')).toBe('INSERT INTO "t" ("a") values ($1) ON CONFLICT DO NOTHING returning "a"');
   });
 
+  it("an upsert's conflict target loses drizzle's table qualifier (PostgreSQL refuses it)", () => {
+    expect(text('insert into "w" ("a", "b", "c") values (?, ?, ?) on conflict ("w"."a", "w"."b") do update set "c" = ?')).toBe(
+      'insert into "w" ("a", "b", "c") values ($1, $2, $3) on conflict ("a", "b") do update set "c" = $4',
+    );
+    expect(text('INSERT INTO "t" ("a") VALUES (?) ON CONFLICT ("a") DO NOTHING')).toBe('INSERT INTO "t" ("a") VALUES ($1) ON CONFLICT ("a") DO NOTHING');
+  });
+
   it('transaction control is handed to the connection (BEGIN of any kind takes the writer lock there)', () => {
     for (const s of ['BEGIN', 'BEGIN IMMEDIATE', 'begin deferred', 'BEGIN EXCLUSIVE TRANSACTION']) expect(translate(s)).toEqual({ kind: 'begin' });
     expect(translate('COMMIT')).toEqual({ kind: 'commit' });

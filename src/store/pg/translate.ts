@@ -62,5 +62,7 @@ export function translate(sqlite: string): Translated {
   } else if (/^INSERT\s+OR\s+/i.test(text) || /^REPLACE\s/i.test(text)) {
     throw new Error(`SQLite-only statement on PostgreSQL: ${s.slice(0, 80)}`);
   }
+  // drizzle's SQLite builder qualifies an upsert's conflict target ("t"."a", "t"."b"); PostgreSQL takes bare columns.
+  text = text.replace(/(\bON\s+CONFLICT\s*)\(([^)]*)\)/gi, (_, on: string, cols: string) => `${on}(${cols.replace(/"[^"]+"\.("[^"]+")/g, '$1')})`);
   return { kind: 'sql', text };
 }
