@@ -30,6 +30,8 @@ const ORIGIN = 'proofstream.localhost';
 const OPS = 330;
 const KILL_AT = 110;
 const CLIENTS = 6;
+/** single appends sent to the lease holder just as it is killed */
+const IN_FLIGHT_AT_KILL = 8;
 const WINDOW_MAX_EVENTS = 25;
 /** the stream only the killed node appends to: its one partial window is due by age after the node is gone */
 const ORPHAN_MAX_AGE_MS = 3_000;
@@ -185,6 +187,7 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
     let done = 0;
     let killedAt = 0;
     let killedSealed = new Map<string, number>();
+    let inFlightAtKill: Array<Promise<unknown>> = [];
     let replays = 0;
     let raced = 0;
     const killHolder = async () => {
@@ -194,6 +197,12 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
       }, { 'idempotency-key': `orphan-${bootstrapKey}` });
       expect(r.status).toBe(201);
       answers.set(`orphan-${bootstrapKey}`, [r.text]);
+      // Requests on their way to the holder as it dies: their clients cannot know whether they committed, and send
+      // the same key to another node.
+      const aIndex = alive().indexOf(a);
+      inFlightAtKill = Array.from({ length: IN_FLIGHT_AT_KILL }, (_, k) =>
+        send(aIndex, `/v2/streams/${shared[k % shared.length]}/events`, { source_ref: `kill-${k}`, event_type: 't', payload: { k } }, `kill-${k}-${bootstrapKey}`),
+      );
       a.alive = false;
       await a.proc.kill();
       killedAt = Date.now();
@@ -244,8 +253,10 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
         for (const [i, [node, n]] of ([[b, 600], [c, 100], [b, 600], [c, 100], [b, 600]] as const).entries()) await tiledBatch(node, i, n);
       })(),
     ]);
+    await Promise.all(inFlightAtKill);
     expect(unexpected).toEqual([]);
     expect(killedAt).toBeGreaterThan(0);
+    expect(retriedElsewhere).toBeGreaterThan(0);
     expect(replays).toBeGreaterThan(20);
     expect(raced).toBeGreaterThan(20);
 
@@ -302,7 +313,7 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
     const total = [...stored.values()].reduce((n, e) => n + e.length, 0);
     expect(receipts).toBe(total);
     expect(new Set([...stored.values()].flat().map((e) => e.source_ref)).size).toBe(total);
-    expect(total).toBe(OPS + (OPS / 5) * 2 + 2000 + 5);
+    expect(total).toBe(OPS + (OPS / 5) * 2 + IN_FLIGHT_AT_KILL + 2000 + 5);
 
     // What the sealers built from their caches matches the stored leaves: windows contiguous from 1, each root the
     // root of its leaves, each checkpoint at its window's end; every stored tile equal to one built from all leaves.
