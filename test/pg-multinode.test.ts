@@ -153,6 +153,7 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
     const answers = new Map<string, string[]>(); // Idempotency-Key → every 201 body text it got, from any node
     const unexpected: string[] = [];
     let retriedElsewhere = 0;
+    const busy = { inProgress: 0, unavailable: 0 };
 
     /** Sends one keyed append, starting at node `first`; a node that fails or is busy hands the same key to the next. */
     async function send(first: number, p: string, body: unknown, key: string): Promise<{ text: string; body: any; replayed: boolean }> {
@@ -174,6 +175,7 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
         }
         // 409 IDEMPOTENCY_IN_PROGRESS: the same key is being written on another node; 503: a lock wait ran out.
         if (r.status === 503 || (r.status === 409 && r.body?.error?.code === 'IDEMPOTENCY_IN_PROGRESS')) {
+          busy[r.status === 503 ? 'unavailable' : 'inProgress']++;
           await sleep(50);
           continue;
         }
@@ -378,7 +380,7 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
       expect(v.code, `${sid}: ${v.stdout.slice(0, 600)} ${v.stderr.slice(0, 300)}`).toBe(0);
     }
     console.log(
-      `pg-multinode: ${total} events, ${answers.size} keys, ${replays} cross-node retries, ${raced} raced keys, ${retriedElsewhere} requests lost with the killed node and sent elsewhere; lease to node ${took[0]!.node} ${took[0]!.at - killedAt} ms after the kill`,
+      `pg-multinode: ${total} events, ${answers.size} keys, ${replays} cross-node retries, ${raced} raced keys, ${retriedElsewhere} requests lost with the killed node and sent elsewhere, ${busy.inProgress} answered 409 IDEMPOTENCY_IN_PROGRESS and ${busy.unavailable} 503 before succeeding; lease to node ${took[0]!.node} ${took[0]!.at - killedAt} ms after the kill`,
     );
   }, 240_000);
 });
