@@ -15,7 +15,8 @@ import { encodeVerifierKey } from '../src/protocol/note.js';
 import { bytesToHex } from '../src/protocol/bytes.js';
 import { loadOrCreateSigner } from '../src/ledger/signer.js';
 import { TileFolder } from '../src/ledger/tiles.js';
-import { LEASE_RETRY_MS } from '../src/ledger/lease.js';
+import { Lease, LEASE_RETRY_MS } from '../src/ledger/lease.js';
+import { Store } from '../src/store/index.js';
 import { checkChain, readAll, type StoredEvent } from './helpers/chain.js';
 import { postgresAvailable, startPostgres, type RunningPostgres } from './helpers/postgres.js';
 import { BIN, client, newKey, runCli, spawnListening, tempDir, type ListeningProcess } from './helpers/server.js';
@@ -77,6 +78,22 @@ function logEvents(p: ListeningProcess, event: string): Array<{ time: string; ev
     })
     .filter((o): o is { time: string; event: string } => o !== null && o.event === event);
 }
+
+describe('the housekeeping lease on SQLite', () => {
+  it('is taken inside start(), once, with no retry timer: one process per database', () => {
+    const store = Store.open(path.join(tempDir('ps-lease-'), 'lease.db'));
+    try {
+      let taken = 0;
+      const lease = new Lease(store, 'housekeeping', () => taken++);
+      lease.start();
+      expect([lease.held, taken]).toEqual([true, 1]);
+      expect((lease as unknown as { timer: unknown }).timer).toBeUndefined();
+      lease.stop();
+    } finally {
+      store.close();
+    }
+  });
+});
 
 describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed mid-load', () => {
   let pgsrv: RunningPostgres;
@@ -383,4 +400,30 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
       `pg-multinode: ${total} events, ${answers.size} keys, ${replays} cross-node retries, ${raced} raced keys, ${retriedElsewhere} requests lost with the killed node and sent elsewhere, ${busy.inProgress} answered 409 IDEMPOTENCY_IN_PROGRESS and ${busy.unavailable} 503 before succeeding; lease to node ${took[0]!.node} ${took[0]!.at - killedAt} ms after the kill`,
     );
   }, 240_000);
+
+  it('a lease another store holds is taken within the retry interval once that store closes', async () => {
+    const first = Store.open(pgsrv.url);
+    const second = Store.open(pgsrv.url);
+    const taken: string[] = [];
+    const l1 = new Lease(first, 'handover-test', () => taken.push('first'), 100);
+    const l2 = new Lease(second, 'handover-test', () => taken.push('second'), 100);
+    try {
+      l1.start();
+      l2.start();
+      await sleep(300);
+      expect([l1.held, l2.held, taken]).toEqual([true, false, ['first']]);
+      // The holder's connection closes as a dead process's would: PostgreSQL releases its session lock.
+      l1.stop();
+      first.close();
+      const closedAt = Date.now();
+      await until('the second store to take the lease', async () => (l2.held ? true : undefined), 5_000);
+      expect(Date.now() - closedAt).toBeLessThan(1_000);
+      expect(taken).toEqual(['first', 'second']);
+    } finally {
+      l1.stop();
+      l2.stop();
+      first.close();
+      second.close();
+    }
+  });
 });
