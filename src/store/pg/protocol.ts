@@ -6,6 +6,8 @@ export type PgRequest =
   | { op: 'query'; conn: number; text: string; params: unknown[]; rowMode: 'array' | 'object'; name?: string }
   /** several statements without parameters in one round trip (simple query protocol) */
   | { op: 'exec'; conn: number; text: string }
+  /** deferred writes, in order; consecutive INSERTs of one statement become one multi-row INSERT */
+  | { op: 'batch'; conn: number; statements: Array<{ text: string; params: unknown[] }> }
   | { op: 'migrate'; conn: number; folder: string; lockKey: string }
   | { op: 'close'; conn: number };
 
