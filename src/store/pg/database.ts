@@ -120,8 +120,7 @@ export class PgDatabase {
     this.name = u.toString();
     this.bridge = pgBridge();
     this.conn = this.bridge.newConnection();
-    this.bridge.call({ op: 'connect', conn: this.conn, url, role: 'main' });
-    this.bridge.call({ op: 'exec', conn: this.conn, text: SESSION_SETTINGS });
+    this.bridge.call({ op: 'connect', conn: this.conn, url, role: 'main', init: SESSION_SETTINGS });
     const [coll] = this.bridge.call({
       op: 'query',
       conn: this.conn,
