@@ -16,6 +16,13 @@ describe('translate', () => {
     );
   });
 
+  it('quotes unquoted mixed-case aliases (PostgreSQL would fold them to lower case), and only those', () => {
+    expect(text('SELECT s."id" AS streamId, COALESCE(c."n", 0) as checkpointSize, x AS lower, y AS "Quoted" FROM t')).toBe(
+      'SELECT s."id" AS "streamId", COALESCE(c."n", 0) as "checkpointSize", x AS lower, y AS "Quoted" FROM t',
+    );
+    expect(text("SELECT 'a AS bC' AS label")).toBe("SELECT 'a AS bC' AS label");
+  });
+
   it('INSERT OR IGNORE becomes ON CONFLICT DO NOTHING, before RETURNING when there is one', () => {
     expect(text('INSERT OR IGNORE INTO "t" ("a") VALUES (?)')).toBe('INSERT INTO "t" ("a") VALUES ($1) ON CONFLICT DO NOTHING');
     expect(text('insert or ignore into "t" ("a") values (?) returning "a"')).toBe('INSERT INTO "t" ("a") values ($1) ON CONFLICT DO NOTHING returning "a"');

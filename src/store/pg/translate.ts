@@ -2,19 +2,28 @@
 // are the differences PostgreSQL needs, applied once per prepared statement. Each rule is tested in
 // test/pg-translate.test.ts; a statement this cannot translate fails when prepared, never silently.
 
-/** Rewrites `?` placeholders to `$1…$n`, leaving quoted strings and identifiers alone. */
-function numberPlaceholders(sql: string): string {
+/**
+ * Outside quoted strings and identifiers: `?` placeholders become `$1…$n`, and an unquoted mixed-case alias
+ * (`AS streamId`) is quoted, since PostgreSQL folds unquoted names to lower case where SQLite keeps them.
+ */
+function rewriteUnquoted(sql: string): string {
   let out = '';
   let n = 0;
+  let plain = '';
+  const flushPlain = () => {
+    out += plain.replace(/\?/g, () => `$${++n}`).replace(/\b(AS\s+)([A-Za-z_][A-Za-z0-9_]*)\b/gi, (m, as: string, id: string) => (/[A-Z]/.test(id) ? `${as}"${id}"` : m));
+    plain = '';
+  };
   for (let i = 0; i < sql.length; i++) {
     const ch = sql[i]!;
     if (ch === "'" || ch === '"') {
+      flushPlain();
       const end = closing(sql, i, ch);
       out += sql.slice(i, end + 1);
       i = end;
-    } else if (ch === '?') out += `$${++n}`;
-    else out += ch;
+    } else plain += ch;
   }
+  flushPlain();
   return out;
 }
 
@@ -53,7 +62,7 @@ export function translate(sqlite: string): Translated {
   if (/^PRAGMA\s+DATA_VERSION$/.test(u)) return { kind: 'dataVersion' };
   if (u.startsWith('PRAGMA')) throw new Error(`SQLite-only statement on PostgreSQL: ${s}`);
 
-  let text = numberPlaceholders(s);
+  let text = rewriteUnquoted(s);
   // INSERT OR IGNORE → INSERT … ON CONFLICT DO NOTHING (before any RETURNING).
   if (/^INSERT\s+OR\s+IGNORE\s+INTO\s/i.test(text)) {
     text = text.replace(/^INSERT\s+OR\s+IGNORE\s+INTO\s/i, 'INSERT INTO ');
