@@ -16,11 +16,16 @@ describe('translate', () => {
     );
   });
 
-  it('quotes unquoted mixed-case aliases (PostgreSQL would fold them to lower case), and only those', () => {
-    expect(text('SELECT s."id" AS streamId, COALESCE(c."n", 0) as checkpointSize, x AS lower, y AS "Quoted" FROM t')).toBe(
-      'SELECT s."id" AS "streamId", COALESCE(c."n", 0) as "checkpointSize", x AS lower, y AS "Quoted" FROM t',
+  it('names the unquoted mixed-case aliases PostgreSQL folds to lower case, so their columns get their case back', () => {
+    const sql = 'SELECT t.streamId FROM (SELECT s."id" AS streamId, COALESCE(c."n", 0) as checkpointSize, x AS lower, y AS "Quoted" FROM t) t';
+    expect(translate(sql)).toEqual({ kind: 'sql', text: sql, renames: { streamid: 'streamId', checkpointsize: 'checkpointSize' } });
+    expect(translate("SELECT 'a AS bC' AS label")).toEqual({ kind: 'sql', text: "SELECT 'a AS bC' AS label" });
+  });
+
+  it('unqualifies the columns of an ON CONFLICT target (drizzle qualifies them for SQLite)', () => {
+    expect(text('insert into "w" ("a", "b") values (?, ?) on conflict ("w"."a", "w"."b") do update set "b" = ?')).toBe(
+      'insert into "w" ("a", "b") values ($1, $2) on conflict ("a", "b") do update set "b" = $3',
     );
-    expect(text("SELECT 'a AS bC' AS label")).toBe("SELECT 'a AS bC' AS label");
   });
 
   it('INSERT OR IGNORE becomes ON CONFLICT DO NOTHING, before RETURNING when there is one', () => {

@@ -170,7 +170,10 @@ async function handle(req: PgRequest): Promise<PgResponse> {
 
 port.on('message', (req: PgRequest) => {
   handle(req)
-    .catch((e): PgResponse => ({ ok: false, error: errorOf(e) }))
+    .catch((e): PgResponse => {
+      if (process.env.PROOFSTREAM_PG_DEBUG) console.error('postgres:', (e as Error).message, 'text' in req ? req.text : req.op);
+      return { ok: false, error: errorOf(e) };
+    })
     .then((res) => {
       // The answer is queued on the port before the main thread is woken, so it is there when it looks.
       port.postMessage(res);
