@@ -91,6 +91,34 @@ describe.skipIf(!available)('PgDatabase', () => {
     b.close();
   });
 
+  it('deferred writes reach the database before the next read, fail inside their own savepoint, and vanish with a rollback', () => {
+    const db = new PgDatabase(url);
+    db.exec('CREATE TABLE "d" ("id" text PRIMARY KEY, "n" bigint)');
+    const ins = db.prepare('INSERT INTO "d" ("id", "n") VALUES (?, ?)');
+    const count = db.prepare('SELECT count(*) FROM "d"').pluck();
+    db.exec('BEGIN IMMEDIATE');
+    // 70,000 parameters' worth: more than one multi-row INSERT may hold (65,535).
+    for (let i = 0; i < 35_000; i++) ins.runDeferred(`k${i}`, i);
+    expect(count.get()).toBe(35_000);
+    db.prepare('SAVEPOINT "sp"').run();
+    ins.runDeferred('k1', 1); // taken: fails when sent, i.e. at the next statement
+    expect(() => db.prepare('RELEASE "sp"').run()).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_UNIQUE' }));
+    db.prepare('ROLLBACK TO "sp"').run();
+    db.prepare('RELEASE "sp"').run();
+    db.prepare('SAVEPOINT "sp"').run();
+    ins.runDeferred('gone', 0);
+    db.prepare('ROLLBACK TO "sp"').run(); // the queued insert is dropped, never sent
+    db.prepare('RELEASE "sp"').run();
+    ins.runDeferred('last', 0);
+    db.exec('COMMIT');
+    expect(count.get()).toBe(35_001);
+    expect(db.prepare('SELECT "id" FROM "d" WHERE "id" IN (?, ?)').pluck().all('gone', 'last')).toEqual(['last']);
+    // Outside a transaction a deferred write is an ordinary one.
+    ins.runDeferred('auto', 0);
+    expect(db.prepare('SELECT count(*) FROM "d" WHERE "id" = ?').pluck().get('auto')).toBe(1);
+    db.close();
+  });
+
   it('a session lease is held by one connection until it closes, then another takes it', () => {
     const a = new PgDatabase(url);
     const b = new PgDatabase(url);
@@ -101,6 +129,31 @@ describe.skipIf(!available)('PgDatabase', () => {
     a.close();
     expect(b.tryLease('job')).toBe(true);
     b.close();
+  });
+
+  it('re-establishes a connection the server ended, with its session settings, after failing the statement that found it broken', () => {
+    const db = new PgDatabase(url);
+    const admin = new PgDatabase(url);
+    const pid = db.prepare('SELECT pg_backend_pid()').pluck().get() as number;
+    db.exec('BEGIN IMMEDIATE');
+    admin.prepare('SELECT pg_terminate_backend(?)').get(pid);
+    // The transaction died with its session: the next statement fails, and the rollback after it succeeds.
+    expect(() => db.prepare('SELECT 1').get()).toThrow();
+    expect(() => db.prepare('SELECT 1').get()).toThrow(/lost inside a transaction/);
+    db.exec('ROLLBACK');
+    expect(db.prepare('SELECT pg_backend_pid()').pluck().get()).not.toBe(pid);
+    // A COMMIT of a transaction lost the same way fails too (its writes are gone), and the connection recovers.
+    db.exec('BEGIN IMMEDIATE');
+    db.prepare('CREATE TABLE "lost" ("id" text)').run();
+    admin.prepare('SELECT pg_terminate_backend(?)').get(db.prepare('SELECT pg_backend_pid()').pluck().get());
+    expect(() => db.exec('COMMIT')).toThrow(/lost inside a transaction|Connection terminated/);
+    expect(db.prepare("SELECT to_regclass('lost')").pluck().get()).toBeNull();
+    expect(db.prepare('SHOW lock_timeout').pluck().get()).toBe('5s');
+    // and the writer lock is free again (the dead session's transaction-level lock went with it)
+    admin.exec('BEGIN IMMEDIATE');
+    admin.exec('COMMIT');
+    db.close();
+    admin.close();
   });
 
   it('refuses a database whose collation is not byte order', () => {

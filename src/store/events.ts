@@ -24,6 +24,12 @@ export class EventsRepo {
   private readonly insertNodeStmt: Database.Statement;
   private readonly getRow: (id: string) => EventRow | undefined;
   private readonly entriesStmt: Database.Statement;
+  /**
+   * The two inserts above, as the connection runs them best: better-sqlite3's run(), or on PostgreSQL runDeferred(),
+   * which sends a flush's inserts together (src/store/pg/database.ts). Chosen once, so SQLite's path is unchanged.
+   */
+  private readonly insertRun: (...params: unknown[]) => unknown;
+  private readonly insertNodeRun: (...params: unknown[]) => unknown;
   constructor(private readonly db: Db) {
     const sqlite = sqliteOf(db);
     this.insertStmt = sqlite.prepare(
@@ -32,6 +38,12 @@ export class EventsRepo {
         'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.insertNodeStmt = sqlite.prepare('INSERT INTO "merkle_nodes" ("stream_id", "pos", "level", "idx", "hash") VALUES (?, ?, ?, ?, ?)');
+    const fast = (s: Database.Statement) => {
+      const deferred = (s as Database.Statement & { runDeferred?: (...p: unknown[]) => void }).runDeferred;
+      return deferred ? deferred.bind(s) : s.run.bind(s);
+    };
+    this.insertRun = fast(this.insertStmt);
+    this.insertNodeRun = fast(this.insertNodeStmt);
     this.getRow = rowReader(sqlite, events, '"id" = ?');
     this.entriesStmt = sqlite.prepare(
       'SELECT "id", "stream_id" AS "streamId", "seq_no" AS "seqNo", "source_ref" AS "sourceRef", "event_type" AS "eventType", ' +
@@ -42,7 +54,7 @@ export class EventsRepo {
   }
 
   insert(r: EventRow): void {
-    this.insertStmt.run(
+    this.insertRun(
       r.id,
       r.streamId,
       r.seqNo,
@@ -63,7 +75,7 @@ export class EventsRepo {
   }
 
   insertNode(streamId: string, level: number, idx: number, hash: Uint8Array): void {
-    this.insertNodeStmt.run(streamId, merkleNodePos(level, idx), level, idx, Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength));
+    this.insertNodeRun(streamId, merkleNodePos(level, idx), level, idx, Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength));
   }
 
   get(id: string): EventRow | undefined {

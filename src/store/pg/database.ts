@@ -43,6 +43,13 @@ function toBuffers(row: Row): Row {
   return row;
 }
 
+/** A row with its folded column names given back their case. */
+function renamed(row: Record<string, unknown>, renames: Record<string, string>): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const k in row) o[renames[k] ?? k] = row[k];
+  return o;
+}
+
 export class PgStatement {
   private arrayMode = false;
   private plucked = false;
@@ -67,6 +74,16 @@ export class PgStatement {
     return this;
   }
 
+  /**
+   * A write whose result nobody reads (an event or Merkle node insert), inside a transaction: queued, and sent with
+   * the next statement that needs an answer (or COMMIT, or a savepoint), in one round trip with the rest of the
+   * queue. Its failure surfaces there, inside the same transaction and savepoint. Outside a transaction: run().
+   */
+  runDeferred(...params: unknown[]): void {
+    if (this.t.kind === 'sql' && this.db.inTransaction) this.db.defer(this.t.text, flat(params));
+    else this.run(...params);
+  }
+
   run(...params: unknown[]): { changes: number; lastInsertRowid: number } {
     const r = this.db.execute(this.t, this.name, flat(params), 'array');
     return { changes: r.rowCount, lastInsertRowid: 0 };
@@ -74,8 +91,10 @@ export class PgStatement {
 
   all(...params: unknown[]): unknown[] {
     const r = this.db.execute(this.t, this.name, flat(params), this.arrayMode || this.plucked ? 'array' : 'object');
-    const rows = r.rows as Row[];
+    let rows = r.rows as Row[];
     for (const row of rows) toBuffers(row);
+    const renames = this.t.kind === 'sql' ? this.t.renames : undefined;
+    if (renames && !(this.arrayMode || this.plucked)) rows = rows.map((row) => renamed(row as Record<string, unknown>, renames));
     return this.plucked ? rows.map((x) => (x as unknown[])[0]) : rows;
   }
 
@@ -96,6 +115,8 @@ export class PgDatabase {
   private readonly conn: number;
   private leaseConn: number | null = null;
   private tx = false;
+  /** deferred writes not yet sent (runDeferred) */
+  private pending: Array<{ text: string; params: unknown[] }> = [];
   open = true;
   readonly readonly = false;
   readonly memory = false;
@@ -108,8 +129,7 @@ export class PgDatabase {
     this.name = u.toString();
     this.bridge = pgBridge();
     this.conn = this.bridge.newConnection();
-    this.bridge.call({ op: 'connect', conn: this.conn, url, role: 'main' });
-    this.bridge.call({ op: 'exec', conn: this.conn, text: SESSION_SETTINGS });
+    this.bridge.call({ op: 'connect', conn: this.conn, url, role: 'main', init: SESSION_SETTINGS });
     const [coll] = this.bridge.call({
       op: 'query',
       conn: this.conn,
@@ -175,8 +195,18 @@ export class PgDatabase {
     return (r.rows as boolean[][])[0]![0] === true;
   }
 
+  defer(text: string, params: unknown[]): void {
+    this.pending.push({ text, params });
+  }
+
   execute(t: Translated, name: string | undefined, params: unknown[], rowMode: 'array' | 'object'): { rows: unknown[]; rowCount: number } {
     if (!this.open) throw new TypeError('The database connection is not open');
+    if (this.pending.length) {
+      const statements = this.pending;
+      this.pending = [];
+      // Rolled back anyway: a ROLLBACK (TO) drops what was queued since its savepoint (SAVEPOINT itself sent the rest).
+      if (t.kind !== 'rollback' && t.kind !== 'rollbackTo') this.bridge.call({ op: 'batch', conn: this.conn, statements });
+    }
     switch (t.kind) {
       case 'sql':
         return this.bridge.call({ op: 'query', conn: this.conn, text: t.text, params, rowMode, name });
@@ -219,6 +249,7 @@ export class PgDatabase {
   close(): void {
     if (!this.open) return;
     this.open = false;
+    this.pending = [];
     this.tx = false;
     for (const conn of [this.conn, this.leaseConn]) if (conn !== null) this.bridge.call({ op: 'close', conn });
   }

@@ -2,10 +2,13 @@
 // structured clone: a Buffer arrives as a Uint8Array and is turned back into a Buffer on the other side.
 
 export type PgRequest =
-  | { op: 'connect'; conn: number; url: string; role: 'main' | 'lease' }
+  /** `init`: session settings, run on this connection and again whenever it is re-established */
+  | { op: 'connect'; conn: number; url: string; role: 'main' | 'lease'; init?: string }
   | { op: 'query'; conn: number; text: string; params: unknown[]; rowMode: 'array' | 'object'; name?: string }
   /** several statements without parameters in one round trip (simple query protocol) */
   | { op: 'exec'; conn: number; text: string }
+  /** deferred writes, in order; consecutive INSERTs of one statement become one multi-row INSERT */
+  | { op: 'batch'; conn: number; statements: Array<{ text: string; params: unknown[] }> }
   | { op: 'migrate'; conn: number; folder: string; lockKey: string }
   | { op: 'close'; conn: number };
 
