@@ -34,8 +34,11 @@ import { WebhookDelivery } from './webhook-delivery.js';
 import { StallWatch } from './stall-watch.js';
 import { HOUSEKEEPING_LEASE, Lease } from './lease.js';
 
-/** How often PostgreSQL's lease holder looks for streams other nodes left unsealed (Sealer.watchUnsealed). */
-const UNSEALED_SCAN_MS = 2_000;
+/**
+ * How often PostgreSQL's lease holder looks for what other nodes did that it hears of only through the store: streams
+ * they left unsealed (Sealer.watchUnsealed) and checkpoints they signed, for the witnesses.
+ */
+const OTHER_NODES_SCAN_MS = 2_000;
 
 export interface StreamInput {
   system_id?: string | undefined;
@@ -104,6 +107,8 @@ export class Ledger {
    */
   readonly housekeeping: Lease;
   private purgeTimer: NodeJS.Timeout | undefined;
+  /** PostgreSQL's lease holder: submits checkpoints other nodes signed (its own seals kick the witnesses at once) */
+  private witnessPoll: NodeJS.Timeout | undefined;
   /** keeps `<db>.highwater` (what was published) current; see rollback-guard.ts */
   private highwater: HighwaterWriter | undefined;
 
@@ -238,13 +243,21 @@ export class Ledger {
       }
     }, 60_000);
     this.purgeTimer.unref();
-    // Each node's sealer hears only of its own commits; the holder also seals what the others left (a dead node's).
-    if (this.store.kind === 'postgres') this.sealer.watchUnsealed(UNSEALED_SCAN_MS);
+    if (this.store.kind === 'postgres') {
+      // Each node's sealer hears only of its own commits; the holder also seals what the others left (a dead node's).
+      this.sealer.watchUnsealed(OTHER_NODES_SCAN_MS);
+      const w = this.witnessing;
+      if (w) {
+        this.witnessPoll = setInterval(() => w.kick(), OTHER_NODES_SCAN_MS);
+        this.witnessPoll.unref();
+      }
+    }
   }
 
   close(): void {
     this.housekeeping.stop();
     clearInterval(this.purgeTimer);
+    clearInterval(this.witnessPoll);
     this.sealer.stop();
     this.witnessing?.stop();
     this.anchoring?.stop();
