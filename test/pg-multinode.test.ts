@@ -6,6 +6,7 @@
 // the stored leaves, survivors sealed past the kill (a stream only the dead node appended to as well), the lease
 // moved (its witness submissions went on: post-kill checkpoints are cosigned), and a pack of each stream verifies
 // offline with `proofstream verify` against the ledger's trust policy (witness quorum included).
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -84,7 +85,7 @@ describe('the housekeeping lease on SQLite', () => {
     const store = Store.open(path.join(tempDir('ps-lease-'), 'lease.db'));
     try {
       let taken = 0;
-      const lease = new Lease(store, 'housekeeping', () => taken++);
+      const lease = new Lease(store, 'housekeeping', { start: () => taken++, stop: () => taken-- });
       lease.start();
       expect([lease.held, taken]).toEqual([true, 1]);
       expect((lease as unknown as { timer: unknown }).timer).toBeUndefined();
@@ -420,8 +421,8 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
     const first = Store.open(pgsrv.url);
     const second = Store.open(pgsrv.url);
     const taken: string[] = [];
-    const l1 = new Lease(first, 'handover-test', () => taken.push('first'), 100);
-    const l2 = new Lease(second, 'handover-test', () => taken.push('second'), 100);
+    const l1 = new Lease(first, 'handover-test', { start: () => taken.push('first'), stop: () => taken.push('first stopped') }, 100);
+    const l2 = new Lease(second, 'handover-test', { start: () => taken.push('second'), stop: () => taken.push('second stopped') }, 100);
     try {
       l1.start();
       l2.start();
@@ -434,6 +435,42 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
       await until('the second store to take the lease', async () => (l2.held ? true : undefined), 5_000);
       expect(Date.now() - closedAt).toBeLessThan(1_000);
       expect(taken).toEqual(['first', 'second']);
+    } finally {
+      l1.stop();
+      l2.stop();
+      first.close();
+      second.close();
+    }
+  });
+
+  it('a holder whose session ends while it lives stops its work once another node has the lease, and can take it back', async () => {
+    const first = Store.open(pgsrv.url);
+    const second = Store.open(pgsrv.url);
+    const events: string[] = [];
+    // The holder checks every 600 ms, the other asks every 50 ms: the other takes the freed lock first.
+    const l1 = new Lease(first, 'lost-test', { start: () => events.push('first'), stop: () => events.push('first stopped') }, 600);
+    const l2 = new Lease(second, 'lost-test', { start: () => events.push('second'), stop: () => events.push('second stopped') }, 50);
+    try {
+      l1.start();
+      l2.start();
+      expect([l1.held, l2.held]).toEqual([true, false]);
+      // The holder's lease session ends (a network cut, an administrator): PostgreSQL frees its lock.
+      // (PgDatabase.tryLease's key: the first 8 bytes of a SHA-256, which pg_locks shows as two 32-bit halves)
+      const key = createHash('sha256').update('proofstream lease lost-test').digest().readBigUInt64BE(0);
+      const holders = await db.query(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1",
+        [String(key >> 32n), String(key & 0xffffffffn)],
+      );
+      expect(holders.rows).toHaveLength(1);
+      await db.query('SELECT pg_terminate_backend($1)', [holders.rows[0].pid]);
+      await until('the other store to take the freed lease', async () => (l2.held ? true : undefined), 5_000);
+      await until('the former holder to notice', async () => (!l1.held ? true : undefined), 5_000);
+      expect(events).toEqual(['first', 'second', 'first stopped']);
+      // The new holder goes away: the former one takes the lease again and starts its work afresh.
+      l2.stop();
+      second.close();
+      await until('the former holder to take the lease back', async () => (l1.held ? true : undefined), 5_000);
+      expect(events).toEqual(['first', 'second', 'first stopped', 'first']);
     } finally {
       l1.stop();
       l2.stop();

@@ -9,8 +9,17 @@ import { errField, log } from '../log.js';
 /** The one lease all of that work runs under (see docs/architecture.md, "Work that must run once"). */
 export const HOUSEKEEPING_LEASE = 'housekeeping';
 
-/** How often a node without the lease asks for it: another node takes over a dead holder's work within this. */
+/**
+ * How often a node without the lease asks for it (another node takes over a dead holder's work within this), and how
+ * often the holder checks it still has it.
+ */
 export const LEASE_RETRY_MS = 2_000;
+
+/** The work run under a lease: started when this process takes it, stopped if it loses it. */
+export interface LeasedWork {
+  start(): void;
+  stop(): void;
+}
 
 export class Lease {
   private timer: NodeJS.Timeout | undefined;
@@ -20,8 +29,7 @@ export class Lease {
   constructor(
     private readonly store: Pick<Store, 'tryLease' | 'kind'>,
     readonly name: string,
-    /** runs once, when this process takes the lease (synchronously inside start() on SQLite) */
-    private readonly onTaken: () => void,
+    private readonly work: LeasedWork,
     private readonly retryMs = LEASE_RETRY_MS,
   ) {}
 
@@ -30,16 +38,19 @@ export class Lease {
     return this.taken;
   }
 
-  /** Asks now; a node that did not get the lease asks again every retryMs until it does or is stopped. */
+  /**
+   * Asks now (the work starts inside this call when the lease is free: always on SQLite). On PostgreSQL a node then
+   * asks again every retryMs while it does not hold the lease, and checks every retryMs that it still does.
+   */
   start(): void {
-    if (this.ask()) return;
-    log.info({ event: 'lease_waiting', lease: this.name, retry_ms: this.retryMs }, `another node holds the ${this.name} lease; asking again every ${this.retryMs} ms`);
-    this.timer = setInterval(() => {
-      if (this.ask()) clearInterval(this.timer);
-    }, this.retryMs);
+    const took = this.ask();
+    if (this.store.kind !== 'postgres') return;
+    if (!took) log.info({ event: 'lease_waiting', lease: this.name, retry_ms: this.retryMs }, `another node holds the ${this.name} lease; asking again every ${this.retryMs} ms`);
+    this.timer = setInterval(() => (this.taken ? this.check() : this.ask()), this.retryMs);
     this.timer.unref();
   }
 
+  /** Stops asking and checking (the work itself is the owner's to stop: it closes the store, which frees the lease). */
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
@@ -58,7 +69,28 @@ export class Lease {
     if (!won) return false;
     this.taken = true;
     if (this.store.kind === 'postgres') log.info({ event: 'lease_taken', lease: this.name }, `this node took the ${this.name} lease`);
-    this.onTaken();
+    this.work.start();
     return true;
+  }
+
+  /**
+   * The holder asks again on its lease connection (a session advisory lock is re-entrant, so that answers true while
+   * the session holds it). False means the connection broke, PostgreSQL freed the lock and another node took it: the
+   * work stops here, and this node waits for the lease like any other.
+   */
+  private check(): void {
+    if (this.stopped) return;
+    let still: boolean;
+    try {
+      still = this.store.tryLease(this.name);
+    } catch (e) {
+      // Cannot tell now (a broken connection is re-established on the next ask): check again at the next tick.
+      log.warn({ event: 'lease_check_failed', lease: this.name, err: errField(e) }, `checking the ${this.name} lease failed; will retry`);
+      return;
+    }
+    if (still) return;
+    this.taken = false;
+    log.error({ event: 'lease_lost', lease: this.name }, `this node lost the ${this.name} lease (its session ended and another node took it); stopping the work under it`);
+    this.work.stop();
   }
 }

@@ -132,7 +132,10 @@ export class Ledger {
       ? new Anchoring(store, config.tsaUrl, config.tsaRootsPem, config.anchorEpochMs, config.retryMaxMs)
       : null;
     this.notifications = wireNotifications(this);
-    const housekeeping = (this.housekeeping = new Lease(store, HOUSEKEEPING_LEASE, () => this.startHousekeeping()));
+    const housekeeping = (this.housekeeping = new Lease(store, HOUSEKEEPING_LEASE, {
+      start: () => this.startHousekeeping(),
+      stop: () => this.stopHousekeeping(),
+    }));
     if (this.witnessing) {
       const w = this.witnessing;
       // Only the lease holder submits; it also finds checkpoints other nodes signed (streamsBehind reads the store).
@@ -226,7 +229,7 @@ export class Ledger {
     return ledger;
   }
 
-  /** What the housekeeping lease's holder runs (started once, when this process takes the lease). */
+  /** What the housekeeping lease's holder runs (started when this process takes the lease). */
   private startHousekeeping(): void {
     this.witnessing?.start();
     this.anchoring?.start();
@@ -252,6 +255,17 @@ export class Ledger {
         this.witnessPoll.unref();
       }
     }
+  }
+
+  /** This process lost the housekeeping lease to another node (PostgreSQL): the new holder runs it all now. */
+  private stopHousekeeping(): void {
+    this.witnessing?.stop();
+    this.anchoring?.stop();
+    this.webhookDelivery.stop();
+    this.stallWatch.stop();
+    clearInterval(this.purgeTimer);
+    clearInterval(this.witnessPoll);
+    this.sealer.stopWatchingUnsealed();
   }
 
   close(): void {

@@ -165,6 +165,12 @@ export class Sealer implements CommitRider {
     this.scanTimer.unref();
   }
 
+  /** The lease went to another node, which watches from now on. */
+  stopWatchingUnsealed(): void {
+    clearInterval(this.scanTimer);
+    this.scanTimer = undefined;
+  }
+
   private adoptUnsealed(): void {
     if (this.stopped) return;
     for (const s of this.store.checkpoints.unsealedStreams()) {
