@@ -67,6 +67,7 @@ export interface PgFlushProfile {
   /** round trips of a request outside the flush (authentication, idempotency, the stream's owner, …) */
   outside_round_trips_per_request: number;
   outside_ms_per_request: number;
+  outside_by_kind: Record<string, { per_request: number; ms_per_request: number }>;
 }
 
 export interface PgBenchResults {
@@ -307,7 +308,7 @@ export function postgresRows(r: PgBenchResults, same: { floor: Load; append: Loa
     const sorted = Object.entries(f.by_kind).sort((a, b) => b[1].ms_per_flush - a[1].ms_per_flush);
     const rest = sorted.slice(5).reduce((t, [, v]) => ({ n: t.n + v.per_flush, ms: t.ms + v.ms_per_flush }), { n: 0, ms: 0 });
     const kinds = [...sorted.slice(0, 5).map(([k, v]) => `${k} ${fmt(v.per_flush, 1)}× ${fmt(v.ms_per_flush, 1)} ms`), `${sorted.length - 5} other kinds ${fmt(rest.n, 1)}× ${fmt(rest.ms, 1)} ms`].join(', ');
-    return `${fmt(f.events_per_flush, 0)} events/flush, ${fmt(f.round_trips_per_flush, 1)} round trips: ${kinds}; main thread's own work in the flush ${fmt(f.cpu_ms_per_flush, 1)} ms; CPU per flush: PostgreSQL backend ${fmt(f.backend_cpu_ms_per_flush, 1)} ms, node process ${fmt(f.process_cpu_ms_per_flush, 1)} ms (all threads, HTTP included); outside the flush ${fmt(f.outside_round_trips_per_request, 1)} round trips (${fmt(f.outside_ms_per_request, 2)} ms) per request (bench/postgres.ts --flush-profile, in-process, core 0)`;
+    return `${fmt(f.events_per_flush, 0)} events/flush, ${fmt(f.round_trips_per_flush, 1)} round trips: ${kinds}; main thread's own work in the flush ${fmt(f.cpu_ms_per_flush, 1)} ms; CPU per flush: PostgreSQL backend ${fmt(f.backend_cpu_ms_per_flush, 1)} ms, node process ${fmt(f.process_cpu_ms_per_flush, 1)} ms (all threads, HTTP included); outside the flush ${fmt(f.outside_round_trips_per_request, 1)} round trips (${fmt(f.outside_ms_per_request, 2)} ms) per request: ${Object.entries(f.outside_by_kind).sort((a, b) => b[1].per_request - a[1].per_request).slice(0, 3).map(([k, v]) => `${k} ${fmt(v.per_request, 2)}×`).join(', ')} (bench/postgres.ts --flush-profile, in-process, core 0)`;
   };
   const o = r.one_node;
   const t = r.three_nodes;
@@ -370,6 +371,7 @@ async function flushProfile(url: string): Promise<PgBenchResults['flush_profile'
     let inFlush = false;
     const inside = new Map<string, { n: number; ms: number }>();
     const outside = { n: 0, ms: 0 };
+    const outsideKinds = new Map<string, { n: number; ms: number }>();
     const call = bridge.call.bind(bridge);
     bridge.call = (req: Req) => {
       const t = performance.now();
@@ -386,6 +388,11 @@ async function flushProfile(url: string): Promise<PgBenchResults['flush_profile'
         } else {
           outside.n++;
           outside.ms += ms;
+          const k = kindOf(req);
+          const e = outsideKinds.get(k) ?? { n: 0, ms: 0 };
+          e.n++;
+          e.ms += ms;
+          outsideKinds.set(k, e);
         }
       }
     };
@@ -434,6 +441,7 @@ async function flushProfile(url: string): Promise<PgBenchResults['flush_profile'
       };
       for (let i = 0; i < 10; i++) await go(-1 - i); // warm-up: statements prepared, caches filled
       inside.clear();
+      outsideKinds.clear();
       outside.n = outside.ms = flushes = flushMs = requests = 0;
       const b0 = backendCpuMs();
       const c0 = process.cpuUsage();
@@ -460,6 +468,7 @@ async function flushProfile(url: string): Promise<PgBenchResults['flush_profile'
         backend_cpu_ms_per_flush: backendMs / flushes,
         process_cpu_ms_per_flush: (cpu.user + cpu.system) / 1000 / flushes,
         outside_round_trips_per_request: outside.n / requests,
+        outside_by_kind: Object.fromEntries([...outsideKinds].map(([k, v]) => [k, { per_request: v.n / requests, ms_per_request: v.ms / requests }])),
         outside_ms_per_request: outside.ms / requests,
       };
     };
