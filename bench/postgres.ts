@@ -357,8 +357,9 @@ async function flushProfile(url: string): Promise<PgBenchResults['flush_profile'
   const app = createApp(ledger);
   try {
     const bridge = pgBridge();
-    // a round trip's kind: the statement's verb and table (a deferred batch: the tables it inserts into)
-    const tableOf = (text: string): string => /^\s*(?:INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+"?(\w+)"?/i.exec(text)?.[1] ?? /\sFROM\s+"?(\w+)"?/i.exec(text)?.[1] ?? '(no table)';
+    // a round trip's kind: the statement's verb and table (a deferred batch: the tables it inserts into; a SELECT of
+    // a function, e.g. pg_snapshot_xmax(): the data_version check)
+    const tableOf = (text: string): string => /^\s*(?:INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+"?(\w+)"?/i.exec(text)?.[1] ?? /\sFROM\s+"?(\w+)"?/i.exec(text)?.[1] ?? (/^\s*SELECT\s+(\w+)\(/i.exec(text)?.[1]?.concat('()') ?? '(no table)');
     const kindOf = (req: Req): string => {
       if (req.op === 'batch') return `deferred INSERT ${[...new Set(req.statements.map((x) => tableOf(x.text)))].join('+')}`;
       if (req.op === 'exec') {
