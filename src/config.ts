@@ -391,6 +391,14 @@ function databaseUrlOf(env: NodeJS.ProcessEnv): string | undefined {
 /** What Store.open is given: the PostgreSQL URL when one is configured, else the SQLite file. */
 export const storeTarget = (c: Pick<Config, 'dbPath' | 'databaseUrl'>): string => c.databaseUrl ?? c.dbPath;
 
+/** The database as messages name it: the SQLite file, or the PostgreSQL URL without its password. */
+export function storeName(c: Pick<Config, 'dbPath' | 'databaseUrl'>): string {
+  if (!c.databaseUrl) return c.dbPath;
+  const u = new URL(c.databaseUrl);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const dataDir = path.resolve(overrides.dataDir ?? env.PROOFSTREAM_DATA_DIR ?? './data');
   const cfg: Config = {

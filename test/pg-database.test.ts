@@ -131,6 +131,31 @@ describe.skipIf(!available)('PgDatabase', () => {
     b.close();
   });
 
+  it('re-establishes a connection the server ended, with its session settings, after failing the statement that found it broken', () => {
+    const db = new PgDatabase(url);
+    const admin = new PgDatabase(url);
+    const pid = db.prepare('SELECT pg_backend_pid()').pluck().get() as number;
+    db.exec('BEGIN IMMEDIATE');
+    admin.prepare('SELECT pg_terminate_backend(?)').get(pid);
+    // The transaction died with its session: the next statement fails, and the rollback after it succeeds.
+    expect(() => db.prepare('SELECT 1').get()).toThrow();
+    expect(() => db.prepare('SELECT 1').get()).toThrow(/lost inside a transaction/);
+    db.exec('ROLLBACK');
+    expect(db.prepare('SELECT pg_backend_pid()').pluck().get()).not.toBe(pid);
+    // A COMMIT of a transaction lost the same way fails too (its writes are gone), and the connection recovers.
+    db.exec('BEGIN IMMEDIATE');
+    db.prepare('CREATE TABLE "lost" ("id" text)').run();
+    admin.prepare('SELECT pg_terminate_backend(?)').get(db.prepare('SELECT pg_backend_pid()').pluck().get());
+    expect(() => db.exec('COMMIT')).toThrow(/lost inside a transaction|Connection terminated/);
+    expect(db.prepare("SELECT to_regclass('lost')").pluck().get()).toBeNull();
+    expect(db.prepare('SHOW lock_timeout').pluck().get()).toBe('5s');
+    // and the writer lock is free again (the dead session's transaction-level lock went with it)
+    admin.exec('BEGIN IMMEDIATE');
+    admin.exec('COMMIT');
+    db.close();
+    admin.close();
+  });
+
   it('refuses a database whose collation is not byte order', () => {
     expect(() => new PgDatabase(dbUrl('en'))).toThrow(/collation is icu:en-US/);
   });

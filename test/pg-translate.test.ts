@@ -16,6 +16,18 @@ describe('translate', () => {
     );
   });
 
+  it('names the unquoted mixed-case aliases PostgreSQL folds to lower case, so their columns get their case back', () => {
+    const sql = 'SELECT t.streamId FROM (SELECT s."id" AS streamId, COALESCE(c."n", 0) as checkpointSize, x AS lower, y AS "Quoted" FROM t) t';
+    expect(translate(sql)).toEqual({ kind: 'sql', text: sql, renames: { streamid: 'streamId', checkpointsize: 'checkpointSize' } });
+    expect(translate("SELECT 'a AS bC' AS label")).toEqual({ kind: 'sql', text: "SELECT 'a AS bC' AS label" });
+  });
+
+  it('unqualifies the columns of an ON CONFLICT target (drizzle qualifies them for SQLite)', () => {
+    expect(text('insert into "w" ("a", "b") values (?, ?) on conflict ("w"."a", "w"."b") do update set "b" = ?')).toBe(
+      'insert into "w" ("a", "b") values ($1, $2) on conflict ("a", "b") do update set "b" = $3',
+    );
+  });
+
   it('INSERT OR IGNORE becomes ON CONFLICT DO NOTHING, before RETURNING when there is one', () => {
     expect(text('INSERT OR IGNORE INTO "t" ("a") VALUES (?)')).toBe('INSERT INTO "t" ("a") VALUES ($1) ON CONFLICT DO NOTHING');
     expect(text('insert or ignore into "t" ("a") values (?) returning "a"')).toBe('INSERT INTO "t" ("a") values ($1) ON CONFLICT DO NOTHING returning "a"');

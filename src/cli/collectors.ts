@@ -5,7 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CollectorKeyFormatError, CollectorKeys, parseCollectorPublicKey, type CollectorKeyView } from '../cicd/collectors.js';
-import { loadConfig, storeTarget } from '../config.js';
+import { loadConfig, storeName, storeTarget } from '../config.js';
 import { Store } from '../store/index.js';
 
 export const COLLECTORS_USAGE = `usage:
@@ -29,7 +29,7 @@ function withStore<T>(fn: (store: Store, keys: CollectorKeys) => T): T | number 
   const { dbPath } = config;
   // A collector key belongs to a tenant of an existing ledger: never start a new database for one.
   if (!config.databaseUrl && !fs.existsSync(dbPath)) return fail(`no database at ${dbPath}; point at the ledger's with PROOFSTREAM_DATA_DIR=<dir> (or PROOFSTREAM_DB=<file>)`);
-  console.error(`proofstream: database ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : dbPath}`);
+  console.error(`proofstream: database ${storeName(config)}`);
   const store = Store.open(storeTarget(config));
   try {
     return fn(store, new CollectorKeys(store));

@@ -3,7 +3,7 @@
 // data_version, src/ledger/tenancy.ts).
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig, storeTarget } from '../config.js';
+import { loadConfig, storeName, storeTarget } from '../config.js';
 import { DEFAULT_SCOPES, DEFAULT_TIER, KeyPolicyError, parseExpiresIn, SCOPES, scopeProblem, Tenancy, TIERS, tierProblem, type KeyView } from '../ledger/tenancy.js';
 import { Store } from '../store/index.js';
 
@@ -26,7 +26,7 @@ function fail(message: string): number {
 
 function withTenancy<T>(fn: (t: Tenancy, store: Store) => T): T {
   const config = loadConfig();
-  console.error(`proofstream: database ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : config.dbPath}`);
+  console.error(`proofstream: database ${storeName(config)}`);
   const store = Store.open(storeTarget(config));
   try {
     return fn(new Tenancy(store), store);
@@ -80,8 +80,8 @@ function create(args: string[], usageError: (message: string) => number): number
   if (badTier) return usageError(`proofstream keys create: --tier: ${badTier}`);
   // The default path is relative to the current directory: run from elsewhere it names a database that is not the
   // ledger's, and a key made there authorises nothing.
-  const { dbPath } = loadConfig();
-  if (!values.create && !fs.existsSync(dbPath)) {
+  const { dbPath, databaseUrl } = loadConfig();
+  if (!values.create && !databaseUrl && !fs.existsSync(dbPath)) {
     return fail(
       `create: no database at ${dbPath}; point at the ledger's with PROOFSTREAM_DATA_DIR=<dir> ` +
         `(or PROOFSTREAM_DB=<file>), or pass --create to start a new one there`,

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_LEDGER_KEY_OVERLAP, loadConfig, parseOverlap, storeTarget } from '../config.js';
+import { DEFAULT_LEDGER_KEY_OVERLAP, loadConfig, parseOverlap, storeName, storeTarget } from '../config.js';
 import { isPostgresUrl } from '../store/db.js';
 import { KeyRotationError, keyStatus, retireLedgerKey, rotateLedgerKey } from '../ledger/keyring.js';
 import { Store } from '../store/index.js';
@@ -42,7 +42,7 @@ function withStore<T>(dbPath: string, fn: (store: Store) => T): T | number {
   if (!isPostgresUrl(dbPath) && !fs.existsSync(dbPath)) {
     return fail(`no database at ${dbPath}; point at the ledger's with --db <file>, PROOFSTREAM_DB=<file> or PROOFSTREAM_DATA_DIR=<dir>`);
   }
-  console.error(`proofstream: database ${isPostgresUrl(dbPath) ? 'PostgreSQL (DATABASE_URL)' : dbPath}`);
+  console.error(`proofstream: database ${isPostgresUrl(dbPath) ? storeName({ dbPath, databaseUrl: dbPath }) : dbPath}`);
   const store = Store.open(dbPath);
   try {
     return fn(store);

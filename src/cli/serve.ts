@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, storeName, type Config } from '../config.js';
 import { createApp } from '../http/app.js';
 import { DEFAULT_WEB_DIR, WebFiles } from '../http/web-app.js';
 import { hardenServer, serverOptions } from '../http/server-options.js';
@@ -46,13 +46,13 @@ export async function serveCommand(args: string[] = []): Promise<void> {
     console.error(`proofstream: ${e.message}`);
     process.exit(EXIT_ROLLBACK);
   }
-  console.error(`proofstream: database ${config.dbPath}`);
+  console.error(`proofstream: database ${storeName(config)}`);
   const app = createApp(ledger);
   const metrics = await startMetricsListener(ledger);
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: serverOptions(config) }, (info) => {
     // One machine-readable line: tests and scripts wait for it.
-    console.log(`proofstream listening on http://${info.address}:${info.port} (db ${config.dbPath}, kid ${ledger.signer.kid})`);
-    log.info({ event: 'started', url: `http://${info.address}:${info.port}`, db: config.dbPath, kid: ledger.signer.kid }, 'proofstream started');
+    console.log(`proofstream listening on http://${info.address}:${info.port} (db ${storeName(config)}, kid ${ledger.signer.kid})`);
+    log.info({ event: 'started', url: `http://${info.address}:${info.port}`, db: storeName(config), kid: ledger.signer.kid }, 'proofstream started');
     const web = new WebFiles(config.webDir ?? DEFAULT_WEB_DIR).load();
     if (!(web instanceof Map)) console.log(`auditor page (/app/) unavailable: ${web.problem}`);
     if (!ledger.store.tenancy.hasAnyKey()) {
@@ -123,7 +123,7 @@ function installShutdown(server: Server, ledger: Ledger, config: Config, metrics
         process.exit(EXIT_FORCED);
       }
       log.info({ event: 'stopped', signal: sig }, 'proofstream stopped');
-      console.log(`proofstream stopped on ${sig}: requests answered, commits written, database ${config.dbPath} closed`);
+      console.log(`proofstream stopped on ${sig}: requests answered, commits written, database ${storeName(config)} closed`);
       process.exit(0);
     }
   };

@@ -1,4 +1,5 @@
 // The engine behind every route: one object owning the store, the signing key and the group committer.
+import fs from 'node:fs';
 import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { RECEIPT_ALG, type EventView } from '../protocol/receipt.js';
 
@@ -165,6 +166,8 @@ export class Ledger {
     // The engine is Node-only: src/protocol's hashes (roots, proofs, window and tile folds, /v2/verify) go native.
     installNativeSha256();
     refuseMissingDatabase(config);
+    // SQLite's open makes the data directory (db.ts); on PostgreSQL it still holds the keys and the high-water record.
+    if (config.databaseUrl) fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const store = Store.open(storeTarget(config), { maxBytes: config.maxDbBytes });
     // Before anything is appended or sealed: refuse a database behind what was already published (RollbackError).
     let highwater: HighwaterWriter;

@@ -4,6 +4,7 @@ import { and, asc, eq, gt, gte, isNull, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { anchorEpochs, anchorLeaves, checkpoints, cosignatures, evidenceStalls, streams, witnessState } from './schema.js';
 import type { CheckpointRow } from './checkpoints.js';
+import { onPostgres } from './streams.js';
 
 export type CosignatureRow = typeof cosignatures.$inferSelect;
 export type WitnessStateRow = typeof witnessState.$inferSelect;
@@ -11,7 +12,10 @@ export type AnchorEpochRow = typeof anchorEpochs.$inferSelect;
 export type AnchorLeafRow = typeof anchorLeaves.$inferSelect;
 
 export class EvidenceRepo {
-  constructor(private readonly db: Db) {}
+  private readonly pg: boolean;
+  constructor(private readonly db: Db) {
+    this.pg = onPostgres(db);
+  }
 
   // ---- witnesses ----
 
@@ -98,6 +102,19 @@ export class EvidenceRepo {
    * was not announced yet (at most `limit` streams).
    */
   witnessStalls(witness: string, beforeIso: string, limit: number): Array<{ streamId: string; checkpointId: string }> {
+    if (this.pg) {
+      // PostgreSQL has no bare columns in aggregates: DISTINCT ON keeps each stream's row of the smallest size.
+      return this.db.all<{ streamId: string; checkpointId: string }>(sql`
+        SELECT t."streamId", t."checkpointId" FROM (
+          SELECT DISTINCT ON (c.stream_id) c.stream_id AS "streamId", c.id AS "checkpointId", c.created_at AS "createdAt"
+          FROM ${checkpoints} c LEFT JOIN ${witnessState} w ON w.stream_id = c.stream_id AND w.witness = ${witness}
+          WHERE c.tree_size > coalesce(w.cosigned_size, 0)
+          ORDER BY c.stream_id, c.tree_size
+        ) t
+        WHERE t."createdAt" < ${beforeIso}
+          AND NOT EXISTS (SELECT 1 FROM ${evidenceStalls} s WHERE s.checkpoint_id = t."checkpointId" AND s.reason = ${'witness:' + witness})
+        LIMIT ${limit}`);
+    }
     // (SQLite: the bare columns of a min() aggregate come from the row holding the minimum.)
     return this.db.all<{ streamId: string; checkpointId: string }>(sql`
       SELECT t.streamId, t.checkpointId FROM (
@@ -116,6 +133,17 @@ export class EvidenceRepo {
    * that stall was announced already (at most `limit` streams): one announcement per stream and outage.
    */
   anchorStalls(beforeIso: string, limit: number): Array<{ streamId: string; checkpointId: string }> {
+    if (this.pg) {
+      return this.db.all<{ streamId: string; checkpointId: string }>(sql`
+        SELECT t."streamId", t."checkpointId" FROM (
+          SELECT DISTINCT ON (c.stream_id) c.stream_id AS "streamId", c.id AS "checkpointId"
+          FROM ${anchorEpochs} e JOIN ${anchorLeaves} l ON l.epoch_id = e.id JOIN ${checkpoints} c ON c.id = l.checkpoint_id
+          WHERE e.token IS NULL AND e.created_at < ${beforeIso}
+          ORDER BY c.stream_id, c.tree_size
+        ) t
+        WHERE NOT EXISTS (SELECT 1 FROM ${evidenceStalls} s WHERE s.checkpoint_id = t."checkpointId" AND s.reason = 'anchor')
+        LIMIT ${limit}`);
+    }
     return this.db.all<{ streamId: string; checkpointId: string }>(sql`
       SELECT t.streamId, t.checkpointId FROM (
         SELECT c.stream_id AS streamId, c.id AS checkpointId, min(c.tree_size) AS size

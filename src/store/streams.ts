@@ -3,9 +3,13 @@ import type Database from 'better-sqlite3';
 import { and, Column as DrizzleColumn, desc, eq, getTableColumns, getTableName, gt, or, type Column, type Table } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { streams } from './schema.js';
+import { PgDatabase } from './pg/database.js';
 
 /** The better-sqlite3 connection under a drizzle handle (drizzle() sets $client; the Db type does not declare it). */
 export const sqliteOf = (db: Db): Database.Database => (db as Db & { $client: Database.Database }).$client;
+
+/** Whether the connection is PostgreSQL's (src/store/pg/database.ts): for the few queries whose SQL must differ. */
+export const onPostgres = (db: Db): boolean => (sqliteOf(db) as unknown) instanceof PgDatabase;
 
 /**
  * A prepared `SELECT <every column> FROM <table> WHERE <where>` on the raw better-sqlite3 connection that maps rows

@@ -43,6 +43,13 @@ function toBuffers(row: Row): Row {
   return row;
 }
 
+/** A row with its folded column names given back their case. */
+function renamed(row: Record<string, unknown>, renames: Record<string, string>): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const k in row) o[renames[k] ?? k] = row[k];
+  return o;
+}
+
 export class PgStatement {
   private arrayMode = false;
   private plucked = false;
@@ -84,8 +91,10 @@ export class PgStatement {
 
   all(...params: unknown[]): unknown[] {
     const r = this.db.execute(this.t, this.name, flat(params), this.arrayMode || this.plucked ? 'array' : 'object');
-    const rows = r.rows as Row[];
+    let rows = r.rows as Row[];
     for (const row of rows) toBuffers(row);
+    const renames = this.t.kind === 'sql' ? this.t.renames : undefined;
+    if (renames && !(this.arrayMode || this.plucked)) rows = rows.map((row) => renamed(row as Record<string, unknown>, renames));
     return this.plucked ? rows.map((x) => (x as unknown[])[0]) : rows;
   }
 
@@ -120,8 +129,7 @@ export class PgDatabase {
     this.name = u.toString();
     this.bridge = pgBridge();
     this.conn = this.bridge.newConnection();
-    this.bridge.call({ op: 'connect', conn: this.conn, url, role: 'main' });
-    this.bridge.call({ op: 'exec', conn: this.conn, text: SESSION_SETTINGS });
+    this.bridge.call({ op: 'connect', conn: this.conn, url, role: 'main', init: SESSION_SETTINGS });
     const [coll] = this.bridge.call({
       op: 'query',
       conn: this.conn,

@@ -2,7 +2,8 @@
 // structured clone: a Buffer arrives as a Uint8Array and is turned back into a Buffer on the other side.
 
 export type PgRequest =
-  | { op: 'connect'; conn: number; url: string; role: 'main' | 'lease' }
+  /** `init`: session settings, run on this connection and again whenever it is re-established */
+  | { op: 'connect'; conn: number; url: string; role: 'main' | 'lease'; init?: string }
   | { op: 'query'; conn: number; text: string; params: unknown[]; rowMode: 'array' | 'object'; name?: string }
   /** several statements without parameters in one round trip (simple query protocol) */
   | { op: 'exec'; conn: number; text: string }

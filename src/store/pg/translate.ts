@@ -2,19 +2,30 @@
 // are the differences PostgreSQL needs, applied once per prepared statement. Each rule is tested in
 // test/pg-translate.test.ts; a statement this cannot translate fails when prepared, never silently.
 
-/** Rewrites `?` placeholders to `$1…$n`, leaving quoted strings and identifiers alone. */
-function numberPlaceholders(sql: string): string {
+/**
+ * Outside quoted strings and identifiers: `?` placeholders become `$1…$n`. Unquoted mixed-case aliases (`AS
+ * streamId`) are collected: PostgreSQL folds them (and every unquoted reference to them) to lower case where SQLite
+ * keeps the case, so the result's columns are renamed back (`renames`, lower case → as written).
+ */
+function rewriteUnquoted(sql: string, renames: Record<string, string>): string {
   let out = '';
   let n = 0;
+  let plain = '';
+  const flushPlain = () => {
+    for (const m of plain.matchAll(/\bAS\s+([A-Za-z_][A-Za-z0-9_]*)\b/gi)) if (/[A-Z]/.test(m[1]!)) renames[m[1]!.toLowerCase()] = m[1]!;
+    out += plain.replace(/\?/g, () => `$${++n}`);
+    plain = '';
+  };
   for (let i = 0; i < sql.length; i++) {
     const ch = sql[i]!;
     if (ch === "'" || ch === '"') {
+      flushPlain();
       const end = closing(sql, i, ch);
       out += sql.slice(i, end + 1);
       i = end;
-    } else if (ch === '?') out += `$${++n}`;
-    else out += ch;
+    } else plain += ch;
   }
+  flushPlain();
   return out;
 }
 
@@ -31,7 +42,7 @@ function closing(sql: string, start: number, q: string): number {
 
 export type Translated =
   /** an ordinary statement */
-  | { kind: 'sql'; text: string }
+  | { kind: 'sql'; text: string; renames?: Record<string, string> }
   /** a transaction-control statement the connection handles itself (BEGIN takes the writer lock) */
   | { kind: 'begin' | 'commit' | 'rollback' }
   | { kind: 'savepoint' | 'release' | 'rollbackTo'; name: string }
@@ -53,7 +64,10 @@ export function translate(sqlite: string): Translated {
   if (/^PRAGMA\s+DATA_VERSION$/.test(u)) return { kind: 'dataVersion' };
   if (u.startsWith('PRAGMA')) throw new Error(`SQLite-only statement on PostgreSQL: ${s}`);
 
-  let text = numberPlaceholders(s);
+  const renames: Record<string, string> = {};
+  let text = rewriteUnquoted(s, renames);
+  // drizzle's SQLite builder qualifies the conflict target's columns ("t"."c"), which PostgreSQL does not accept.
+  text = text.replace(/\bon conflict \(([^)]*)\)/gi, (_m, cols: string) => `on conflict (${cols.replace(/"[^"]+"\."([^"]+)"/g, '"$1"')})`);
   // INSERT OR IGNORE → INSERT … ON CONFLICT DO NOTHING (before any RETURNING).
   if (/^INSERT\s+OR\s+IGNORE\s+INTO\s/i.test(text)) {
     text = text.replace(/^INSERT\s+OR\s+IGNORE\s+INTO\s/i, 'INSERT INTO ');
@@ -62,5 +76,5 @@ export function translate(sqlite: string): Translated {
   } else if (/^INSERT\s+OR\s+/i.test(text) || /^REPLACE\s/i.test(text)) {
     throw new Error(`SQLite-only statement on PostgreSQL: ${s.slice(0, 80)}`);
   }
-  return { kind: 'sql', text };
+  return Object.keys(renames).length ? { kind: 'sql', text, renames } : { kind: 'sql', text };
 }

@@ -23,7 +23,41 @@ pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v: string) => {
   return n;
 });
 
-const clients = new Map<number, pg.Client>();
+interface Conn {
+  url: string;
+  role: string;
+  init?: string;
+  /** null after the connection broke (server restart, network): re-established on the next request */
+  client: pg.Client | null;
+  /** a transaction is open (BEGIN sent, no COMMIT/ROLLBACK yet) */
+  inTx: boolean;
+  /**
+   * The connection broke while a transaction was open: the server rolled it back. Until the store's ROLLBACK
+   * arrives, every statement fails — running it on a fresh connection would commit part of a transaction.
+   */
+  lostTx: boolean;
+}
+const conns = new Map<number, Conn>();
+
+async function connect(c: Conn): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: c.url, application_name: `proofstream-${c.role}` });
+  // A connection lost later fails its next query; without a listener the error would end the thread.
+  const broke = () => {
+    if (c.client !== client) return;
+    c.client = null;
+    if (c.inTx) c.lostTx = true;
+  };
+  client.on('error', broke);
+  client.on('end', broke);
+  await client.connect();
+  try {
+    if (c.init) await client.query(c.init);
+  } catch (e) {
+    await client.end().catch(() => {});
+    throw e;
+  }
+  return client;
+}
 
 /** Values a structured clone turned from Buffer into Uint8Array go back to Buffer, which pg sends as bytea. */
 function param(v: unknown): unknown {
@@ -36,10 +70,27 @@ function errorOf(e: unknown): PgErrorShape {
   return { message: String(x?.message ?? e), sqlState: typeof x?.code === 'string' ? x.code : undefined, constraint: x?.constraint, detail: x?.detail };
 }
 
-async function client(conn: number): Promise<pg.Client> {
-  const c = clients.get(conn);
+/**
+ * The connection's client, re-established if it broke. A transaction open on the broken one is gone with it (the
+ * server rolled it back): the statement that finds it broken failed, and the store's rollback follows.
+ */
+async function client(conn: number, text?: string): Promise<pg.Client> {
+  const c = conns.get(conn);
   if (!c) throw new Error(`postgres connection ${conn} is not open`);
-  return c;
+  const ends = text !== undefined && /^(COMMIT|ROLLBACK)$/.test(text);
+  const begins = text !== undefined && text.startsWith('BEGIN');
+  if (c.lostTx) {
+    const lost = Object.assign(new Error('the connection to PostgreSQL was lost inside a transaction, which the server rolled back'), { code: '08006' });
+    if (!ends) throw lost;
+    // The transaction ends here either way; a COMMIT is told it did not happen.
+    c.lostTx = false;
+    c.inTx = false;
+    if (text === 'COMMIT') throw lost;
+  }
+  if (ends) c.inTx = false;
+  const cl = (c.client ??= await connect(c));
+  if (begins) c.inTx = true;
+  return cl;
 }
 
 /** PostgreSQL's limit on parameters in one statement */
@@ -71,11 +122,9 @@ function* insertGroups(statements: Array<{ text: string; params: unknown[] }>): 
 async function handle(req: PgRequest): Promise<PgResponse> {
   switch (req.op) {
     case 'connect': {
-      const c = new pg.Client({ connectionString: req.url, application_name: `proofstream-${req.role}` });
-      // A connection lost later surfaces on the next query; without a listener the error would end the thread.
-      c.on('error', () => {});
-      await c.connect();
-      clients.set(req.conn, c);
+      const c: Conn = { url: req.url, role: req.role, init: req.init, client: null, inTx: false, lostTx: false };
+      c.client = await connect(c);
+      conns.set(req.conn, c);
       return { ok: true, rows: [], rowCount: 0, fields: [] };
     }
     case 'query': {
@@ -95,7 +144,7 @@ async function handle(req: PgRequest): Promise<PgResponse> {
       return { ok: true, rows: [], rowCount: n, fields: [] };
     }
     case 'exec': {
-      const c = await client(req.conn);
+      const c = await client(req.conn, req.text);
       await c.query(req.text);
       return { ok: true, rows: [], rowCount: 0, fields: [] };
     }
@@ -111,9 +160,9 @@ async function handle(req: PgRequest): Promise<PgResponse> {
       return { ok: true, rows: [], rowCount: 0, fields: [] };
     }
     case 'close': {
-      const c = clients.get(req.conn);
-      clients.delete(req.conn);
-      if (c) await c.end().catch(() => {});
+      const c = conns.get(req.conn);
+      conns.delete(req.conn);
+      if (c?.client) await c.client.end().catch(() => {});
       return { ok: true, rows: [], rowCount: 0, fields: [] };
     }
   }
@@ -121,7 +170,10 @@ async function handle(req: PgRequest): Promise<PgResponse> {
 
 port.on('message', (req: PgRequest) => {
   handle(req)
-    .catch((e): PgResponse => ({ ok: false, error: errorOf(e) }))
+    .catch((e): PgResponse => {
+      if (process.env.PROOFSTREAM_PG_DEBUG) console.error('postgres:', (e as Error).message, 'text' in req ? req.text : req.op);
+      return { ok: false, error: errorOf(e) };
+    })
     .then((res) => {
       // The answer is queued on the port before the main thread is woken, so it is there when it looks.
       port.postMessage(res);
