@@ -35,7 +35,8 @@ export default defineConfig({
                 env: { PROOFSTREAM_TEST_STORE: 'postgres' },
                 globalSetup: ['test/helpers/pg-global.ts'],
                 maxWorkers: 2,
-                sequence: { groupOrder: 0 },
+                // After the SQLite half, not beside it: two cores, and both halves start servers.
+                sequence: { groupOrder: 1 },
               },
             },
           ]
@@ -48,7 +49,7 @@ export default defineConfig({
           name: 'alone',
           include: ['test/**/*.alone.test.ts'],
           fileParallelism: false,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],
