@@ -7,4 +7,6 @@ export const PG_TEST_FILES = [
   'observe', 'pack-retention', 'packs', 'pipelines-run-cli', 'pipelines-server', 'rate-limit', 'rollback-guard', 'sdk-follow', 'sdk-webhooks', 'sdk',
   'seal-ride', 'server-hardening', 'system-scope', 'tiles', 'v1-api', 'verify-http', 'verify-limits', 'verify-stream', 'verify-truth',
   'webhooks-evidence', 'webhooks',
+  // in-process ledgers and stores (Ledger.open / Store.open given databaseFor(dataDir))
+  'append-fastpath', 'ledger', 'pack-memory', 'seal-storage-full', 'verify-fuzz', 'verify-unit', 'window-roots',
 ].map((f) => `test/${f}.test.ts`);
