@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { client, tempDir } from '../test/helpers/server.js';
+import { benchPostgres, postgresRows, type PgBenchResults } from './postgres.js';
+import { postgresAvailable } from '../test/helpers/postgres.js';
 
 const quick = process.argv.includes('--quick');
 const RUNS = 3;
@@ -67,6 +69,9 @@ const floor = results.floor as Load;
   results.batch = await median(() => ({ url: s.url, key: s.key, method: 'POST', path: `/v2/streams/${sid}/events/batch`, body: batch, idempotency: 'unique', connections: 16 }));
   await s.stop();
 }
+// 7. PostgreSQL (bench/postgres.ts): the same loads on a durable cluster, one node then three; rows beside 1 and 2.
+if (postgresAvailable()) results.postgres = await benchPostgres({ runs: RUNS, duration: DURATION });
+else console.error('bench: no PostgreSQL (initdb) here: group 7 skipped');
 // 5. proofs at N leaves
 {
   const dir = tempDir('ps-proofs-');
@@ -143,6 +148,7 @@ rows.push(
   { name: `   consistency proof at ${fmt(pr.leaves)} leaves`, value: fmt(pr.consistency.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.consistency.p99_ms, 3)} ms (right after the build: p99 ${fmt(ab.consistency.p99_ms, 3)} ms; tree built in ${fmt(pr.build_s, 1)} s in-process; timed on the reopened database after 200 warm-up proofs)` },
 );
 rows.push(...rows6);
+if (results.postgres) rows.push(...postgresRows(results.postgres as PgBenchResults, { floor, append: a, batch: b }));
 const table = ['| figure | value | unit | notes |', '|---|---:|---|---|', ...rows.map((r) => `| ${r.name} | ${r.value} | ${r.unit} | ${r.note} |`)].join('\n');
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 const md = `Run ${new Date().toISOString()} (${quick ? 'quick' : 'full'}: median of ${RUNS} runs × ${DURATION} s; server pinned to core 0 and load to core 1: ${hasTaskset})\n\nMachine: ${machine}\n\n${table}\n`;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgDatabase } from '../src/store/pg/database.js';
 import { Store } from '../src/store/index.js';
 import { postgresAvailable, startPostgres, type RunningPostgres } from './helpers/postgres.js';
+import { BIN, client, idemKey, newKey, spawnListening, tempDir } from './helpers/server.js';
 
 const available = postgresAvailable();
 if (!available) console.warn('test/pg-database.test.ts: PostgreSQL half SKIPPED (no PostgreSQL server binaries)');
@@ -154,6 +155,40 @@ describe.skipIf(!available)('PgDatabase', () => {
     admin.exec('COMMIT');
     db.close();
     admin.close();
+  });
+
+  it('a server whose writer lock is held by another node past lock_timeout answers 503 STORAGE_BUSY, then the retry commits once', async () => {
+    const admin = new PgDatabase(pg.url);
+    admin.exec(`CREATE DATABASE "srv" TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'`);
+    admin.close();
+    const key = newKey();
+    const srv = await spawnListening('server', [BIN, 'serve'], {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      PROOFSTREAM_DATA_DIR: tempDir(),
+      PROOFSTREAM_BOOTSTRAP_KEY: key,
+      DATABASE_URL: dbUrl('srv'),
+    });
+    try {
+      const call = client(`http://127.0.0.1:${srv.port}`, key);
+      const sid = (await call('POST', '/v2/streams', { use_case: 'busy' })).body.stream_id as string;
+      const other = new PgDatabase(dbUrl('srv'));
+      other.exec('BEGIN IMMEDIATE'); // "another node" mid-flush, for longer than the server's lock_timeout (5 s)
+      const k = idemKey();
+      const busy = await call('POST', `/v2/streams/${sid}/events`, { source_ref: 'b1', event_type: 't', payload: 1 }, { 'idempotency-key': k });
+      other.exec('COMMIT');
+      other.close();
+      expect(busy.status).toBe(503);
+      expect(busy.body.error.code).toBe('STORAGE_BUSY');
+      expect(busy.headers.get('retry-after')).toBe('1');
+      const ok = await call('POST', `/v2/streams/${sid}/events`, { source_ref: 'b1', event_type: 't', payload: 1 }, { 'idempotency-key': k });
+      expect(ok.status).toBe(201);
+      expect(ok.body.seq_no).toBe(1);
+      expect((await call('GET', `/v2/streams/${sid}`)).body.head_seq_no).toBe(1);
+    } finally {
+      await srv.stop();
+    }
   });
 
   it('refuses a database whose collation is not byte order', () => {

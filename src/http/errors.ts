@@ -62,6 +62,15 @@ export function errorHandler(hooks: ErrorHooks = {}): ErrorHandler<AppEnv> {
       log.error({ event: 'storage_full', request_id: c.get('requestId'), method: c.req.method, err: errField(err) }, 'storage full');
       return envelope(c, 'INSUFFICIENT_STORAGE', 507, 'the ledger is out of storage; nothing was written. Retry once an operator has made room', null);
     }
+    const dbCode = (err as { code?: unknown }).code;
+    if (dbCode === 'SQLITE_BUSY' || dbCode === 'PG_CONNECTION' || (err as { sqlState?: string }).sqlState === '08006') {
+      // Another writer held the database past the lock timeout (another PostgreSQL node, or a process beside SQLite),
+      // or the connection to PostgreSQL broke: this request's transaction did not commit. A retry under the same
+      // Idempotency-Key either replays a commit that did happen or writes it now.
+      log.warn({ event: 'storage_busy', request_id: c.get('requestId'), method: c.req.method, err: errField(err) }, 'database busy or unreachable');
+      c.header('Retry-After', '1');
+      return envelope(c, 'STORAGE_BUSY', 503, 'the database is busy or unreachable; this request did not complete. Retry with the same Idempotency-Key (a commit that did happen is then replayed)', { retry_after_s: 1 });
+    }
     // Log for the operator with the request id; the client gets the id and nothing internal.
     log.error({ event: 'internal_error', request_id: c.get('requestId'), method: c.req.method, path: c.req.path, err }, 'internal error');
     return envelope(c, 'INTERNAL_ERROR', 500, 'internal error; retry with the same Idempotency-Key', null);

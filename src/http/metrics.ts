@@ -91,8 +91,9 @@ export class Observability {
     gauge('proofstream_verify_workers', 'Verify worker threads configured', (g) => g.set(config.verifyWorkers));
     gauge('proofstream_verify_busy', 'Verify workers verifying now', (g) => g.set(existingVerifyPool(ledger)?.state.busy ?? 0));
     gauge('proofstream_verify_queued', 'Verify requests waiting for a worker', (g) => g.set(existingVerifyPool(ledger)?.state.waiting ?? 0));
-    gauge('proofstream_db_bytes', 'Size of the database file', (g) => g.set(fileSize(config.dbPath)));
-    gauge('proofstream_db_wal_bytes', 'Size of the database WAL file', (g) => g.set(fileSize(config.dbPath + '-wal')));
+    // On PostgreSQL: the database's size as the server reports it; its WAL is the server's (0 here).
+    gauge('proofstream_db_bytes', 'Size of the database file (PostgreSQL: pg_database_size)', (g) => g.set(store.kind === 'postgres' ? store.databaseBytes() : fileSize(config.dbPath)));
+    gauge('proofstream_db_wal_bytes', 'Size of the database WAL file (PostgreSQL: 0, the server keeps its WAL)', (g) => g.set(store.kind === 'postgres' ? 0 : fileSize(config.dbPath + '-wal')));
   }
 
   /** The access line and request metrics, for every route (registered first: the fused append routes too). */

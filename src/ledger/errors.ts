@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'HEADERS_TOO_LARGE'
   | 'REQUEST_ABORTED'
   | 'INSUFFICIENT_STORAGE'
+  | 'STORAGE_BUSY'
   | 'INTEGRITY_ERROR'
   | 'VERIFY_BUSY'
   | 'VERIFY_TOO_COMPLEX'
@@ -105,6 +106,8 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   REQUEST_ABORTED: 400,
   /** the database (or the disk) is full: nothing was written, retry once an operator made room */
   INSUFFICIENT_STORAGE: 507,
+  /** the database's writer lock was not granted in time (another node's transaction), or its connection was lost: nothing written, retry */
+  STORAGE_BUSY: 503,
   /** a stored event does not match its hash (the database was altered); details name the row; nothing is served */
   INTEGRITY_ERROR: 500,
   /** every verify worker and queue place (or the in-flight body budget) is taken: retry after Retry-After */

@@ -96,6 +96,12 @@ export class Store {
     return this.tx.run(fn, false);
   }
 
+  /** PostgreSQL: the database's size on the server (a metric); SQLite's size is its file's. */
+  databaseBytes(): number {
+    if (this.h.kind !== 'postgres') return fs.statSync(this.h.sqlite.name).size;
+    return this.h.sqlite.prepare('SELECT pg_database_size(current_database())').pluck().get() as number;
+  }
+
   ping(): boolean {
     return this.tx.ping.get() !== undefined;
   }

@@ -110,8 +110,17 @@ async function acceptsConnections(url: string, timeoutMs: number): Promise<boole
   }
 }
 
+export interface StartPostgresOptions {
+  /**
+   * fsync, synchronous_commit and full_page_writes on, and initdb syncs its files: what a bench must measure
+   * (bench/postgres.ts). Tests leave it off: fsync=off makes a throw-away cluster fast and loses nothing they check.
+   */
+  durable?: boolean;
+}
+
 /** A fresh cluster (initdb --locale=C -E UTF8 --auth=trust -U postgres) listening on 127.0.0.1 only. */
-export async function startPostgres(): Promise<RunningPostgres> {
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<RunningPostgres> {
+  const durable = options.durable === true;
   const bin = binDir();
   if (!bin) throw new PostgresError('NOT_INSTALLED', 'no initdb in /usr/lib/postgresql/*/bin or on PATH');
   const user = asRoot ? postgresUser() : undefined;
@@ -146,7 +155,7 @@ export async function startPostgres(): Promise<RunningPostgres> {
 
   try {
     // --no-sync: a test cluster needs no durability, and initdb's fsyncs are most of its time.
-    await pgCommand(path.join(bin, 'initdb'), ['-D', data, '--locale=C', '-E', 'UTF8', '--auth=trust', '-U', 'postgres', '--no-sync'], dir).catch(
+    await pgCommand(path.join(bin, 'initdb'), ['-D', data, '--locale=C', '-E', 'UTF8', '--auth=trust', '-U', 'postgres', ...(durable ? [] : ['--no-sync'])], dir).catch(
       (e: Error & { stderr?: string }) => {
         throw new PostgresError('INITDB_FAILED', `initdb failed: ${e.stderr ?? e.message}`);
       },
@@ -158,7 +167,8 @@ export async function startPostgres(): Promise<RunningPostgres> {
         `-p ${port}`,
         '-c listen_addresses=127.0.0.1',
         `-c unix_socket_directories=${dir}`,
-        '-c fsync=off',
+        // named even when on: a durable cluster must not depend on what postgresql.conf happens to say
+        ...(durable ? ['-c fsync=on', '-c synchronous_commit=on', '-c full_page_writes=on'] : ['-c fsync=off']),
         '-c max_connections=200',
       ].join(' ');
       try {
