@@ -34,7 +34,10 @@ export class Anchoring {
     private readonly retryMaxMs: number,
   ) {}
 
+  /** Also after stop(): a node that lost the housekeeping lease and takes it again (lease.ts) starts afresh. */
   start(): void {
+    this.stopped = false;
+    clearInterval(this.epochTimer);
     this.epochTimer = setInterval(() => this.tick(), this.epochMs);
     this.epochTimer.unref();
     // Epochs closed before a restart but never stamped are retried now.

@@ -32,6 +32,13 @@ import { errField, log } from '../log.js';
 import { Webhooks } from './webhooks.js';
 import { WebhookDelivery } from './webhook-delivery.js';
 import { StallWatch } from './stall-watch.js';
+import { HOUSEKEEPING_LEASE, Lease } from './lease.js';
+
+/**
+ * How often PostgreSQL's lease holder looks for what other nodes did that it hears of only through the store: streams
+ * they left unsealed (Sealer.watchUnsealed) and checkpoints they signed, for the witnesses.
+ */
+const OTHER_NODES_SCAN_MS = 2_000;
 
 export interface StreamInput {
   system_id?: string | undefined;
@@ -94,7 +101,14 @@ export class Ledger {
   readonly webhookDelivery: WebhookDelivery;
   /** announces overdue evidence (webhook evidence.stalled), started by open() */
   readonly stallWatch: StallWatch;
+  /**
+   * Witness submission, anchoring, purging, webhook delivery and the stall watch run on one node at a time: the
+   * holder of this lease (lease.ts). Always this process on SQLite.
+   */
+  readonly housekeeping: Lease;
   private purgeTimer: NodeJS.Timeout | undefined;
+  /** PostgreSQL's lease holder: submits checkpoints other nodes signed (its own seals kick the witnesses at once) */
+  private witnessPoll: NodeJS.Timeout | undefined;
   /** keeps `<db>.highwater` (what was published) current; see rollback-guard.ts */
   private highwater: HighwaterWriter | undefined;
 
@@ -118,9 +132,16 @@ export class Ledger {
       ? new Anchoring(store, config.tsaUrl, config.tsaRootsPem, config.anchorEpochMs, config.retryMaxMs)
       : null;
     this.notifications = wireNotifications(this);
+    const housekeeping = (this.housekeeping = new Lease(store, HOUSEKEEPING_LEASE, {
+      start: () => this.startHousekeeping(),
+      stop: () => this.stopHousekeeping(),
+    }));
     if (this.witnessing) {
       const w = this.witnessing;
-      this.sealer.onSealed(() => w.kick());
+      // Only the lease holder submits; it also finds checkpoints other nodes signed (streamsBehind reads the store).
+      this.sealer.onSealed(() => {
+        if (housekeeping.held) w.kick();
+      });
     }
     // Webhooks: outbox rows ride the transactions that commit what they announce (docs/webhooks.md).
     this.webhooks = new Webhooks(store, config, (p, id) => this.streamFor(p, id));
@@ -158,7 +179,10 @@ export class Ledger {
       receipt: receiptView,
       checkpoint: (cp) => this.proofs.view(cp),
     });
-    this.webhooks.outboxWritten = () => this.webhookDelivery.wake(0);
+    // Only the lease holder delivers; rows other nodes write reach it at its next poll (PROOFSTREAM_WEBHOOK_POLL_MS).
+    this.webhooks.outboxWritten = () => {
+      if (housekeeping.held) this.webhookDelivery.wake(0);
+    };
     this.stallWatch = new StallWatch(store, this.webhooks, config, config.witnesses.map((w) => w.name));
   }
 
@@ -199,27 +223,55 @@ export class Ledger {
     }
     if (retired.length) log.warn({ event: 'bootstrap_keys_retired', key_ids: retired }, `retired ${retired.length} previous bootstrap key(s): ${retired.join(', ')}`);
     ledger.sealer.start();
-    ledger.witnessing?.start();
-    ledger.anchoring?.start();
-    ledger.webhookDelivery.start();
-    ledger.stallWatch.start();
+    // SQLite: taken at once, so everything below starts right here as it always has. PostgreSQL: on one node only.
+    ledger.housekeeping.start();
     ledger.packs.sweepOrphans();
-    ledger.purgeTimer = setInterval(() => {
+    return ledger;
+  }
+
+  /** What the housekeeping lease's holder runs (started when this process takes the lease). */
+  private startHousekeeping(): void {
+    this.witnessing?.start();
+    this.anchoring?.start();
+    this.webhookDelivery.start();
+    this.stallWatch.start();
+    this.purgeTimer = setInterval(() => {
       // Housekeeping only: a failure (a busy database, a file that will not go) is logged and retried next minute,
       // never allowed to take the server down.
       try {
-        store.idempotency.purgeExpired(Date.now());
-        ledger.packs.purgeExpired(Date.now());
+        this.store.idempotency.purgeExpired(Date.now());
+        this.packs.purgeExpired(Date.now());
       } catch (e) {
         log.error({ event: 'purge_failed', err: errField(e) }, 'purge failed; will retry');
       }
     }, 60_000);
-    ledger.purgeTimer.unref();
-    return ledger;
+    this.purgeTimer.unref();
+    if (this.store.kind === 'postgres') {
+      // Each node's sealer hears only of its own commits; the holder also seals what the others left (a dead node's).
+      this.sealer.watchUnsealed(OTHER_NODES_SCAN_MS);
+      const w = this.witnessing;
+      if (w) {
+        this.witnessPoll = setInterval(() => w.kick(), OTHER_NODES_SCAN_MS);
+        this.witnessPoll.unref();
+      }
+    }
+  }
+
+  /** This process lost the housekeeping lease to another node (PostgreSQL): the new holder runs it all now. */
+  private stopHousekeeping(): void {
+    this.witnessing?.stop();
+    this.anchoring?.stop();
+    this.webhookDelivery.stop();
+    this.stallWatch.stop();
+    clearInterval(this.purgeTimer);
+    clearInterval(this.witnessPoll);
+    this.sealer.stopWatchingUnsealed();
   }
 
   close(): void {
+    this.housekeeping.stop();
     clearInterval(this.purgeTimer);
+    clearInterval(this.witnessPoll);
     this.sealer.stop();
     this.witnessing?.stop();
     this.anchoring?.stop();

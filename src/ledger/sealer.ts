@@ -74,6 +74,8 @@ export class Sealer implements CommitRider {
   /** Streams whose sealing failed a safety check: they stop getting checkpoints until an operator looks. */
   readonly halted = new Map<string, string>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  /** the scan of streams other nodes left unsealed (see watchUnsealed), on PostgreSQL's lease holder only */
+  private scanTimer: NodeJS.Timeout | undefined;
   readonly stats = { windows: 0, turns: 0, rides: 0 };
   /** Stored tiles built from the committed leaves, written in the sealing transactions (see tiles.ts). */
   readonly tiles = new TileFolder();
@@ -142,8 +144,47 @@ export class Sealer implements CommitRider {
     }
   }
 
+  /**
+   * Several nodes on one PostgreSQL database: each sealer hears only of its own node's commits, so a stream whose
+   * appending node died (or that another node appended to last) could wait for ever. The lease holder looks at every
+   * unsealed stream now and every `everyMs`: full windows are sealed at once, a partial one by age, counted from when
+   * this node first saw it (at most max_age_ms + everyMs late). What is sealed is always read from the stream row
+   * inside the sealing transaction, so a window another node seals meanwhile is never sealed twice.
+   */
+  watchUnsealed(everyMs: number): void {
+    if (this.stopped || this.scanTimer) return;
+    const scan = () => {
+      try {
+        this.adoptUnsealed();
+      } catch (e) {
+        log.error({ event: 'seal_scan_failed', err: errField(e) }, 'looking for unsealed streams failed; will retry');
+      }
+    };
+    scan();
+    this.scanTimer = setInterval(scan, everyMs);
+    this.scanTimer.unref();
+  }
+
+  /** The lease went to another node, which watches from now on. */
+  stopWatchingUnsealed(): void {
+    clearInterval(this.scanTimer);
+    this.scanTimer = undefined;
+  }
+
+  private adoptUnsealed(): void {
+    if (this.stopped) return;
+    for (const s of this.store.checkpoints.unsealedStreams()) {
+      if (this.halted.has(s.id)) continue;
+      const st = this.stateOf(s.id);
+      if (s.headSeqNo > st.head) st.head = s.headSeqNo;
+      if (s.headSeqNo - s.sealedSeqNo >= st.policy.maxEvents) this.markDue(s.id, 'size');
+      else if (!st.timer) this.armAgeTimer(s.id, st);
+    }
+  }
+
   stop(): void {
     this.stopped = true;
+    clearInterval(this.scanTimer);
     for (const st of this.state.values()) clearTimeout(st.timer);
     for (const t of this.retryTimers.values()) clearTimeout(t);
     // Finished tiles would be lost with the process; storing them is one short transaction.

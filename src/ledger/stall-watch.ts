@@ -30,6 +30,7 @@ export class StallWatch {
   start(): void {
     const every = this.intervalMs;
     if (!every) return;
+    clearInterval(this.timer); // (started again when this node takes the housekeeping lease back: lease.ts)
     this.timer = setInterval(() => {
       try {
         this.pass(Date.now());

@@ -38,7 +38,9 @@ export class WebhookDelivery {
     private readonly views: WebhookRenderers,
   ) {}
 
+  /** Also after stop(): a node that lost the housekeeping lease and takes it again (lease.ts) starts afresh. */
   start(): void {
+    this.stopped = false;
     this.wake(0);
   }
 

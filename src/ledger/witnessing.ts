@@ -66,7 +66,9 @@ export class Witnessing {
     return this.ws.map((w) => ({ name: w.cfg.name, failures: w.failures, lastError: w.lastError, lastSuccessAt: w.lastSuccessAt }));
   }
 
+  /** Also after stop(): a node that lost the housekeeping lease and takes it again (lease.ts) starts afresh. */
   start(): void {
+    this.stopped = false;
     this.kick();
   }
 

@@ -18,6 +18,15 @@ export function merkleNodePos(level: number, idx: number): number {
   return ((idx + 1) * 2 ** level - 1) * 64 + level;
 }
 
+/**
+ * How to run a write whose result is never read: better-sqlite3's run(), or on PostgreSQL runDeferred() (queued
+ * inside a transaction and sent with the next statement, src/store/pg/database.ts). Chosen once per statement.
+ */
+export function deferredRun(s: Database.Statement): (...params: unknown[]) => unknown {
+  const deferred = (s as Database.Statement & { runDeferred?: (...p: unknown[]) => void }).runDeferred;
+  return deferred ? deferred.bind(s) : s.run.bind(s);
+}
+
 export class EventsRepo {
   // Raw better-sqlite3 statements: these run once per appended event (insert, insertNode) or per receipt read.
   private readonly insertStmt: Database.Statement;
@@ -38,12 +47,8 @@ export class EventsRepo {
         'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.insertNodeStmt = sqlite.prepare('INSERT INTO "merkle_nodes" ("stream_id", "pos", "level", "idx", "hash") VALUES (?, ?, ?, ?, ?)');
-    const fast = (s: Database.Statement) => {
-      const deferred = (s as Database.Statement & { runDeferred?: (...p: unknown[]) => void }).runDeferred;
-      return deferred ? deferred.bind(s) : s.run.bind(s);
-    };
-    this.insertRun = fast(this.insertStmt);
-    this.insertNodeRun = fast(this.insertNodeStmt);
+    this.insertRun = deferredRun(this.insertStmt);
+    this.insertNodeRun = deferredRun(this.insertNodeStmt);
     this.getRow = rowReader(sqlite, events, '"id" = ?');
     this.entriesStmt = sqlite.prepare(
       'SELECT "id", "stream_id" AS "streamId", "seq_no" AS "seqNo", "source_ref" AS "sourceRef", "event_type" AS "eventType", ' +

@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import type { Db } from './db.js';
 import type { idempotencyRecords } from './schema.js';
 import { sqliteOf } from './streams.js';
+import { deferredRun } from './events.js';
 
 export type IdempotencyRecord = typeof idempotencyRecords.$inferSelect;
 
@@ -12,6 +13,8 @@ export class IdempotencyRepo {
   private readonly insertStmt: Database.Statement;
   private readonly deleteExpiredStmt: Database.Statement;
   private readonly purgeStmt: Database.Statement;
+  /** the delete's result is not read: on PostgreSQL it is deferred and sent with the insert (events.ts deferredRun) */
+  private readonly deleteExpiredRun: (...params: unknown[]) => unknown;
   constructor(db: Db) {
     const sqlite = sqliteOf(db);
     this.getStmt = sqlite
@@ -24,6 +27,7 @@ export class IdempotencyRepo {
     // updated in place, so the rowid order stays the order records expire in (purgeExpired relies on it). The delete
     // finds nothing on almost every append, and looks at the index page the insert then writes.
     this.deleteExpiredStmt = sqlite.prepare('DELETE FROM "idempotency_records" WHERE "tenant_id" = ? AND "key" = ? AND "expires_at" <= ?');
+    this.deleteExpiredRun = deferredRun(this.deleteExpiredStmt);
     this.insertStmt = sqlite.prepare(
       'INSERT INTO "idempotency_records" ("tenant_id", "key", "fingerprint", "status", "response_body", "created_at", "expires_at") ' +
         'VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT ("tenant_id", "key") DO NOTHING',
@@ -47,7 +51,7 @@ export class IdempotencyRepo {
 
   /** Returns false when a live record already holds the key (the caller's transaction must then roll back). */
   insert(r: IdempotencyRecord): boolean {
-    this.deleteExpiredStmt.run(r.tenantId, r.key, r.createdAt);
+    this.deleteExpiredRun(r.tenantId, r.key, r.createdAt);
     return this.insertStmt.run(r.tenantId, r.key, r.fingerprint, r.status, r.responseBody, r.createdAt, r.expiresAt).changes === 1;
   }
 

@@ -201,7 +201,12 @@ export class PgDatabase {
 
   execute(t: Translated, name: string | undefined, params: unknown[], rowMode: 'array' | 'object'): { rows: unknown[]; rowCount: number } {
     if (!this.open) throw new TypeError('The database connection is not open');
-    if (this.pending.length) {
+    let before: Array<{ text: string; params: unknown[] }> | undefined;
+    if (this.pending.length && t.kind === 'sql') {
+      // Sent in the same request as this statement: one crossing of the thread boundary for both.
+      before = this.pending;
+      this.pending = [];
+    } else if (this.pending.length) {
       const statements = this.pending;
       this.pending = [];
       // Rolled back anyway: a ROLLBACK (TO) drops what was queued since its savepoint (SAVEPOINT itself sent the rest).
@@ -209,7 +214,7 @@ export class PgDatabase {
     }
     switch (t.kind) {
       case 'sql':
-        return this.bridge.call({ op: 'query', conn: this.conn, text: t.text, params, rowMode, name });
+        return this.bridge.call({ op: 'query', conn: this.conn, text: t.text, params, rowMode, name, before });
       case 'begin':
         if (this.tx) throw new PgError('cannot start a transaction within a transaction', 'SQLITE_ERROR', undefined);
         try {

@@ -4,7 +4,8 @@
 export type PgRequest =
   /** `init`: session settings, run on this connection and again whenever it is re-established */
   | { op: 'connect'; conn: number; url: string; role: 'main' | 'lease'; init?: string }
-  | { op: 'query'; conn: number; text: string; params: unknown[]; rowMode: 'array' | 'object'; name?: string }
+  /** `before`: deferred writes sent ahead of the statement in the same request (see database.ts runDeferred) */
+  | { op: 'query'; conn: number; text: string; params: unknown[]; rowMode: 'array' | 'object'; name?: string; before?: Array<{ text: string; params: unknown[] }> }
   /** several statements without parameters in one round trip (simple query protocol) */
   | { op: 'exec'; conn: number; text: string }
   /** deferred writes, in order; consecutive INSERTs of one statement become one multi-row INSERT */

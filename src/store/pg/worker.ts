@@ -129,6 +129,7 @@ async function handle(req: PgRequest): Promise<PgResponse> {
     }
     case 'query': {
       const c = await client(req.conn);
+      if (req.before) for (const group of insertGroups(req.before)) await c.query(group.text, group.params.map(param));
       const values = req.params.map(param);
       const r: pg.QueryResult<pg.QueryResultRow> =
         req.rowMode === 'array' ? await c.query({ text: req.text, values, rowMode: 'array', name: req.name }) : await c.query({ text: req.text, values, name: req.name });
