@@ -1,6 +1,5 @@
 // Closing anchor epochs (src/ledger/anchoring.ts) reads only checkpoints signed since the last epoch, yet never
 // skips one and never anchors one twice — across epochs and across a restart (which scans from the start once).
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildEpochTree, checkpointHash } from '../src/protocol/anchor.js';
@@ -10,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Anchoring } from '../src/ledger/anchoring.js';
 import type { Ledger } from '../src/ledger/ledger.js';
 import { openTestLedger } from './helpers/ledger.js';
+import { openLedgerDb } from './helpers/pg-mode.js';
 
 const open: Ledger[] = [];
 afterEach(() => {
@@ -20,7 +20,7 @@ const ev = (i: number) => ({ source_ref: `r${i}`, event_type: 't', payload: { i 
 
 describe('anchor epochs', () => {
   it('take each checkpoint exactly once, in signing order, reading only what is new', async () => {
-    const { ledger, principal: p, dbPath, stream } = openTestLedger(3, 86_400_000, 'ps-epochs-');
+    const { ledger, principal: p, dataDir, stream } = openTestLedger(3, 86_400_000, 'ps-epochs-');
     open.push(ledger);
     const streams = [stream(), stream()];
     let i = 0;
@@ -30,7 +30,7 @@ describe('anchor epochs', () => {
     };
     // No TSA is ever contacted: only closeEpoch is called.
     const anchoring = new Anchoring(ledger.store, 'http://127.0.0.1:9/', [], 60_000, 1_000);
-    const db = new Database(dbPath, { readonly: true });
+    const db = openLedgerDb(dataDir, 'l.db', { readonly: true });
     const leaves = () =>
       db
         .prepare('SELECT c.rowid AS r, a.epoch_id AS e, a.leaf_index AS i FROM checkpoints c LEFT JOIN anchor_leaves a ON a.checkpoint_id = c.id ORDER BY c.rowid')
@@ -68,7 +68,7 @@ describe('anchor epochs', () => {
   });
 
   it('order leaves by signing, not by created_at then id: two checkpoints of one millisecond, as in the §8.1 vector', async () => {
-    const { ledger, principal: p, dbPath, dataDir, stream } = openTestLedger(2, 86_400_000, 'ps-epoch-order-');
+    const { ledger, principal: p, dataDir, stream } = openTestLedger(2, 86_400_000, 'ps-epoch-order-');
     open.push(ledger);
     try {
       const order = JSON.parse(fs.readFileSync(path.join(ROOT, 'fixtures/vectors/anchor.json'), 'utf8')).epoch_order;
@@ -76,7 +76,7 @@ describe('anchor epochs', () => {
       for (const sid of [stream(), stream()]) await ledger.append(p, sid, [ev(1), ev(2)], undefined, () => null);
       ledger.sealer.runDue();
       // Give the two checkpoints the vector's labels: one created_at, and the one signed first the larger id.
-      const rw = new Database(dbPath);
+      const rw = openLedgerDb(dataDir, 'l.db');
       const rows = rw.prepare('SELECT rowid AS r, id, note FROM checkpoints ORDER BY rowid').all() as Array<{ r: number; id: string; note: string }>;
       expect(rows.length).toBe(2);
       const relabel = rw.prepare('UPDATE checkpoints SET id = ?, created_at = ? WHERE rowid = ?');

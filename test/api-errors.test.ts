@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkChain, readAll } from './helpers/chain.js';
 import { BIN, client, idemKey, startServer, type RunningServer } from './helpers/server.js';
 import { sleep } from './helpers/wait.js';
+import { knownDatabaseFor } from './helpers/pg-mode.js';
 
 type Call = ReturnType<typeof client>;
 type Res = Awaited<ReturnType<Call>>;
@@ -40,6 +41,8 @@ const run = promisify(execFile);
 async function cliKey(dataDir: string, tenant: string, scopes?: string): Promise<string> {
   const env: NodeJS.ProcessEnv = { ...process.env, PROOFSTREAM_DATA_DIR: dataDir };
   delete env.PROOFSTREAM_DB;
+  const db = knownDatabaseFor(dataDir); // on PostgreSQL the server's database
+  if (db) env.DATABASE_URL = db;
   const args = [BIN, 'keys', 'create', '--tenant', tenant, '--system', 'default', '--json'];
   if (scopes) args.push('--scopes', scopes);
   const { stdout } = await run(process.execPath, args, { env });

@@ -1,7 +1,6 @@
 // The append hot path writes its byte formats directly (JCS text of fixed-shape objects, node:crypto SHA-256,
 // pooled random bytes, time-ordered ids). These tests hold it to the protocol's own definitions, byte for byte.
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Appender, initialHead, type EventInput } from '../src/ledger/appender.js';
@@ -17,6 +16,7 @@ import { canonicalize, CanonicalizationError, findUnsafeNumber } from '../src/pr
 import { receiptMessage } from '../src/protocol/receipt.js';
 import { Store } from '../src/store/index.js';
 import { tempDir } from './helpers/server.js';
+import { databaseFor, openLedgerDb } from './helpers/pg-mode.js';
 
 const stores: Store[] = [];
 afterEach(() => {
@@ -25,7 +25,7 @@ afterEach(() => {
 
 function setup() {
   const dir = tempDir('ps-fast-');
-  const store = Store.open(path.join(dir, 'l.db'));
+  const store = Store.open(databaseFor(dir) ?? path.join(dir, 'l.db'));
   stores.push(store);
   const signer = loadOrCreateSigner(path.join(dir, 'k.pem'));
   const appender = new Appender(store, signer);
@@ -135,7 +135,7 @@ describe('append hot path', () => {
     ]);
     expect(results.flatMap((r) => r.receipts).map((r) => r.seq_no)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
 
-    const db = new Database(path.join(dir, 'l.db'), { readonly: true });
+    const db = openLedgerDb(dir, 'l.db', { readonly: true });
     const rows = db.prepare('SELECT * FROM events WHERE stream_id = ? ORDER BY seq_no').all('str_a') as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
     const nodes = db.prepare('SELECT level, idx, hash FROM merkle_nodes WHERE stream_id = ?').all('str_a') as Array<{ level: number; idx: number; hash: Buffer }>;
     db.close();
@@ -215,7 +215,7 @@ describe('append hot path', () => {
     expect(((outcomes[1] as PromiseRejectedResult).reason as ApiError).code).toBe('IDEMPOTENCY_IN_PROGRESS');
     expect(((outcomes[2] as PromiseRejectedResult).reason as ApiError).code).toBe('RESOURCE_NOT_FOUND');
     expect(appender.stats.isolatedRetries).toBe(1);
-    const db = new Database(path.join(dir, 'l.db'), { readonly: true });
+    const db = openLedgerDb(dir, 'l.db', { readonly: true });
     expect(db.prepare('SELECT seq_no, source_ref FROM events WHERE stream_id = ? ORDER BY seq_no').all('str_b')).toEqual([
       { seq_no: 1, source_ref: 'r1' },
       { seq_no: 2, source_ref: 'r4' },

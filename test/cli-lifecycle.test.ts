@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { rawRequest } from './helpers/raw-http.js';
 import { BIN, client, idemKey, ROOT, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { sleep, waitFor } from './helpers/wait.js';
+import { storeName } from '../src/config.js';
+import { knownDatabaseFor } from './helpers/pg-mode.js';
 
 const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string;
 
@@ -83,7 +85,7 @@ describe('graceful shutdown', () => {
       expect(code).toBe(0);
       expect(ms).toBeLessThan(10_000); // not held open by the keep-alive connections until their timeout
       const stopped = srv.output().split('\n').filter((l) => l.startsWith('proofstream stopped'));
-      expect(stopped).toEqual([`proofstream stopped on SIGTERM: requests answered, commits written, database ${path.join(srv.dataDir, 'proofstream.db')} closed`]);
+      expect(stopped).toEqual([`proofstream stopped on SIGTERM: requests answered, commits written, database ${dbName(srv.dataDir)} closed`]);
 
       srv = await startServer({ dataDir: srv.dataDir, key: srv.key });
       const head = await client(srv.url, srv.key)('GET', `/v2/streams/${sid}`);
@@ -187,6 +189,9 @@ describe('npm start', () => {
   });
 });
 
+/** The database of a server's data directory as messages name it (storeName): the file, or the URL without password. */
+const dbName = (dataDir: string) => storeName({ dbPath: path.join(dataDir, 'proofstream.db'), databaseUrl: knownDatabaseFor(dataDir) });
+
 /** `proofstream …` run to completion in `cwd` with exactly `env` (on top of PATH), not the test's data directory. */
 function runIn(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const e: NodeJS.ProcessEnv = { ...process.env, ...env };
@@ -262,9 +267,10 @@ describe('keys create finds the database or says which one it looked for', () =>
   it('pointed at a ledger from another directory: the key works and the database is named on stderr', async () => {
     const srv = await startServer();
     try {
-      const r = await runIn(tempDir(), ['keys', 'create', '--tenant', 'default', '--system', 'default', '--json'], { PROOFSTREAM_DATA_DIR: srv.dataDir });
+      const db = knownDatabaseFor(srv.dataDir); // on PostgreSQL the server's database
+      const r = await runIn(tempDir(), ['keys', 'create', '--tenant', 'default', '--system', 'default', '--json'], { PROOFSTREAM_DATA_DIR: srv.dataDir, ...(db ? { DATABASE_URL: db } : {}) });
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stderr).toContain(`proofstream: database ${path.join(srv.dataDir, 'proofstream.db')}`);
+      expect(r.stderr).toContain(`proofstream: database ${dbName(srv.dataDir)}\n`);
       const key = JSON.parse(r.stdout).key as string;
       expect((await client(srv.url, key)('GET', '/v2/streams')).status).toBe(200);
     } finally {

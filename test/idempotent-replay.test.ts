@@ -2,10 +2,12 @@
 // a replay rebuilt from the events must be the first answer byte for byte, on the running server, after a restart and
 // after a payload erasure; expired records are purged oldest first and a reused key starts afresh.
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { checkLedger } from '../src/ledger/check.js';
 import { Store } from '../src/store/index.js';
 import { client, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { databaseFor, knownDatabaseFor, openLedgerDb, pgMode } from './helpers/pg-mode.js';
 
 const servers: RunningServer[] = [];
 afterAll(async () => {
@@ -48,7 +50,7 @@ describe('replays rebuilt from the events', () => {
     await replayAll();
 
     // What is stored is the reference, a tenth of the answer or less.
-    const db = new Database(path.join(srv.dataDir, 'proofstream.db'), { readonly: true });
+    const db = openLedgerDb(srv.dataDir, 'proofstream.db', { readonly: true });
     const stored = new Map(db.prepare('SELECT key, response_body FROM idempotency_records').all().map((r: any) => [r.key, r.response_body as string]));
     db.close();
     expect(stored.get('one')).toBe(`{"receipts_ref":["${stream}",1,1,"receipt"]}`);
@@ -70,15 +72,27 @@ describe('replays rebuilt from the events', () => {
     expect([clash.status, clash.body.error.code]).toEqual([409, 'IDEMPOTENCY_CONFLICT']);
     await srv.stop();
 
-    const check = await runCli(['check', '--deep', '--db', path.join(dataDir, 'proofstream.db')], { PROOFSTREAM_DATA_DIR: dataDir });
-    expect(check.code, check.stdout + check.stderr).toBe(0);
+    if (pgMode) {
+      // `proofstream check` reads SQLite files only; on PostgreSQL the same deep check runs in-process on its Store.
+      const store = Store.open(knownDatabaseFor(dataDir)!);
+      try {
+        const report = checkLedger(store, { deep: true });
+        expect(report.problems, JSON.stringify(report)).toEqual([]);
+        expect(report.ok).toBe(true);
+      } finally {
+        store.close();
+      }
+    } else {
+      const check = await runCli(['check', '--deep', '--db', path.join(dataDir, 'proofstream.db')], { PROOFSTREAM_DATA_DIR: dataDir });
+      expect(check.code, check.stdout + check.stderr).toBe(0);
+    }
   }, 120_000);
 });
 
 describe('expired records', () => {
   it('are purged oldest first up to the first live one; a reused expired key is written afresh at the tail', () => {
     const dir = tempDir('ps-replay-purge-');
-    const store = Store.open(path.join(dir, 'p.db'));
+    const store = Store.open(databaseFor(dir) ?? path.join(dir, 'p.db'));
     try {
       store.tenancy.insertTenant({ id: 'ten_p', name: 'p', createdAt: new Date().toISOString() });
       const put = (key: string, createdAt: number, expiresAt: number) =>
@@ -92,7 +106,7 @@ describe('expired records', () => {
       // A live key is not taken over; an expired one is, and moves to the tail (it expires last now).
       expect(put('b', 120, 50_000)).toBe(true);
       expect(put('d', 120, 5_000)).toBe(false);
-      const sqlite = new Database(path.join(dir, 'p.db'), { readonly: true });
+      const sqlite = openLedgerDb(dir, 'p.db', { readonly: true });
       try {
         expect(keys(sqlite)).toEqual(['a', 'long', 'c', 'd', 'b']);
         expect(store.idempotency.get('ten_p', 'b', 120)?.fingerprint).toBe('f-b');

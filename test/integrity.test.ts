@@ -3,10 +3,10 @@
 // untouched rows and streams still read fine.
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, idemKey, startServer, type RunningServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
+import { openLedgerDb } from './helpers/pg-mode.js';
 
 let srv: RunningServer;
 let call: ReturnType<typeof client>;
@@ -39,7 +39,7 @@ async function sealed(streamId: string) {
 
 /** Changes one stored event row behind the server's back, as anyone with the database file could. */
 function alter(sql: string, ...params: unknown[]) {
-  const db = new Database(path.join(srv.dataDir, 'proofstream.db'));
+  const db = openLedgerDb(srv.dataDir, 'proofstream.db');
   try {
     db.pragma('busy_timeout = 5000');
     expect(db.prepare(sql).run(...params).changes).toBe(1);
@@ -148,7 +148,7 @@ describe('a corrupted event row is never served', () => {
       streams.eventHash.events[0]!,
     );
     expect(fs.existsSync(packsDir) ? fs.readdirSync(packsDir) : []).toEqual(filesBefore);
-    const db = new Database(path.join(srv.dataDir, 'proofstream.db'), { readonly: true });
+    const db = openLedgerDb(srv.dataDir, 'proofstream.db', { readonly: true });
     try {
       expect(db.prepare('SELECT count(*) AS n FROM packs').get()).toEqual({ n: 0 });
     } finally {

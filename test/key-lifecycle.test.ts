@@ -3,10 +3,10 @@
 // admin routes need the admin scope, and a key acts on its own system's streams unless made tenant-wide.
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../src/ledger/tenancy.js';
 import { client, idemKey, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { openLedgerDb } from './helpers/pg-mode.js';
 
 const dirs: string[] = [];
 const dir = (prefix: string) => {
@@ -37,7 +37,7 @@ async function createKey(args: string[]): Promise<{ key: string; key_id: string;
 
 /** Another connection to the server's database, as an operator's tool would open it. */
 function sql(statement: string, ...params: unknown[]): void {
-  const db = new Database(path.join(env.PROOFSTREAM_DATA_DIR, 'proofstream.db'));
+  const db = openLedgerDb(env.PROOFSTREAM_DATA_DIR, 'proofstream.db');
   try {
     db.prepare(statement).run(...params);
   } finally {

@@ -12,6 +12,8 @@ import { receiptMessage } from '../src/protocol/receipt.js';
 import { loadOrCreateSigner, loadSigner } from '../src/ledger/signer.js';
 import { client, idemKey, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
+import { storeName } from '../src/config.js';
+import { knownDatabaseFor } from './helpers/pg-mode.js';
 import { startWitness, type RunningWitnessProcess } from './helpers/witness.js';
 
 const ORIGIN = 'proofstream.localhost';
@@ -118,7 +120,8 @@ describe('ledger-key rotate on a running server', () => {
     await waitFor(async () => (answered >= 3 ? true : undefined));
     const rot = await runCli(['ledger-key', 'rotate', '--overlap', '1h'], env);
     expect(rot.code, rot.stderr).toBe(0);
-    expect(rot.stderr).toContain(`proofstream: database ${path.join(dataDir, 'proofstream.db')}`);
+    // the database as messages name it: the file, or on PostgreSQL the URL without its password
+    expect(rot.stderr).toContain(`proofstream: database ${storeName({ dbPath: path.join(dataDir, 'proofstream.db'), databaseUrl: knownDatabaseFor(dataDir) })}\n`);
     newKid = rot.stdout.trim();
     expect(newKid).toMatch(/^ps-ed25519-[0-9a-f]{16}$/);
     expect(newKid).not.toBe(oldKid);

@@ -1,7 +1,6 @@
 // The engine in-process over a real SQLite file: transaction boundaries and what gets persisted.
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { ApiError } from '../src/ledger/errors.js';
@@ -13,6 +12,7 @@ import { frontierFromBuffer } from '../src/ledger/appender.js';
 import { rootFromFrontier } from '../src/protocol/merkle.js';
 import { tempDir } from './helpers/server.js';
 import { useLogDestination } from '../src/log.js';
+import { databaseFor, openLedgerDb, pgMode } from './helpers/pg-mode.js';
 
 const open: Ledger[] = [];
 afterEach(() => {
@@ -21,7 +21,7 @@ afterEach(() => {
 
 function setup() {
   const dataDir = tempDir('ps-ledger-');
-  const ledger = Ledger.open(loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem') }));
+  const ledger = Ledger.open(loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), databaseUrl: databaseFor(dataDir) }));
   open.push(ledger);
   const { row } = ledger.tenancy.createKey('t', 's', SCOPES);
   const principal = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set<string>(SCOPES) };
@@ -35,7 +35,12 @@ describe('ledger engine', () => {
   it('creates the signing key with mode 0600 and the database in the data dir', () => {
     const { dataDir } = setup();
     expect(fs.statSync(path.join(dataDir, 'k.pem')).mode & 0o777).toBe(0o600);
-    const db = new Database(path.join(dataDir, 'l.db'), { readonly: true });
+    // SQLite's file in WAL mode; on PostgreSQL the database is the server's, and nothing of it is in the data dir.
+    if (pgMode) {
+      expect(fs.existsSync(path.join(dataDir, 'l.db'))).toBe(false);
+      return;
+    }
+    const db = openLedgerDb(dataDir, 'l.db', { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
   });
@@ -45,7 +50,7 @@ describe('ledger engine', () => {
     for (let i = 0; i < 37; i++) {
       await ledger.append(principal, streamId, i % 3 ? [ev(i)] : [ev(i), ev(i + 1000)], undefined, (r) => r);
     }
-    const db = new Database(path.join(dataDir, 'l.db'), { readonly: true });
+    const db = openLedgerDb(dataDir, 'l.db', { readonly: true });
     const leaves = (db.prepare('SELECT event_hash FROM events WHERE stream_id = ? ORDER BY seq_no').all(streamId) as { event_hash: string }[]).map((r) =>
       hexToBytes(r.event_hash),
     );
@@ -67,7 +72,7 @@ describe('ledger engine', () => {
   it('rolls back a job whose idempotency record cannot be written, and only that job', async () => {
     const { ledger, principal, streamId, dataDir } = setup();
     // Another process already holds this key: the append must not leave an event without its record.
-    const db = new Database(path.join(dataDir, 'l.db'));
+    const db = openLedgerDb(dataDir, 'l.db');
     db.prepare('INSERT INTO idempotency_records VALUES (?,?,?,?,?,?,?)').run(principal.tenantId, 'held', 'other', 201, '{}', Date.now(), Date.now() + 60_000);
     db.close();
     const idem = { tenantId: principal.tenantId, key: 'held', fingerprint: 'mine', ttlMs: 60_000 };
@@ -84,7 +89,7 @@ describe('ledger engine', () => {
     const { ledger, principal, streamId, dataDir } = setup();
     const idem = { tenantId: principal.tenantId, key: 'k1', fingerprint: 'f1', ttlMs: 60_000 };
     const r = await ledger.append(principal, streamId, [ev(1)], idem, (x) => x[0]);
-    const db = new Database(path.join(dataDir, 'l.db'), { readonly: true });
+    const db = openLedgerDb(dataDir, 'l.db', { readonly: true });
     const rec = db.prepare('SELECT status, response_body FROM idempotency_records WHERE key = ?').get('k1') as { status: number; response_body: string };
     db.close();
     expect(rec.status).toBe(201);
@@ -104,7 +109,7 @@ describe('sealer safety', () => {
   it('refuses to sign a checkpoint inconsistent with one already signed, and halts only that stream', async () => {
     const dataDir = tempDir('ps-seal-');
     const ledger = Ledger.open(
-      loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 4, windowMaxAgeMs: 60_000 }),
+      loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 4, windowMaxAgeMs: 60_000, databaseUrl: databaseFor(dataDir) }),
     );
     open.push(ledger);
     const { row } = ledger.tenancy.createKey('t', 's', SCOPES);
@@ -116,7 +121,7 @@ describe('sealer safety', () => {
     expect(ledger.proofs.latest(p, a).tree_size).toBe(4);
 
     // History rewritten under the ledger: the stored tree no longer extends the root it signed at size 4.
-    const db = new Database(path.join(dataDir, 'l.db'));
+    const db = openLedgerDb(dataDir, 'l.db');
     db.prepare("UPDATE checkpoints SET root_hash = ? WHERE stream_id = ?").run('ab'.repeat(32), a);
     db.close();
 

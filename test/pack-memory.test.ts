@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { Ledger } from '../src/ledger/ledger.js';
@@ -21,6 +20,7 @@ import { consistencyProof, rangeProof } from '../src/protocol/merkle.js';
 import type { CheckpointRow } from '../src/store/checkpoints.js';
 import { newKey, tempDir } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
+import { databaseFor, openLedgerDb } from './helpers/pg-mode.js';
 
 const N = 3_000;
 const ERASED = new Set([1, 2, 777, 1500, N]);
@@ -144,7 +144,7 @@ function payloadOf(i: number): unknown {
 beforeAll(async () => {
   dataDir = tempDir('ps-pack-memory-');
   const key = newKey();
-  ledger = Ledger.open(loadConfig({}, { dataDir, bootstrapKey: key, windowMaxEvents: 512, windowMaxAgeMs: 20 }));
+  ledger = Ledger.open(loadConfig({}, { dataDir, bootstrapKey: key, windowMaxEvents: 512, windowMaxAgeMs: 20, databaseUrl: databaseFor(dataDir) }));
   p = ledger.tenancy.authenticate(key)!;
   streamId = ledger.createStream(p, { use_case: 'pack-memory', metadata: { owner: 'ü' } }, undefined).view.stream_id;
   for (let s = 1; s <= N; ) {
@@ -160,7 +160,7 @@ beforeAll(async () => {
   }
   await waitFor(async () => (ledger.store.streams.get(streamId)!.sealedSeqNo === N ? true : undefined), 30_000);
   // Erase a few payloads the way an operator's erasure leaves them: payload and salt NULL, commitment kept.
-  const db = new Database(path.join(dataDir, 'proofstream.db'));
+  const db = openLedgerDb(dataDir, 'proofstream.db');
   try {
     const erase = db.prepare('UPDATE events SET payload = NULL, salt = NULL WHERE stream_id = ? AND seq_no = ?');
     for (const s of ERASED) erase.run(streamId, s);

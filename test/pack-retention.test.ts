@@ -9,6 +9,7 @@ import { Ledger } from '../src/ledger/ledger.js';
 import { PACKS_DIR } from '../src/ledger/packs.js';
 import { openTestLedger } from './helpers/ledger.js';
 import { waitFor } from './helpers/wait.js';
+import { databaseFor } from './helpers/pg-mode.js';
 
 const open: Ledger[] = [];
 afterEach(() => {
@@ -51,7 +52,7 @@ describe('pack retention', () => {
 
   it('keeps everything with PROOFSTREAM_PACK_TTL_MS=0', async () => {
     const { ledger, built } = await ledgerWithPacks(1);
-    const keep = Ledger.open(loadConfig({ PROOFSTREAM_PACK_TTL_MS: '0' }, { dataDir: ledger.config.dataDir, dbPath: ledger.config.dbPath, signingKeyPath: ledger.config.signingKeyPath }));
+    const keep = Ledger.open(loadConfig({ PROOFSTREAM_PACK_TTL_MS: '0' }, { dataDir: ledger.config.dataDir, dbPath: ledger.config.dbPath, signingKeyPath: ledger.config.signingKeyPath, databaseUrl: databaseFor(ledger.config.dataDir) }));
     open.push(keep);
     expect(keep.config.packTtlMs).toBe(0);
     expect(keep.packs.purgeExpired(Date.now() + 10 * 365 * 24 * 3600 * 1000)).toBe(0);

@@ -1,11 +1,9 @@
 // Audit packs (POST/GET /v2/audit/packs) against a real server: the document is exactly docs/bundle.md, every
 // digest and proof in it checks out with src/protocol alone, and the access rules hold. Plus one in-process test
 // that the paged, streaming builder writes the same document whatever its page size.
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { Packs } from '../src/ledger/packs.js';
@@ -17,8 +15,9 @@ import { genesisHead, nextHead } from '../src/protocol/event.js';
 import { verifyConsistency, verifyRange } from '../src/protocol/merkle.js';
 import { encodeVerifierKey, parseNote, parseVerifierKey, verifyNote } from '../src/protocol/note.js';
 import { checkChain, readAll, type StoredEvent } from './helpers/chain.js';
-import { BIN, client, idemKey, newKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { client, idemKey, newKey, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { sleep, waitFor } from './helpers/wait.js';
+import { databaseFor, openLedgerDb } from './helpers/pg-mode.js';
 
 let srv: RunningServer;
 let call: ReturnType<typeof client>;
@@ -47,10 +46,12 @@ async function sealedThrough(streamId: string, size: number) {
   });
 }
 
-function cliKey(dataDir: string, tenant: string, system: string, scopes?: string): string {
-  const args = [BIN, 'keys', 'create', '--tenant', tenant, '--system', system, '--json', ...(scopes ? ['--scopes', scopes] : [])];
-  const out = execFileSync(process.execPath, args, { env: { ...process.env, PROOFSTREAM_DATA_DIR: dataDir }, encoding: 'utf8' });
-  return JSON.parse(out).key;
+// Async, not execFileSync: a blocked event loop cannot see the server close an idle keep-alive socket, and the next
+// request on it fails ("other side closed") when the CLI takes longer than the keep-alive timeout (it can on PostgreSQL).
+async function cliKey(dataDir: string, tenant: string, system: string, scopes?: string): Promise<string> {
+  const r = await runCli(['keys', 'create', '--tenant', tenant, '--system', system, '--json', ...(scopes ? ['--scopes', scopes] : [])], { PROOFSTREAM_DATA_DIR: dataDir });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout).key;
 }
 
 /** Everything an auditor checks with src/protocol and the ledger's public key alone. */
@@ -131,7 +132,9 @@ async function checkBundle(b: any, streamId: string, from: number, to: number) {
 }
 
 beforeAll(async () => {
-  srv = await startServer({ env: { PROOFSTREAM_WINDOW_MAX_EVENTS: '50', PROOFSTREAM_WINDOW_MAX_AGE_MS: '300' } });
+  // Windows close at 50 events; the age only closes the last one (120). 300 ms sealed at 80 on a loaded machine on
+  // PostgreSQL, where a 40-event batch can take longer than that.
+  srv = await startServer({ env: { PROOFSTREAM_WINDOW_MAX_EVENTS: '50', PROOFSTREAM_WINDOW_MAX_AGE_MS: '1500' } });
   call = client(srv.url, srv.key);
   pubHex = (await call('GET', '/v2/keys')).body.keys[0].public_key;
   sid = (await call('POST', '/v2/streams', { use_case: 'packs', policy_id: 'pol-1', metadata: { owner: 'audit' } })).body.stream_id;
@@ -174,7 +177,7 @@ describe('POST /v2/audit/packs', () => {
     const sha = createHash('sha256').update(bytes).digest('hex');
     expect(whole.headers.get('etag')).toBe(`"${sha}"`);
     expect(fs.readdirSync(path.join(srv.dataDir, 'packs')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    const db = new Database(path.join(srv.dataDir, 'proofstream.db'), { readonly: true });
+    const db = openLedgerDb(srv.dataDir, 'proofstream.db', { readonly: true });
     try {
       const row = db.prepare('SELECT * FROM packs WHERE id = ?').get(id) as any;
       expect(row).toMatchObject({ stream_id: sid, from_seq_no: 1, to_seq_no: 120, file_path: `packs/${id}.json`, sha256: sha, byte_size: bytes.length });
@@ -233,7 +236,7 @@ describe('POST /v2/audit/packs', () => {
     const s2 = (await call('POST', '/v2/streams', { use_case: 'erasure' })).body.stream_id;
     await appendN(s2, 12, 'e');
     await sealedThrough(s2, 12);
-    const db = new Database(path.join(srv.dataDir, 'proofstream.db'));
+    const db = openLedgerDb(srv.dataDir, 'proofstream.db');
     try {
       db.pragma('busy_timeout = 5000');
       db.prepare('UPDATE events SET payload = NULL, salt = NULL WHERE stream_id = ? AND seq_no = 5').run(s2);
@@ -290,7 +293,7 @@ describe('POST /v2/audit/packs', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('RESOURCE_NOT_FOUND');
 
-    const other = client(srv.url, cliKey(srv.dataDir, 'other', 's'));
+    const other = client(srv.url, await cliKey(srv.dataDir, 'other', 's'));
     const o1 = await other('POST', '/v2/audit/packs', { stream_id: sid, from_seq_no: 1, to_seq_no: 10 });
     expect(o1.status).toBe(404);
     expect(o1.body.error.code).toBe('RESOURCE_NOT_FOUND');
@@ -299,7 +302,7 @@ describe('POST /v2/audit/packs', () => {
     expect(o2.status).toBe(404);
     expect(o2.body.error.code).toBe('RESOURCE_NOT_FOUND');
 
-    const readOnly = client(srv.url, cliKey(srv.dataDir, 'default', 'default', 'read,streams:write,events:write'));
+    const readOnly = client(srv.url, await cliKey(srv.dataDir, 'default', 'default', 'read,streams:write,events:write'));
     const f1 = await readOnly('POST', '/v2/audit/packs', { stream_id: sid, from_seq_no: 1, to_seq_no: 10 });
     expect(f1.status).toBe(403);
     expect(f1.body.error.code).toBe('AUTHORIZATION_FAILED');
@@ -322,7 +325,7 @@ describe('pack builder (in process)', () => {
   it('writes the same document whatever the page size (keyset paging is seamless)', async () => {
     const dataDir = tempDir('ps-packs-');
     const key = newKey();
-    const ledger = Ledger.open(loadConfig({}, { dataDir, bootstrapKey: key, windowMaxEvents: 16, windowMaxAgeMs: 20 }));
+    const ledger = Ledger.open(loadConfig({}, { dataDir, bootstrapKey: key, windowMaxEvents: 16, windowMaxAgeMs: 20, databaseUrl: databaseFor(dataDir) }));
     try {
       const p = ledger.tenancy.authenticate(key)!;
       const streamId = ledger.createStream(p, { use_case: 'paging' }, undefined).view.stream_id;

@@ -12,6 +12,7 @@ import { pipelineReceiptSignedBytes } from '../src/pipelines/engine-api.js';
 import { client, idemKey, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { openSse } from './helpers/sse.js';
 import { waitFor } from './helpers/wait.js';
+import { databaseContains } from './helpers/pg-mode.js';
 
 const FAST = {
   PROOFSTREAM_RUNNER: 'process',
@@ -158,8 +159,7 @@ describe('executions', () => {
     expect(done.completed_at >= done.started_at).toBe(true);
     // The variable's value is never stored nor answered.
     expect(JSON.stringify(done)).not.toContain('sekret-value-1234');
-    const db = fs.readFileSync(path.join(srv.dataDir, 'proofstream.db'));
-    expect(db.includes('sekret-value-1234')).toBe(false);
+    expect(databaseContains(srv.dataDir, 'sekret-value-1234')).toBe(false);
     // The workspace was a directory of its own under the data dir, and is gone.
     const logs = (await call('GET', `/v1/executions/${done.id}/logs?step=hello&tail=100`)).body;
     const where = logs.logs.find((l: any) => l.message.startsWith('/'))!.message;

@@ -9,6 +9,7 @@ import { verify } from '../src/verify/index.js';
 import { startProxy, type Proxy } from './helpers/proxy.js';
 import { startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
+import { copyLedger } from './helpers/pg-mode.js';
 
 const appendsTo = (streamId: string) => (s: { method: string; path: string }) => s.method === 'POST' && s.path === `/v2/streams/${streamId}/events`;
 
@@ -238,8 +239,8 @@ describe('Monitor', () => {
       });
     await sealedAt(psA0, 2);
     await a0.stop();
-    const bDir = tempDir();
-    fs.cpSync(a0.dataDir, bDir, { recursive: true });
+    // the data directory and, on PostgreSQL, its database (a0 is stopped, as copying a database needs)
+    const bDir = copyLedger(a0.dataDir, path.join(tempDir(), 'b'));
     const a = await startServer({ dataDir: a0.dataDir, key: a0.key });
     const b = await startServer({ dataDir: bDir, key: a0.key });
     servers.push(a, b);

@@ -9,6 +9,7 @@ import { loadOrCreateSigner } from '../src/ledger/signer.js';
 import { BIN, client, idemKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
 import { startWitness, type RunningWitnessProcess } from './helpers/witness.js';
+import { knownDatabaseFor } from './helpers/pg-mode.js';
 
 let srv: RunningServer;
 let witness: RunningWitnessProcess;
@@ -16,7 +17,7 @@ let dataDir: string;
 
 function cliKey(system: string, ...extra: string[]): string {
   const args = [BIN, 'keys', 'create', '--tenant', 'scope-t', '--system', system, '--json', ...extra];
-  const out = execFileSync(process.execPath, args, { env: { ...process.env, PROOFSTREAM_DATA_DIR: dataDir }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = execFileSync(process.execPath, args, { env: { ...process.env, PROOFSTREAM_DATA_DIR: dataDir, ...(knownDatabaseFor(dataDir) ? { DATABASE_URL: knownDatabaseFor(dataDir) } : {}) }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   return JSON.parse(out).key;
 }
 

@@ -2,7 +2,6 @@
 // exactly the RFC 9162 node hashes they claim, at every tile level, however the leaves arrive; and every proof and
 // root served through them must equal the one computed without them.
 import { createHash, randomBytes } from 'node:crypto';
-import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger } from '../src/ledger/ledger.js';
@@ -11,6 +10,7 @@ import { bytesToHex } from '../src/protocol/bytes.js';
 import { consistencyProof, inclusionProof, nodeHash, rootAt, rootFromLeaves, type NodeSource } from '../src/protocol/merkle.js';
 import { TILE_BYTES, TILE_HASHES, TILE_WIDTH, tileAddress, tileHash, tileLevelOffset } from '../src/protocol/tiles.js';
 import { openTestLedger } from './helpers/ledger.js';
+import { openLedgerDb } from './helpers/pg-mode.js';
 
 const h = (l: Uint8Array, r: Uint8Array) => new Uint8Array(createHash('sha256').update(Uint8Array.of(1)).update(l).update(r).digest());
 
@@ -105,7 +105,7 @@ afterEach(() => {
 
 describe('stored tiles in the ledger', () => {
   it('are written by sealing, hold the stored nodes, and leave every proof and root unchanged', async () => {
-    const { ledger, principal: p, dbPath, stream } = openTestLedger(500, 20, 'ps-tiles-');
+    const { ledger, principal: p, dataDir, stream } = openTestLedger(500, 20, 'ps-tiles-');
     open.push(ledger);
     const sid = stream();
     const n = 3_000;
@@ -116,7 +116,7 @@ describe('stored tiles in the ledger', () => {
     for (let i = 0; i < 200 && ledger.store.streams.get(sid)!.sealedSeqNo < n; i++) await new Promise((r) => setTimeout(r, 10));
     expect(ledger.store.streams.get(sid)!.sealedSeqNo).toBe(n);
 
-    const db = new Database(dbPath, { readonly: true });
+    const db = openLedgerDb(dataDir, 'l.db', { readonly: true });
     const stored = db.prepare('SELECT tile_level, tile_idx, length(hashes) AS len FROM merkle_tiles WHERE stream_id = ? ORDER BY tile_level, tile_idx').all(sid);
     expect(stored).toEqual(Array.from({ length: Math.floor(n / 256) }, (_, i) => ({ tile_level: 0, tile_idx: i, len: TILE_BYTES })));
     const leaves = (db.prepare('SELECT event_hash FROM events WHERE stream_id = ? ORDER BY seq_no').pluck().all(sid) as string[]).map((x) => Buffer.from(x, 'hex'));
@@ -155,10 +155,10 @@ describe('stored tiles in the ledger', () => {
     const before = [0, 300, 700, 1023].map((i) => inclusionProof(ledger.store.checkpoints.nodeSource(sid), i, 1024).map(bytesToHex));
     ledger.close();
     open.pop();
-    const db = new Database(config.dbPath);
+    const db = openLedgerDb(t.dataDir, 'l.db');
     expect(db.prepare('SELECT count(*) FROM merkle_tiles WHERE stream_id = ?').pluck().get(sid)).toBe(4);
     db.prepare('DELETE FROM merkle_tiles WHERE stream_id = ? AND tile_idx = 1').run(sid);
-    db.prepare('UPDATE merkle_tiles SET hashes = zeroblob(100) WHERE stream_id = ? AND tile_idx = 2').run(sid);
+    db.prepare('UPDATE merkle_tiles SET hashes = ? WHERE stream_id = ? AND tile_idx = 2').run(Buffer.alloc(100), sid);
     db.close();
     ledger = Ledger.open(config);
     open.push(ledger);

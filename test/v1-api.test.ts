@@ -9,6 +9,7 @@ import { PROBLEM_CODES } from '../src/verify/index.js';
 import { BIN, ROOT, client, idemKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
 import { asCaller } from './helpers/corpus.js';
+import { knownDatabaseFor } from './helpers/pg-mode.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX128 = /^[0-9a-f]{128}$/;
@@ -34,7 +35,8 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 /** A new API key made with the CLI against the server's database (tenant/system created on demand). */
 async function createKey(srv: RunningServer, tenant: string, system: string, scopes?: string): Promise<string> {
   const args = ['keys', 'create', '--tenant', tenant, '--system', system, '--json', ...(scopes ? ['--scopes', scopes] : [])];
-  const r = await run(args, { PROOFSTREAM_DATA_DIR: srv.dataDir });
+  // on PostgreSQL the server's database (test/helpers/pg-mode.ts)
+  const r = await run(args, { PROOFSTREAM_DATA_DIR: srv.dataDir, ...(knownDatabaseFor(srv.dataDir) ? { DATABASE_URL: knownDatabaseFor(srv.dataDir)! } : {}) });
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout).key as string;
 }

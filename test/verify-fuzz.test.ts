@@ -11,6 +11,7 @@ import { canonicalize } from '../src/protocol/jcs.js';
 import { verify, verifyJson, type Report, type TrustedKey } from '../src/verify/index.js';
 import { bundleFromLedger, type Bundle } from './helpers/bundle.js';
 import { tempDir } from './helpers/server.js';
+import { databaseFor } from './helpers/pg-mode.js';
 
 const RUNS = 5000;
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
@@ -23,7 +24,7 @@ let original: string;
 beforeAll(async () => {
   const dataDir = tempDir('ps-fuzz-');
   ledger = Ledger.open(
-    loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 4, windowMaxAgeMs: 30 }),
+    loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 4, windowMaxAgeMs: 30, databaseUrl: databaseFor(dataDir) }),
   );
   const { row } = ledger.tenancy.createKey('t', 's', SCOPES);
   const p = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set<string>(SCOPES) };

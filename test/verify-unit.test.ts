@@ -16,6 +16,7 @@ import { detectKind, verify, verifyJson, type Report, type TrustedKey } from '..
 import { bundleFromLedger, sealManifest, type Bundle } from './helpers/bundle.js';
 import { tempDir } from './helpers/server.js';
 import { sleep } from './helpers/wait.js';
+import { databaseFor } from './helpers/pg-mode.js';
 
 let ledger: Ledger;
 let principal: Principal;
@@ -41,7 +42,7 @@ const cpView = (id: string) => ledger.proofs.checkpoint(principal, id);
 beforeAll(async () => {
   const dataDir = tempDir('ps-verify-');
   ledger = Ledger.open(
-    loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 10, windowMaxAgeMs: 30 }),
+    loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 10, windowMaxAgeMs: 30, databaseUrl: databaseFor(dataDir) }),
   );
   const { row } = ledger.tenancy.createKey('t', 's', SCOPES);
   principal = { keyId: row.id, tenantId: row.tenantId, systemId: row.systemId, scopes: new Set<string>(SCOPES) };

@@ -6,10 +6,10 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { client, newKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
+import { openLedgerDb } from './helpers/pg-mode.js';
 
 interface Received {
   headers: http.IncomingHttpHeaders;
@@ -425,7 +425,7 @@ describe('webhook deliveries', () => {
     const call = client(srv.url, srv.key);
     const sid = await stream(call);
     await append(call, sid, 2); // no webhook: no outbox rows
-    const db = new Database(path.join(srv.dataDir, 'proofstream.db'));
+    const db = openLedgerDb(srv.dataDir, 'proofstream.db');
     try {
       expect(db.prepare('SELECT count(*) AS n FROM webhook_deliveries').get()).toEqual({ n: 0 });
       const tenant = (db.prepare('SELECT tenant_id FROM streams WHERE id = ?').get(sid) as { tenant_id: string }).tenant_id;

@@ -2,7 +2,6 @@
 // window's events read back from the database, in every way windows get cut: by size inside one batch, across
 // batches, by age, and after a restart that joins a window in the middle (where the fold falls back to the store).
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { Ledger } from '../src/ledger/ledger.js';
@@ -10,6 +9,7 @@ import { SCOPES } from '../src/ledger/tenancy.js';
 import { bytesToHex, hexToBytes } from '../src/protocol/bytes.js';
 import { rootFromLeaves } from '../src/protocol/merkle.js';
 import { tempDir } from './helpers/server.js';
+import { databaseFor, openLedgerDb } from './helpers/pg-mode.js';
 
 const open: Ledger[] = [];
 afterEach(() => {
@@ -21,7 +21,7 @@ const turn = () => new Promise((r) => setImmediate(r));
 
 function openLedger(dataDir: string, maxAgeMs = 86_400_000) {
   const ledger = Ledger.open(
-    loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 7, windowMaxAgeMs: maxAgeMs }),
+    loadConfig({}, { dataDir, dbPath: path.join(dataDir, 'l.db'), signingKeyPath: path.join(dataDir, 'k.pem'), windowMaxEvents: 7, windowMaxAgeMs: maxAgeMs, databaseUrl: databaseFor(dataDir) }),
   );
   open.push(ledger);
   return ledger;
@@ -29,7 +29,7 @@ function openLedger(dataDir: string, maxAgeMs = 86_400_000) {
 
 /** Every window's stored root against the root recomputed from its events in the database. */
 function checkWindows(dataDir: string, streamId: string): number {
-  const db = new Database(path.join(dataDir, 'l.db'), { readonly: true });
+  const db = openLedgerDb(dataDir, 'l.db', { readonly: true });
   const windows = db.prepare('SELECT from_seq_no, to_seq_no, window_root FROM windows WHERE stream_id = ? ORDER BY from_seq_no').all(streamId) as Array<{
     from_seq_no: number;
     to_seq_no: number;

@@ -83,3 +83,22 @@ export function copyLedger(srcDir: string, dest: string): string {
   }
   return dest;
 }
+
+/**
+ * Whether `needle` is stored anywhere in a ledger's database: in the SQLite file or its -wal (bytes on disk), or on
+ * PostgreSQL in any column of any live row (a row's text form; the row versions an UPDATE or DELETE left behind are
+ * VACUUM's, out of reach of a query).
+ */
+export function databaseContains(dataDir: string, needle: string, file = 'proofstream.db'): boolean {
+  if (knownDatabaseFor(dataDir)) {
+    const db = openLedgerDb(dataDir, file);
+    try {
+      const tables = db.prepare("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'").pluck().all() as string[];
+      if (!tables.includes('events')) throw new Error(`databaseContains: no ledger tables in ${knownDatabaseFor(dataDir)}`);
+      return tables.some((t) => db.prepare(`SELECT 1 FROM "${t}" AS r WHERE strpos(r::text, ?) > 0 LIMIT 1`).pluck().get(needle) !== undefined);
+    } finally {
+      db.close();
+    }
+  }
+  return [file, `${file}-wal`].some((f) => fs.existsSync(path.join(dataDir, f)) && fs.readFileSync(path.join(dataDir, f)).includes(needle));
+}
