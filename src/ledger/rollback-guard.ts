@@ -12,7 +12,8 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { storeTarget, type Config, type WitnessConfig } from '../config.js';
+import { storeName, storeTarget, type Config, type WitnessConfig } from '../config.js';
+import { isPostgresUrl } from '../store/db.js';
 import type { PublishedState } from '../store/checkpoints.js';
 import { Store } from '../store/index.js';
 import { submitCheckpoint } from '../witness/client.js';
@@ -92,9 +93,17 @@ export function describeRollback(findings: readonly RollbackFinding[], dbPath: s
   return [
     `refusing to start: the database ${dbPath} is behind what this ledger has already published (a rollback):`,
     ...lines,
-    'Likely cause: the database was restored from an older backup, or its -wal file was deleted or not copied with it',
-    '(the main .db file alone lacks the most recent commits).',
-    'What to do: stop and put the newer database back (with its -wal file). Only if that history is truly lost, start',
+    ...(isPostgresUrl(dbPath)
+      ? [
+          'Likely cause: the database was restored from an older dump or snapshot, DATABASE_URL names another (or a new) database,',
+          'or a failover promoted a replica that had not received the latest commits.',
+          'What to do: stop and point this node at the database that holds them. Only if that history is truly lost, start',
+        ]
+      : [
+          'Likely cause: the database was restored from an older backup, or its -wal file was deleted or not copied with it',
+          '(the main .db file alone lacks the most recent commits).',
+          'What to do: stop and put the newer database back (with its -wal file). Only if that history is truly lost, start',
+        ]),
     'once with `proofstream serve --allow-rollback` (or PROOFSTREAM_ALLOW_ROLLBACK=1) and tell whoever holds receipts',
     'or checkpoints past these points. See docs/operations.md ("Start refused: rollback").',
   ].join('\n');
@@ -346,7 +355,7 @@ export function refuseMissingDatabase(config: Pick<Config, 'dbPath' | 'databaseU
       database: 'nothing: the database file does not exist',
     }),
   );
-  if (findings.length) throw new RollbackError(findings, config.dbPath);
+  if (findings.length) throw new RollbackError(findings, storeName(config));
 }
 
 /**
@@ -354,7 +363,7 @@ export function refuseMissingDatabase(config: Pick<Config, 'dbPath' | 'databaseU
  * RollbackError when it is behind (unless `allowRollback`, which logs what was accepted); then rewrites the record
  * to the database as it is and returns the writer that keeps it current.
  */
-export function openHighwater(store: Store, config: Pick<Config, 'dbPath' | 'allowRollback' | 'highwaterIntervalMs'>): HighwaterWriter {
+export function openHighwater(store: Store, config: Pick<Config, 'dbPath' | 'databaseUrl' | 'allowRollback' | 'highwaterIntervalMs'>): HighwaterWriter {
   const file = highwaterPath(config.dbPath);
   let findings: RollbackFinding[];
   let record: HighwaterRecord | undefined;
@@ -365,8 +374,8 @@ export function openHighwater(store: Store, config: Pick<Config, 'dbPath' | 'all
     findings = [{ streamId: null, source: 'high-water', published: `a record in ${file}`, database: `nothing comparable: the record is unreadable (${(e as Error).message})` }];
   }
   if (findings.length) {
-    if (!config.allowRollback) throw new RollbackError(findings, config.dbPath);
-    log.warn({ event: 'rollback_accepted' }, describeRollback(findings, config.dbPath, true));
+    if (!config.allowRollback) throw new RollbackError(findings, storeName(config));
+    log.warn({ event: 'rollback_accepted' }, describeRollback(findings, storeName(config), true));
   }
   const writer = new HighwaterWriter(store, file, config.highwaterIntervalMs, record?.witness_accepted);
   if (!record && !findings.length) {
@@ -473,8 +482,8 @@ export async function checkWitnessesAtStart(config: Config): Promise<void> {
   }
   for (const w of r.warnings) log.warn({ event: 'witness_probe_warning' }, `warning: ${w}`);
   if (r.findings.length === 0) return;
-  if (!config.allowRollback) throw new RollbackError(r.findings, config.dbPath);
-  log.warn({ event: 'rollback_accepted' }, describeRollback(r.findings, config.dbPath, true));
+  if (!config.allowRollback) throw new RollbackError(r.findings, storeName(config));
+  log.warn({ event: 'rollback_accepted' }, describeRollback(r.findings, storeName(config), true));
   // Remember what was accepted: the witnesses keep their sizes, and the next start must not refuse them again.
   const accepted: WitnessAccepted = { ...record?.witness_accepted };
   for (const f of r.findings) {
