@@ -50,8 +50,13 @@ function codeOf(sqlState: string | undefined): string {
     case '40P01': // deadlock_detected
     case '40001': // serialization_failure
       return 'SQLITE_BUSY';
+    case '57P01': // admin_shutdown: the server ended this session (restart, pg_terminate_backend)
+    case '57P02': // crash_shutdown
+    case '57P03': // cannot_connect_now (starting up, in recovery)
+      return 'PG_CONNECTION';
     default:
-      return sqlState ? `PG_${sqlState}` : 'PG_CONNECTION';
+      // class 08: connection exceptions; no SQLSTATE at all: the socket itself failed
+      return !sqlState || sqlState.startsWith('08') ? 'PG_CONNECTION' : `PG_${sqlState}`;
   }
 }
 
