@@ -132,16 +132,15 @@ export class Ledger {
       ? new Anchoring(store, config.tsaUrl, config.tsaRootsPem, config.anchorEpochMs, config.retryMaxMs)
       : null;
     this.notifications = wireNotifications(this);
-    const housekeeping = (this.housekeeping = new Lease(store, HOUSEKEEPING_LEASE, {
+    this.housekeeping = new Lease(store, HOUSEKEEPING_LEASE, {
       start: () => this.startHousekeeping(),
       stop: () => this.stopHousekeeping(),
-    }));
+    });
     if (this.witnessing) {
       const w = this.witnessing;
-      // Only the lease holder submits; it also finds checkpoints other nodes signed (streamsBehind reads the store).
-      this.sealer.onSealed(() => {
-        if (housekeeping.held) w.kick();
-      });
+      // Only the lease holder's Witnessing is started (a kick elsewhere does nothing); it also finds checkpoints other
+      // nodes signed (streamsBehind reads the store).
+      this.sealer.onSealed(() => w.kick());
     }
     // Webhooks: outbox rows ride the transactions that commit what they announce (docs/webhooks.md).
     this.webhooks = new Webhooks(store, config, (p, id) => this.streamFor(p, id));
@@ -179,10 +178,9 @@ export class Ledger {
       receipt: receiptView,
       checkpoint: (cp) => this.proofs.view(cp),
     });
-    // Only the lease holder delivers; rows other nodes write reach it at its next poll (PROOFSTREAM_WEBHOOK_POLL_MS).
-    this.webhooks.outboxWritten = () => {
-      if (housekeeping.held) this.webhookDelivery.wake(0);
-    };
+    // Only the lease holder's delivery is started (a wake elsewhere does nothing); rows other nodes write reach it at
+    // its next poll (PROOFSTREAM_WEBHOOK_POLL_MS).
+    this.webhooks.outboxWritten = () => this.webhookDelivery.wake(0);
     this.stallWatch = new StallWatch(store, this.webhooks, config, config.witnesses.map((w) => w.name));
   }
 

@@ -27,7 +27,8 @@ export class WebhookDelivery {
   private readonly inflight = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
-  private stopped = false;
+  /** until start(): on PostgreSQL only the housekeeping lease's holder starts it (lease.ts), so wakes elsewhere do nothing */
+  private stopped = true;
   private lastPurge = 0;
   readonly stats = { attempts: 0, delivered: 0, failedAttempts: 0, disabled: 0 };
 

@@ -30,7 +30,8 @@ interface WitnessRuntime {
 
 export class Witnessing {
   private readonly ws: WitnessRuntime[];
-  private stopped = false;
+  /** until start(): on PostgreSQL only the housekeeping lease's holder starts it (lease.ts), so kicks elsewhere do nothing */
+  private stopped = true;
   readonly stats = { submitted: 0, cosigned: 0, conflicts: 0, failures: 0 };
   /** Told after a cosignature is committed (notify.ts decides whether it completed the quorum). */
   onCosigned: ((streamId: string, checkpointId: string) => void) | null = null;
