@@ -27,6 +27,14 @@ const SESSION_SETTINGS = [
 
 type Row = Record<string, unknown> | unknown[];
 
+/** The advisory lock key of a named lease: the first 8 bytes of SHA-256("proofstream lease <name>"), signed. */
+export const leaseKey = (name: string): bigint => createHash('sha256').update(`proofstream lease ${name}`).digest().readBigInt64BE(0);
+
+/** Whether this session holds the (single-key) advisory lock whose 64-bit key has these high and low halves. */
+const HOLDS_ADVISORY_LOCK =
+  "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() " +
+  'AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1)';
+
 /** Buffers cross the thread boundary as Uint8Array; the store expects Buffers (as better-sqlite3 returns them). */
 function toBuffers(row: Row): Row {
   if (Array.isArray(row)) {
@@ -114,6 +122,8 @@ export class PgDatabase {
   private readonly bridge: Bridge;
   private readonly conn: number;
   private leaseConn: number | null = null;
+  /** leases taken on leaseConn (as far as this side knows: tryLease checks) */
+  private readonly leases = new Set<string>();
   private tx = false;
   /** deferred writes not yet sent (runDeferred) */
   private pending: Array<{ text: string; params: unknown[] }> = [];
@@ -190,9 +200,18 @@ export class PgDatabase {
       this.leaseConn = this.bridge.newConnection();
       this.bridge.call({ op: 'connect', conn: this.leaseConn, url: this.url, role: 'lease' });
     }
-    const key = createHash('sha256').update(`proofstream lease ${name}`).digest().readBigInt64BE(0).toString();
-    const r = this.bridge.call({ op: 'query', conn: this.leaseConn, text: 'SELECT pg_try_advisory_lock($1::bigint)', params: [key], rowMode: 'array' });
-    return (r.rows as boolean[][])[0]![0] === true;
+    const key = leaseKey(name);
+    const ask = (text: string, params: string[]) => (this.bridge.call({ op: 'query', conn: this.leaseConn!, text, params, rowMode: 'array' }).rows as boolean[][])[0]![0] === true;
+    // Held already: look whether this session still has it, rather than take it once more (the lock is re-entrant,
+    // and a holder checking every few seconds would pile up a count). After a reconnect it does not, and asks anew.
+    if (this.leases.has(name)) {
+      const u = BigInt.asUintN(64, key);
+      if (ask(HOLDS_ADVISORY_LOCK, [String(u >> 32n), String(u & 0xffffffffn)])) return true;
+      this.leases.delete(name);
+    }
+    const won = ask('SELECT pg_try_advisory_lock($1::bigint)', [key.toString()]);
+    if (won) this.leases.add(name);
+    return won;
   }
 
   defer(text: string, params: unknown[]): void {
