@@ -264,20 +264,17 @@ export async function measure(nodes: Nodes, kind: 'append' | 'batch', runs: numb
 export async function benchPostgres(opts: { runs: number; duration: number }): Promise<PgBenchResults> {
   const cluster = await startCluster();
   try {
-    const one = await startNodes(1, cluster.dbUrl);
-    let one_node: PgBenchResults['one_node'];
-    try {
-      one_node = { append: await measure(one, 'append', opts.runs, opts.duration), batch: await measure(one, 'batch', opts.runs, opts.duration) };
-    } finally {
-      await one.stop();
-    }
-    const three = await startNodes(3, cluster.dbUrl);
-    let three_nodes: PgBenchResults['three_nodes'];
-    try {
-      three_nodes = { append: await measure(three, 'append', opts.runs, opts.duration), batch: await measure(three, 'batch', opts.runs, opts.duration) };
-    } finally {
-      await three.stop();
-    }
+    // Single appends then batches against `count` nodes on the database; the nodes are stopped after.
+    const onNodes = async (count: number): Promise<PgBenchResults['one_node']> => {
+      const nodes = await startNodes(count, cluster.dbUrl);
+      try {
+        return { append: await measure(nodes, 'append', opts.runs, opts.duration), batch: await measure(nodes, 'batch', opts.runs, opts.duration) };
+      } finally {
+        await nodes.stop();
+      }
+    };
+    const one_node = await onNodes(1);
+    const three_nodes = await onNodes(3);
     // In a process of its own on core 0 (where a node runs), on a database of its own.
     const flush_profile = JSON.parse(await runNode(hasTaskset ? 0 : null, ['bin/run-ts.mjs', 'bench/postgres.ts', '--flush-profile', cluster.profileUrl])) as PgBenchResults['flush_profile'];
     return { placement: PLACEMENT, cluster: cluster.settings, one_node, three_nodes, flush_profile };

@@ -6,7 +6,6 @@
 // the stored leaves, survivors sealed past the kill (a stream only the dead node appended to as well), the lease
 // moved (its witness submissions went on: post-kill checkpoints are cosigned), and a pack of each stream verifies
 // offline with `proofstream verify` against the ledger's trust policy (witness quorum included).
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -18,6 +17,8 @@ import { loadOrCreateSigner } from '../src/ledger/signer.js';
 import { TileFolder } from '../src/ledger/tiles.js';
 import { Lease, LEASE_RETRY_MS } from '../src/ledger/lease.js';
 import { Store } from '../src/store/index.js';
+import { leaseKey } from '../src/store/pg/database.js';
+import type { ReceiptView } from '../src/protocol/receipt.js';
 import { checkChain, readAll, type StoredEvent } from './helpers/chain.js';
 import { postgresAvailable, startPostgres, type RunningPostgres } from './helpers/postgres.js';
 import { BIN, client, newKey, runCli, spawnListening, tempDir, type ListeningProcess } from './helpers/server.js';
@@ -44,15 +45,6 @@ interface Node {
   proc: ListeningProcess;
   call: Call;
   alive: boolean;
-}
-interface Receipt {
-  stream_event_id: string;
-  stream_id: string;
-  seq_no: number;
-  event_hash: string;
-  previous_event_hash: string;
-  stream_head_hash: string;
-  receipt: { signature: string };
 }
 
 /** waitFor, failing with what it waited for (and what `state` says then) instead of a bare "timed out". */
@@ -315,7 +307,7 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
       // Idempotent retries, from whichever node, got byte-identical answers.
       expect(new Set(texts).size, key).toBe(1);
       const body = JSON.parse(texts[0]!);
-      for (const r of (body.receipts ?? [body]) as Receipt[]) {
+      for (const r of (body.receipts ?? [body]) as ReceiptView[]) {
         const e = byId.get(r.stream_event_id);
         expect(e, `receipt ${r.stream_event_id} of ${key} is stored`).toBeDefined();
         expect([e!.stream_id, e!.seq_no, e!.event_hash, e!.previous_event_hash, e!.stream_head_hash, e!.receipt.signature]).toEqual([
@@ -417,12 +409,24 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
     );
   }, 240_000);
 
-  it('a lease another store holds is taken within the retry interval once that store closes', async () => {
+  /** Two stores on the cluster, each with a lease of `name` (asking every holderMs / otherMs) whose work logs to `log`. */
+  function twoLeases(name: string, holderMs: number, otherMs: number) {
     const first = Store.open(pgsrv.url);
     const second = Store.open(pgsrv.url);
-    const taken: string[] = [];
-    const l1 = new Lease(first, 'handover-test', { start: () => taken.push('first'), stop: () => taken.push('first stopped') }, 100);
-    const l2 = new Lease(second, 'handover-test', { start: () => taken.push('second'), stop: () => taken.push('second stopped') }, 100);
+    const log: string[] = [];
+    const l1 = new Lease(first, name, { start: () => log.push('first'), stop: () => log.push('first stopped') }, holderMs);
+    const l2 = new Lease(second, name, { start: () => log.push('second'), stop: () => log.push('second stopped') }, otherMs);
+    const close = () => {
+      l1.stop();
+      l2.stop();
+      first.close();
+      second.close();
+    };
+    return { first, second, l1, l2, log, close };
+  }
+
+  it('a lease another store holds is taken within the retry interval once that store closes', async () => {
+    const { first, l1, l2, log: taken, close } = twoLeases('handover-test', 100, 100);
     try {
       l1.start();
       l2.start();
@@ -436,27 +440,20 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
       expect(Date.now() - closedAt).toBeLessThan(1_000);
       expect(taken).toEqual(['first', 'second']);
     } finally {
-      l1.stop();
-      l2.stop();
-      first.close();
-      second.close();
+      close();
     }
   });
 
   it('a holder whose session ends while it lives stops its work once another node has the lease, and can take it back', async () => {
-    const first = Store.open(pgsrv.url);
-    const second = Store.open(pgsrv.url);
-    const events: string[] = [];
     // The holder checks every 600 ms, the other asks every 50 ms: the other takes the freed lock first.
-    const l1 = new Lease(first, 'lost-test', { start: () => events.push('first'), stop: () => events.push('first stopped') }, 600);
-    const l2 = new Lease(second, 'lost-test', { start: () => events.push('second'), stop: () => events.push('second stopped') }, 50);
+    const { second, l1, l2, log: events, close } = twoLeases('lost-test', 600, 50);
     try {
       l1.start();
       l2.start();
       expect([l1.held, l2.held]).toEqual([true, false]);
       // The holder's lease session ends (a network cut, an administrator): PostgreSQL frees its lock.
-      // (PgDatabase.tryLease's key: the first 8 bytes of a SHA-256, which pg_locks shows as two 32-bit halves)
-      const key = createHash('sha256').update('proofstream lease lost-test').digest().readBigUInt64BE(0);
+      // (pg_locks shows the 64-bit key as two unsigned 32-bit halves)
+      const key = BigInt.asUintN(64, leaseKey('lost-test'));
       const holders = await db.query(
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1",
         [String(key >> 32n), String(key & 0xffffffffn)],
@@ -472,10 +469,7 @@ describe.skipIf(!PG)('three API nodes on one PostgreSQL, the lease holder killed
       await until('the former holder to take the lease back', async () => (l1.held ? true : undefined), 5_000);
       expect(events).toEqual(['first', 'second', 'first stopped', 'first']);
     } finally {
-      l1.stop();
-      l2.stop();
-      first.close();
-      second.close();
+      close();
     }
   });
 });

@@ -63,7 +63,7 @@ export function errorHandler(hooks: ErrorHooks = {}): ErrorHandler<AppEnv> {
       return envelope(c, 'INSUFFICIENT_STORAGE', 507, 'the ledger is out of storage; nothing was written. Retry once an operator has made room', null);
     }
     const dbCode = (err as { code?: unknown }).code;
-    if (dbCode === 'SQLITE_BUSY' || dbCode === 'PG_CONNECTION' || (err as { sqlState?: string }).sqlState === '08006') {
+    if (dbCode === 'SQLITE_BUSY' || dbCode === 'PG_CONNECTION') {
       // Another writer held the database past the lock timeout (another PostgreSQL node, or a process beside SQLite),
       // or the connection to PostgreSQL broke: this request's transaction did not commit. A retry under the same
       // Idempotency-Key either replays a commit that did happen or writes it now.

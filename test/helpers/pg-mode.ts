@@ -32,13 +32,19 @@ export function databaseFor(dataDir: string): string | undefined {
   const dir = path.resolve(dataDir);
   let name = databases.get(dir);
   if (!name) {
-    name = `t_${randomBytes(8).toString('hex')}`;
-    admin ??= new PgDatabase(adminUrl());
-    // FILE_COPY: a small template is copied in tens of milliseconds (the default WAL_LOG strategy takes ~10x).
-    admin.exec(`CREATE DATABASE "${name}" TEMPLATE "${process.env.PROOFSTREAM_TEST_PG_TEMPLATE}" STRATEGY FILE_COPY`);
+    name = cloneDatabase(process.env.PROOFSTREAM_TEST_PG_TEMPLATE!);
     databases.set(dir, name);
   }
   return urlOf(name);
+}
+
+/** A new database copied from `template` (which must have no connections); returns its name. */
+function cloneDatabase(template: string): string {
+  const name = `t_${randomBytes(8).toString('hex')}`;
+  admin ??= new PgDatabase(adminUrl());
+  // FILE_COPY: a small database is copied in tens of milliseconds (the default WAL_LOG strategy takes ~10x).
+  admin.exec(`CREATE DATABASE "${name}" TEMPLATE "${template}" STRATEGY FILE_COPY`);
+  return name;
 }
 
 /** The database already made for a data directory, if any (runCli pointed at a server's directory). */
@@ -75,12 +81,7 @@ export function openLedgerDb(dataDir: string, file = 'proofstream.db', opts: { r
 export function copyLedger(srcDir: string, dest: string): string {
   fs.cpSync(srcDir, dest, { recursive: true });
   const src = knownDatabaseFor(srcDir);
-  if (src) {
-    const name = `t_${randomBytes(8).toString('hex')}`;
-    admin ??= new PgDatabase(adminUrl());
-    admin.exec(`CREATE DATABASE "${name}" TEMPLATE "${new URL(src).pathname.slice(1)}" STRATEGY FILE_COPY`);
-    databases.set(path.resolve(dest), name);
-  }
+  if (src) databases.set(path.resolve(dest), cloneDatabase(new URL(src).pathname.slice(1)));
   return dest;
 }
 
