@@ -5,6 +5,7 @@ import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkLedger } from '../src/ledger/check.js';
+import { RebuiltAnswers, receiptsRef, replayBodyText } from '../src/ledger/replay.js';
 import { Store } from '../src/store/index.js';
 import { client, runCli, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { databaseFor, knownDatabaseFor, openLedgerDb, pgMode } from './helpers/pg-mode.js';
@@ -87,6 +88,40 @@ describe('replays rebuilt from the events', () => {
       expect(check.code, check.stdout + check.stderr).toBe(0);
     }
   }, 120_000);
+});
+
+describe('answers rebuilt lately (RebuiltAnswers)', () => {
+  it('serve a repeated replay without reading the events again, with the same bytes', () => {
+    let reads = 0;
+    const row = { id: 'sev_1', streamId: 'st', seqNo: 1, eventHash: 'e'.repeat(64), previousEventHash: null, streamHeadHash: 'h'.repeat(64), receivedAt: '2026-01-01T00:00:00.000Z', protocol: 'p', kid: 'k', signature: 's'.repeat(128) };
+    const store = { events: { entries: () => (reads++, [row]) } } as unknown as Store;
+    const ref = receiptsRef('receipt', 'st', 1, 1);
+    const cache = new RebuiltAnswers();
+    const a = replayBodyText(store, ref, cache);
+    const b = replayBodyText(store, ref, cache);
+    expect(b).toBe(a);
+    expect(JSON.parse(a).stream_event_id).toBe('sev_1');
+    expect(reads).toBe(1);
+    replayBodyText(store, ref); // no cache: read every time
+    expect(reads).toBe(2);
+  });
+
+  it('stay within their entry and character bounds, dropping the least recently used first', () => {
+    const c = new RebuiltAnswers(3, 100);
+    c.remember('a', 'x'.repeat(10));
+    c.remember('b', 'x'.repeat(10));
+    c.remember('c', 'x'.repeat(10));
+    expect(c.get('a')).toBeDefined(); // a is now the newest
+    c.remember('d', 'x'.repeat(10));
+    expect([c.size, c.get('b'), c.get('a'), c.get('c'), c.get('d')?.length]).toEqual([3, undefined, 'x'.repeat(10), 'x'.repeat(10), 10]);
+    c.remember('e', 'y'.repeat(25)); // within a quarter of the bound: kept, and the oldest goes for the entry bound
+    expect([c.size, c.get('a'), c.get('e')?.length]).toEqual([3, undefined, 25]);
+    c.remember('big', 'z'.repeat(26)); // over a quarter of the bound: never kept
+    expect(c.get('big')).toBeUndefined();
+    const chars = new RebuiltAnswers(100, 50);
+    for (const k of ['p', 'q', 'r', 's', 't']) chars.remember(k, 'x'.repeat(12));
+    expect([chars.size, chars.get('p'), chars.get('t')?.length]).toEqual([4, undefined, 12]);
+  });
 });
 
 describe('expired records', () => {

@@ -5,7 +5,7 @@ import { hash } from 'node:crypto';
 import { canonicalize } from '../protocol/jcs.js';
 import type { Store } from '../store/index.js';
 import { ApiError } from './errors.js';
-import { replayBodyText } from './replay.js';
+import { RebuiltAnswers, replayBodyText } from './replay.js';
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
@@ -27,6 +27,7 @@ interface InFlight {
 
 export class IdempotencyGate {
   private readonly inFlight = new Map<string, InFlight>();
+  private readonly rebuilt = new RebuiltAnswers();
 
   constructor(
     private readonly store: Store,
@@ -47,7 +48,7 @@ export class IdempotencyGate {
     const rec = this.store.idempotency.get(tenantId, key, Date.now());
     if (rec) {
       if (rec.fingerprint !== fingerprint) throw conflict();
-      return { kind: 'replay', status: rec.status, bodyText: replayBodyText(this.store, rec.responseBody) };
+      return { kind: 'replay', status: rec.status, bodyText: replayBodyText(this.store, rec.responseBody, this.rebuilt) };
     }
     const running = this.inFlight.get(slot);
     if (running) {
