@@ -61,7 +61,8 @@ export async function startPinned(cwd: string, args: string[], env: Record<strin
 
 /** A ledger server (this tree, fresh data directory) with all its threads moved to core 0 when taskset is there. */
 export async function startLedgerPinned(env: Record<string, string> = {}): Promise<RunningServer> {
-  const s = await startServer({ env });
+  // Pinned after its start, the server still saw both cores: on one core, signing threads would only add round trips.
+  const s = await startServer({ env: { PROOFSTREAM_SIGN_THREADS: '0', ...env } });
   if (hasTaskset) execFileSync('taskset', ['-a', '-p', '-c', '0', String(s.proc.pid)], { stdio: 'ignore' });
   return s;
 }

@@ -5,7 +5,7 @@ import { EVENT as event, hasTaskset, load as loadRun, ROOT, runNode, startFloor,
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { client, tempDir } from '../test/helpers/server.js';
+import { client, startServer, tempDir } from '../test/helpers/server.js';
 import { benchPostgres, postgresRows, type PgBenchResults } from './postgres.js';
 import { postgresAvailable } from '../test/helpers/postgres.js';
 
@@ -38,6 +38,8 @@ console.error(`bench: ${quick ? 'quick' : 'full'}, ${RUNS} runs × ${DURATION}s,
   results.floor = r;
 }
 const floor = results.floor as Load;
+// …and the native Ed25519 signing rate on the server's core (issue #19 measures the batch route against it).
+results.sign_rate = JSON.parse(await runNode(0, ['bin/run-ts.mjs', 'bench/sign-rate.ts', String(Math.min(DURATION, 5))]));
 
 // 1. single appends (durable, distinct keys), sealing on (defaults) and off, to isolate what sealing adds.
 {
@@ -68,7 +70,17 @@ const floor = results.floor as Load;
   const batch = { events: Array.from({ length: 100 }, (_, i) => ({ ...event, source_ref: `b${i}` })) };
   results.batch = await median(() => ({ url: s.url, key: s.key, method: 'POST', path: `/v2/streams/${sid}/events/batch`, body: batch, idempotency: 'unique', connections: 16 }));
   await s.stop();
+  // The same with the server given both cores (not pinned; the load generator shares core 1): without and with a
+  // signing thread sharing each batch's signatures (src/ledger/sign-pool.ts).
+  for (const threads of ['0', '1']) {
+    const s2 = await startServer({ env: { PROOFSTREAM_SIGN_THREADS: threads } });
+    const sid2 = (await client(s2.url, s2.key)('POST', '/v2/streams', { use_case: 'bench-batch-2' })).body.stream_id;
+    results[`batch_2cores_threads${threads}`] = await median(() => ({ url: s2.url, key: s2.key, method: 'POST', path: `/v2/streams/${sid2}/events/batch`, body: batch, idempotency: 'unique', connections: 16 }));
+    await s2.stop();
+  }
 }
+// WAL pages per group commit of 35 single appends (in-process; deterministic for a workload, so one run).
+results.wal_pages = JSON.parse(await runNode(0, ['bin/run-ts.mjs', 'bench/wal-pages.ts', '20000', '35', 'bench']));
 // 7. PostgreSQL (bench/postgres.ts): the same loads on a durable cluster, one node then three; rows beside 1 and 2.
 if (postgresAvailable()) results.postgres = await benchPostgres({ runs: RUNS, duration: DURATION });
 else console.error('bench: no PostgreSQL (initdb) here: group 7 skipped');
@@ -113,6 +125,10 @@ if (!quick) await runNode(null, ['bin/run-ts.mjs', 'bench/verify-pack.ts', '--si
 const a = results.append as Load;
 const an = results.append_no_sealing as Load;
 const b = results.batch as Load;
+const b20 = results.batch_2cores_threads0 as Load;
+const b21 = results.batch_2cores_threads1 as Load;
+const sr = results.sign_rate as { signs_per_s: number; us_per_sign: number };
+const wp = results.wal_pages as { pages_per_commit: number; commits: number; by_tree: Record<string, number> };
 type Timing = { median_ms: number; p99_ms: number };
 type ProofTimes = { root: Timing; inclusion: Timing; consistency: Timing };
 const pr = results.proofs as ProofTimes & { leaves: number; build_s: number; after_build: ProofTimes };
@@ -141,8 +157,32 @@ rows.push(
     note: `the sealer's work in that commit, what its appends wait for: p95 ${fmt(st.seal_in_commit_ms_p95, 2)} ms, max ${fmt(st.seal_in_commit_ms_max, 2)} ms over ${st.windows} windows (cross-check, that flush minus the same flush with nothing to seal: median ${fmt(st.seal_adds_to_flush_ms_median, 2)} ms, fsync jitter included). With no appends queued it runs its own transaction: ${fmt(st.seal_own_turn_ms_median, 2)} ms (max ${fmt(st.seal_own_turn_ms_max, 2)} ms), fsync included (bench/seal-turn.ts, in-process, core 0)`,
   },
   { name: '2. batch route, 100 events/request, 16 conns', value: fmt(b.requests_per_s * 100), unit: 'events/s', note: `${fmt(b.requests_per_s)} req/s, p99 ${b.p99_ms} ms${bad(b)}` },
+  {
+    name: '   native Ed25519 signing on the server\'s core (node:crypto)',
+    value: fmt(sr.signs_per_s),
+    unit: 'signs/s',
+    note: `${fmt(sr.us_per_sign, 1)} µs each; the batch route above is ${fmt((b.requests_per_s * 100) / sr.signs_per_s, 2)}× this (target ≥ 0.8×)`,
+  },
+  {
+    name: '   batch route, server given both cores, no signing thread',
+    value: fmt(b20.requests_per_s * 100),
+    unit: 'events/s',
+    note: `p99 ${b20.p99_ms} ms; ${fmt((b20.requests_per_s * 100) / sr.signs_per_s, 2)}× one core's signing rate (the load generator shares core 1)${bad(b20)}`,
+  },
+  {
+    name: '   batch route, server given both cores, 1 signing thread',
+    value: fmt(b21.requests_per_s * 100),
+    unit: 'events/s',
+    note: `p99 ${b21.p99_ms} ms; ${fmt((b21.requests_per_s * 100) / sr.signs_per_s, 2)}× one core's signing rate; ${fmt(b21.requests_per_s / b20.requests_per_s, 2)}× without the thread${bad(b21)}`,
+  },
   { name: '3. idempotent replays (same key)', value: fmt((results.replays as Load).requests_per_s), unit: 'req/s', note: `p99 ${(results.replays as Load).p99_ms} ms${bad(results.replays as Load)}` },
   { name: '4. receipt reads (with inclusion proof)', value: fmt((results.receipt_reads as Load).requests_per_s), unit: 'req/s', note: `p99 ${(results.receipt_reads as Load).p99_ms} ms${bad(results.receipt_reads as Load)}` },
+  {
+    name: 'WAL pages per group commit of 35 single appends',
+    value: fmt(wp.pages_per_commit, 1),
+    unit: 'pages',
+    note: `target ≤ 15; ${Object.entries(wp.by_tree).sort((x, y) => y[1] - x[1]).map(([t, k]) => `${t} ${fmt(k, 1)}`).join(', ')} (bench/wal-pages.ts, ${wp.commits} commits)`,
+  },
   { name: `5. root at ${fmt(pr.leaves)} leaves`, value: fmt(pr.root.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.root.p99_ms, 3)} ms (right after the build, same process: p99 ${fmt(ab.root.p99_ms, 3)} ms)` },
   { name: `   inclusion proof at ${fmt(pr.leaves)} leaves`, value: fmt(pr.inclusion.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.inclusion.p99_ms, 3)} ms (right after the build: p99 ${fmt(ab.inclusion.p99_ms, 3)} ms)` },
   { name: `   consistency proof at ${fmt(pr.leaves)} leaves`, value: fmt(pr.consistency.median_ms, 3), unit: 'ms', note: `p99 ${fmt(pr.consistency.p99_ms, 3)} ms (right after the build: p99 ${fmt(ab.consistency.p99_ms, 3)} ms; tree built in ${fmt(pr.build_s, 1)} s in-process; timed on the reopened database after 200 warm-up proofs)` },

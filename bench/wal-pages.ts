@@ -62,5 +62,7 @@ console.log(`WAL frames per commit: ${(frames / c).toFixed(1)} (${((frames / c) 
 for (const [t, k] of [...byTree].sort((a, b) => b[1] - a[1])) console.log(`  ${(k / c).toFixed(1).padStart(5)}  ${t}`);
 const sizes = sqlite.prepare("SELECT name, count(*) AS pages FROM dbstat GROUP BY name ORDER BY pages DESC LIMIT 8").all();
 console.log('tree sizes (pages):', JSON.stringify(sizes));
+// last line, for bench/run.ts
+console.log(JSON.stringify({ keys, per_flush: perFlush, commits: c, pages_per_commit: frames / c, by_tree: Object.fromEntries([...byTree].map(([t, k]) => [t, k / c])) }));
 store.close();
 fs.rmSync(dir, { recursive: true, force: true });

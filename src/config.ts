@@ -75,6 +75,8 @@ export interface Config {
   maxVerifyBytes: number;
   /** verify routes (docs/api.md "Verify limits"): worker threads verifying at once */
   verifyWorkers: number;
+  /** threads beside the main one that share a large append job's receipt signatures (0: none) */
+  signThreads: number;
   /** …verifies admitted beyond those, waiting for a worker (more → 503 VERIFY_BUSY) */
   verifyQueue: number;
   /** …body bytes held by admitted verifies at once, read, queued or verifying (more → 503 VERIFY_BUSY) */
@@ -419,6 +421,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxVerifyBytes: int(env, 'PROOFSTREAM_MAX_VERIFY_BYTES', 64 * 1024 * 1024),
     // One verify thread per two cores: the main thread (appends, reads) keeps a core to itself on a small box.
     verifyWorkers: Math.max(1, int(env, 'PROOFSTREAM_VERIFY_WORKERS', Math.floor(os.availableParallelism() / 2))),
+    // Only where the process may use more than one CPU (taskset, cgroup cpusets count): on one core a thread would
+    // only add message round trips to each batch.
+    signThreads: Math.min(8, int(env, 'PROOFSTREAM_SIGN_THREADS', Math.min(3, os.availableParallelism() - 1))),
     // Queued requests hold their bodies inside the in-flight byte budget, so a long queue costs no more memory.
     verifyQueue: int(env, 'PROOFSTREAM_VERIFY_QUEUE', 32),
     verifyMaxInflightBytes: int(env, 'PROOFSTREAM_VERIFY_MAX_INFLIGHT_BYTES', 160 * 1024 * 1024),

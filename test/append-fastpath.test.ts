@@ -7,7 +7,9 @@ import { Appender, initialHead, type EventInput } from '../src/ledger/appender.j
 import { ApiError } from '../src/ledger/errors.js';
 import { requestFingerprint } from '../src/ledger/idempotency.js';
 import { newId, newTimeOrderedId } from '../src/ledger/ids.js';
+import { SignPool } from '../src/ledger/sign-pool.js';
 import { loadOrCreateSigner } from '../src/ledger/signer.js';
+import { warmUp } from './helpers/sign-pool.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '../src/protocol/bytes.js';
 import { verifyEd25519Noble } from '../src/protocol/ed25519.js';
 import { eventHash, genesisHead, nextHead, payloadCommitment } from '../src/protocol/event.js';
@@ -19,8 +21,10 @@ import { tempDir } from './helpers/server.js';
 import { databaseFor, openLedgerDb } from './helpers/pg-mode.js';
 
 const stores: Store[] = [];
+const pools: SignPool[] = [];
 afterEach(() => {
   for (const s of stores.splice(0)) s.close();
+  for (const p of pools.splice(0)) p.close();
 });
 
 function setup() {
@@ -115,9 +119,18 @@ describe('JCS fast path', () => {
 describe('append hot path', () => {
   const strings = ['plain', 'é ü 中文 🎉', 'quote " backslash \\ slash /', 'ctl \u0001\n\t\u2028\u2029', ''];
 
-  it('stores hashes, commitments, chain, signatures and Merkle nodes equal to the protocol definitions', async () => {
+  it('stores hashes, commitments, chain, signatures and Merkle nodes equal to the protocol definitions', () => appendAndCheck(false));
+  it('… with the receipt signatures of large jobs shared over a SignPool thread', () => appendAndCheck(true));
+
+  async function appendAndCheck(pooled: boolean) {
     const { dir, signer, appender, mkStream } = setup();
     mkStream('str_a');
+    if (pooled) {
+      appender.signPool = new SignPool(1);
+      pools.push(appender.signPool);
+      await warmUp(appender.signPool, signer.keyObject!, signer.kid);
+    }
+    const pooledBefore = appender.signPool?.stats.pooledSignatures ?? 0;
     const inputs: EventInput[] = [];
     for (let i = 0; i < 40; i++) {
       inputs.push({
@@ -175,7 +188,9 @@ describe('append hot path', () => {
       }
     }
     expect(nodes.length).toBe(expected);
-  });
+    // The jobs of 16 and 23 events were signed half on the thread; the single one here.
+    expect((appender.signPool?.stats.pooledSignatures ?? 0) - pooledBefore).toBe(pooled ? 16 + 23 : 0);
+  }
 
   it('refuses a lone surrogate in source_ref or event_type as NOT_CANONICALIZABLE, naming the field', () => {
     const { appender } = setup();

@@ -6,17 +6,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS_MAX_CONNECTIONS } from '../src/http/metrics-server.js';
 import { generateWitnessKey } from '../src/witness/keys.js';
-import { client, idemKey, startServer, tempDir, type RunningServer } from './helpers/server.js';
+import { client, idemKey, logLines, startServer, tempDir, type RunningServer } from './helpers/server.js';
 import { sleep, waitFor } from './helpers/wait.js';
-
-/** The JSON lines a server printed (the plain "listening on" line and the like are skipped). */
-function logLines(srv: RunningServer): any[] {
-  return srv
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l));
-}
 
 /** A port nobody listens on: taken from the OS, then released. */
 async function closedPort(): Promise<number> {

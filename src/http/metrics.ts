@@ -60,6 +60,7 @@ export class Observability {
     };
     total('proofstream_group_commits_total', 'Group commits (append transactions) committed', () => appender.stats.commits);
     total('proofstream_events_committed_total', 'Events committed', () => appender.stats.events);
+    total('proofstream_pooled_signatures_total', 'Receipt signatures shared out over signing threads (PROOFSTREAM_SIGN_THREADS)', () => appender.signPool?.stats.pooledSignatures ?? 0);
     total('proofstream_checkpoints_signed_total', 'Checkpoints signed (one per sealed window)', () => sealer.stats.windows);
     gauge('proofstream_append_queue_depth', 'Append requests waiting for the next group commit', (g) => g.set(appender.queued));
 

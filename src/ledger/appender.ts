@@ -12,6 +12,7 @@ import { ApiError } from './errors.js';
 import { newTimeOrderedId, randomBytesPooled } from './ids.js';
 import { receiptsRef, renderReceipts, type ReceiptsShape } from './replay.js';
 import type { Signer } from './signer.js';
+import type { SignPool } from './sign-pool.js';
 
 export interface EventInput {
   source_ref: string;
@@ -155,6 +156,8 @@ export class Appender {
   private signing: { signer: Signer; kidJson: string; validFrom: string | null } | null = null;
 
   private readonly keys: ReceiptKeys;
+  /** Spreads a large job's receipt signatures over threads (src/ledger/sign-pool.ts); null: all on this thread. */
+  signPool: SignPool | null = null;
 
   /** `keys`: the ledger's Keyring; a bare Signer (tests, benches) signs every receipt with no window. */
   constructor(
@@ -313,15 +316,33 @@ export class Appender {
     const kid = signer.kid;
     const jobLeaves: Buffer[] = [];
     const announced: string[] | null = this.announce ? [] : null;
+    const items = job.items;
 
-    for (const it of job.items) {
-      seqNo++;
+    // The hash chain first (sequential and cheap), then the signatures over it (independent: a pool may share them
+    // out), then the rows.
+    const evHashes = new Array<Buffer>(items.length);
+    const evHexes = new Array<string>(items.length);
+    const headHexes = new Array<string>(items.length);
+    const messages = new Array<Uint8Array>(items.length);
+    for (let i = 0; i < items.length; i++) {
       // event_hash = SHA-256(0x00 ‖ JCS(entry)); the entry text is written in JCS key order (see entryText).
-      const evHash = leafHashOf(entryText(it, streamIdJson, seqNo, receivedAtJson));
+      const evHash = leafHashOf(entryText(items[i]!, streamIdJson, seqNo + 1 + i, receivedAtJson));
       head = sha256Parts(DOMAIN.head, head, evHash);
-      const evHex = evHash.toString('hex');
-      headHex = head.toString('hex');
-      const signature = hexOf(signer.sign(receiptMessageBytes(this.protocolJson, kidJson, streamIdJson, seqNo, evHex, headHex, receivedAtJson)));
+      evHashes[i] = evHash;
+      evHexes[i] = evHash.toString('hex');
+      headHexes[i] = head.toString('hex');
+      messages[i] = receiptMessageBytes(this.protocolJson, kidJson, streamIdJson, seqNo + 1 + i, evHexes[i]!, headHexes[i]!, receivedAtJson);
+    }
+    const signatures =
+      this.signPool && signer.keyObject && items.length > 1 ? this.signPool.signAll(signer.keyObject, signer.kid, messages) : messages.map((m) => signer.sign(m));
+
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
+      seqNo++;
+      const evHash = evHashes[i]!;
+      const evHex = evHexes[i]!;
+      headHex = headHexes[i]!;
+      const signature = hexOf(signatures[i]!);
       const id = newTimeOrderedId('sev', now);
       this.store.events.insert({
         id,

@@ -1,4 +1,5 @@
 // The engine behind every route: one object owning the store, the signing key and the group committer.
+import { SignPool } from './sign-pool.js';
 import fs from 'node:fs';
 import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { RECEIPT_ALG, type EventView } from '../protocol/receipt.js';
@@ -119,6 +120,7 @@ export class Ledger {
   ) {
     this.tenancy = new Tenancy(store);
     this.appender = new Appender(store, keys, config.commitDelayMs);
+    if (config.signThreads > 0) this.appender.signPool = new SignPool(config.signThreads);
     this.idempotency = new IdempotencyGate(store, config.idempotencyWaitMs);
     this.sealer = new Sealer(store, keys, config.origin, { maxEvents: config.windowMaxEvents, maxAgeMs: config.windowMaxAgeMs });
     this.appender.onCommit((streamId, headSeqNo, leaves) => this.sealer.onCommit(streamId, headSeqNo, leaves));
@@ -276,6 +278,7 @@ export class Ledger {
     this.webhookDelivery.stop();
     this.stallWatch.stop();
     this.highwater?.close();
+    this.appender.signPool?.close();
     this.store.close();
   }
 

@@ -11,6 +11,8 @@ export interface Signer {
   alg: 'Ed25519';
   publicKey: Uint8Array;
   sign(message: Uint8Array): Uint8Array;
+  /** the native private key, when there is one: lets a SignPool sign with it on other threads */
+  keyObject?: KeyObject;
 }
 
 /** kid = "ps-ed25519-" + first 8 bytes of SHA-256(public key), hex: stable, derived, collision-resistant enough to index. */
@@ -23,6 +25,7 @@ export function signerFromKeyObject(priv: KeyObject): Signer {
     kid: kidFor(publicKey),
     alg: 'Ed25519',
     publicKey,
+    keyObject: priv,
     // A Uint8Array view of the fresh Buffer sign() returns (no copy).
     sign: (message) => {
       const sig = sign(null, message, priv);

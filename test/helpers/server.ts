@@ -150,3 +150,13 @@ const lower = (h: Record<string, string>) => Object.fromEntries(Object.keys(h).m
 
 let counter = 0;
 export const idemKey = () => `test-${process.pid}-${Date.now()}-${counter++}-${randomBytes(4).toString('hex')}`;
+
+/** The JSON lines a server printed (the plain "listening on" line and the like are skipped). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function logLines(srv: RunningServer): any[] {
+  return srv
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
+}
