@@ -5,8 +5,6 @@
 // may use one CPU) nothing changes. Ed25519 signatures are deterministic: pooled or not, the bytes are the same
 // (test/sign-pool.test.ts).
 import { sign, type KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { log } from '../log.js';
 
@@ -24,13 +22,36 @@ export const MIN_POOLED = 8;
 /** A thread that has not answered by then is given up on (its share is signed here). */
 const ANSWER_TIMEOUT_MS = 5_000;
 
-function workerSpec(): { code: string } | { url: URL } {
-  const self = import.meta.url;
-  if (!/\.ts$/.test(new URL(self).pathname)) return { url: new URL('./sign-worker.js', self) };
-  const entry = new URL('./sign-worker.ts', self).href;
-  const tsxApi = pathToFileURL(createRequire(self).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  return { code: `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })` };
-}
+/**
+ * The thread's whole program, plain JavaScript run with `eval`: no TypeScript loader in the thread, which would cost
+ * ~30 MiB of RSS and a slower start for twenty lines (bench/verify-pack.ts measured the server's peak RSS). It signs
+ * the messages it is sent with the key it is sent (kept by kid, so a key crosses once), answers on its port, and
+ * wakes the main thread waiting inside its group commit. Its first message says it is ready (seq 0).
+ */
+export const SIGN_THREAD_SOURCE = `
+const { sign } = require('node:crypto');
+const { workerData } = require('node:worker_threads');
+const { port, flag } = workerData;
+const keys = new Map();
+const answer = (reply) => {
+  port.postMessage(reply, reply.ok ? [reply.signatures.buffer] : []);
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+};
+port.on('message', (m) => {
+  try {
+    if (m.key) keys.set(m.kid, m.key);
+    const key = keys.get(m.kid);
+    if (!key) throw new Error('no key ' + m.kid + ' in this signing thread');
+    const signatures = new Uint8Array(64 * m.messages.length);
+    for (let i = 0; i < m.messages.length; i++) signatures.set(sign(null, m.messages[i], key), 64 * i);
+    answer({ seq: m.seq, ok: true, signatures });
+  } catch (e) {
+    answer({ seq: m.seq, ok: false, error: String(e && e.message) });
+  }
+});
+answer({ seq: 0, ok: false, error: 'ready' });
+`;
 
 interface Thread {
   worker: Worker;
@@ -110,9 +131,9 @@ export class SignPool {
   private startThread(): Thread {
     const { port1, port2 } = new MessageChannel();
     const flag = new Int32Array(new SharedArrayBuffer(4));
-    const spec = workerSpec();
-    const data = { workerData: { port: port2, flag }, transferList: [port2] };
-    const worker = 'code' in spec ? new Worker(spec.code, { eval: true, ...data }) : new Worker(spec.url, data);
+    // Small heaps: the thread holds one job's messages at a time (its RSS is part of the server's, docs/performance.md).
+    const resourceLimits = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 };
+    const worker = new Worker(SIGN_THREAD_SOURCE, { eval: true, workerData: { port: port2, flag }, transferList: [port2], resourceLimits });
     const t: Thread = { worker, port: port1, flag, ready: false, dead: false, sent: new Map() };
     const lost = (why: string) => {
       if (t.dead) return;
