@@ -319,6 +319,13 @@ function intAtLeast(env: NodeJS.ProcessEnv, name: string, dflt: number, min: num
   return n;
 }
 
+/** Signing threads: by default one per CPU this process may use beyond the first, at most 3; at most 8 if set. */
+function signThreads(env: NodeJS.ProcessEnv): number {
+  const n = int(env, 'PROOFSTREAM_SIGN_THREADS', Math.max(0, Math.min(3, os.availableParallelism() - 1)));
+  if (n > 8) throw new Error(`PROOFSTREAM_SIGN_THREADS must be at most 8 (each thread shares a job's signatures; more only add round trips), got ${n}`);
+  return n;
+}
+
 /** Node's timers take at most 2^31−1 ms (~24.8 days); a longer delay fires at once, turning a period into a busy loop. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -423,7 +430,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     verifyWorkers: Math.max(1, int(env, 'PROOFSTREAM_VERIFY_WORKERS', Math.floor(os.availableParallelism() / 2))),
     // Only where the process may use more than one CPU (taskset, cgroup cpusets count): on one core a thread would
     // only add message round trips to each batch.
-    signThreads: Math.min(8, int(env, 'PROOFSTREAM_SIGN_THREADS', Math.min(3, os.availableParallelism() - 1))),
+    signThreads: signThreads(env),
     // Queued requests hold their bodies inside the in-flight byte budget, so a long queue costs no more memory.
     verifyQueue: int(env, 'PROOFSTREAM_VERIFY_QUEUE', 32),
     verifyMaxInflightBytes: int(env, 'PROOFSTREAM_VERIFY_MAX_INFLIGHT_BYTES', 160 * 1024 * 1024),

@@ -1,5 +1,6 @@
 // Settings that are periods refuse 0: PROOFSTREAM_ANCHOR_EPOCH_MS=0 became setInterval(…, 0), a busy loop that
 // starved the event loop; a window age of 0 asked the sealer to run on every turn.
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 
@@ -22,5 +23,15 @@ describe('period settings have floors', () => {
     expect([top.anchorEpochMs, top.windowMaxAgeMs]).toEqual([2147483647, 2147483647]);
     const d = loadConfig({});
     expect([d.anchorEpochMs, d.windowMaxAgeMs]).toEqual([60_000, 1000]);
+  });
+});
+
+describe('PROOFSTREAM_SIGN_THREADS', () => {
+  it('defaults to the CPUs this process may use beyond the first, at most 3; takes 0..8; refuses the rest', () => {
+    expect(loadConfig({}).signThreads).toBe(Math.max(0, Math.min(3, os.availableParallelism() - 1)));
+    expect([0, 1, 8].map((n) => loadConfig({ PROOFSTREAM_SIGN_THREADS: String(n) }).signThreads)).toEqual([0, 1, 8]);
+    expect(() => loadConfig({ PROOFSTREAM_SIGN_THREADS: '9' })).toThrow(/PROOFSTREAM_SIGN_THREADS must be at most 8 .*got 9/);
+    expect(() => loadConfig({ PROOFSTREAM_SIGN_THREADS: '-1' })).toThrow(/PROOFSTREAM_SIGN_THREADS must be a non-negative integer/);
+    expect(() => loadConfig({ PROOFSTREAM_SIGN_THREADS: 'two' })).toThrow(/PROOFSTREAM_SIGN_THREADS must be a non-negative integer/);
   });
 });
