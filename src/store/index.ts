@@ -91,6 +91,22 @@ export class Store {
     return this.tx.run(fn, true);
   }
 
+  /**
+   * `fn`'s reads from one consistent snapshot, blocking no writer (SQLite: a deferred read transaction; PostgreSQL:
+   * REPEATABLE READ). For readers that compare tables with each other while the server writes (proofstream check).
+   */
+  readSnapshot<T>(fn: () => T): T {
+    const db = this.h.sqlite;
+    if (this.h.kind === 'postgres') return (db as unknown as PgDatabase).readSnapshot(fn);
+    if (db.inTransaction) return fn();
+    db.exec('BEGIN');
+    try {
+      return fn();
+    } finally {
+      if (db.inTransaction) db.exec('COMMIT');
+    }
+  }
+
   /** A savepoint inside write(): rolls back only this part when fn throws. */
   savepoint<T>(fn: () => T): T {
     return this.tx.run(fn, false);

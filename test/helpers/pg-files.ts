@@ -8,7 +8,7 @@ export const PG_TEST_FILES = [
   'seal-ride', 'server-hardening', 'system-scope', 'tiles', 'v1-api', 'verify-http', 'verify-limits', 'verify-stream', 'verify-truth',
   'webhooks-evidence', 'webhooks',
   // in-process ledgers and stores (Ledger.open / Store.open given databaseFor(dataDir))
-  'append-fastpath', 'ledger', 'pack-memory', 'seal-storage-full', 'verify-fuzz', 'verify-unit', 'window-roots',
+  'append-fastpath', 'ledger', 'pack-memory', 'read-snapshot', 'seal-storage-full', 'verify-fuzz', 'verify-unit', 'window-roots',
   // Not here: check-backup and storage-upgrade (SQLite's own check/backup CLI and migration history); pg-database,
   // pg-multinode (PostgreSQL-only, they start their own); the browser-* UI tests and verify-load.alone (the store is
   // incidental to what they measure).

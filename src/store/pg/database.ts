@@ -163,6 +163,22 @@ export class PgDatabase {
     return this.tx;
   }
 
+  /**
+   * `fn`'s reads from one snapshot (REPEATABLE READ, READ ONLY), without the writer lock: what SQLite's deferred
+   * read transaction gives. Statements of a READ COMMITTED transaction would each see the commits made meanwhile.
+   */
+  readSnapshot<T>(fn: () => T): T {
+    if (this.tx) return fn();
+    this.bridge.call({ op: 'exec', conn: this.conn, text: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' });
+    this.tx = true;
+    try {
+      return fn();
+    } finally {
+      this.tx = false;
+      this.bridge.call({ op: 'exec', conn: this.conn, text: 'COMMIT' });
+    }
+  }
+
   prepare(sql: string): PgStatement {
     return new PgStatement(this, translate(sql), sql);
   }
