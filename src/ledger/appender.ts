@@ -334,7 +334,7 @@ export class Appender {
       messages[i] = receiptMessageBytes(this.protocolJson, kidJson, streamIdJson, seqNo + 1 + i, evHexes[i]!, headHexes[i]!, receivedAtJson);
     }
     const signatures =
-      this.signPool && signer.keyObject && items.length > 1 ? this.signPool.signAll(signer.keyObject, signer.kid, messages) : messages.map((m) => signer.sign(m));
+      this.signPool && signer.keyObject ? this.signPool.signAll(signer.keyObject, signer.kid, messages) : messages.map((m) => signer.sign(m));
 
     for (let i = 0; i < items.length; i++) {
       const it = items[i]!;

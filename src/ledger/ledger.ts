@@ -1,5 +1,4 @@
 // The engine behind every route: one object owning the store, the signing key and the group committer.
-import { SignPool } from './sign-pool.js';
 import fs from 'node:fs';
 import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { RECEIPT_ALG, type EventView } from '../protocol/receipt.js';
@@ -11,6 +10,7 @@ import type { EventEntryRow, EventRow } from '../store/events.js';
 import type { ErasureRow } from '../store/erasures.js';
 import type { StreamRow } from '../store/streams.js';
 import { Appender, initialHead, type AppendOptions, type AppendResult, type EventInput, type IdempotencyWrite, type ReceiptView } from './appender.js';
+import { SignPool } from './sign-pool.js';
 import { ApiError, notFound } from './errors.js';
 import { IdempotencyGate } from './idempotency.js';
 import type { ReceiptsShape } from './replay.js';

@@ -4,18 +4,20 @@
 // then waits (Atomics.wait) for the others. With one core (PROOFSTREAM_SIGN_THREADS=0, the default when the process
 // may use one CPU) nothing changes. Ed25519 signatures are deterministic: pooled or not, the bytes are the same
 // (test/sign-pool.test.ts).
-import { sign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { log } from '../log.js';
+import { signWithKey } from './signer.js';
 
-export interface SignRequest {
+/** What the main thread sends a signing thread, and what it answers (SIGN_THREAD_SOURCE speaks both). */
+interface SignRequest {
   seq: number;
   kid: string;
   /** sent once per thread and kid */
   key?: KeyObject;
   messages: Uint8Array[];
 }
-export type SignReply = { seq: number; ok: true; signatures: Uint8Array } | { seq: number; ok: false; error: string };
+type SignReply = { seq: number; ok: true; signatures: Uint8Array } | { seq: number; ok: false; error: string };
 
 /** Below this many signatures a job is signed on the main thread: a message round trip costs about one signature. */
 export const MIN_POOLED = 8;
@@ -76,7 +78,7 @@ export class SignPool {
     const ready = messages.length >= MIN_POOLED ? this.readyThreads() : [];
     const out = new Array<Uint8Array>(messages.length);
     if (!ready.length) {
-      for (let i = 0; i < messages.length; i++) out[i] = signOne(key, messages[i]!);
+      for (let i = 0; i < messages.length; i++) out[i] = signWithKey(key, messages[i]!);
       return out;
     }
     const seq = ++this.seq;
@@ -93,14 +95,14 @@ export class SignPool {
       t.sent.set(kid, key);
       sent.push({ t, from, to });
     }
-    for (let i = sent.length * share; i < messages.length; i++) out[i] = signOne(key, messages[i]!);
+    for (let i = sent.length * share; i < messages.length; i++) out[i] = signWithKey(key, messages[i]!);
     for (const { t, from, to } of sent) {
       const sigs = this.awaitAnswer(t, seq);
       if (sigs && sigs.length === 64 * (to - from)) {
         for (let i = from; i < to; i++) out[i] = sigs.subarray(64 * (i - from), 64 * (i - from + 1));
       } else {
         this.stats.fallbacks++;
-        for (let i = from; i < to; i++) out[i] = signOne(key, messages[i]!);
+        for (let i = from; i < to; i++) out[i] = signWithKey(key, messages[i]!);
       }
     }
     this.stats.pooledJobs++;
@@ -173,9 +175,4 @@ export class SignPool {
       Atomics.store(t.flag, 0, 0);
     }
   }
-}
-
-function signOne(key: KeyObject, message: Uint8Array): Uint8Array {
-  const s = sign(null, message, key);
-  return new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
 }

@@ -18,6 +18,12 @@ export interface Signer {
 /** kid = "ps-ed25519-" + first 8 bytes of SHA-256(public key), hex: stable, derived, collision-resistant enough to index. */
 export const kidFor = (publicKey: Uint8Array): string => `ps-ed25519-${bytesToHex(sha256(publicKey).subarray(0, 8))}`;
 
+/** An Ed25519 signature with a native key, as a Uint8Array view of the fresh Buffer sign() returns (no copy). */
+export function signWithKey(priv: KeyObject, message: Uint8Array): Uint8Array {
+  const sig = sign(null, message, priv);
+  return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
+}
+
 export function signerFromKeyObject(priv: KeyObject): Signer {
   const jwk = createPublicKey(priv).export({ format: 'jwk' });
   const publicKey = new Uint8Array(Buffer.from(jwk.x!, 'base64url'));
@@ -26,11 +32,7 @@ export function signerFromKeyObject(priv: KeyObject): Signer {
     alg: 'Ed25519',
     publicKey,
     keyObject: priv,
-    // A Uint8Array view of the fresh Buffer sign() returns (no copy).
-    sign: (message) => {
-      const sig = sign(null, message, priv);
-      return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
-    },
+    sign: (message) => signWithKey(priv, message),
   };
 }
 

@@ -96,15 +96,9 @@ export class Store {
    * REPEATABLE READ). For readers that compare tables with each other while the server writes (proofstream check).
    */
   readSnapshot<T>(fn: () => T): T {
-    const db = this.h.sqlite;
-    if (this.h.kind === 'postgres') return (db as unknown as PgDatabase).readSnapshot(fn);
-    if (db.inTransaction) return fn();
-    db.exec('BEGIN');
-    try {
-      return fn();
-    } finally {
-      if (db.inTransaction) db.exec('COMMIT');
-    }
+    // On PostgreSQL a plain BEGIN takes the writer lock (src/store/pg/database.ts), hence its own snapshot call.
+    if (this.h.kind === 'postgres') return (this.h.sqlite as unknown as PgDatabase).readSnapshot(fn);
+    return this.tx.run(fn, false);
   }
 
   /** A savepoint inside write(): rolls back only this part when fn throws. */
